@@ -1,0 +1,130 @@
+"""One AWS client factory for every activity.
+
+Uses the same configuration and secret keys as chaostoolkit-aws so both extensions can
+be mixed in one experiment. Endpoints come from boto3's own ``AWS_ENDPOINT_URL`` /
+``AWS_ENDPOINT_URL_<SERVICE>`` variables, which is how the sandbox is reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+__all__ = ["aws_client", "region_of", "clear_client_cache", "MAX_ATTEMPTS"]
+
+logger = logging.getLogger("chaosaws_ext")
+
+MAX_ATTEMPTS = 5
+_CONFIG_KEYS = (
+    "aws_region",
+    "aws_profile_name",
+    "aws_assume_role_arn",
+    "aws_assume_role_session_name",
+)
+_SECRET_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+_lock = threading.Lock()
+_sessions: dict[tuple, boto3.session.Session] = {}
+_clients: dict[tuple, Any] = {}
+
+
+def region_of(configuration: Configuration | None, region: str | None = None) -> str:
+    """The region an activity acts in: explicit argument, then ``aws_region``, then boto3."""
+    if region:
+        return region
+    configured = (configuration or {}).get("aws_region")
+    if configured:
+        return str(configured)
+    found = boto3.session.Session().region_name
+    if not found:
+        raise ActivityFailed(
+            "no AWS region: set configuration 'aws_region' (or AWS_REGION in the environment)"
+        )
+    return found
+
+
+def _aws_secrets(secrets: Secrets | None) -> dict[str, str]:
+    """Accept both flat secrets and chaostoolkit-aws' ``{"aws": {...}}`` scope."""
+    flat: dict[str, str] = {}
+    for scope in (secrets or {}, (secrets or {}).get("aws") or {}):
+        if isinstance(scope, dict):
+            for key in _SECRET_KEYS:
+                if scope.get(key):
+                    flat[key] = str(scope[key])
+    return flat
+
+
+def _session(configuration: Configuration | None, secrets: Secrets | None, region: str):
+    configuration = configuration or {}
+    creds = _aws_secrets(secrets)
+    key = (
+        region,
+        tuple(str(configuration.get(k) or "") for k in _CONFIG_KEYS),
+        tuple(creds.get(k, "") for k in _SECRET_KEYS),
+    )
+    with _lock:
+        cached = _sessions.get(key)
+    if cached is not None:
+        return cached, key
+    session = boto3.session.Session(
+        aws_access_key_id=creds.get("aws_access_key_id"),
+        aws_secret_access_key=creds.get("aws_secret_access_key"),
+        aws_session_token=creds.get("aws_session_token"),
+        profile_name=configuration.get("aws_profile_name") or None,
+        region_name=region,
+    )
+    role_arn = configuration.get("aws_assume_role_arn")
+    if role_arn:
+        sts = session.client("sts", config=_botocore_config())
+        name = configuration.get("aws_assume_role_session_name") or "chaosaws-ext"
+        logger.debug("assuming role %s as session %s", role_arn, name)
+        assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName=name)["Credentials"]
+        session = boto3.session.Session(
+            aws_access_key_id=assumed["AccessKeyId"],
+            aws_secret_access_key=assumed["SecretAccessKey"],
+            aws_session_token=assumed["SessionToken"],
+            region_name=region,
+        )
+    with _lock:
+        _sessions[key] = session
+    return session, key
+
+
+def _botocore_config() -> Config:
+    return Config(
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        connect_timeout=5,
+        read_timeout=30,
+        user_agent_extra="chaosaws-ext",
+    )
+
+
+def aws_client(
+    service: str,
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+    region: str | None = None,
+) -> Any:
+    """A boto3 client for ``service``, cached per service, region and credentials."""
+    name = region_of(configuration, region)
+    session, key = _session(configuration, secrets, name)
+    client_key = (service, key)
+    with _lock:
+        client = _clients.get(client_key)
+        if client is None:
+            client = session.client(service, config=_botocore_config())
+            _clients[client_key] = client
+    return client
+
+
+def clear_client_cache() -> None:
+    """Forget cached sessions and clients (tests switch endpoints between cases)."""
+    with _lock:
+        _sessions.clear()
+        _clients.clear()

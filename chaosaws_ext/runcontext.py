@@ -1,0 +1,108 @@
+"""Who is running: the run id, experiment name and ledger path shared by every activity.
+
+A control sets these at the start of ``chaos run``; without it, a process-wide default
+is created lazily from configuration or the environment, so every activity still tags
+and journals its mutations with one run id.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from chaoslib.types import Configuration
+
+__all__ = [
+    "RunContext",
+    "current_run",
+    "start_run",
+    "end_run",
+    "DEFAULT_MAX_FAULT_SECONDS",
+    "TAG_RUN_ID",
+    "TAG_EXPIRES_AT",
+    "TAG_EXPERIMENT",
+    "TAG_MANAGED",
+    "chaos_tags",
+]
+
+DEFAULT_MAX_FAULT_SECONDS = 900
+TAG_RUN_ID = "chaos:run-id"
+TAG_EXPIRES_AT = "chaos:expires-at"
+TAG_EXPERIMENT = "chaos:experiment"
+TAG_MANAGED = "chaos:managed-by"
+
+_lock = threading.Lock()
+_current: RunContext | None = None
+
+
+@dataclass
+class RunContext:
+    run_id: str
+    experiment: str
+    ledger_path: Path
+    max_fault_seconds: float = DEFAULT_MAX_FAULT_SECONDS
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def expires_at(self) -> str:
+        return (self.started_at + timedelta(seconds=self.max_fault_seconds)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+
+
+def _from_configuration(configuration: Configuration | None, experiment: str | None) -> RunContext:
+    configuration = configuration or {}
+    run_id = str(
+        configuration.get("chaos_run_id")
+        or os.environ.get("CHAOSAWS_EXT_RUN_ID")
+        or f"run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    )
+    ledger = (
+        configuration.get("chaos_ledger_path")
+        or os.environ.get("CHAOSAWS_EXT_LEDGER")
+        or "chaos-ledger.jsonl"
+    )
+    max_fault = float(configuration.get("max_fault_seconds") or DEFAULT_MAX_FAULT_SECONDS)
+    return RunContext(
+        run_id=run_id,
+        experiment=experiment or str(configuration.get("chaos_experiment") or "adhoc"),
+        ledger_path=Path(str(ledger)).expanduser().absolute(),
+        max_fault_seconds=max_fault,
+    )
+
+
+def start_run(configuration: Configuration | None, experiment: str | None = None) -> RunContext:
+    """Begin a new run (called by the control before the experiment)."""
+    global _current
+    with _lock:
+        _current = _from_configuration(configuration, experiment)
+        return _current
+
+
+def current_run(configuration: Configuration | None = None) -> RunContext:
+    """The active run, created from configuration on first use."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = _from_configuration(configuration, None)
+        return _current
+
+
+def end_run() -> None:
+    global _current
+    with _lock:
+        _current = None
+
+
+def chaos_tags(run: RunContext, fault: str) -> dict[str, str]:
+    """Tags put on every resource we create, so orphans can be found without the ledger."""
+    return {
+        TAG_RUN_ID: run.run_id,
+        TAG_EXPERIMENT: run.experiment[:250],
+        TAG_EXPIRES_AT: run.expires_at(),
+        TAG_MANAGED: "chaosaws-ext",
+        "chaos:fault": fault,
+    }

@@ -1,0 +1,149 @@
+"""Undo registry and replay: how a ledger entry is turned back into AWS calls.
+
+Each fault module registers its undoers with :func:`undoer`. An undoer receives the
+arguments stored in the ledger plus ``configuration``/``secrets``/``region`` and must be
+idempotent: running it twice, or after a partial undo, ends in the same state.
+Orphan finders (``@orphan_finder``) rebuild undo specs from tags when the ledger is lost.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from chaosaws_ext.ledger import Ledger, LedgerEntry
+from chaosaws_ext.runcontext import current_run
+
+__all__ = ["revert_faults"]
+
+logger = logging.getLogger("chaosaws_ext")
+
+Undoer = Callable[..., Any]
+OrphanFinder = Callable[..., list[dict[str, Any]]]
+
+_UNDOERS: dict[str, Undoer] = {}
+_ORPHAN_FINDERS: dict[str, OrphanFinder] = {}
+FAULT_MODULES = (
+    "chaosaws_ext.blackhole.actions",
+    "chaosaws_ext.rds.actions",
+    "chaosaws_ext.healthcheck.actions",
+    "chaosaws_ext.dynamodb.actions",
+)
+
+
+def undoer(name: str) -> Callable[[Undoer], Undoer]:
+    """Register an idempotent undo function under a stable name stored in ledgers."""
+
+    def register(func: Undoer) -> Undoer:
+        _UNDOERS[name] = func
+        return func
+
+    return register
+
+
+def orphan_finder(fault: str) -> Callable[[OrphanFinder], OrphanFinder]:
+    """Register a function returning undo specs for resources found by our tags."""
+
+    def register(func: OrphanFinder) -> OrphanFinder:
+        _ORPHAN_FINDERS[fault] = func
+        return func
+
+    return register
+
+
+def load_fault_modules() -> None:
+    for module in FAULT_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as error:  # a fault not built yet must not block the others
+            if not error.name or not module.startswith(error.name):
+                raise
+            logger.debug("fault module %s not present", module)
+
+
+def undo_entry(
+    entry: LedgerEntry, configuration: Configuration | None, secrets: Secrets | None
+) -> Any:
+    load_fault_modules()
+    name = entry.undo.get("undoer")
+    func = _UNDOERS.get(name)
+    if func is None:
+        raise ActivityFailed(f"ledger entry {entry.id}: unknown undoer {name!r}")
+    return func(
+        **entry.undo.get("args", {}),
+        configuration=configuration,
+        secrets=secrets,
+        region=entry.region or None,
+    )
+
+
+def replay(
+    ledger: Ledger,
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+    run_id: str | None = None,
+    fault: str | None = None,
+) -> list[dict[str, Any]]:
+    """Undo every unreverted entry (newest first) and mark each reverted on success.
+
+    Goes on after a failed undo so one stuck resource does not keep the others
+    broken; the failures are returned (and left unreverted in the ledger).
+    """
+    results: list[dict[str, Any]] = []
+    for entry in reversed(ledger.unreverted(run_id=run_id, fault=fault)):
+        try:
+            detail = undo_entry(entry, configuration, secrets)
+        except Exception as error:  # noqa: BLE001 - reported, entry stays unreverted
+            logger.error("undo of %s failed: %s", entry.describe(), error)
+            results.append(
+                {"entry": entry.id, "resource": entry.resource, "ok": False, "error": str(error)}
+            )
+            continue
+        ledger.mark_reverted(entry.id, detail)
+        results.append(
+            {"entry": entry.id, "resource": entry.resource, "ok": True, "detail": detail}
+        )
+    return results
+
+
+def find_orphans(
+    configuration: Configuration | None, secrets: Secrets | None, regions: list[str]
+) -> list[dict[str, Any]]:
+    """Undo specs ``{"fault", "region", "resource", "undoer", "args"}`` found by tag."""
+    load_fault_modules()
+    found: list[dict[str, Any]] = []
+    for fault, finder in _ORPHAN_FINDERS.items():
+        for region in regions:
+            for spec in finder(configuration=configuration, secrets=secrets, region=region):
+                spec.setdefault("fault", fault)
+                spec.setdefault("region", region)
+                found.append(spec)
+    return found
+
+
+def revert_faults(
+    fault: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Undo every unreverted mutation of this run (optionally of one fault) from the ledger.
+
+    Idempotent: safe as a rollback and again after a crash. Fails when anything is
+    left unreverted, naming what.
+    """
+    run = current_run(configuration)
+    ledger = Ledger(run.ledger_path)
+    results = replay(ledger, configuration, secrets, run_id=run.run_id, fault=fault)
+    failed = [r for r in results if not r["ok"]]
+    if failed:
+        raise ActivityFailed(
+            "could not undo: "
+            + "; ".join(f"{r['resource']}: {r['error']}" for r in failed)
+            + f" (run `gameday recover --ledger {ledger.path}` once fixed)"
+        )
+    return {"reverted": len(results), "ledger": str(ledger.path), "run_id": run.run_id}

@@ -1,0 +1,85 @@
+"""Shared fixtures: a moto server on 127.0.0.1, in-process moto, a fresh run context."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from chaosaws_ext.aws import clear_client_cache
+from chaosaws_ext.runcontext import RunContext, end_run, start_run
+
+REGION = "eu-south-1"
+OTHER_REGION = "eu-west-1"
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test ever sees real credentials, a real profile or a real endpoint."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name.startswith("CHAOSAWS_EXT_"):
+            monkeypatch.delenv(name, raising=False)
+    for name, value in DUMMY_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    clear_client_cache()
+    yield
+    clear_client_cache()
+    end_run()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """One moto server for the session on a free loopback port; returns its URL."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Point boto3 at the moto server, freshly reset for this test."""
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    clear_client_cache()
+    yield moto_server
+    requests.post(f"{moto_server}/moto-api/reset", timeout=10)
+
+
+@pytest.fixture
+def mocked_aws() -> Iterator[None]:
+    """In-process moto (no server)."""
+    from moto import mock_aws
+
+    with mock_aws():
+        clear_client_cache()
+        yield
+
+
+@pytest.fixture
+def run_context(tmp_path: Path) -> RunContext:
+    """A fresh run whose ledger lives in the test's tmp folder."""
+    return start_run({"chaos_ledger_path": str(tmp_path / "ledger.jsonl")}, "test-experiment")
+
+
+@pytest.fixture
+def ec2() -> boto3.client:
+    return boto3.client("ec2", region_name=REGION)
