@@ -66,14 +66,19 @@ def load_fault_modules() -> None:
             logger.debug("fault module %s not present", module)
 
 
+def registered_undoer(name: str) -> Undoer:
+    """The undo function stored under ``name`` in ledgers."""
+    load_fault_modules()
+    func = _UNDOERS.get(name)
+    if func is None:
+        raise ActivityFailed(f"unknown undoer {name!r} (is this chaosaws-ext too old?)")
+    return func
+
+
 def undo_entry(
     entry: LedgerEntry, configuration: Configuration | None, secrets: Secrets | None
 ) -> Any:
-    load_fault_modules()
-    name = entry.undo.get("undoer")
-    func = _UNDOERS.get(name)
-    if func is None:
-        raise ActivityFailed(f"ledger entry {entry.id}: unknown undoer {name!r}")
+    func = registered_undoer(entry.undo.get("undoer", ""))
     return func(
         **entry.undo.get("args", {}),
         configuration=configuration,

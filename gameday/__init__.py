@@ -1,0 +1,1 @@
+"""The ``gameday`` command: run, plan, recover, report and the sandbox."""

@@ -1,0 +1,77 @@
+"""Entry point of the ``gameday`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+logger = logging.getLogger("gameday")
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed as one line, exit 2."""
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from gameday.recover import recover_by_tag, recover_from_ledger
+
+    configuration = {"aws_region": args.region} if args.region else {}
+    if args.by_tag:
+        regions = args.regions or ([args.region] if args.region else [])
+        if not regions:
+            raise UserError("--by-tag needs --regions (for example --regions eu-south-1 eu-west-1)")
+        outcome = recover_by_tag(regions, configuration)
+        for result in outcome["results"]:
+            state = "restored" if result["ok"] else f"FAILED: {result['error']}"
+            print(f"{result['resource']}: {state}")
+        print(f"{len(outcome['results'])} orphan(s) found by tag, {len(outcome['left'])} left")
+        return 1 if outcome["left"] else 0
+    ledger = Path(args.ledger)
+    if not ledger.exists():
+        raise UserError(f"ledger {ledger} does not exist (pass --ledger, or use --by-tag)")
+    outcome = recover_from_ledger(ledger, configuration)
+    for result in outcome["results"]:
+        state = "reverted" if result["ok"] else f"FAILED: {result['error']}"
+        print(f"{result['resource']}: {state}")
+    print(
+        f"{outcome['pending']} unreverted entr{'y' if outcome['pending'] == 1 else 'ies'} "
+        f"found, {len(outcome['left'])} left"
+    )
+    return 1 if outcome["left"] else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gameday", description="Measured game days for AWS.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    recover = sub.add_parser("recover", help="undo everything a crashed run left behind")
+    recover.add_argument("--ledger", default="gameday-out/ledger.jsonl", help="ledger file")
+    recover.add_argument(
+        "--by-tag", action="store_true", help="ledger lost: find leftovers by their chaos:* tags"
+    )
+    recover.add_argument("--region", help="default region for entries that name none")
+    recover.add_argument("--regions", nargs="+", help="regions to search with --by-tag")
+    recover.set_defaults(func=_cmd_recover)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args) or 0)
+    except UserError as error:
+        print(f"gameday: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gameday: interrupted", file=sys.stderr)
+        return 130
