@@ -57,12 +57,12 @@ def _from_configuration(configuration: Configuration | None, experiment: str | N
     configuration = configuration or {}
     run_id = str(
         configuration.get("chaos_run_id")
-        or os.environ.get("CHAOSAWS_EXT_RUN_ID")
+        or os.environ.get("GAMEDAY_RUN_ID")
         or f"run-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     )
     ledger = (
         configuration.get("chaos_ledger_path")
-        or os.environ.get("CHAOSAWS_EXT_LEDGER")
+        or os.environ.get("GAMEDAY_LEDGER")
         or "chaos-ledger.jsonl"
     )
     max_fault = float(configuration.get("max_fault_seconds") or DEFAULT_MAX_FAULT_SECONDS)

@@ -29,7 +29,7 @@ DUMMY_CREDENTIALS = {
 def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test ever sees real credentials, a real profile or a real endpoint."""
     for name in list(os.environ):
-        if name.startswith("AWS_") or name.startswith("CHAOSAWS_EXT_"):
+        if name.startswith("AWS_") or name.startswith("GAMEDAY_"):
             monkeypatch.delenv(name, raising=False)
     for name, value in DUMMY_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
