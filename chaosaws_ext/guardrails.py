@@ -1,23 +1,32 @@
 """Checks that run before any mutation: may this run touch these resources at all?
 
 Called by every inject action with its :class:`~chaosaws_ext.planning.FaultPlan`.
-Configuration keys: ``allowed_regions`` (list or comma string) and
-``protection_tag`` (default ``chaos:protected``; a resource carrying it is refused).
+Configuration keys (each also readable from the ``GAMEDAY_*`` environment variable):
+``allowed_accounts`` (the caller's account must be listed; unknown accounts are refused),
+``allowed_regions`` (when set, the plan's region must be listed), ``protection_tag``
+(default ``chaos:protected``; a resource carrying it is refused), ``max_resources``
+(blast radius: most resources one fault may change, default 50) and ``lock_table``
+(one run at a time per target, see :mod:`chaosaws_ext.locking`).
+All problems are reported together, in one line, before anything is changed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+from functools import lru_cache
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.aws import aws_client
 from chaosaws_ext.planning import FaultPlan
 
-__all__ = ["check_plan", "DEFAULT_PROTECTION_TAG"]
+__all__ = ["check_plan", "plan_problems", "caller_account", "DEFAULT_PROTECTION_TAG"]
 
 logger = logging.getLogger("chaosaws_ext")
 DEFAULT_PROTECTION_TAG = "chaos:protected"
+DEFAULT_MAX_RESOURCES = 50
 
 
 def _as_list(value: object) -> list[str]:
@@ -28,20 +37,74 @@ def _as_list(value: object) -> list[str]:
     return [str(part) for part in value]  # type: ignore[union-attr]
 
 
-def check_plan(
+def _setting(configuration: Configuration | None, key: str) -> object:
+    value = (configuration or {}).get(key)
+    if value in (None, ""):
+        value = os.environ.get(f"GAMEDAY_{key.upper()}")
+    return value
+
+
+@lru_cache(maxsize=32)
+def _account_for(region: str, access_key: str, endpoint: str) -> str:
+    return aws_client("sts", None, None, region).get_caller_identity()["Account"]
+
+
+def caller_account(
+    configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
+) -> str:
+    """The account the credentials act in (``sts get-caller-identity``)."""
+    if configuration or secrets:
+        client = aws_client("sts", configuration, secrets, region)
+        return client.get_caller_identity()["Account"]
+    return _account_for(
+        region or "",
+        os.environ.get("AWS_ACCESS_KEY_ID", ""),
+        os.environ.get("AWS_ENDPOINT_URL", ""),
+    )
+
+
+def plan_problems(
     plan: FaultPlan, configuration: Configuration = None, secrets: Secrets = None
-) -> None:
-    """Raise ActivityFailed (one line, naming every problem) when the plan is not allowed."""
-    configuration = configuration or {}
+) -> list[str]:
+    """Every reason this plan may not run, without changing anything."""
     problems: list[str] = []
-    regions = _as_list(configuration.get("allowed_regions"))
+    accounts = _as_list(_setting(configuration, "allowed_accounts"))
+    try:
+        account = caller_account(configuration, secrets, plan.region)
+    except Exception as error:  # noqa: BLE001 - credentials problems are user problems
+        problems.append(f"cannot identify the AWS account ({error})")
+    else:
+        if account not in accounts:
+            hint = (
+                f"set allowed_accounts (GAMEDAY_ALLOWED_ACCOUNTS={account}) "
+                "if this is a staging account"
+            )
+            problems.append(f"account {account} is not in allowed_accounts ({hint})")
+    regions = _as_list(_setting(configuration, "allowed_regions"))
     if regions and plan.region not in regions:
         problems.append(f"region {plan.region} is not in allowed_regions ({', '.join(regions)})")
-    tag = str(configuration.get("protection_tag") or DEFAULT_PROTECTION_TAG)
+    tag = str(_setting(configuration, "protection_tag") or DEFAULT_PROTECTION_TAG)
     for change in plan.changes:
         if tag in change.resource_tags:
             problems.append(f"{change.resource} carries the protection tag {tag!r}")
+    limit = int(_setting(configuration, "max_resources") or DEFAULT_MAX_RESOURCES)
+    if len(plan.changes) > limit:
+        problems.append(
+            f"{len(plan.changes)} resources would change, more than max_resources={limit}"
+        )
     if not plan.changes:
         problems.append("nothing to change")
+    return problems
+
+
+def check_plan(
+    plan: FaultPlan, configuration: Configuration = None, secrets: Secrets = None
+) -> None:
+    """Raise ActivityFailed (one line, naming every problem) when the plan is not allowed;
+    then take the target lock when locking is configured."""
+    problems = plan_problems(plan, configuration, secrets)
     if problems:
         raise ActivityFailed(f"refusing {plan.fault}: " + "; ".join(problems))
+    from chaosaws_ext.locking import acquire_target_lock
+
+    acquire_target_lock(plan.target, plan.region, configuration, secrets)

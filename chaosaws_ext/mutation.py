@@ -7,6 +7,7 @@ fault time t0 is stamped for the measurement (see :mod:`chaosaws_ext.runcontext`
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,14 @@ from chaoslib.types import Configuration
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.runcontext import current_run
 
-__all__ = ["journaled", "FaultStamp", "stamp_injected", "stamp_reverted", "fault_stamps"]
+__all__ = [
+    "journaled",
+    "FaultStamp",
+    "stamp_injected",
+    "stamp_reverted",
+    "fault_stamps",
+    "injected_event",
+]
 
 logger = logging.getLogger("chaosaws_ext")
 T = TypeVar("T")
@@ -68,6 +76,7 @@ class FaultStamp:
 
 
 _stamps: list[FaultStamp] = []
+injected_event = threading.Event()  # set at the first injection: starts the dead-man's switch
 
 
 def _stamp(fault: str, event: str) -> FaultStamp:
@@ -78,6 +87,8 @@ def _stamp(fault: str, event: str) -> FaultStamp:
         wall=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     )
     _stamps.append(stamp)
+    if event == "injected":
+        injected_event.set()
     logger.info("fault %s %s at %s", fault, event, stamp.wall)
     return stamp
 
@@ -96,4 +107,5 @@ def fault_stamps(clear: bool = False) -> list[FaultStamp]:
     stamps = list(_stamps)
     if clear:
         _stamps.clear()
+        injected_event.clear()
     return stamps

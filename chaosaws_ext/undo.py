@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ FAULT_MODULES = (
     "chaosaws_ext.rds.actions",
     "chaosaws_ext.healthcheck.actions",
     "chaosaws_ext.dynamodb.actions",
+    "chaosaws_ext.locking",
 )
 
 
@@ -57,7 +59,10 @@ def orphan_finder(fault: str) -> Callable[[OrphanFinder], OrphanFinder]:
 
 
 def load_fault_modules() -> None:
-    for module in FAULT_MODULES:
+    """Import every module holding undoers: ours, plus ``GAMEDAY_EXTRA_UNDO_MODULES``
+    (comma separated) for faults written outside this package."""
+    extra = [m.strip() for m in os.environ.get("GAMEDAY_EXTRA_UNDO_MODULES", "").split(",")]
+    for module in (*FAULT_MODULES, *filter(None, extra)):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as error:  # a fault not built yet must not block the others

@@ -44,10 +44,70 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     return 1 if outcome["left"] else 0
 
 
+def _progress_printer(index: int, total: int, name: str):
+    def show(phase: str, detail: str, elapsed: float) -> None:
+        minutes, seconds = divmod(int(elapsed), 60)
+        text = f"{phase}: {detail}" if detail else phase
+        print(
+            f"[{index}/{total}] {name} {minutes:02d}:{seconds:02d} {text}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return show
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from gameday.gamedayrun import run_game_day
+
+    if not args.sandbox and not args.var_file:
+        raise UserError(
+            "without --sandbox, pass --var-file with your account's env file "
+            "(see experiments/env/staging.example.env)"
+        )
+    for var_file in args.var_file or []:
+        if not Path(var_file).is_file():
+            raise UserError(f"var file {var_file} does not exist")
+    return run_game_day(
+        experiments=args.experiments,
+        out_dir=Path(args.out),
+        sandbox=args.sandbox,
+        var_files=[Path(f) for f in args.var_file or []],
+        time_scale=args.time_scale,
+        pushgateway=args.pushgateway,
+        progress=_progress_printer,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gameday", description="Measured game days for AWS.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run experiments (all four by default) and report")
+    run.add_argument(
+        "experiments",
+        nargs="*",
+        metavar="EXPERIMENT",
+        help="built-in name or path (default: all four)",
+    )
+    run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="start the local twin of the architecture and run against it",
+    )
+    run.add_argument("--out", default="gameday-out", help="output folder (default gameday-out)")
+    run.add_argument(
+        "--var-file", action="append", help="chaos --var-file for a real account (repeatable)"
+    )
+    run.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="sandbox: multiply every emulated AWS timing (default: demo scale)",
+    )
+    run.add_argument("--pushgateway", help="push per-experiment metrics to this Pushgateway URL")
+    run.set_defaults(func=_cmd_run)
 
     recover = sub.add_parser("recover", help="undo everything a crashed run left behind")
     recover.add_argument("--ledger", default="gameday-out/ledger.jsonl", help="ledger file")

@@ -33,6 +33,7 @@ def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             monkeypatch.delenv(name, raising=False)
     for name, value in DUMMY_CREDENTIALS.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GAMEDAY_ALLOWED_ACCOUNTS", "123456789012")  # moto's account
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
     clear_client_cache()

@@ -1,0 +1,1 @@
+"""Chaos Toolkit controls: safety (signals, limits, stop conditions, redaction), measurement."""

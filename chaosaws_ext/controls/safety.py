@@ -1,0 +1,297 @@
+"""The safety control: every ending of ``chaos run`` restores the environment.
+
+Declare it LAST in an experiment's ``controls:`` so its after-experiment hook runs after
+the others (chaoslib applies controls in list order) and redacts what they wrote::
+
+    controls:
+      - name: safety
+        provider:
+          type: python
+          module: chaosaws_ext.controls.safety
+          arguments:
+            stop_alarms: "${stop_alarms}"      # CloudWatch alarm names, comma separated
+            stop_poll_interval: 5
+
+What it does, because Chaos Toolkit alone does not (see FIELD-NOTES):
+- starts the run context (run id, ledger path) before anything else;
+- SIGTERM (CI cancellation) is turned into the same interruption as Ctrl-C, instead of
+  being swallowed by the running activity;
+- a dead-man's switch undoes the fault ``max_fault_seconds`` after injection, whatever
+  the method is doing, and interrupts the method;
+- stop conditions: named CloudWatch alarms are polled; one entering ALARM undoes the fault
+  at once and interrupts the method (time from alarm to restored state is journaled);
+- after the experiment (also after an interruption), every unreverted ledger entry of the
+  run is undone; a second Ctrl-C during that undo asks before abandoning it;
+- a failed fault action marks the run failed (chaos would otherwise exit 0);
+- the journal is redacted: secret values are masked.
+"""
+
+from __future__ import annotations
+
+import _thread
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from chaoslib.types import Configuration, Experiment, Journal, Secrets
+
+from chaosaws_ext import undo
+from chaosaws_ext.aws import aws_client
+from chaosaws_ext.ledger import Ledger
+from chaosaws_ext.mutation import fault_stamps, injected_event
+from chaosaws_ext.redaction import redact, secret_values
+from chaosaws_ext.runcontext import current_run, start_run
+
+__all__ = [
+    "before_experiment_control",
+    "after_experiment_control",
+    "after_activity_control",
+]
+
+logger = logging.getLogger("chaosaws_ext")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _Guard:
+    """Per-run state of the control (one experiment per process)."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self.abort_reason: str | None = None
+        self.abort_detail: dict[str, Any] = {}
+        self.failed_actions: list[str] = []
+        self.threads: list[threading.Thread] = []
+        self.previous_sigterm: Any = None
+        self.revert_lock = threading.Lock()
+
+    def abort(
+        self, reason: str, configuration: Configuration, secrets: Secrets, **detail: Any
+    ) -> None:
+        """Undo now (from a watcher thread) and interrupt the method on the main thread."""
+        if self.abort_reason is not None:
+            return
+        self.abort_reason = reason
+        started = time.monotonic()
+        logger.error("ABORT: %s: undoing the fault now", reason)
+        outcome = _revert(self, configuration, secrets)
+        self.abort_detail = {
+            **detail,
+            "reason": reason,
+            "restored_at": _now(),
+            "seconds_to_restore": round(time.monotonic() - started, 3),
+            "reverted": outcome,
+        }
+        if not self.stop.is_set():
+            _thread.interrupt_main()
+
+
+_guard = _Guard()
+
+
+def _revert(guard: _Guard, configuration: Configuration, secrets: Secrets) -> dict[str, Any]:
+    with guard.revert_lock:
+        run = current_run(configuration)
+        ledger = Ledger(run.ledger_path)
+        results = undo.replay(ledger, configuration, secrets, run_id=run.run_id)
+        left = [e.describe() for e in ledger.unreverted(run_id=run.run_id)]
+        return {
+            "undone": sum(1 for r in results if r["ok"]),
+            "left": left,
+            "ledger": str(ledger.path),
+        }
+
+
+def _as_names(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    return [str(name) for name in value]
+
+
+def _watch_alarms(
+    guard: _Guard, names: list[str], interval: float, configuration: Configuration, secrets: Secrets
+) -> None:
+    client = aws_client("cloudwatch", configuration, secrets)
+    max_polls = 1_000_000  # bounded; at 1 s that is 11 days
+    for _ in range(max_polls):
+        try:
+            alarms = client.describe_alarms(AlarmNames=names)["MetricAlarms"]
+        except Exception as error:  # noqa: BLE001 - keep watching; log loudly
+            logger.error("stop-condition watch: describe_alarms failed: %s", error)
+            alarms = []
+        firing = [a for a in alarms if a.get("StateValue") == "ALARM"]
+        if firing:
+            alarm = firing[0]
+            updated = alarm.get("StateUpdatedTimestamp")
+            guard.abort(
+                f"stop condition: alarm {alarm['AlarmName']} is in ALARM",
+                configuration,
+                secrets,
+                alarm=alarm["AlarmName"],
+                alarm_at=updated.isoformat() if hasattr(updated, "isoformat") else updated,
+                detected_at=_now(),
+            )
+            return
+        if guard.stop.wait(interval):
+            return
+
+
+def _dead_mans_switch(
+    guard: _Guard, seconds: float, configuration: Configuration, secrets: Secrets
+) -> None:
+    while not guard.stop.is_set():
+        if injected_event.wait(0.5):
+            break
+    else:
+        return
+    if guard.stop.wait(seconds):
+        return
+    guard.abort(
+        f"maximum fault duration reached ({seconds:g}s)",
+        configuration,
+        secrets,
+        max_fault_seconds=seconds,
+    )
+
+
+def _on_sigterm(signum: int, _frame: Any) -> None:
+    logger.warning("SIGTERM: stopping the experiment and undoing the fault")
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def before_experiment_control(
+    context: Experiment,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    stop_alarms: Any = None,
+    stop_poll_interval: float = 5.0,
+    **arguments: Any,
+) -> None:
+    global _guard
+    _guard = _Guard()
+    run = start_run(configuration, (context or {}).get("title"))
+    fault_stamps(clear=True)
+    logger.info("run %s, ledger %s", run.run_id, run.ledger_path)
+    if threading.current_thread() is threading.main_thread():
+        _guard.previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+    names = _as_names(stop_alarms or (configuration or {}).get("stop_alarms"))
+    if names:
+        watcher = threading.Thread(
+            target=_watch_alarms,
+            name="stop-conditions",
+            daemon=True,
+            args=(_guard, names, float(stop_poll_interval), configuration, secrets),
+        )
+        _guard.threads.append(watcher)
+        watcher.start()
+    switch = threading.Thread(
+        target=_dead_mans_switch,
+        name="dead-mans-switch",
+        daemon=True,
+        args=(_guard, run.max_fault_seconds, configuration, secrets),
+    )
+    _guard.threads.append(switch)
+    switch.start()
+
+
+def after_activity_control(context: dict, state: Any = None, **arguments: Any) -> None:
+    """Remember failed actions (chaos goes on after them and would exit 0)."""
+    if (context or {}).get("type") == "action" and isinstance(state, dict):
+        if state.get("status") == "failed":
+            output = state.get("output") or state.get("exception") or ""
+            if isinstance(output, list):
+                output = output[-1] if output else ""
+            _guard.failed_actions.append(f"{context.get('name')}: {str(output).strip()}")
+
+
+def _undo_with_confirmation(configuration: Configuration, secrets: Secrets) -> dict[str, Any]:
+    """Run the undo in a worker; a Ctrl-C meanwhile asks before abandoning it."""
+    result: dict[str, Any] = {}
+    interrupted = threading.Event()
+
+    def work() -> None:
+        try:
+            result.update(_revert(_guard, configuration, secrets))
+        except Exception as error:  # noqa: BLE001 - reported in the journal
+            result["error"] = str(error)
+
+    def on_interrupt(signum: int, _frame: Any) -> None:
+        interrupted.set()
+
+    worker = threading.Thread(target=work, name="undo", daemon=True)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, on_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.2)
+            if not interrupted.is_set():
+                continue
+            interrupted.clear()
+            if not sys.stdin or not sys.stdin.isatty():
+                logger.warning(
+                    "interrupt ignored: the undo is running (SIGKILL abandons it; "
+                    "then run gameday recover)"
+                )
+                continue
+            answer = input("\nUndo in progress. Abandon it and leave the fault in place? [y/N] ")
+            if answer.strip().lower() in ("y", "yes"):
+                result["abandoned"] = True
+                logger.error(
+                    "undo abandoned by the user; run gameday recover --ledger %s",
+                    current_run(configuration).ledger_path,
+                )
+                break
+    finally:
+        if previous:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    return result
+
+
+def after_experiment_control(
+    context: Experiment,
+    state: Journal = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    **arguments: Any,
+) -> None:
+    _guard.stop.set()
+    for thread in _guard.threads:
+        thread.join(timeout=30)
+    if _guard.previous_sigterm is not None:
+        signal.signal(signal.SIGTERM, _guard.previous_sigterm)
+    outcome = _undo_with_confirmation(configuration, secrets)
+    if not isinstance(state, dict):
+        return
+    run = current_run(configuration)
+    safety: dict[str, Any] = {
+        "run_id": run.run_id,
+        "ledger": str(run.ledger_path),
+        "final_undo": outcome,
+        "all_reverted": not outcome.get("left")
+        and not outcome.get("error")
+        and not outcome.get("abandoned"),
+    }
+    if _guard.abort_reason:
+        safety["abort"] = _guard.abort_detail or {"reason": _guard.abort_reason}
+        state["status"] = "aborted"
+    if _guard.failed_actions:
+        safety["failed_actions"] = _guard.failed_actions
+        if state.get("status") == "completed":
+            state["status"] = "failed"
+    if not safety["all_reverted"] and state.get("status") == "completed":
+        state["status"] = "failed"
+    state["safety"] = safety
+    masked = redact(dict(state), secret_values(secrets, (context or {}).get("secrets")))
+    state.clear()
+    state.update(masked)

@@ -1,0 +1,142 @@
+"""One run at a time per target: a DynamoDB conditional-write lock.
+
+The lock item is ``{lock_key: <plan.target>, run_id, expires_at (epoch s)}`` in the
+table named by configuration ``lock_table`` (env ``GAMEDAY_LOCK_TABLE``), created on
+first use (on-demand billing, tagged). A lock whose ``expires_at`` passed is free, so a
+killed run cannot block a target for longer than its maximum fault duration.
+Acquisition goes through the ledger; its undo releases the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from botocore.exceptions import ClientError
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from chaosaws_ext.aws import aws_client
+from chaosaws_ext.mutation import journaled
+from chaosaws_ext.runcontext import current_run
+from chaosaws_ext.undo import undoer
+
+__all__ = ["lock_table_name", "acquire_target_lock", "release_target_lock"]
+
+logger = logging.getLogger("chaosaws_ext")
+LOCK_FAULT = "target-lock"
+
+
+def lock_table_name(configuration: Configuration | None) -> str | None:
+    name = (configuration or {}).get("lock_table") or os.environ.get("GAMEDAY_LOCK_TABLE")
+    return str(name) if name else None
+
+
+def _ensure_table(client, table: str) -> None:
+    try:
+        client.describe_table(TableName=table)
+        return
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+    logger.info("creating lock table %s", table)
+    try:
+        client.create_table(
+            TableName=table,
+            AttributeDefinitions=[{"AttributeName": "lock_key", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "lock_key", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+            Tags=[
+                {"Key": "chaos:managed-by", "Value": "chaosaws-ext"},
+                {"Key": "chaos:purpose", "Value": "target-locks"},
+            ],
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+    client.get_waiter("table_exists").wait(
+        TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+
+
+def acquire_target_lock(
+    target: str, region: str, configuration: Configuration = None, secrets: Secrets = None
+) -> bool:
+    """Take the lock on ``target`` for this run; refuse when another live run holds it.
+
+    Returns False when locking is not configured.
+    """
+    table = lock_table_name(configuration)
+    if not table:
+        return False
+    run = current_run(configuration)
+    client = aws_client("dynamodb", configuration, secrets, region)
+    _ensure_table(client, table)
+    now = int(time.time())
+    expires = now + int(run.max_fault_seconds) + 600
+
+    def put() -> None:
+        client.put_item(
+            TableName=table,
+            Item={
+                "lock_key": {"S": target},
+                "run_id": {"S": run.run_id},
+                "experiment": {"S": run.experiment[:200]},
+                "expires_at": {"N": str(expires)},
+            },
+            ConditionExpression="attribute_not_exists(lock_key) OR expires_at < :now "
+            "OR run_id = :me",
+            ExpressionAttributeValues={":now": {"N": str(now)}, ":me": {"S": run.run_id}},
+        )
+
+    try:
+        journaled(
+            fault=LOCK_FAULT,
+            region=region,
+            resource=f"lock {table}/{target}",
+            change=f"lock taken by {run.run_id}",
+            undoer="lock.release",
+            undo_args={"table": table, "target": target, "run_id": run.run_id},
+            undo_describe="delete the lock item if this run still holds it",
+            call=put,
+            configuration=configuration,
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        holder = client.get_item(TableName=table, Key={"lock_key": {"S": target}}).get("Item", {})
+        raise ActivityFailed(
+            f"target {target} is locked by run {holder.get('run_id', {}).get('S', '?')} "
+            f"(experiment {holder.get('experiment', {}).get('S', '?')}); wait for it to end "
+            f"or run `gameday recover`"
+        ) from error
+    return True
+
+
+@undoer("lock.release")
+def release_target_lock(
+    table: str,
+    target: str,
+    run_id: str,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    region: str | None = None,
+) -> str:
+    """Delete the lock item if ``run_id`` still holds it (idempotent)."""
+    client = aws_client("dynamodb", configuration, secrets, region)
+    try:
+        client.delete_item(
+            TableName=table,
+            Key={"lock_key": {"S": target}},
+            ConditionExpression="attribute_not_exists(lock_key) OR run_id = :me",
+            ExpressionAttributeValues={":me": {"S": run_id}},
+        )
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "ConditionalCheckFailedException":
+            return "held by another run; left alone"
+        if code == "ResourceNotFoundException":
+            return "lock table gone"
+        raise
+    return "released"

@@ -1,0 +1,190 @@
+"""Run one experiment with the real Chaos Toolkit CLI and collect what it left.
+
+Each experiment is its own ``chaos run`` process (the unit a nightly fleet schedules),
+with ``--rollback-strategy always`` and the ledger under the output folder. Progress
+is read from chaos' own log lines: which phase, which activity, elapsed time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaosaws_ext.ledger import Ledger
+
+__all__ = ["RunOutcome", "run_experiment", "PHASE_PATTERNS"]
+
+logger = logging.getLogger("gameday")
+
+PHASE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"Steady-state strategy|Steady state hypothesis: (.*)"), "hypothesis"),
+    (re.compile(r"Playing your experiment's method now"), "method"),
+    (re.compile(r"Let's rollback"), "rollbacks"),
+    (re.compile(r"Experiment ended with status: (\w+)"), "ended"),
+)
+ACTIVITY = re.compile(r"(Action|Probe|Rollback): (.*)")
+
+
+@dataclass
+class RunOutcome:
+    name: str
+    journal_path: Path
+    log_path: Path
+    exit_code: int
+    run_id: str
+    journal: dict[str, Any] | None = None
+    unreverted: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def status(self) -> str:
+        if self.journal is None:
+            return "no journal"
+        status = self.journal.get("status") or "interrupted"
+        if self.journal.get("deviated"):
+            return "deviated"
+        return str(status)
+
+    @property
+    def recovery(self) -> dict[str, Any]:
+        return (self.journal or {}).get("recovery") or {}
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and self.status == "completed" and not self.unreverted
+
+
+def _chaos_command(experiment: Path, journal: Path, log: Path, var_files: list[Path]) -> list[str]:
+    command = [
+        _chaos_executable(),
+        "--no-version-check",
+        "--log-file",
+        str(log),
+        "run",
+        "--journal-path",
+        str(journal),
+        "--rollback-strategy",
+        "always",
+    ]
+    for var_file in var_files:
+        command += ["--var-file", str(var_file)]
+    command.append(str(experiment))
+    return command
+
+
+def _chaos_executable() -> str:
+    candidate = Path(sys.executable).with_name("chaos")
+    return str(candidate) if candidate.exists() else "chaos"
+
+
+def run_experiment(
+    name: str,
+    experiment: Path,
+    out_dir: Path,
+    var_files: list[Path],
+    env: dict[str, str] | None = None,
+    progress: Callable[[str, str, float], None] | None = None,
+    timeout_s: float = 1800,
+) -> RunOutcome:
+    """Run ``experiment`` to its end; forward SIGINT/SIGTERM to it; never leave it running."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    journal = out_dir / f"{name}.journal.json"
+    log = out_dir / f"{name}.chaos.log"
+    ledger = out_dir / "ledger.jsonl"
+    run_id = f"{name}-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    child_env = dict(os.environ)
+    child_env.update(env or {})
+    child_env["GAMEDAY_LEDGER"] = str(ledger.resolve())
+    child_env["GAMEDAY_RUN_ID"] = run_id
+    child_env.setdefault("PYTHONUNBUFFERED", "1")
+    journal.unlink(missing_ok=True)
+    command = _chaos_command(experiment, journal, log, var_files)
+    logger.debug("running %s", " ".join(command))
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=child_env,
+        cwd=os.getcwd(),
+        start_new_session=True,  # our signal handler decides what reaches it
+    )
+    reader = threading.Thread(target=_follow, args=(process, name, started, progress), daemon=True)
+    reader.start()
+    forwarded = _forward_signals(process)
+    try:
+        exit_code = process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        logger.error("%s exceeded %ss: interrupting it so it undoes its fault", name, timeout_s)
+        process.send_signal(signal.SIGINT)
+        exit_code = process.wait(timeout=300)
+    finally:
+        forwarded()
+        reader.join(timeout=5)
+    outcome = RunOutcome(
+        name, journal, log, exit_code, run_id, elapsed_s=time.monotonic() - started
+    )
+    if journal.exists():
+        try:
+            outcome.journal = json.loads(journal.read_text())
+        except json.JSONDecodeError as error:
+            logger.error("journal %s is not JSON: %s", journal, error)
+    outcome.unreverted = [e.describe() for e in Ledger(ledger).unreverted(run_id=run_id)]
+    return outcome
+
+
+def _follow(
+    process: subprocess.Popen[str],
+    name: str,
+    started: float,
+    progress: Callable[[str, str, float], None] | None,
+) -> None:
+    assert process.stdout is not None
+    for line in process.stdout:
+        line = line.rstrip()
+        logger.debug("[%s] %s", name, line)
+        if progress is None:
+            continue
+        elapsed = time.monotonic() - started
+        for pattern, phase in PHASE_PATTERNS:
+            match = pattern.search(line)
+            if match:
+                detail = match.group(1) if match.groups() and match.group(1) else ""
+                progress(phase, detail, elapsed)
+                break
+        else:
+            activity = ACTIVITY.search(line)
+            if activity:
+                progress(activity.group(1).lower(), activity.group(2), elapsed)
+
+
+def _forward_signals(process: subprocess.Popen[str]) -> Callable[[], None]:
+    """SIGINT/SIGTERM to gameday reach chaos, whose control undoes the fault."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def forward(signum: int, _frame: object) -> None:
+        logger.warning("signal %s: asking %s to stop and undo", signum, process.pid)
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import pytest
+
+from chaosaws_ext.redaction import MASK, redact, secret_values
+
+
+def test_values_from_secrets_are_masked_everywhere_even_inside_strings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MY_DB_PASSWORD", "hunter2-from-env")
+    secrets = {
+        "db": {"password": {"type": "env", "key": "MY_DB_PASSWORD"}, "user": "inline-s3cr3t"}
+    }
+    journal = {
+        "experiment": {"secrets": secrets, "title": "t"},
+        "run": [{"output": "connected with hunter2-from-env as inline-s3cr3t", "ok": True}],
+    }
+    masked = redact(journal, secret_values(secrets))
+    text = repr(masked)
+    assert "hunter2-from-env" not in text and "inline-s3cr3t" not in text
+    assert masked["run"][0]["output"] == f"connected with {MASK} as {MASK}"
+    assert masked["experiment"]["secrets"]["db"]["password"] == {
+        "type": "env",
+        "key": "MY_DB_PASSWORD",
+    }
+    assert masked["experiment"]["secrets"]["db"]["user"] == MASK
+    assert masked["run"][0]["ok"] is True
+
+
+def test_credential_looking_keys_and_dsn_passwords_are_masked() -> None:
+    doc = {
+        "configuration": {
+            "api_token": "abc123456",
+            "db_dsn": "postgresql://app:pw%40x@db:5432/a",
+            "conn": "host=db user=app password=topsecret dbname=x",
+            "aws_region": "eu-south-1",
+        },
+    }
+    masked = redact(doc)
+    assert masked["configuration"]["api_token"] == MASK
+    assert masked["configuration"]["db_dsn"] == f"postgresql://app:{MASK}@db:5432/a"
+    assert masked["configuration"]["conn"] == f"host=db user=app password={MASK} dbname=x"
+    assert masked["configuration"]["aws_region"] == "eu-south-1"
+
+
+def test_aws_secret_from_environment_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG")
+    masked = redact({"log": "key wJalrXUtnFEMI/K7MDENG leaked"}, secret_values())
+    assert masked == {"log": f"key {MASK} leaked"}

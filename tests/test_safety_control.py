@@ -1,0 +1,192 @@
+"""Every ending of a real ``chaos run`` restores the environment (fake file fault)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+from chaosaws_ext.ledger import Ledger
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAOS = str(Path(sys.executable).with_name("chaos"))
+pytestmark = pytest.mark.e2e
+
+
+def _experiment(tmp_path: Path, hold: float = 30, fail: bool = False,
+                stop_alarms: str = "", inline_secret: str | None = None) -> Path:
+    method = [
+        {"type": "action", "name": "inject", "provider": {
+            "type": "python", "module": "tests.helpers.fakefault",
+            "func": "fail_to_inject" if fail else "inject_file_fault",
+            "arguments": {} if fail else {"state_file": "${state_file}"}}},
+        {"type": "action", "name": "hold", "provider": {
+            "type": "python", "module": "tests.helpers.fakefault", "func": "hold",
+            "arguments": {"seconds": hold}}},
+    ]
+    experiment = {
+        "version": "1.0.0",
+        "title": "fake fault under the safety control",
+        "description": "test",
+        "configuration": {
+            "chaos_ledger_path": {"type": "env", "key": "GAMEDAY_LEDGER"},
+            "max_fault_seconds": {"type": "env", "key": "GAMEDAY_MAX_FAULT_SECONDS",
+                                  "default": "900", "env_var_type": "int"},
+            "state_file": {"type": "env", "key": "FAKE_STATE"},
+            "aws_region": "eu-south-1",
+        },
+        "controls": [{"name": "safety", "provider": {
+            "type": "python", "module": "chaosaws_ext.controls.safety",
+            "arguments": {"stop_alarms": stop_alarms, "stop_poll_interval": 0.2}}}],
+        "method": method,
+        "rollbacks": [{"type": "action", "name": "restore", "provider": {
+            "type": "python", "module": "tests.helpers.fakefault",
+            "func": "restore_file_fault"}}],
+    }
+    if inline_secret:
+        experiment["secrets"] = {"db": {"password": inline_secret}}
+        method[1]["provider"]["arguments"]["seconds"] = 0
+        method.append({"type": "probe", "name": "echo", "provider": {
+            "type": "python", "module": "tests.helpers.fakefault", "func": "echo",
+            "secrets": ["db"], "arguments": {"text": "${password}"}}})
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(experiment, sort_keys=False))
+    return path
+
+
+def _start(tmp_path: Path, experiment: Path, **env: str) -> subprocess.Popen[str]:
+    state = tmp_path / "state"
+    state.write_text("normal")
+    full_env = dict(os.environ)
+    full_env.update({
+        "GAMEDAY_LEDGER": str(tmp_path / "ledger.jsonl"),
+        "FAKE_STATE": str(state),
+        "PYTHONPATH": str(ROOT),
+        "PYTHONUNBUFFERED": "1",
+    })
+    full_env.update(env)
+    return subprocess.Popen(
+        [CHAOS, "--no-version-check", "--log-file", str(tmp_path / "chaos.log"), "run",
+         "--journal-path", str(tmp_path / "journal.json"), str(experiment)],
+        cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+def _wait_for_injection(tmp_path: Path, timeout: float = 60) -> None:
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (tmp_path / "state").read_text() == "faulted" and ledger.entries():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the fault was never injected")
+
+
+def _finish(process: subprocess.Popen[str], timeout: float = 90) -> int:
+    try:
+        process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
+    return process.returncode
+
+
+def _journal(tmp_path: Path) -> dict:
+    return json.loads((tmp_path / "journal.json").read_text())
+
+
+def _assert_restored(tmp_path: Path) -> None:
+    assert (tmp_path / "state").read_text() == "normal"
+    assert Ledger(tmp_path / "ledger.jsonl").unreverted() == []
+
+
+def test_normal_end_restores_and_exits_zero(tmp_path: Path) -> None:
+    process = _start(tmp_path, _experiment(tmp_path, hold=0))
+    assert _finish(process) == 0
+    _assert_restored(tmp_path)
+    journal = _journal(tmp_path)
+    assert journal["status"] == "completed"
+    assert journal["safety"]["all_reverted"] is True
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_the_method_undoes_and_exits_non_zero(tmp_path: Path, sig: int) -> None:
+    process = _start(tmp_path, _experiment(tmp_path, hold=60))
+    _wait_for_injection(tmp_path)
+    process.send_signal(sig)
+    assert _finish(process) == 1
+    _assert_restored(tmp_path)
+    assert _journal(tmp_path)["status"] == "interrupted"
+
+
+def test_dead_mans_switch_undoes_after_the_maximum_fault_duration(tmp_path: Path) -> None:
+    process = _start(tmp_path, _experiment(tmp_path, hold=60), GAMEDAY_MAX_FAULT_SECONDS="1")
+    _wait_for_injection(tmp_path)
+    started = time.monotonic()
+    assert _finish(process) == 1
+    assert time.monotonic() - started < 30  # not the 60 s hold
+    _assert_restored(tmp_path)
+    journal = _journal(tmp_path)
+    assert journal["status"] == "aborted"
+    assert "maximum fault duration reached (1s)" in journal["safety"]["abort"]["reason"]
+
+
+def test_a_failed_fault_action_fails_the_run(tmp_path: Path) -> None:
+    process = _start(tmp_path, _experiment(tmp_path, hold=0, fail=True))
+    assert _finish(process) == 1
+    journal = _journal(tmp_path)
+    assert journal["status"] == "failed"
+    assert "refusing fake: no such target" in journal["safety"]["failed_actions"][0]
+
+
+def test_sigkill_leaves_a_ledger_that_gameday_recover_finishes(tmp_path: Path) -> None:
+    process = _start(tmp_path, _experiment(tmp_path, hold=60))
+    _wait_for_injection(tmp_path)
+    process.kill()
+    process.wait(timeout=30)
+    assert (tmp_path / "state").read_text() == "faulted"
+    assert not (tmp_path / "journal.json").exists()
+    recover = subprocess.run(
+        [sys.executable, "-m", "gameday", "recover", "--ledger", str(tmp_path / "ledger.jsonl")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT),
+             "GAMEDAY_EXTRA_UNDO_MODULES": "tests.helpers.fakefault"},
+    )
+    assert recover.returncode == 0, recover.stdout + recover.stderr
+    assert "1 unreverted entry found, 0 left" in recover.stdout
+    _assert_restored(tmp_path)
+
+
+def test_inline_secrets_never_reach_the_journal(tmp_path: Path) -> None:
+    process = _start(tmp_path, _experiment(tmp_path, inline_secret="p4ssw0rd-inline-xyz"))
+    _finish(process)
+    text = (tmp_path / "journal.json").read_text()
+    assert "p4ssw0rd-inline-xyz" not in text
+    assert "***" in text
+
+
+def test_alarm_entering_alarm_state_aborts_and_restores(tmp_path: Path, moto_endpoint: str) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name="eu-south-1")
+    cloudwatch.put_metric_alarm(
+        AlarmName="api-5xx", MetricName="5XXError", Namespace="AWS/ApplicationELB",
+        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    process = _start(tmp_path, _experiment(tmp_path, hold=60, stop_alarms="api-5xx"))
+    _wait_for_injection(tmp_path)
+    cloudwatch.set_alarm_state(AlarmName="api-5xx", StateValue="ALARM", StateReason="test")
+    assert _finish(process) == 1
+    _assert_restored(tmp_path)
+    journal = _journal(tmp_path)
+    assert journal["status"] == "aborted"
+    abort = journal["safety"]["abort"]
+    assert abort["alarm"] == "api-5xx"
+    assert 0 <= abort["seconds_to_restore"] < 5
