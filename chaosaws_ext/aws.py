@@ -16,7 +16,14 @@ from botocore.config import Config
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-__all__ = ["aws_client", "region_of", "clear_client_cache", "MAX_ATTEMPTS"]
+__all__ = [
+    "aws_client",
+    "region_of",
+    "clear_client_cache",
+    "read_only",
+    "ReadOnlyViolation",
+    "MAX_ATTEMPTS",
+]
 
 logger = logging.getLogger("chaosaws_ext")
 
@@ -28,6 +35,56 @@ _CONFIG_KEYS = (
     "aws_assume_role_session_name",
 )
 _SECRET_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+
+READ_ONLY_PREFIXES = (
+    "Describe",
+    "Get",
+    "List",
+    "Head",
+    "Search",
+    "Scan",
+    "Query",
+    "BatchGet",
+    "Lookup",
+    "Test",
+)
+_read_only = threading.local()
+_call_log: list[tuple[str, str]] | None = None
+
+
+class ReadOnlyViolation(ActivityFailed):
+    """A mutating call was attempted where only reads are allowed (``gameday plan``)."""
+
+
+def _before_call(model: Any, **kwargs: Any) -> None:
+    service = model.service_model.service_name
+    if _call_log is not None:
+        _call_log.append((service, model.name))
+    if getattr(_read_only, "active", False) and not model.name.startswith(READ_ONLY_PREFIXES):
+        raise ReadOnlyViolation(f"{service}:{model.name} refused: read-only (plan) mode")
+
+
+class read_only:  # noqa: N801 - used as a context manager
+    """Within this block every client of this thread refuses mutating calls; with
+    ``record=True`` the calls made (service, operation) are collected in ``.calls``."""
+
+    def __init__(self, record: bool = False) -> None:
+        self.record = record
+        self.calls: list[tuple[str, str]] = []
+
+    def __enter__(self) -> read_only:
+        global _call_log
+        _read_only.active = True
+        if self.record:
+            _call_log = self.calls
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _call_log
+        _read_only.active = False
+        if self.record:
+            _call_log = None
+
 
 _lock = threading.Lock()
 _sessions: dict[tuple, boto3.session.Session] = {}
@@ -110,15 +167,22 @@ def aws_client(
     configuration: Configuration | None = None,
     secrets: Secrets | None = None,
     region: str | None = None,
+    config: Config | None = None,
 ) -> Any:
-    """A boto3 client for ``service``, cached per service, region and credentials."""
+    """A boto3 client for ``service``, cached per service, region and credentials.
+
+    ``config`` is merged over the default botocore config (the samplers use it for short
+    timeouts and no retries); clients with different overrides are cached apart.
+    """
     name = region_of(configuration, region)
     session, key = _session(configuration, secrets, name)
-    client_key = (service, key)
+    overrides = repr(sorted(config._user_provided_options.items())) if config else ""
+    client_key = (service, key, overrides)
     with _lock:
         client = _clients.get(client_key)
         if client is None:
-            client = session.client(service, config=_botocore_config())
+            merged = _botocore_config().merge(config) if config else _botocore_config()
+            client = session.client(service, config=merged)
             _clients[client_key] = client
     return client
 

@@ -7,13 +7,11 @@ import logging
 import sys
 from pathlib import Path
 
+from gameday.errors import UserError
+
 __all__ = ["main"]
 
 logger = logging.getLogger("gameday")
-
-
-class UserError(Exception):
-    """A mistake the user can fix; printed as one line, exit 2."""
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:
@@ -79,6 +77,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from gameday.catalog import resolve_experiment
+    from gameday.planner import PlanError, format_plan, plan_experiment
+
+    for var_file in args.var_file or []:
+        if not Path(var_file).is_file():
+            raise UserError(f"var file {var_file} does not exist")
+    try:
+        result = plan_experiment(
+            resolve_experiment(args.experiment), [Path(f) for f in args.var_file or []]
+        )
+    except PlanError as error:
+        raise UserError(str(error)) from error
+    print(format_plan(result))
+    refused = any("error" in p or p.get("problems") for p in result["plans"])
+    return 1 if refused or not result["plans"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gameday", description="Measured game days for AWS.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -109,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pushgateway", help="push per-experiment metrics to this Pushgateway URL")
     run.set_defaults(func=_cmd_run)
 
+    plan = sub.add_parser("plan", help="show what an experiment would change (no mutation)")
+    plan.add_argument("experiment", help="built-in name or path")
+    plan.add_argument("--var-file", action="append", help="chaos --var-file (repeatable)")
+    plan.set_defaults(func=_cmd_plan)
+
     recover = sub.add_parser("recover", help="undo everything a crashed run left behind")
     recover.add_argument("--ledger", default="gameday-out/ledger.jsonl", help="ledger file")
     recover.add_argument(
@@ -129,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
-    except UserError as error:
+    except (UserError, FileNotFoundError) as error:
         print(f"gameday: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from chaosaws_ext.ledger import Ledger
 from gameday.catalog import EXPERIMENTS, resolve_experiment
+from gameday.errors import UserError
 from gameday.runner import RunOutcome, run_experiment
 from gameday.summary import run_failed, summary_table
 
@@ -18,7 +19,7 @@ __all__ = ["run_game_day", "GameDayError"]
 logger = logging.getLogger("gameday")
 
 
-class GameDayError(Exception):
+class GameDayError(UserError):
     """The game day cannot start (bad input or leftovers from an earlier run)."""
 
 
