@@ -95,6 +95,12 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 1 if refused or not result["plans"] else 0
 
 
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from gameday.sandboxing import sandbox_up
+
+    return sandbox_up(args.time_scale)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gameday", description="Measured game days for AWS.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -129,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("experiment", help="built-in name or path")
     plan.add_argument("--var-file", action="append", help="chaos --var-file (repeatable)")
     plan.set_defaults(func=_cmd_plan)
+
+    box = sub.add_parser("sandbox", help="the local twin of the reference architecture")
+    box_sub = box.add_subparsers(dest="sandbox_command", required=True)
+    up = box_sub.add_parser("up", help="run the sandbox in the foreground; print its env file")
+    up.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="multiply every emulated AWS timing (default: demo scale 0.05)",
+    )
+    up.set_defaults(func=_cmd_sandbox)
 
     recover = sub.add_parser("recover", help="undo everything a crashed run left behind")
     recover.add_argument("--ledger", default="gameday-out/ledger.jsonl", help="ledger file")
