@@ -1,0 +1,203 @@
+"""Forced RDS failover (fault ``rds-failover``) and its "undo": wait until available.
+
+A failover cannot be taken back (failing back would be a second outage), so the
+ledger's undo for it is a no-op that verifies the DB is available again, bounded and
+idempotent. ``gameday recover`` therefore waits for availability instead of failing.
+
+Both inject actions are split into a read-only plan (:mod:`chaosaws_ext.rds.targets`),
+the guardrail check, and one journaled mutating call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from chaosaws_ext.aws import aws_client, region_of
+from chaosaws_ext.guardrails import check_plan
+from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
+from chaosaws_ext.rds.availability import read_state, wait_available
+from chaosaws_ext.rds.injections import Injection, remember
+from chaosaws_ext.rds.targets import FAULT, plan_cluster_failover, plan_instance_failover
+from chaosaws_ext.undo import revert_faults, undoer
+
+__all__ = ["failover_db_instance", "failover_db_cluster", "wait_for_db_available"]
+
+logger = logging.getLogger("chaosaws_ext")
+
+UNDOER = "rds.wait-available"
+UNDO_TIMEOUT_S = 900.0  # recover waits at most this long per DB
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@undoer(UNDOER)
+def _wait_available_undo(
+    kind: str,
+    db_id: str,
+    timeout: float = UNDO_TIMEOUT_S,
+    poll_interval: float = 5.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """Nothing to put back after a failover: verify the DB is available (bounded)."""
+    rds = aws_client("rds", configuration, secrets, region)
+    if read_state(rds, kind, db_id) is None:
+        return {"db": db_id, "status": "gone", "waited_s": 0.0}
+    waited = wait_available(rds, kind, db_id, timeout=timeout, poll_interval=poll_interval)
+    return {"db": db_id, "status": "available", "waited_s": round(waited, 3)}
+
+
+def _inject(
+    plan_details: dict[str, Any],
+    kind: str,
+    db_id: str,
+    region: str,
+    change: str,
+    call: Any,
+    target: str | None,
+    configuration: Configuration,
+) -> dict[str, Any]:
+    called_at = _now()
+    journaled(
+        fault=FAULT,
+        region=region,
+        resource=f"{kind}:{db_id}",
+        change=change,
+        undoer=UNDOER,
+        undo_args={"kind": kind, "db_id": db_id, "timeout": UNDO_TIMEOUT_S},
+        undo_describe=f"nothing to undo; wait until {kind} {db_id} is available again",
+        call=call,
+        configuration=configuration,
+    )
+    stamp = stamp_injected(FAULT)
+    injection = Injection(
+        db_id=db_id,
+        kind=kind,
+        region=region,
+        writer_az_before=plan_details.get("writer_az_before"),
+        writer_instance_before=plan_details.get("writer_instance_before"),
+        target_instance=target,
+        called_at=called_at,
+        injected_at=stamp.wall,
+        injected_monotonic=stamp.monotonic,
+    )
+    remember(injection)
+    return {
+        "fault": FAULT,
+        "kind": kind,
+        "db": db_id,
+        "region": region,
+        "writer_az_before": injection.writer_az_before,
+        "writer_instance_before": injection.writer_instance_before,
+        "target_instance": target,
+        "called_at": called_at,
+        "injected_at": stamp.wall,
+    }
+
+
+def failover_db_instance(
+    db_instance_identifier: str,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Force a Multi-AZ DB instance to fail over to its standby (reboot, ForceFailover).
+
+    Refuses, before any mutation, an unknown instance, a single-AZ one (that would be a
+    plain reboot), a cluster member and an instance that is not ``available``. Returns
+    the primary AZ before and the injection time; the completion probe reports after.
+    """
+    region = region_of(configuration)
+    rds = aws_client("rds", configuration, secrets, region)
+    plan = plan_instance_failover(rds, db_instance_identifier, region)
+    check_plan(plan, configuration, secrets)
+    return _inject(
+        plan.details,
+        "db-instance",
+        db_instance_identifier,
+        region,
+        plan.changes[0].change,
+        lambda: rds.reboot_db_instance(
+            DBInstanceIdentifier=db_instance_identifier, ForceFailover=True
+        ),
+        None,
+        configuration,
+    )
+
+
+def failover_db_cluster(
+    db_cluster_identifier: str,
+    target_db_instance_identifier: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Fail an Aurora or Multi-AZ DB cluster over to a reader.
+
+    Without ``target_db_instance_identifier`` a reader is chosen explicitly (best
+    promotion tier, another AZ than the writer first). Refuses an unknown cluster, one
+    that is not ``available`` and one without an available reader, before mutating.
+    """
+    region = region_of(configuration)
+    rds = aws_client("rds", configuration, secrets, region)
+    plan = plan_cluster_failover(rds, db_cluster_identifier, region, target_db_instance_identifier)
+    check_plan(plan, configuration, secrets)
+    target = str(plan.details["target_db_instance_identifier"])
+    return _inject(
+        plan.details,
+        "db-cluster",
+        db_cluster_identifier,
+        region,
+        plan.changes[0].change,
+        lambda: rds.failover_db_cluster(
+            DBClusterIdentifier=db_cluster_identifier, TargetDBInstanceIdentifier=target
+        ),
+        target,
+        configuration,
+    )
+
+
+def wait_for_db_available(
+    db_instance_identifier: str | None = None,
+    db_cluster_identifier: str | None = None,
+    timeout: float = 600,
+    poll_interval: float = 5.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Rollback of ``rds-failover``: wait until every failed-over DB is available again.
+
+    Replays this run's unreverted ``rds-failover`` ledger entries (each waits for its
+    DB, then is marked reverted), then waits for the named DB, if any, at most
+    ``timeout`` seconds. Idempotent.
+    """
+    if db_instance_identifier and db_cluster_identifier:
+        raise ActivityFailed("name db_instance_identifier or db_cluster_identifier, not both")
+    started = time.monotonic()
+    replayed = revert_faults(fault=FAULT, configuration=configuration, secrets=secrets)
+    result: dict[str, Any] = {"reverted": replayed["reverted"], "db": None, "status": None}
+    kind, db_id = (
+        ("db-instance", db_instance_identifier)
+        if db_instance_identifier
+        else ("db-cluster", db_cluster_identifier)
+    )
+    if db_id:
+        region = region_of(configuration)
+        rds = aws_client("rds", configuration, secrets, region)
+        state = read_state(rds, kind, db_id)
+        if state is None:
+            raise ActivityFailed(f"no {kind} {db_id!r} in {region}")
+        remaining = max(0.0, timeout - (time.monotonic() - started))
+        wait_available(rds, kind, db_id, timeout=remaining, poll_interval=poll_interval)
+        result.update(db=db_id, status="available")
+    if replayed["reverted"]:
+        stamp_reverted(FAULT)
+    result["waited_s"] = round(time.monotonic() - started, 3)
+    return result

@@ -1,0 +1,99 @@
+"""The state of a DB instance or cluster, and the bounded wait for it to be available."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError, WaiterError
+from chaoslib.exceptions import ActivityFailed
+
+from chaosaws_ext.waiting import WaitTimedOut
+
+__all__ = ["DbState", "read_state", "wait_available", "KINDS"]
+
+KINDS = ("db-instance", "db-cluster")
+_NOT_FOUND = (
+    "DBInstanceNotFound",
+    "DBInstanceNotFoundFault",
+    "DBClusterNotFoundFault",
+    "DBClusterNotFound",
+)
+
+
+@dataclass(frozen=True)
+class DbState:
+    """What the control plane says now; ``writer_az`` is where writes are served."""
+
+    status: str
+    writer_az: str | None
+    writer_instance: str | None = None
+    secondary_az: str | None = None
+
+
+def read_state(rds: Any, kind: str, db_id: str) -> DbState | None:
+    """The current state, or None when the DB does not exist (any more)."""
+    try:
+        if kind == "db-instance":
+            db = rds.describe_db_instances(DBInstanceIdentifier=db_id)["DBInstances"][0]
+            return DbState(
+                status=str(db.get("DBInstanceStatus")),
+                writer_az=db.get("AvailabilityZone"),
+                writer_instance=db_id,
+                secondary_az=db.get("SecondaryAvailabilityZone"),
+            )
+        cluster = rds.describe_db_clusters(DBClusterIdentifier=db_id)["DBClusters"][0]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
+            return None
+        raise
+    writer = next(
+        (
+            str(m["DBInstanceIdentifier"])
+            for m in cluster.get("DBClusterMembers") or []
+            if m.get("IsClusterWriter")
+        ),
+        None,
+    )
+    writer_az = None
+    if writer:
+        found = rds.describe_db_instances(DBInstanceIdentifier=writer)["DBInstances"]
+        writer_az = found[0].get("AvailabilityZone") if found else None
+    return DbState(status=str(cluster.get("Status")), writer_az=writer_az, writer_instance=writer)
+
+
+def wait_available(
+    rds: Any, kind: str, db_id: str, timeout: float, poll_interval: float = 5.0
+) -> float:
+    """Wait (boto3 waiter, bounded by ``timeout``) until the DB is ``available``.
+
+    Returns the seconds waited. Raises :class:`WaitTimedOut` (an ActivityFailed) when
+    the bound is hit and ActivityFailed when the DB failed or was deleted.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+    if timeout < 0 or poll_interval <= 0:
+        raise ValueError("timeout must be >= 0 and poll_interval > 0")
+    started = time.monotonic()
+    attempts = max(1, math.ceil(timeout / poll_interval) + 1)
+    if kind == "db-instance":
+        waiter = rds.get_waiter("db_instance_available")
+        params: dict[str, Any] = {"DBInstanceIdentifier": db_id}
+    else:
+        waiter = rds.get_waiter("db_cluster_available")
+        params = {"DBClusterIdentifier": db_id}
+    try:
+        waiter.wait(**params, WaiterConfig={"Delay": poll_interval, "MaxAttempts": attempts})
+    except WaiterError as error:
+        state = read_state(rds, kind, db_id)
+        if state is None:
+            raise ActivityFailed(f"{kind} {db_id!r} no longer exists") from error
+        if "Max attempts exceeded" in str(error):
+            raise WaitTimedOut(
+                f"{kind} {db_id!r} still {state.status!r} after {timeout:g}s; "
+                "check it in the RDS console"
+            ) from error
+        raise ActivityFailed(f"{kind} {db_id!r} is {state.status!r}: {error}") from error
+    return time.monotonic() - started

@@ -1,0 +1,224 @@
+"""Read-only look-ups of RDS targets and the fault plans built from them.
+
+``plan_instance_failover`` and ``plan_cluster_failover`` describe, validate and return a
+:class:`~chaosaws_ext.planning.FaultPlan` without mutating anything; the actions pass
+the plan to the guardrails and then fail over. ``gameday plan`` can print the same plans.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from chaoslib.exceptions import ActivityFailed
+
+from chaosaws_ext.planning import FaultPlan, PlannedChange
+
+__all__ = [
+    "FAULT",
+    "describe_instance",
+    "describe_cluster",
+    "cluster_writer",
+    "plan_instance_failover",
+    "plan_cluster_failover",
+]
+
+FAULT = "rds-failover"
+_INSTANCE_NOT_FOUND = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
+_CLUSTER_NOT_FOUND = ("DBClusterNotFoundFault", "DBClusterNotFound")
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _tags(tag_list: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t.get("Value", "") for t in tag_list or []}
+
+
+def describe_instance(rds: Any, db_instance_identifier: str, region: str) -> dict[str, Any]:
+    """The DB instance description; ActivityFailed naming the region when it is unknown."""
+    try:
+        found = rds.describe_db_instances(DBInstanceIdentifier=db_instance_identifier)
+    except ClientError as error:
+        if _code(error) in _INSTANCE_NOT_FOUND:
+            raise ActivityFailed(
+                f"refusing {FAULT}: no DB instance {db_instance_identifier!r} in {region}"
+            ) from error
+        raise
+    instances = found.get("DBInstances") or []
+    if not instances:
+        raise ActivityFailed(
+            f"refusing {FAULT}: no DB instance {db_instance_identifier!r} in {region}"
+        )
+    return instances[0]
+
+
+def describe_cluster(rds: Any, db_cluster_identifier: str, region: str) -> dict[str, Any]:
+    """The DB cluster description; ActivityFailed naming the region when it is unknown."""
+    try:
+        found = rds.describe_db_clusters(DBClusterIdentifier=db_cluster_identifier)
+    except ClientError as error:
+        if _code(error) in _CLUSTER_NOT_FOUND:
+            raise ActivityFailed(
+                f"refusing {FAULT}: no DB cluster {db_cluster_identifier!r} in {region}"
+            ) from error
+        raise
+    clusters = found.get("DBClusters") or []
+    if not clusters:
+        raise ActivityFailed(
+            f"refusing {FAULT}: no DB cluster {db_cluster_identifier!r} in {region}"
+        )
+    return clusters[0]
+
+
+def cluster_writer(cluster: dict[str, Any]) -> str | None:
+    """The writer instance id of a described cluster (None while it has none)."""
+    for member in cluster.get("DBClusterMembers") or []:
+        if member.get("IsClusterWriter"):
+            return str(member["DBInstanceIdentifier"])
+    return None
+
+
+def plan_instance_failover(rds: Any, db_instance_identifier: str, region: str) -> FaultPlan:
+    """Validate a Multi-AZ DB instance for a forced failover and describe the change."""
+    db = describe_instance(rds, db_instance_identifier, region)
+    name = f"DB instance {db_instance_identifier!r}"
+    if db.get("DBClusterIdentifier"):
+        raise ActivityFailed(
+            f"refusing {FAULT}: {name} belongs to cluster {db['DBClusterIdentifier']!r}; "
+            "use failover_db_cluster"
+        )
+    if not db.get("MultiAZ"):
+        raise ActivityFailed(
+            f"refusing {FAULT}: {name} is single-AZ (a reboot would be an outage, not a "
+            "failover); enable Multi-AZ first"
+        )
+    status = db.get("DBInstanceStatus")
+    if status != "available":
+        raise ActivityFailed(
+            f"refusing {FAULT}: {name} is {status!r}, not 'available'; retry when it is"
+        )
+    primary = db.get("AvailabilityZone")
+    secondary = db.get("SecondaryAvailabilityZone")
+    arrow = f"{primary} -> {secondary}" if secondary else f"{primary} -> its standby AZ"
+    return FaultPlan(
+        fault=FAULT,
+        region=region,
+        target=f"rds:{db_instance_identifier}",
+        changes=[
+            PlannedChange(
+                resource=db_instance_identifier,
+                change=f"forced failover (reboot with ForceFailover): primary {arrow}",
+                undo="nothing to undo; wait until the instance is available again",
+                resource_tags=_tags(db.get("TagList")),
+                kind="db-instance",
+            )
+        ],
+        details={
+            "kind": "db-instance",
+            "db_instance_identifier": db_instance_identifier,
+            "engine": db.get("Engine"),
+            "writer_az_before": primary,
+            "secondary_az_before": secondary,
+            "status_before": status,
+        },
+    )
+
+
+def plan_cluster_failover(
+    rds: Any,
+    db_cluster_identifier: str,
+    region: str,
+    target_db_instance_identifier: str | None = None,
+) -> FaultPlan:
+    """Validate a DB cluster failover; without a target, choose a reader explicitly.
+
+    The chosen reader is the available one with the best (lowest) promotion tier,
+    preferring a reader in another AZ than the writer, then by id, as Aurora would.
+    """
+    cluster = describe_cluster(rds, db_cluster_identifier, region)
+    name = f"DB cluster {db_cluster_identifier!r}"
+    status = cluster.get("Status")
+    if status != "available":
+        raise ActivityFailed(
+            f"refusing {FAULT}: {name} is {status!r}, not 'available'; retry when it is"
+        )
+    writer = cluster_writer(cluster)
+    members = cluster.get("DBClusterMembers") or []
+    instances = {
+        db["DBInstanceIdentifier"]: db
+        for db in rds.describe_db_instances(
+            Filters=[{"Name": "db-cluster-id", "Values": [db_cluster_identifier]}]
+        ).get("DBInstances", [])
+    }
+    writer_az = instances.get(writer, {}).get("AvailabilityZone") if writer else None
+    readers = [m for m in members if not m.get("IsClusterWriter")]
+    if not readers:
+        raise ActivityFailed(
+            f"refusing {FAULT}: {name} has no reader instance to fail over to; add a reader"
+        )
+    if target_db_instance_identifier:
+        target = target_db_instance_identifier
+        if target == writer:
+            raise ActivityFailed(
+                f"refusing {FAULT}: {target!r} is already the writer of {name}; "
+                "name a reader or leave the target empty"
+            )
+        if target not in {m["DBInstanceIdentifier"] for m in readers}:
+            raise ActivityFailed(
+                f"refusing {FAULT}: {target!r} is not a reader of {name} (readers: "
+                + ", ".join(sorted(m["DBInstanceIdentifier"] for m in readers))
+                + ")"
+            )
+        target_status = instances.get(target, {}).get("DBInstanceStatus")
+        if target_status != "available":
+            raise ActivityFailed(
+                f"refusing {FAULT}: target reader {target!r} is {target_status!r}, not 'available'"
+            )
+    else:
+        candidates = [
+            m
+            for m in readers
+            if instances.get(m["DBInstanceIdentifier"], {}).get("DBInstanceStatus") == "available"
+        ]
+        if not candidates:
+            raise ActivityFailed(
+                f"refusing {FAULT}: {name} has no available reader to fail over to"
+            )
+
+        def rank(member: dict[str, Any]) -> tuple[int, int, str]:
+            az = instances[member["DBInstanceIdentifier"]].get("AvailabilityZone")
+            return (
+                int(member.get("PromotionTier", 1)),
+                0 if az != writer_az else 1,
+                str(member["DBInstanceIdentifier"]),
+            )
+
+        target = str(min(candidates, key=rank)["DBInstanceIdentifier"])
+    target_az = instances.get(target, {}).get("AvailabilityZone")
+    return FaultPlan(
+        fault=FAULT,
+        region=region,
+        target=f"rds:{db_cluster_identifier}",
+        changes=[
+            PlannedChange(
+                resource=db_cluster_identifier,
+                change=f"cluster failover: writer {writer} ({writer_az}) -> {target} ({target_az})",
+                undo="nothing to undo; wait until the cluster is available again",
+                resource_tags=_tags(cluster.get("TagList")),
+                kind="db-cluster",
+            )
+        ],
+        details={
+            "kind": "db-cluster",
+            "db_cluster_identifier": db_cluster_identifier,
+            "engine": cluster.get("Engine"),
+            "writer_instance_before": writer,
+            "writer_az_before": writer_az,
+            "target_db_instance_identifier": target,
+            "target_az": target_az,
+            "target_chosen": not target_db_instance_identifier,
+            "status_before": status,
+        },
+    )
