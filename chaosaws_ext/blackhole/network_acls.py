@@ -1,0 +1,246 @@
+"""Network ACL reads and moves shared by the blackhole plan, inject, undo and probes.
+
+Subnet -> NACL is always matched client-side from a listing of the VPC's NACLs (moto's
+``association.subnet-id`` filter with several values is wrong, and one listing per VPC
+is cheaper than one call per subnet anyway). Whether a NACL exists is read from the
+same listing (moto lacks the ``network-acl-id`` filter and answers a missing id with
+the wrong error code). Moves run concurrently on a bounded thread pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+from chaoslib.exceptions import ActivityFailed
+
+from chaosaws_ext.runcontext import TAG_MANAGED
+
+__all__ = [
+    "FAULT",
+    "TAG_FAULT",
+    "TAG_MARKER",
+    "TAG_ORIGINAL_PREFIX",
+    "MAX_TAGS",
+    "WORKERS",
+    "VpcAcls",
+    "describe_vpc_acls",
+    "find_blackhole_acls",
+    "run_concurrently",
+    "move_subnets",
+    "restore_subnets",
+    "original_from_tags",
+    "tags_of",
+    "error_code",
+]
+
+logger = logging.getLogger("chaosaws_ext")
+
+FAULT = "az-blackhole"
+TAG_FAULT = "chaos:fault"
+TAG_MARKER = "chaos:blackhole-id"  # unique per created NACL: the undo key known before creation
+TAG_ORIGINAL_PREFIX = "chaos:orig:"  # chaos:orig:<subnet-id> = original NACL id
+MAX_TAGS = 50  # AWS limit of tags per resource
+WORKERS = 8  # bounded concurrency of independent calls
+
+T = TypeVar("T")
+
+
+def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags") or []}
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+@dataclass
+class VpcAcls:
+    """The NACLs of one VPC and which subnet sits on which."""
+
+    vpc_id: str
+    default_acl: str = ""
+    acls: dict[str, dict[str, str]] = field(default_factory=dict)  # acl id -> tags
+    subnet_acl: dict[str, str] = field(default_factory=dict)  # subnet id -> acl id
+    subnet_association: dict[str, str] = field(default_factory=dict)  # subnet -> assoc id
+
+    def is_blackhole(self, acl_id: str) -> bool:
+        tags = self.acls.get(acl_id) or {}
+        return tags.get(TAG_FAULT) == FAULT and TAG_MANAGED in tags
+
+
+def describe_vpc_acls(ec2: Any, vpc_ids: Iterable[str]) -> dict[str, VpcAcls]:
+    """One paginated listing of the VPCs' NACLs, folded per VPC."""
+    vpc_ids = sorted(set(vpc_ids))
+    found = {vpc: VpcAcls(vpc_id=vpc) for vpc in vpc_ids}
+    if not vpc_ids:
+        return found
+    paginator = ec2.get_paginator("describe_network_acls")
+    for page in paginator.paginate(Filters=[{"Name": "vpc-id", "Values": vpc_ids}]):
+        for acl in page.get("NetworkAcls", []):
+            vpc = found.setdefault(acl["VpcId"], VpcAcls(vpc_id=acl["VpcId"]))
+            acl_id = acl["NetworkAclId"]
+            vpc.acls[acl_id] = tags_of(acl)
+            if acl.get("IsDefault"):
+                vpc.default_acl = acl_id
+            for association in acl.get("Associations") or []:
+                subnet = association.get("SubnetId")
+                if subnet:
+                    vpc.subnet_acl[subnet] = acl_id
+                    vpc.subnet_association[subnet] = association["NetworkAclAssociationId"]
+    return found
+
+
+def find_blackhole_acls(
+    ec2: Any, extra_filters: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Our blackhole NACLs (tagged managed-by chaosaws-ext and fault az-blackhole)."""
+    filters = [
+        {"Name": f"tag:{TAG_MANAGED}", "Values": ["chaosaws-ext"]},
+        {"Name": f"tag:{TAG_FAULT}", "Values": [FAULT]},
+        *(extra_filters or []),
+    ]
+    acls: list[dict[str, Any]] = []
+    for page in ec2.get_paginator("describe_network_acls").paginate(Filters=filters):
+        acls.extend(page.get("NetworkAcls", []))
+    return acls
+
+
+def original_from_tags(tags: dict[str, str]) -> dict[str, str]:
+    """``{subnet: original NACL}`` recorded on a blackhole NACL's tags."""
+    return {
+        key[len(TAG_ORIGINAL_PREFIX) :]: value
+        for key, value in tags.items()
+        if key.startswith(TAG_ORIGINAL_PREFIX)
+    }
+
+
+def run_concurrently(calls: list[Callable[[], T]], workers: int = WORKERS) -> list[T]:
+    """Run independent calls on a bounded pool; every call runs, the first error is raised."""
+    if not calls:
+        return []
+    if len(calls) == 1:
+        return [calls[0]()]
+    with ThreadPoolExecutor(max_workers=min(workers, len(calls))) as pool:
+        futures = [pool.submit(call) for call in calls]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            if len(errors) > 1:
+                logger.error("%d of %d calls failed; first: %s", len(errors), len(calls), errors[0])
+            raise errors[0]  # type: ignore[misc]
+        return [f.result() for f in futures]
+
+
+def _replace(ec2: Any, vpc_id: str, subnet: str, association: str, acl_id: str) -> str:
+    """Move ``subnet`` onto ``acl_id``; retries once with a fresh association id."""
+    try:
+        return ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl_id)[
+            "NewAssociationId"
+        ]
+    except ClientError as error:
+        if error_code(error) != "InvalidAssociationID.NotFound":
+            raise
+    fresh = describe_vpc_acls(ec2, [vpc_id])[vpc_id].subnet_association.get(subnet)
+    if not fresh:
+        raise ActivityFailed(f"subnet {subnet} has no network ACL association in {vpc_id}")
+    return ec2.replace_network_acl_association(AssociationId=fresh, NetworkAclId=acl_id)[
+        "NewAssociationId"
+    ]
+
+
+def move_subnets(
+    ec2: Any, vpc_id: str, moves: dict[str, tuple[str, str]], workers: int = WORKERS
+) -> dict[str, str]:
+    """Move each ``subnet: (association id, target acl)``; returns the new association ids."""
+    items = sorted(moves.items())
+    results = run_concurrently(
+        [
+            (lambda s=subnet, a=assoc, t=target: _replace(ec2, vpc_id, s, a, t))
+            for subnet, (assoc, target) in items
+        ],
+        workers,
+    )
+    return {subnet: new for (subnet, _), new in zip(items, results, strict=True)}
+
+
+def restore_subnets(
+    ec2: Any,
+    vpc_id: str,
+    originals: dict[str, str],
+    only_from: set[str] | None = None,
+    workers: int = WORKERS,
+) -> dict[str, Any]:
+    """Put each subnet back on its original NACL; idempotent; verifies the result.
+
+    A subnet already on its original is left alone. With ``only_from``, a subnet is only
+    moved when it currently sits on one of those NACLs (our blackhole): a subnet someone
+    moved elsewhere meanwhile is reported, not clobbered. When the original NACL no longer
+    exists the subnet goes to the VPC's default NACL (never to none), and the result says
+    so. Raises ActivityFailed when a move did not land.
+    """
+    state = describe_vpc_acls(ec2, [vpc_id])[vpc_id]
+    moves: dict[str, tuple[str, str]] = {}
+    result: dict[str, Any] = {
+        "vpc": vpc_id,
+        "restored": [],
+        "already": [],
+        "on_default_nacl": [],
+        "left_alone": [],
+        "missing": [],
+    }
+    for subnet, original in sorted(originals.items()):
+        current = state.subnet_acl.get(subnet)
+        if current is None:
+            result["missing"].append(subnet)
+            logger.warning(
+                "subnet %s is gone (or has no NACL association); nothing to restore", subnet
+            )
+            continue
+        if current == original:
+            result["already"].append(subnet)
+            continue
+        if only_from is not None and current not in only_from:
+            result["left_alone"].append({"subnet": subnet, "nacl": current, "original": original})
+            logger.warning(
+                "subnet %s is on %s, neither the blackhole nor its original %s; left alone",
+                subnet,
+                current,
+                original,
+            )
+            continue
+        target = original
+        if original not in state.acls:
+            if not state.default_acl:
+                raise ActivityFailed(
+                    f"original NACL {original} of {subnet} is gone and {vpc_id} has no default "
+                    "NACL; move the subnet by hand"
+                )
+            target = state.default_acl
+            message = (
+                f"original NACL {original} of {subnet} no longer exists; subnet put on the "
+                f"VPC default NACL {target} instead"
+            )
+            logger.warning(message)
+            result["on_default_nacl"].append(
+                {"subnet": subnet, "original": original, "nacl": target, "message": message}
+            )
+        moves[subnet] = (state.subnet_association[subnet], target)
+    if moves:
+        move_subnets(ec2, vpc_id, moves, workers)
+        after = describe_vpc_acls(ec2, [vpc_id])[vpc_id]
+        wrong = {
+            subnet: after.subnet_acl.get(subnet)
+            for subnet, (_, target) in moves.items()
+            if after.subnet_acl.get(subnet) != target
+        }
+        if wrong:
+            raise ActivityFailed(
+                "restore did not land: "
+                + ", ".join(f"{s} on {a or 'no NACL'}" for s, a in sorted(wrong.items()))
+            )
+        result["restored"] = sorted(moves)
+    return result

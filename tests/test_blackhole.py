@@ -1,0 +1,504 @@
+"""AZ blackhole against in-process moto: exact state after inject and after undo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chaoslib.exceptions import ActivityFailed
+from conftest import REGION
+
+from chaosaws_ext.aws import aws_client
+from chaosaws_ext.blackhole import actions, probes
+from chaosaws_ext.blackhole.planning import plan_availability_zone_blackhole
+from chaosaws_ext.ledger import Ledger
+from chaosaws_ext.mutation import fault_stamps
+from chaosaws_ext.runcontext import RunContext
+from chaosaws_ext.undo import undo_entry
+from gameday.recover import recover_by_tag, recover_from_ledger
+
+SWAP_EVENT = "before-parameter-build.ec2.ReplaceNetworkAclAssociation"
+CHAOS = shutil.which("chaos") or "chaos"
+ZONE, ZONE_ID = f"{REGION}a", "eus1-az1"
+
+
+@dataclass
+class Topology:
+    vpc: str
+    other_vpc: str
+    default_acl: str
+    custom_acl: str
+    target: list[str]  # subnets of the chosen VPC in ZONE
+    others: dict[str, str]  # subnet -> zone, chosen VPC, other zones
+    other_vpc_subnet: str
+    ipv6: dict[str, str] = field(default_factory=dict)  # subnet -> IPv6 CIDR
+    cidrs: dict[str, str] = field(default_factory=dict)  # subnet -> IPv4 CIDR
+
+
+def build_topology(ec2: Any) -> Topology:
+    """A dual-stack VPC with subnets in 3 AZs (two in ZONE, one of them on a custom
+    NACL) and a second VPC with one subnet in ZONE only."""
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16", AmazonProvidedIpv6CidrBlock=True)["Vpc"]
+    vpc_id = vpc["VpcId"]
+    ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": "team", "Value": "payments"}])
+    block = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]
+    prefix = block["Ipv6CidrBlock"].split("::")[0]  # e.g. 2400:6500:dc87:a300
+    base = prefix[: prefix.rfind(":") + 1] + prefix[prefix.rfind(":") + 1 :][:2]
+    layout = [("1", "a", "app"), ("6", "a", "db"), ("2", "b", "app"), ("5", "c", "app")]
+    topo = Topology(vpc_id, "", "", "", [], {}, "")
+    for third, zone, tier in layout:
+        cidr, v6 = f"10.0.{third}.0/24", f"{base}0{third}::/64"
+        subnet = ec2.create_subnet(
+            VpcId=vpc_id,
+            CidrBlock=cidr,
+            Ipv6CidrBlock=v6,
+            AvailabilityZone=f"{REGION}{zone}",
+            TagSpecifications=[
+                {"ResourceType": "subnet", "Tags": [{"Key": "tier", "Value": tier}]}
+            ],
+        )["Subnet"]["SubnetId"]
+        topo.cidrs[subnet], topo.ipv6[subnet] = cidr, v6
+        if zone == "a":
+            topo.target.append(subnet)
+        else:
+            topo.others[subnet] = f"{REGION}{zone}"
+    acls = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    default = acls["NetworkAcls"][0]
+    topo.default_acl = default["NetworkAclId"]
+    custom = ec2.create_network_acl(
+        VpcId=vpc_id,
+        TagSpecifications=[
+            {"ResourceType": "network-acl", "Tags": [{"Key": "Name", "Value": "db"}]}
+        ],
+    )["NetworkAcl"]["NetworkAclId"]
+    ec2.create_network_acl_entry(
+        NetworkAclId=custom,
+        RuleNumber=100,
+        Protocol="6",
+        RuleAction="allow",
+        Egress=False,
+        CidrBlock="10.0.0.0/16",
+        PortRange={"From": 5432, "To": 5432},
+    )
+    db_subnet = topo.target[1]
+    association = next(
+        a["NetworkAclAssociationId"] for a in default["Associations"] if a["SubnetId"] == db_subnet
+    )
+    ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=custom)
+    topo.custom_acl = custom
+    other = ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    ec2.create_tags(Resources=[other], Tags=[{"Key": "team", "Value": "payments"}])
+    topo.other_vpc = other
+    topo.other_vpc_subnet = ec2.create_subnet(
+        VpcId=other, CidrBlock="10.1.1.0/24", AvailabilityZone=ZONE
+    )["Subnet"]["SubnetId"]
+    return topo
+
+
+def snapshot(ec2: Any) -> list[dict[str, Any]]:
+    """Every NACL of the region, association ids aside, in a stable order."""
+    acls = []
+    for acl in ec2.describe_network_acls()["NetworkAcls"]:
+        acls.append(
+            {
+                "id": acl["NetworkAclId"],
+                "vpc": acl["VpcId"],
+                "default": acl["IsDefault"],
+                "subnets": sorted(a["SubnetId"] for a in acl["Associations"]),
+                "entries": sorted(
+                    (json.dumps(e, sort_keys=True) for e in acl["Entries"]),
+                ),
+                "tags": sorted((t["Key"], t["Value"]) for t in acl.get("Tags", [])),
+            }
+        )
+    return sorted(acls, key=lambda a: a["id"])
+
+
+def subnet_acls(ec2: Any) -> dict[str, str]:
+    return {
+        a["SubnetId"]: acl["NetworkAclId"]
+        for acl in ec2.describe_network_acls()["NetworkAcls"]
+        for a in acl["Associations"]
+    }
+
+
+def acl_of(ec2: Any, acl_id: str) -> dict[str, Any]:
+    return ec2.describe_network_acls(NetworkAclIds=[acl_id])["NetworkAcls"][0]
+
+
+def entries_of(acl: dict[str, Any]) -> set[tuple[int, bool, str, str]]:
+    """(rule, egress, action, cidr), without AWS' implicit '*' rule 32767."""
+    return {
+        (e["RuleNumber"], e["Egress"], e["RuleAction"], e.get("CidrBlock") or e["Ipv6CidrBlock"])
+        for e in acl["Entries"]
+        if e["RuleNumber"] < 32767
+    }
+
+
+@pytest.fixture
+def configuration(run_context: RunContext) -> dict[str, Any]:
+    return {"aws_region": REGION, "chaos_ledger_path": str(run_context.ledger_path)}
+
+
+@pytest.fixture
+def topo(mocked_aws: None, ec2: Any) -> Topology:
+    return build_topology(ec2)
+
+
+class CallRecorder:
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.operations.append(model.name)
+
+    @property
+    def mutating(self) -> list[str]:
+        return [op for op in self.operations if not op.startswith(("Describe", "Get"))]
+
+
+@pytest.fixture
+def calls(topo: Topology, configuration: dict[str, Any]) -> Iterator[CallRecorder]:
+    """Every API call our code makes (it uses the cached client of aws_client)."""
+    recorder = CallRecorder()
+    client = aws_client("ec2", configuration, None, REGION)
+    client.meta.events.register("before-call.ec2", recorder)
+    yield recorder
+    client.meta.events.unregister("before-call.ec2", recorder)
+
+
+def test_inject_scope_all_moves_only_the_zone_and_undo_restores_exactly(
+    topo: Topology, ec2: Any, configuration: dict[str, Any], run_context: RunContext
+) -> None:
+    before, before_map = snapshot(ec2), subnet_acls(ec2)
+    assert probes.no_subnet_on_blackhole(ZONE, topo.vpc, configuration) is True
+
+    result = actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
+
+    acl_id = result["blackhole_nacl_id"]
+    assert result["vpc"] == topo.vpc and result["zone"] == ZONE and result["zone_id"] == ZONE_ID
+    assert result["subnets"] == sorted(topo.target) and result["subnets_moved"] == 2
+    assert result["original"] == {s: before_map[s] for s in topo.target}
+    assert result["original"][topo.target[1]] == topo.custom_acl
+    assert result["injected_at"] and fault_stamps()[-1].event == "injected"
+    after = subnet_acls(ec2)
+    assert after == {**before_map, **{s: acl_id for s in topo.target}}
+    assert after[topo.other_vpc_subnet] == before_map[topo.other_vpc_subnet]
+    acl = acl_of(ec2, acl_id)
+    assert acl["VpcId"] == topo.vpc and not acl["IsDefault"]
+    assert entries_of(acl) == {
+        (1, False, "deny", "0.0.0.0/0"),
+        (2, False, "deny", "::/0"),
+        (1, True, "deny", "0.0.0.0/0"),
+        (2, True, "deny", "::/0"),
+    }
+    tags = {t["Key"]: t["Value"] for t in acl["Tags"]}
+    assert tags["chaos:managed-by"] == "chaosaws-ext" and tags["chaos:fault"] == "az-blackhole"
+    assert tags["chaos:run-id"] == run_context.run_id
+    assert tags["chaos:experiment"] == "test-experiment" and tags["chaos:expires-at"]
+    assert tags["Name"] == f"chaos-az-blackhole-{ZONE}" and tags["chaos:blackhole-id"]
+    assert {k: v for k, v in tags.items() if k.startswith("chaos:orig:")} == {
+        f"chaos:orig:{s}": before_map[s] for s in topo.target
+    }
+    assert probes.subnets_on_blackhole(ZONE, topo.vpc, configuration) == {
+        "count": 2,
+        "subnets": sorted(topo.target),
+        "nacls": [acl_id],
+        "zone": ZONE,
+        "vpc": topo.vpc,
+    }
+    assert probes.no_subnet_on_blackhole(ZONE_ID, "", configuration) is False
+    assert probes.no_subnet_on_blackhole(f"{REGION}b", topo.vpc, configuration) is True
+
+    restored = actions.restore_availability_zone(configuration)
+
+    assert restored["verified"] and restored["subnets_restored"] == 2
+    assert restored["on_default_nacl"] == [] and restored["reverted"] == 3
+    assert fault_stamps()[-1].event == "reverted"
+    assert snapshot(ec2) == before
+    assert Ledger(run_context.ledger_path).unreverted() == []
+    assert probes.no_subnet_on_blackhole(ZONE, topo.vpc, configuration) is True
+
+
+def test_zone_id_and_scope_availability_zone_denies_exactly_the_other_zones(
+    topo: Topology, ec2: Any, configuration: dict[str, Any]
+) -> None:
+    before, before_map = snapshot(ec2), subnet_acls(ec2)
+
+    result = actions.blackhole_availability_zone(
+        ZONE_ID, vpc_id=topo.vpc, scope="availability-zone", configuration=configuration
+    )
+
+    assert result["zone"] == ZONE and result["scope"] == "availability-zone"
+    assert subnet_acls(ec2) == {
+        **before_map,
+        **{s: result["blackhole_nacl_id"] for s in topo.target},
+    }
+    other_v4 = sorted(topo.cidrs[s] for s in topo.others)
+    other_v6 = sorted(topo.ipv6[s] for s in topo.others)
+    entries = entries_of(acl_of(ec2, result["blackhole_nacl_id"]))
+    for egress in (False, True):
+        mine = sorted(e for e in entries if e[1] == egress)
+        denies = [e for e in mine if e[2] == "deny"]
+        allows = [e for e in mine if e[2] == "allow"]
+        assert [e[3] for e in denies] == other_v4 + other_v6
+        assert [e[0] for e in denies] == [1, 2, 3, 4]
+        assert [(e[0], e[3]) for e in allows] == [(100, "0.0.0.0/0"), (101, "::/0")]
+        assert max(e[0] for e in denies) < min(e[0] for e in allows)
+    assert len(entries) == 12
+
+    actions.restore_availability_zone(configuration)
+    assert snapshot(ec2) == before
+
+
+def test_subnet_tag_narrows_and_vpc_tag_can_select_several_vpcs(
+    topo: Topology, ec2: Any, configuration: dict[str, Any]
+) -> None:
+    before, before_map = snapshot(ec2), subnet_acls(ec2)
+    narrowed = plan_availability_zone_blackhole(
+        ZONE, vpc_id=topo.vpc, subnet_tag="tier=db", configuration=configuration
+    )
+    assert list(narrowed.details["vpcs"][topo.vpc]["subnets"]) == [topo.target[1]]
+    assert narrowed.target == f"az-blackhole:{topo.vpc}:{ZONE}"
+
+    result = actions.blackhole_availability_zone(
+        ZONE, vpc_tag="team=payments", allow_all_azs=True, configuration=configuration
+    )
+
+    assert set(result["blackhole_nacl_ids"]) == {topo.vpc, topo.other_vpc}
+    moved = [*topo.target, topo.other_vpc_subnet]
+    assert result["subnets"] == sorted(moved)
+    assert subnet_acls(ec2) == {
+        **before_map,
+        **{s: result["blackhole_nacl_ids"][topo.vpc] for s in topo.target},
+        topo.other_vpc_subnet: result["blackhole_nacl_ids"][topo.other_vpc],
+    }
+    actions.restore_availability_zone(configuration)
+    assert snapshot(ec2) == before
+
+
+REFUSALS = [
+    ({"availability_zone": "eu-south-1z"}, r"availability zone 'eu-south-1z' does not exist"),
+    ({"availability_zone": "eu-west-1a"}, r"does not exist in region eu-south-1"),
+    ({"subnet_tag": "tier=nothing"}, r"no subnet in zone eu-south-1a of vpc-\S+ tagged"),
+    ({"vpc": "other"}, r"has subnets only in eu-south-1a.*allow_all_azs"),
+    ({"max_subnets": 1}, r"2 subnets .* more than max_subnets=1"),
+    ({"scope": "everything"}, r"scope must be one of all, availability-zone"),
+    ({"vpc_id": "vpc-00000000000000000"}, r"no VPC vpc-00000000000000000 in this region"),
+    ({"vpc_tag": "team"}, r"exactly one of vpc_id"),
+    ({"vpc_id": "", "vpc_tag": "team"}, r"vpc_tag must look like Key=Value"),
+    ({"subnet_tag": "tier"}, r"subnet_tag must look like Key=Value"),
+    ({"protect": True}, r"refusing az-blackhole: subnet-\S+ carries the protection tag"),
+    ({"allowed_regions": "eu-west-1"}, r"region eu-south-1 is not in allowed_regions"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), REFUSALS, ids=[m for _, m in REFUSALS])
+def test_refusals_are_one_line_and_make_no_mutating_call(
+    topo: Topology,
+    ec2: Any,
+    configuration: dict[str, Any],
+    calls: CallRecorder,
+    run_context: RunContext,
+    change: dict[str, Any],
+    message: str,
+) -> None:
+    arguments: dict[str, Any] = {"availability_zone": ZONE, "vpc_id": topo.vpc}
+    if change.pop("vpc", None):
+        arguments["vpc_id"] = topo.other_vpc
+    if change.pop("protect", None):
+        ec2.create_tags(Resources=[topo.target[0]], Tags=[{"Key": "chaos:protected", "Value": ""}])
+    if "allowed_regions" in change:
+        configuration["allowed_regions"] = change.pop("allowed_regions")
+    arguments.update(change)
+    before = snapshot(ec2)
+    calls.operations.clear()
+
+    with pytest.raises(ActivityFailed, match=message) as refused:
+        actions.blackhole_availability_zone(**arguments, configuration=configuration)
+
+    assert "\n" not in str(refused.value)
+    assert calls.mutating == []
+    assert snapshot(ec2) == before
+    assert Ledger(run_context.ledger_path).entries() == []
+
+
+def test_a_zone_already_blackholed_is_refused_without_mutating(
+    topo: Topology, ec2: Any, configuration: dict[str, Any], calls: CallRecorder
+) -> None:
+    actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
+    during = snapshot(ec2)
+    calls.operations.clear()
+    with pytest.raises(ActivityFailed, match=r"is already on blackhole NACL acl-"):
+        actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
+    assert calls.mutating == [] and calls.operations
+    assert snapshot(ec2) == during
+    actions.restore_availability_zone(configuration)
+
+
+def test_original_nacl_deleted_meanwhile_leaves_the_subnet_on_the_default_nacl(
+    topo: Topology, ec2: Any, configuration: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    before_map = subnet_acls(ec2)
+    result = actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
+    db_subnet = topo.target[1]
+    ec2.delete_network_acl(NetworkAclId=topo.custom_acl)
+
+    restored = actions.restore_availability_zone(configuration)
+
+    expected = {s: a for s, a in before_map.items()}
+    expected[db_subnet] = topo.default_acl
+    assert subnet_acls(ec2) == expected
+    assert [(d["subnet"], d["original"], d["nacl"]) for d in restored["on_default_nacl"]] == [
+        (db_subnet, topo.custom_acl, topo.default_acl)
+    ]
+    assert "no longer exists" in restored["on_default_nacl"][0]["message"]
+    assert f"original NACL {topo.custom_acl} of {db_subnet} no longer exists" in caplog.text
+    remaining = {a["NetworkAclId"] for a in ec2.describe_network_acls()["NetworkAcls"]}
+    assert result["blackhole_nacl_id"] not in remaining
+    again = actions.restore_availability_zone(configuration)
+    assert again["reverted"] == 0 and again["on_default_nacl"][0]["subnet"] == db_subnet
+
+
+def test_undo_is_idempotent_twice_and_after_a_partial_undo(
+    topo: Topology,
+    ec2: Any,
+    configuration: dict[str, Any],
+    run_context: RunContext,
+    calls: CallRecorder,
+) -> None:
+    before, before_map = snapshot(ec2), subnet_acls(ec2)
+    actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
+    # partial undo by hand: one subnet already back on its original NACL
+    first = topo.target[0]
+    association = next(
+        a["NetworkAclAssociationId"]
+        for acl in ec2.describe_network_acls()["NetworkAcls"]
+        for a in acl["Associations"]
+        if a["SubnetId"] == first
+    )
+    ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=before_map[first])
+    entries = Ledger(run_context.ledger_path).entries()
+
+    actions.restore_availability_zone(configuration)
+    assert snapshot(ec2) == before
+    calls.operations.clear()
+    again = actions.restore_availability_zone(configuration)
+    assert again["reverted"] == 0 and again["verified"] and again["reverted_at"] is None
+    assert calls.mutating == []
+    # every undoer replayed once more (as `gameday recover` after a rollback would)
+    for entry in reversed(entries):
+        undo_entry(entry, configuration, None)
+    assert calls.mutating == []
+    assert snapshot(ec2) == before
+
+
+def test_a_failed_swap_half_way_is_undone_before_the_action_fails(
+    topo: Topology, ec2: Any, configuration: dict[str, Any]
+) -> None:
+    before = snapshot(ec2)
+    victim = topo.target[1]
+    victim_association = next(
+        a["NetworkAclAssociationId"]
+        for acl in ec2.describe_network_acls()["NetworkAcls"]
+        for a in acl["Associations"]
+        if a["SubnetId"] == victim
+    )
+    refused: list[str] = []
+
+    def fail_victim_swap(params: dict[str, Any], **_: Any) -> None:
+        if params["AssociationId"] == victim_association:
+            refused.append(victim)
+            raise RuntimeError("injected failure")
+
+    client = aws_client("ec2", configuration, None, REGION)
+    client.meta.events.register(SWAP_EVENT, fail_victim_swap)
+    try:
+        with pytest.raises(ActivityFailed, match=r"inject failed and was undone: injected failure"):
+            actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
+    finally:
+        client.meta.events.unregister(SWAP_EVENT, fail_victim_swap)
+    assert refused == [victim]
+    assert snapshot(ec2) == before
+
+
+def test_orphans_are_found_by_tag_and_restored_without_the_ledger(
+    topo: Topology, ec2: Any, configuration: dict[str, Any], run_context: RunContext
+) -> None:
+    before = snapshot(ec2)
+    actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
+    Path(run_context.ledger_path).unlink()
+
+    outcome = recover_by_tag([REGION], {"aws_region": REGION})
+
+    assert outcome["left"] == [] and len(outcome["results"]) == 1
+    assert snapshot(ec2) == before
+    assert recover_by_tag([REGION], {"aws_region": REGION})["results"] == []
+
+
+def test_ledger_recovery_replays_every_entry(
+    topo: Topology, ec2: Any, configuration: dict[str, Any], run_context: RunContext
+) -> None:
+    before = snapshot(ec2)
+    actions.blackhole_availability_zone(
+        ZONE, vpc_id=topo.vpc, scope="availability-zone", configuration=configuration
+    )
+    outcome = recover_from_ledger(run_context.ledger_path, {"aws_region": REGION})
+    assert outcome["pending"] == 3 and outcome["left"] == []
+    assert snapshot(ec2) == before
+
+
+def test_more_subnets_than_the_tag_limit_fall_back_to_the_default_nacl_by_tag(
+    mocked_aws: None, ec2: Any, configuration: dict[str, Any], run_context: RunContext
+) -> None:
+    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    for third, zone in [(200, "b")] + [(n, "a") for n in range(48)]:
+        ec2.create_subnet(
+            VpcId=vpc, CidrBlock=f"10.2.{third}.0/24", AvailabilityZone=f"{REGION}{zone}"
+        )
+    before = snapshot(ec2)
+    result = actions.blackhole_availability_zone(ZONE, vpc_id=vpc, configuration=configuration)
+    tags = acl_of(ec2, result["blackhole_nacl_id"])["Tags"]
+    assert len(tags) == 50
+    assert result["subnets_moved"] == 48
+    Path(run_context.ledger_path).unlink()
+    assert recover_by_tag([REGION], {"aws_region": REGION})["left"] == []
+    assert snapshot(ec2) == before  # every original was the default NACL here
+
+
+def test_plan_is_read_only_and_describes_the_change(
+    topo: Topology, configuration: dict[str, Any], calls: CallRecorder
+) -> None:
+    plan = plan_availability_zone_blackhole(ZONE, vpc_id=topo.vpc, configuration=configuration)
+    assert calls.mutating == []
+    assert plan.fault == "az-blackhole" and plan.region == REGION
+    assert sorted(c.resource for c in plan.changes if c.kind == "subnet") == sorted(topo.target)
+    assert plan.details["vpcs"][topo.vpc]["other_az_cidrs"]["ipv4"] == sorted(
+        topo.cidrs[s] for s in topo.others
+    )
+    json.dumps(plan.to_dict())
+
+
+def test_the_experiment_validates_with_the_example_env() -> None:
+    root = Path(__file__).resolve().parents[1]
+    env_file = root / "experiments/env/staging.example.env"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
+    for line in env_file.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            env[key] = value
+    done = subprocess.run(
+        [CHAOS, "--no-log-file", "validate", str(root / "experiments/az-nacl-blackhole.yaml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert all(k in env for k in ("GAMEDAY_AZ", "GAMEDAY_VPC_ID", "GAMEDAY_API_URL"))
