@@ -1,0 +1,1 @@
+"""DynamoDB global-table replica write conflict (fault ``dynamodb-conflict``)."""

@@ -1,0 +1,330 @@
+"""The dynamodb-conflict fault: conflicting writes, convergence, undo, refusals, e2e."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from chaoslib.exceptions import ActivityFailed
+
+from chaosaws_ext.aws import aws_client
+from chaosaws_ext.dynamodb import actions, probes
+from chaosaws_ext.ledger import Ledger
+from chaosaws_ext.runcontext import RunContext
+from chaosaws_ext.undo import find_orphans
+from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
+from tests.conftest import OTHER_REGION, REGION
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = "support-tickets"
+LAG = 0.2
+CHAOS = shutil.which("chaos") or "chaos"
+READS = ("Describe", "Get", "List", "Scan", "Query", "BatchGet")
+
+
+@pytest.fixture
+def replicator(mocked_aws: None) -> Iterator[GlobalTableReplicator]:
+    rep = GlobalTableReplicator(lag_seconds=LAG).start()
+    yield rep
+    rep.stop()
+
+
+def _client(region: str):
+    return boto3.client("dynamodb", region_name=region)
+
+
+def _create_table(
+    region: str = REGION, name: str = TABLE, range_type: str | None = "S", tags: list | None = None
+) -> None:
+    schema = [{"AttributeName": "ticket", "KeyType": "HASH"}]
+    attrs = [{"AttributeName": "ticket", "AttributeType": "S"}]
+    if range_type:
+        schema.append({"AttributeName": "version", "KeyType": "RANGE"})
+        attrs.append({"AttributeName": "version", "AttributeType": range_type})
+    extra: dict[str, Any] = {"Tags": tags} if tags else {}
+    _client(region).create_table(
+        TableName=name,
+        KeySchema=schema,
+        AttributeDefinitions=attrs,
+        BillingMode="PAY_PER_REQUEST",
+        **extra,
+    )
+
+
+def _seed(region: str = REGION, range_type: str = "S") -> None:
+    version = {range_type: "1"}
+    for n in range(3):
+        _client(region).put_item(
+            TableName=TABLE,
+            Item={"ticket": {"S": f"T-{n}"}, "version": version, "body": {"S": "help"}},
+        )
+    # looks like ours but is not (no run id attribute): must survive
+    _client(region).put_item(
+        TableName=TABLE, Item={"ticket": {"S": "chaos-not-ours"}, "version": version}
+    )
+
+
+def _scan(region: str) -> list[dict]:
+    items = _client(region).scan(TableName=TABLE, ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda i: json.dumps(i, sort_keys=True))
+
+
+def _global_table(replicator: GlobalTableReplicator, **table: Any) -> dict[str, list]:
+    _create_table(**table)
+    _seed(range_type=table.get("range_type") or "S")
+    replicator.make_global(TABLE, [REGION, OTHER_REGION])
+    return {REGION: _scan(REGION), OTHER_REGION: _scan(OTHER_REGION)}
+
+
+def _record_mutations(configuration: dict) -> list[str]:
+    """Every non-read DynamoDB call of the clients the activities will use."""
+    calls: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        if not model.name.startswith(READS):
+            calls.append(model.name)
+
+    for region in (REGION, OTHER_REGION):
+        aws_client("dynamodb", configuration, None, region=region).meta.events.register(
+            "before-call.dynamodb", record
+        )
+    return calls
+
+
+def test_conflicting_writes_converge_and_undo_deletes_exactly_ours(
+    replicator: GlobalTableReplicator, run_context: RunContext
+):
+    before = _global_table(replicator)
+    assert before[REGION] == before[OTHER_REGION]
+    configuration = {"aws_region": REGION}
+
+    result = actions.write_conflicting_items(
+        TABLE, keys=2, writes_per_region=5, timeout=20, configuration=configuration
+    )
+
+    assert result["regions"] == [REGION, OTHER_REGION]
+    assert result["writes"] == result["acknowledged"] == 2 * 2 * 5
+    assert result["keys"] == [f"chaos-{run_context.run_id}-1", f"chaos-{run_context.run_id}-2"]
+    for region in (REGION, OTHER_REGION):
+        ours = [i for i in _scan(region) if i not in before[region]]
+        assert sorted(i["ticket"]["S"] for i in ours) == result["keys"]
+        assert all(i["chaos_run_id"] == {"S": run_context.run_id} for i in ours)
+        assert all(i["version"] == {"S": "chaos-conflict"} for i in ours)
+        assert [i for i in _scan(region) if i in before[region]] == before[region]
+
+    report = probes.wait_for_convergence(timeout=10, interval=0.02, configuration=configuration)
+
+    assert report["converged"] is True, report
+    assert report["mode"] == "EVENTUAL"
+    assert report["lww_consistent"] is True
+    assert 0 <= report["time_to_converge_s"] <= LAG + 1.0
+    # each key: one region's last acknowledged write won, the other's was silently lost
+    assert report["lost"] == 2 * (2 - 1)
+    for key in report["keys"]:
+        assert key["winner"][1] == 5  # a region's last write
+        assert key["winner_is_last_writer"] or key["order_ambiguous"], key
+        assert key["lost_writes"] == [
+            [r, 5] for r in (REGION, OTHER_REGION) if r != key["winner"][0]
+        ]
+        assert {entry[1] for entry in key["seen"]} == {REGION, OTHER_REGION}
+        pk = {"ticket": {"S": key["key"]}, "version": {"S": "chaos-conflict"}}
+        finals = [
+            _client(r).get_item(TableName=TABLE, Key=pk, ConsistentRead=True)["Item"]
+            for r in (REGION, OTHER_REGION)
+        ]
+        assert finals[0] == finals[1]
+        assert [finals[0]["chaos_writer_region"]["S"], int(finals[0]["chaos_seq"]["N"])] == key[
+            "winner"
+        ]
+    json.dumps(report)  # small and serialisable
+
+    ledger = Ledger(run_context.ledger_path)
+    entries = ledger.unreverted(fault="dynamodb-conflict")
+    assert sorted(e.region for e in entries) == sorted([REGION, OTHER_REGION])
+    assert all(e.outcome == "applied" for e in entries)
+
+    undone = actions.delete_conflict_items(configuration=configuration)
+
+    assert undone["reverted"] == 2
+    assert replicator.drain(timeout=5)
+    assert {REGION: _scan(REGION), OTHER_REGION: _scan(OTHER_REGION)} == before
+    assert ledger.unreverted(fault="dynamodb-conflict") == []
+    # idempotent
+    assert actions.delete_conflict_items(configuration=configuration)["reverted"] == 0
+
+
+def test_orphans_are_found_by_prefix_and_run_id(
+    replicator: GlobalTableReplicator, run_context: RunContext
+):
+    before = _global_table(replicator, range_type="N")
+    configuration = {"aws_region": REGION, "table_name": TABLE}
+    actions.write_conflicting_items(TABLE, writes_per_region=2, configuration=configuration)
+    assert replicator.drain(timeout=5)
+
+    found = find_orphans(configuration, None, [REGION])
+
+    ours = [f for f in found if f["fault"] == "dynamodb-conflict"]
+    assert len(ours) == 1
+    assert ours[0]["args"]["run_id"] == run_context.run_id
+    assert ours[0]["args"]["keys"] == [
+        {"ticket": {"S": f"chaos-{run_context.run_id}-1"}, "version": {"N": "0"}}
+    ]
+    actions._delete_items(**ours[0]["args"], configuration=configuration)
+    assert replicator.drain(timeout=5)
+    assert _scan(REGION) == before[REGION] and _scan(OTHER_REGION) == before[OTHER_REGION]
+
+
+def test_strong_consistency_counts_replicated_write_conflicts(
+    replicator: GlobalTableReplicator, run_context: RunContext
+):
+    _create_table()
+    replicator.make_global(TABLE, [REGION, OTHER_REGION], mode="STRONG")
+    configuration = {"aws_region": REGION}
+
+    result = actions.write_conflicting_items(
+        TABLE, writes_per_region=5, configuration=configuration
+    )
+    report = probes.wait_for_convergence(timeout=5, interval=0.02, configuration=configuration)
+
+    assert result["mode"] == "STRONG"
+    assert result["replicated_write_conflicts"] >= 1
+    assert result["acknowledged"] + result["replicated_write_conflicts"] == 10
+    assert report["converged"] is True
+    assert report["lost"] is None
+    assert report["replicated_write_conflicts"] == result["replicated_write_conflicts"]
+    actions.delete_conflict_items(configuration=configuration)
+
+
+@pytest.mark.parametrize(
+    ("setup", "arguments", "message"),
+    [
+        (
+            "single",
+            {},
+            f"refusing dynamodb-conflict: table {TABLE} has 1 active replica ({REGION}); "
+            "a write conflict needs at least 2",
+        ),
+        (
+            "global",
+            {"table_name": "no-such-table"},
+            f"refusing dynamodb-conflict: table no-such-table not found in {REGION}",
+        ),
+        (
+            "global",
+            {"writes_per_region": 100000, "keys": 0},
+            "refusing dynamodb-conflict: keys must be 1..25, got 0; "
+            "writes_per_region must be 1..1000, got 100000",
+        ),
+        (
+            "global",
+            {"regions": [REGION, "us-east-1"]},
+            f"refusing dynamodb-conflict: us-east-1 not among the active replicas of {TABLE} "
+            f"({REGION}, {OTHER_REGION})",
+        ),
+        (
+            "protected",
+            {},
+            "carries the protection tag 'chaos:protected'",
+        ),
+    ],
+)
+def test_refusals_make_no_mutating_call(
+    replicator: GlobalTableReplicator,
+    run_context: RunContext,
+    setup: str,
+    arguments: dict,
+    message: str,
+):
+    tags = [{"Key": "chaos:protected", "Value": "yes"}] if setup == "protected" else None
+    _create_table(tags=tags)
+    if setup != "single":
+        replicator.make_global(TABLE, [REGION, OTHER_REGION])
+    configuration = {"aws_region": REGION}
+    calls = _record_mutations(configuration)
+
+    with pytest.raises(ActivityFailed) as raised:
+        actions.write_conflicting_items(
+            **{"table_name": TABLE, **arguments}, configuration=configuration
+        )
+
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+    assert calls == []
+    assert Ledger(run_context.ledger_path).entries() == []
+    assert _client(REGION).scan(TableName=TABLE)["Items"] == []
+
+
+def test_plan_is_read_only_and_names_the_target(
+    replicator: GlobalTableReplicator, run_context: RunContext
+):
+    _global_table(replicator)
+    configuration = {"aws_region": REGION}
+    calls = _record_mutations(configuration)
+
+    plan = actions.plan_conflicting_writes(
+        TABLE, keys=3, writes_per_region=4, configuration=configuration
+    )
+
+    assert calls == []
+    assert plan.target == f"dynamodb-conflict:{TABLE}"
+    assert [c.resource.split(":")[3] for c in plan.changes] == [REGION, OTHER_REGION]
+    assert plan.details["keys"][2] == {
+        "ticket": {"S": f"chaos-{run_context.run_id}-3"},
+        "version": {"S": "chaos-conflict"},
+    }
+
+
+@pytest.mark.e2e
+def test_chaos_run_end_to_end(moto_endpoint: str, tmp_path: Path):
+    replicator = GlobalTableReplicator(lag_seconds=0.3).start()
+    try:
+        _create_table()
+        _seed()
+        replicator.make_global(TABLE, [REGION, OTHER_REGION])
+        before = {REGION: _scan(REGION), OTHER_REGION: _scan(OTHER_REGION)}
+        env = {
+            **os.environ,
+            "GAMEDAY_TABLE": TABLE,
+            "GAMEDAY_OTHER_REGION": OTHER_REGION,
+            "GAMEDAY_CONFLICT_WRITES": "5",
+            "GAMEDAY_CONVERGENCE_TIMEOUT": "20",
+            "GAMEDAY_LEDGER": str(tmp_path / "ledger.jsonl"),
+        }
+        journal = tmp_path / "journal.json"
+        done = subprocess.run(
+            [
+                CHAOS,
+                "--no-log-file",
+                "run",
+                "--journal-path",
+                str(journal),
+                str(ROOT / "experiments" / "dynamodb-replica-conflict.yaml"),
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        result = json.loads(journal.read_text())
+        assert result["status"] == "completed"
+        assert result["deviated"] is False
+        runs = {r["activity"]["name"]: r for r in result["run"]}
+        written = runs["write-conflicting-items"]["output"]
+        report = runs["wait-for-convergence"]["output"]
+        assert written["acknowledged"] == 10
+        assert report["converged"] is True
+        assert report["lost"] == 1
+        assert result["rollbacks"][0]["output"]["reverted"] == 2
+        assert replicator.drain(timeout=5)
+        assert {REGION: _scan(REGION), OTHER_REGION: _scan(OTHER_REGION)} == before
+    finally:
+        replicator.stop()
