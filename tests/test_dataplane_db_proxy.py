@@ -1,0 +1,84 @@
+"""The DB proxy in front of a real PostgreSQL: serve, refuse and kill, serve again."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from chaosaws_ext.waiting import wait_until
+from sandbox.dataplane.db_proxy import DbProxy
+from sandbox.dataplane.postgres import PostgresBackend
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresBackend]:
+    # Not under pytest's tmp dirs: as root, pgserver runs PostgreSQL as the `pgserver`
+    # user, and pytest keeps /tmp/pytest-of-root at mode 0700 (other sessions reset it).
+    workdir = tempfile.mkdtemp(prefix="dataplane-pg-")
+    backend = PostgresBackend(workdir)
+    try:
+        backend.start()
+        yield backend
+    finally:
+        backend.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class Switch:
+    def __init__(self) -> None:
+        self.on = threading.Event()
+        self.on.set()
+
+    def __call__(self) -> bool:
+        return self.on.is_set()
+
+
+def _connect(postgres: PostgresBackend, proxy: DbProxy) -> psycopg.Connection:
+    return psycopg.connect(postgres.dsn_via(*proxy.address), connect_timeout=3, autocommit=True)
+
+
+def test_psycopg_through_the_proxy(postgres: PostgresBackend) -> None:
+    with DbProxy(postgres.socket_path) as proxy, _connect(postgres, proxy) as connection:
+        connection.execute("create table if not exists tickets (id serial primary key, t text)")
+        connection.execute("insert into tickets (t) values ('through the proxy')")
+        count = connection.execute("select count(*) from tickets").fetchone()
+        assert count is not None and count[0] >= 1
+        assert proxy.active_connections() == 1
+    assert postgres.dsn.startswith("postgresql://")
+
+
+def test_not_accepting_refuses_and_kills_then_serves_again(postgres: PostgresBackend) -> None:
+    switch = Switch()
+    with DbProxy(postgres.socket_path, accepting=switch, poll_interval=0.02) as proxy:
+        established = _connect(postgres, proxy)
+        assert established.execute("select 1").fetchone() == (1,)
+
+        switch.on.clear()  # failover window opens
+        wait_until(lambda: proxy.active_connections() == 0, 5, 0.02, "connections killed")
+        with pytest.raises(psycopg.OperationalError):
+            established.execute("select 1")
+        established.close()
+        with pytest.raises(psycopg.OperationalError):
+            _connect(postgres, proxy)
+        assert proxy.killed == 1 and proxy.refused >= 1
+
+        switch.on.set()  # failover done: the standby serves
+        with _connect(postgres, proxy) as again:
+            assert again.execute("select 1").fetchone() == (1,)
+
+
+def test_tcp_upstream_and_unreachable_upstream(postgres: PostgresBackend) -> None:
+    with DbProxy(postgres.socket_path) as inner:
+        host, port = inner.address
+        with DbProxy(host, port) as outer, _connect(postgres, outer) as connection:
+            assert connection.execute("select 2").fetchone() == (2,)
+    with DbProxy(str(Path(postgres.socket_path).with_name("missing"))) as broken:
+        with pytest.raises(psycopg.OperationalError):
+            _connect(postgres, broken)
+        assert broken.refused == 1
