@@ -611,3 +611,77 @@ def test_route53_failover_record_target(world: dict[str, Any]) -> None:
 )
 def test_elb_path_pattern_semantics(pattern: str, path: str, matches: bool) -> None:
     assert path_pattern_matches(pattern, path) is matches
+
+
+# --- AWS refusing the call, and concurrent edits of the web ACL ----------------------------
+
+
+def test_a_refused_create_is_one_line_and_still_undoable(
+    world: dict[str, Any], run_context: RunContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Priority taken between plan and call (race): one line, ledger says failed, the
+    rollback finds nothing of ours and the listener is as before."""
+    before = listener_state(world["listener_arn"])
+    monkeypatch.setattr(actions, "smallest_free_listener_priority", lambda rules: 1)
+
+    with pytest.raises(ActivityFailed, match="AWS refused .* PriorityInUse") as raised:
+        block_health_check_path(world["health_check_id"], configuration=CONFIG)
+
+    assert "\n" not in str(raised.value)
+    assert [e.outcome for e in ledger_entries(run_context)] == ["failed"]
+    assert unblock_health_check_path(configuration=CONFIG)["reverted"] == 1
+    assert listener_state(world["listener_arn"]) == before
+
+
+def test_waf_lock_token_conflict_is_retried_and_keeps_the_other_edit(
+    world: dict[str, Any], run_context: RunContext
+) -> None:
+    """Someone edits the ACL between our read and our write: the stale LockToken is
+    refused, we re-read and retry; their rule survives both inject and undo."""
+    other = boto3.client("wafv2", region_name=REGION)
+    acl = world["web_acl"]
+    theirs = {
+        "Name": "theirs",
+        "Priority": 7,
+        "Statement": {
+            "ByteMatchStatement": {
+                "SearchString": b"/x",
+                "FieldToMatch": {"UriPath": {}},
+                "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+                "PositionalConstraint": "EXACTLY",
+            }
+        },
+        "Action": {"Count": {}},
+        "VisibilityConfig": {**VISIBILITY, "MetricName": "theirs"},
+    }
+    edits: list[str] = []
+
+    def concurrent_edit(model: Any = None, **_: Any) -> None:
+        if model.name == "UpdateWebACL" and not edits:
+            edits.append("done")
+            found = other.get_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"])
+            other.update_web_acl(
+                Name=acl["Name"],
+                Scope="REGIONAL",
+                Id=acl["Id"],
+                DefaultAction={"Allow": {}},
+                VisibilityConfig=VISIBILITY,
+                Rules=[*found["WebACL"]["Rules"], theirs],
+                LockToken=found["LockToken"],
+            )
+
+    ours = aws_client("wafv2", CONFIG)
+    ours.meta.events.register("before-call.wafv2.UpdateWebACL", concurrent_edit)
+    try:
+        block_health_check_path(world["health_check_id"], mechanism="waf", configuration=CONFIG)
+    finally:
+        ours.meta.events.unregister("before-call.wafv2.UpdateWebACL", concurrent_edit)
+
+    names = [r["Name"] for r in acl_state(acl)["Rules"]]
+    assert names == ["office-0", "theirs", waf_rule_name(run_context.run_id)]
+    unblock_health_check_path(configuration=CONFIG)
+    assert [r["Name"] for r in acl_state(acl)["Rules"]] == ["office-0", "theirs"]
+    assert Ledger(run_context.ledger_path).entries()[0].revert_detail == {
+        "removed": True,
+        "rules_as_before": False,
+    }

@@ -274,7 +274,7 @@ def block_health_check_path(
         elbv2 = aws_client("elbv2", configuration, secrets)
         arn = details["listener_arn"]
         request = fixed_response_rule(arn, path, details["priority"], run)
-        created = journaled(
+        created = _journaled_block(
             fault=FAULT,
             region=plan.region,
             resource=arn,
@@ -291,7 +291,7 @@ def block_health_check_path(
         wafv2 = aws_client("wafv2", configuration, secrets)
         arn = details["web_acl_arn"]
         rule_name = details["rule_name"]
-        priority = journaled(
+        priority = _journaled_block(
             fault=FAULT,
             region=plan.region,
             resource=arn,
@@ -321,6 +321,18 @@ def block_health_check_path(
         "load_balancer_arn": details["load_balancer_arn"],
         **result,
     }
+
+
+def _journaled_block(**kwargs: Any) -> Any:
+    """:func:`journaled`, with AWS's refusal turned into one actionable line."""
+    try:
+        return journaled(**kwargs)
+    except ClientError as error:
+        message = str(error.response.get("Error", {}).get("Message", "")).splitlines()
+        raise ActivityFailed(
+            f"AWS refused {kwargs['change']} on {kwargs['resource']}: {error_code(error)} "
+            f"{message[0] if message else ''} (the rollback undoes anything half-made)"
+        ) from error
 
 
 def _add_waf_rule(wafv2: Any, acl_arn: str, rule_name: str, path: str, priority: int) -> int:
