@@ -1,0 +1,117 @@
+"""``python -m reports JOURNAL_OR_DIR... -o report.html [--junit F] [--trend DIR]
+[--pushgateway URL] [--textfile F] [--var-file F]``; also ``gameday report``.
+
+Exit 0 when written; 2 with one line per problem (no traceback) when an input is not a
+usable journal or an output cannot be written; 1 when the Pushgateway cannot be reached
+(the files are written first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from reports.html import render_html
+from reports.journal import load_journals
+from reports.junit import write_junit
+from reports.metrics import DEFAULT_JOB, push_metrics, write_textfile
+from reports.redaction import secret_values_from_var_files
+
+__all__ = ["build_parser", "report_main"]
+
+logger = logging.getLogger("reports")
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The report options; pass a subparser to add them to ``gameday report``."""
+    parser = parser or argparse.ArgumentParser(
+        prog="python -m reports",
+        description="Turn Chaos Toolkit journals into an HTML report, JUnit XML and metrics.",
+    )
+    parser.add_argument(
+        "journals", nargs="+", metavar="JOURNAL_OR_DIR", help="journal files or folders"
+    )
+    parser.add_argument("-o", "--output", default="report.html", help="HTML report to write")
+    parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML here")
+    parser.add_argument(
+        "--trend", metavar="DIR", help="folder of past journals for the nightly trend"
+    )
+    parser.add_argument(
+        "--pushgateway", metavar="URL", help="push gauges to this Prometheus Pushgateway"
+    )
+    parser.add_argument("--job", default=DEFAULT_JOB, help="Pushgateway job name (default gameday)")
+    parser.add_argument(
+        "--textfile", metavar="FILE", help="write gauges for the textfile collector"
+    )
+    parser.add_argument(
+        "--var-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="chaos --var-file used for the run: its secret values are masked too",
+    )
+    return parser
+
+
+def _fail(line: str) -> None:
+    print(f"report: {line}", file=sys.stderr)
+
+
+def report_main(argv: Sequence[str] | None = None) -> int:
+    """Run the report command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return run_report(args)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Do what parsed ``args`` ask (shared with ``gameday report``)."""
+    journals, errors = load_journals(args.journals)
+    if errors:
+        for line in errors:
+            _fail(line)
+        return 2
+    if not journals:
+        _fail("no journals given")
+        return 2
+    past = []
+    skipped: list[str] = []
+    if args.trend:
+        past, skipped = load_journals([args.trend], skip_foreign_json=True)
+        for line in skipped:
+            _fail(f"trend: skipped {line}")
+    extra: list[str] = []
+    for journal in journals:
+        try:
+            extra += secret_values_from_var_files(args.var_file, journal.experiment)
+        except (OSError, ValueError) as error:
+            _fail(f"cannot read var file: {error}")
+            return 2
+    try:
+        path = render_html(
+            journals, args.output, trend_journals=past, extra_secret_values=extra, skipped=skipped
+        )
+        print(f"report: {path} ({len(journals)} run(s))")
+        if args.junit:
+            print(f"report: {write_junit(journals, args.junit, extra_secret_values=extra)}")
+        if args.textfile:
+            print(f"report: {write_textfile(journals, args.textfile, extra_secret_values=extra)}")
+    except OSError as error:
+        _fail(f"cannot write {error.filename or ''}: {error.strerror or error}")
+        return 2
+    if args.pushgateway:
+        try:
+            count = push_metrics(
+                journals, args.pushgateway, job=args.job, extra_secret_values=extra
+            )
+        except OSError as error:
+            _fail(f"cannot push to {args.pushgateway}: {getattr(error, 'reason', error)}")
+            return 1
+        print(f"report: pushed {count} run(s) to {args.pushgateway}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return report_main(argv)

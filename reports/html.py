@@ -1,0 +1,391 @@
+"""The self-contained HTML report: summary table, one section per run, nightly trend.
+
+One file, no external asset: CSS inline, charts inline SVG drawn here, no JavaScript,
+print styles included. Templates are Jinja2 with autoescape on; every journal is
+masked (``reports.redaction``) before anything reads it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from reports.charts import HATCH_DEFS, Mark, availability_chart, replication_lag_chart, trend_chart
+from reports.journal import Journal, get_path, number, parse_time
+from reports.redaction import mask_journals
+from reports.series import failing_spans, parse_samples
+from reports.trend import ExperimentTrend, build_trends
+from reports.verdicts import VERDICTS, RunSummary, format_seconds, summarise
+
+__all__ = ["build_report_html", "render_html"]
+
+logger = logging.getLogger("reports")
+
+_PHASE_WORDS = {
+    "detected_s": "detected",
+    "control_plane_s": "control plane done",
+    "dns_s": "DNS switched",
+    "first_success_s": "first success",
+}
+_OUTPUT_LIMIT = 600
+
+
+@dataclass
+class ActivityRow:
+    name: str
+    kind: str
+    status: str
+    duration: str
+    start: str
+    error: str | None
+    traceback: str | None
+    output: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExperimentSection:
+    anchor: str
+    summary: RunSummary
+    source: str
+    fault: dict[str, Any]
+    phases: list[tuple[str, str]]
+    rto_edges: list[tuple[str, str]]
+    rpo_counts: list[tuple[str, str]]
+    availability: dict[str, Any] | None
+    availability_chart: Markup | None
+    lag: dict[str, float | None] | None
+    lag_chart: Markup | None
+    before: list[ActivityRow]
+    before_met: bool | None
+    after: list[ActivityRow]
+    after_met: bool | None
+    method: list[ActivityRow]
+    rollbacks: list[ActivityRow]
+    environment: list[tuple[str, str]]
+    notes: list[str]
+
+
+def _short(value: Any, limit: int = _OUTPUT_LIMIT) -> str | None:
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    if len(text) > limit:
+        text = f"{text[:limit]}… ({len(text) - limit} more characters)"
+    return text
+
+
+def _when(value: Any) -> str:
+    parsed = parse_time(value) if not isinstance(value, datetime) else value
+    if parsed is None:
+        return "—"
+    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _day(value: Any) -> str:
+    parsed = parse_time(value) if not isinstance(value, datetime) else value
+    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if parsed else "—"
+
+
+def _activity_rows(runs: Any, probes: bool = False) -> list[ActivityRow]:
+    rows: list[ActivityRow] = []
+    if not isinstance(runs, list):
+        return rows
+    for run in runs:
+        if not isinstance(run, dict):
+            continue
+        activity = run.get("activity") if isinstance(run.get("activity"), dict) else {}
+        exception = run.get("exception")
+        error = None
+        traceback = None
+        if isinstance(exception, list) and exception:
+            lines = [str(line).strip() for line in exception if str(line).strip()]
+            error = lines[-1] if lines else None
+            traceback = "".join(str(line) for line in exception)
+        elif isinstance(exception, str):
+            error = exception.strip().splitlines()[-1] if exception.strip() else None
+            traceback = exception
+        status = run.get("status")
+        extra: dict[str, Any] = {}
+        if probes:
+            extra["tolerance"] = _short(activity.get("tolerance"), 200)
+            extra["tolerance_met"] = run.get("tolerance_met")
+        provider = activity.get("provider") if isinstance(activity.get("provider"), dict) else {}
+        where = ".".join(str(p) for p in (provider.get("module"), provider.get("func")) if p)
+        if provider.get("type") and provider.get("type") != "python":
+            where = f"{provider.get('type')}: {provider.get('path') or provider.get('url') or ''}"
+        extra["provider"] = where
+        extra["background"] = bool(activity.get("background"))
+        rows.append(
+            ActivityRow(
+                name=str(activity.get("name") or "unnamed"),
+                kind=str(activity.get("type") or "activity"),
+                status=str(status) if status else "no status (interrupted)",
+                duration=format_seconds(number(run.get("duration"))),
+                start=_when(run.get("start")),
+                error=error,
+                traceback=traceback,
+                output=_short(run.get("output")),
+                extra=extra,
+            )
+        )
+    return rows
+
+
+def _timeline(
+    journal: Journal, summary: RunSummary
+) -> tuple[dict[str, Any] | None, Markup | None, list[str]]:
+    """The availability block for display and its chart; notes on what was odd."""
+    notes: list[str] = []
+    recovery = journal.recovery
+    availability = get_path(recovery, "availability")
+    if not isinstance(availability, dict):
+        return None, None, notes
+    samples, skipped = parse_samples(availability.get("series"))
+    if skipped:
+        notes.append(f"{skipped} malformed availability sample(s) ignored")
+    injected = parse_time(get_path(recovery, "fault", "injected_at"))
+    origin = parse_time(availability.get("origin") or availability.get("started_at")) or injected
+
+    def rel(value: Any) -> float | None:
+        moment = parse_time(value)
+        if moment is None or origin is None:
+            return None
+        return (moment - origin).total_seconds()
+
+    t0 = rel(get_path(recovery, "fault", "injected_at"))
+    if t0 is None and injected is None and summary.rto.measured_s is not None:
+        t0 = 0.0 if origin is None else None
+    spans = failing_spans(samples)
+    marks: list[Mark] = []
+    if t0 is not None:
+        marks.append(Mark(t0, "injected", "fault injected"))
+    reverted = rel(get_path(recovery, "fault", "reverted_at"))
+    if reverted is not None:
+        marks.append(Mark(reverted, "reverted", "reverted"))
+    outage_start = rel(summary.rto.details.get("outage_started_at"))
+    recovered = rel(summary.rto.details.get("recovered_at"))
+    if recovered is None and t0 is not None and summary.rto.measured_s:
+        recovered = t0 + summary.rto.measured_s
+    if outage_start is None and spans and summary.rto.measured_s:
+        after = [s for s in spans if t0 is None or s.end > t0]
+        outage_start = after[0].start if after else None
+    outage = None
+    if outage_start is not None:
+        marks.append(Mark(outage_start, "outage", "outage"))
+        outage = (outage_start, recovered)
+    if recovered is not None and summary.rto.measured_s:
+        marks.append(
+            Mark(recovered, "recovered", f"recovered: RTO {format_seconds(summary.rto.measured_s)}")
+        )
+    if outage is not None and recovered is None:
+        notes.append("no recovery was observed: the outage is shaded to the end of the samples")
+    if len(samples) == 0 and not marks:
+        return availability, None, notes
+    chart = availability_chart(samples, spans, marks, outage, title="Availability timeline")
+    display = {
+        "samples": availability.get("samples", len(samples)),
+        "ok": availability.get("ok"),
+        "ratio": number(availability.get("ratio")),
+        "series_points": len(samples),
+        "failing_spans": len(spans),
+    }
+    return display, chart, notes
+
+
+def _lag(journal: Journal, summary: RunSummary) -> tuple[dict[str, float | None] | None, Any]:
+    lag = get_path(journal.recovery, "replication_lag_s")
+    if not isinstance(lag, dict):
+        return None, None
+    values = {k: number(lag.get(k)) for k in ("p50", "p99", "max")}
+    raw_series = lag.get("series")
+    series = []
+    if isinstance(raw_series, list):
+        for row in raw_series:
+            if isinstance(row, list) and len(row) >= 2:
+                t, v = number(row[0]), number(row[1])
+                if t is not None and v is not None:
+                    series.append((t, v))
+    if all(v is None for v in values.values()) and not series:
+        return values, None
+    return values, replication_lag_chart(values, summary.rpo.target_s, series)
+
+
+def _environment(journal: Journal, summary: RunSummary) -> list[tuple[str, str]]:
+    data = journal.data
+    rows = [
+        ("target", summary.environment),
+        ("region", summary.region or "—"),
+        ("account", summary.account or "—"),
+        ("chaoslib", str(data.get("chaoslib-version") or "—")),
+    ]
+    for key in ("chaostoolkit-version", "chaostoolkit_version"):
+        if data.get(key):
+            rows.append(("chaostoolkit", str(data[key])))
+    rows += [
+        ("platform", str(data.get("platform") or "—")),
+        ("node", str(data.get("node") or "—")),
+        ("started", _when(data.get("start"))),
+        ("ended", _when(data.get("end"))),
+        ("duration", format_seconds(journal.duration_s)),
+        ("journal", journal.source),
+    ]
+    return rows
+
+
+def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSection:
+    recovery = journal.recovery
+    phases_raw = summary.rto.details.get("phases")
+    phases = []
+    if isinstance(phases_raw, dict):
+        for key, value in phases_raw.items():
+            phases.append(
+                (_PHASE_WORDS.get(key, key.removesuffix("_s")), format_seconds(number(value)))
+            )
+    rto_edges = [
+        ("outage started", _when(summary.rto.details.get("outage_started_at"))),
+        ("recovered", _when(summary.rto.details.get("recovered_at"))),
+    ]
+    rpo_counts = [
+        (
+            name,
+            str(summary.rpo.details.get(name))
+            if summary.rpo.details.get(name) is not None
+            else "—",
+        )
+        for name in ("written", "acknowledged", "lost")
+    ]
+    availability, chart, notes = _timeline(journal, summary)
+    lag, lag_chart = _lag(journal, summary)
+    before = journal.steady_state("before")
+    after = journal.steady_state("after")
+    fault = get_path(recovery, "fault", default={})
+    if not recovery:
+        notes.append(
+            "no recovery block: a plain Chaos Toolkit run, nothing measured against RTO/RPO"
+        )
+    return ExperimentSection(
+        anchor=f"run-{index + 1}",
+        summary=summary,
+        source=journal.source,
+        fault=fault if isinstance(fault, dict) else {"name": _short(fault)},
+        phases=phases,
+        rto_edges=rto_edges,
+        rpo_counts=rpo_counts,
+        availability=availability,
+        availability_chart=chart,
+        lag=lag,
+        lag_chart=lag_chart,
+        before=_activity_rows(get_path(before, "probes", default=[]), probes=True),
+        before_met=get_path(before, "steady_state_met"),
+        after=_activity_rows(get_path(after, "probes", default=[]), probes=True),
+        after_met=get_path(after, "steady_state_met"),
+        method=_activity_rows(journal.activities("run")),
+        rollbacks=_activity_rows(journal.activities("rollbacks")),
+        environment=_environment(journal, summary),
+        notes=notes,
+    )
+
+
+@functools.cache
+def _environment_templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["seconds"] = format_seconds
+    env.filters["short_seconds"] = lambda value: format_seconds(value, minutes=False)
+    env.filters["day"] = _day
+    env.filters["when"] = _when
+    return env
+
+
+def build_report_html(
+    journals: Iterable[Journal | dict[str, Any]],
+    *,
+    trend_journals: Iterable[Journal | dict[str, Any]] = (),
+    extra_secret_values: Iterable[str] = (),
+    environ: Mapping[str, str] | None = None,
+    skipped: Iterable[str] = (),
+    generated_at: datetime | None = None,
+) -> str:
+    """The report as a string (see ``render_html``)."""
+    extra = list(extra_secret_values)
+    masked = mask_journals(journals, extra_secret_values=extra, environ=environ)
+    summaries = [summarise(j) for j in masked]
+    sections = [_section(i, j, s) for i, (j, s) in enumerate(zip(masked, summaries, strict=True))]
+    trends: list[ExperimentTrend] = []
+    trend_charts: dict[str, dict[str, Markup]] = {}
+    past = mask_journals(trend_journals, extra_secret_values=extra, environ=environ)
+    if past:
+        current_ids = {(j.title, j.data.get("start")) for j in masked}
+        history = [summarise(j) for j in past if (j.title, j.data.get("start")) not in current_ids]
+        # only experiments with a history get a trend; today's run is its last point
+        with_history = {s.title for s in history}
+        trends = build_trends(history + [s for s in summaries if s.title in with_history])
+        for trend in trends:
+            trend_charts[trend.title] = {
+                metric: trend_chart(trend.points(metric), metric)
+                for metric in ("RTO", "RPO")
+                if trend.has(metric)
+            }
+    counts = Counter(s.verdict for s in summaries)
+    template = _environment_templates().get_template("report.html.j2")
+    return template.render(
+        generated_at=_when(generated_at or datetime.now(UTC)),
+        sections=sections,
+        summaries=summaries,
+        counts=[(key, VERDICTS[key][0], VERDICTS[key][1], counts[key]) for key in VERDICTS],
+        any_sandbox=any(s.is_sandbox for s in summaries),
+        all_sandbox=bool(summaries) and all(s.is_sandbox for s in summaries),
+        trends=trends,
+        trend_charts=trend_charts,
+        skipped=list(skipped),
+        hatch_defs=HATCH_DEFS,
+    )
+
+
+def render_html(
+    journals: Iterable[Journal | dict[str, Any]],
+    out_path: str | os.PathLike[str],
+    *,
+    trend_journals: Iterable[Journal | dict[str, Any]] = (),
+    extra_secret_values: Iterable[str] = (),
+    environ: Mapping[str, str] | None = None,
+    skipped: Iterable[str] = (),
+) -> Path:
+    """Write the self-contained HTML report for ``journals`` to ``out_path``.
+
+    ``trend_journals``: past runs (``load_journals`` of the nightly folder) for the trend
+    section; current runs are added to it. ``extra_secret_values``: values to mask on top
+    of what the journals reveal (for example from ``redaction.secret_values_from_var_files``).
+    ``skipped``: one-line notes about files left out, shown in the report.
+    """
+    html = build_report_html(
+        journals,
+        trend_journals=trend_journals,
+        extra_secret_values=extra_secret_values,
+        environ=environ,
+        skipped=skipped,
+    )
+    path = Path(out_path)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path
