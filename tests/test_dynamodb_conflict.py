@@ -14,11 +14,11 @@ import boto3
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
+from chaosaws_ext import undo
 from chaosaws_ext.aws import aws_client
 from chaosaws_ext.dynamodb import actions, probes
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.runcontext import RunContext
-from chaosaws_ext.undo import find_orphans
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
 from tests.conftest import OTHER_REGION, REGION
 
@@ -168,9 +168,10 @@ def test_orphans_are_found_by_prefix_and_run_id(
     actions.write_conflicting_items(TABLE, writes_per_region=2, configuration=configuration)
     assert replicator.drain(timeout=5)
 
-    found = find_orphans(configuration, None, [REGION])
+    # registered for `gameday recover` (find_orphans would also run every other fault's)
+    assert undo._ORPHAN_FINDERS["dynamodb-conflict"] is actions._find_conflict_items
+    ours = actions._find_conflict_items(configuration=configuration, region=REGION)
 
-    ours = [f for f in found if f["fault"] == "dynamodb-conflict"]
     assert len(ours) == 1
     assert ours[0]["args"]["run_id"] == run_context.run_id
     assert ours[0]["args"]["keys"] == [
@@ -279,6 +280,26 @@ def test_plan_is_read_only_and_names_the_target(
         "ticket": {"S": f"chaos-{run_context.run_id}-3"},
         "version": {"S": "chaos-conflict"},
     }
+
+
+def test_gameday_plan_of_the_experiment(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch):
+    from gameday.planner import plan_experiment
+
+    monkeypatch.setenv("GAMEDAY_TABLE", TABLE)
+    replicator = GlobalTableReplicator(lag_seconds=LAG).start()
+    try:
+        before = _global_table(replicator)
+
+        result = plan_experiment(ROOT / "experiments" / "dynamodb-replica-conflict.yaml", [])
+
+        [planned] = result["plans"]
+        assert planned["problems"] == [], planned
+        assert planned["plan"]["target"] == f"dynamodb-conflict:{TABLE}"
+        assert planned["plan"]["details"]["regions"] == [REGION, OTHER_REGION]
+        assert planned["plan"]["details"]["writes_per_region"] == 10
+        assert {REGION: _scan(REGION), OTHER_REGION: _scan(OTHER_REGION)} == before
+    finally:
+        replicator.stop()
 
 
 @pytest.mark.e2e

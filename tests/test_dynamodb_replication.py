@@ -194,3 +194,31 @@ def test_stop_leaves_no_thread_and_restores_moto(mocked_aws):
     assert Table.put_item is original
     assert not [t for t in threading.enumerate() if t.name == "dynamodb-replicator"]
     assert "Replicas" not in _client(REGION).describe_table(TableName=TABLE)["Table"]
+
+
+def test_a_failed_transaction_replicates_nothing_and_the_table_stays_global(replicator):
+    _create_table()
+    replicator.make_global(TABLE, [REGION, OTHER_REGION])
+    items = [
+        {"Put": {"TableName": TABLE, "Item": {"pk": {"S": "t1"}}}},
+        {
+            "Put": {
+                "TableName": TABLE,
+                "Item": {"pk": {"S": "t2"}},
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        },
+    ]
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        _client(REGION).transact_write_items(TransactItems=items)
+    _client(REGION).transact_write_items(TransactItems=items[:1])
+    _client(REGION).put_item(TableName=TABLE, Item={"pk": {"S": "after"}})
+
+    assert replicator.drain(timeout=5)
+
+    assert replicator.regions_of(TABLE) == sorted([REGION, OTHER_REGION])
+    for region in (REGION, OTHER_REGION):
+        assert sorted(i["pk"]["S"] for i in _client(region).scan(TableName=TABLE)["Items"]) == [
+            "after",
+            "t1",
+        ]

@@ -279,12 +279,13 @@ def build_plan(
         raise ActivityFailed(f"refusing {FAULT}: " + "; ".join(problems))
     item_keys = [facts.schema.item_key(run.run_id, i) for i in range(1, count + 1)]
     labels = [facts.schema.label(k) for k in item_keys]
+    named = labels[0] if count == 1 else f"{labels[0]}..{labels[-1]}"
     changes = [
         PlannedChange(
             resource=facts.arn.replace(f":{home}:", f":{region}:"),
             change=(
-                f"{per_region} PutItem per key from {region} on {count} key(s) "
-                f"{labels[0]}..{labels[-1]}, released together with the other regions"
+                f"{per_region} PutItem per key from {region} on {count} key(s) {named}, "
+                "released together with the other regions"
             ),
             undo=f"DeleteItem of those {count} key(s) in {', '.join(facts.replica_regions)}",
             resource_tags=facts.tags,

@@ -172,6 +172,38 @@ def _serialised(original: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _transaction(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto rolls a failed transaction back by swapping in deep copies of the tables:
+    drop the replication events of the rolled-back writes and follow the new objects."""
+
+    def transact_write_items(backend: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        _local.depth = getattr(_local, "depth", 0) + 1
+        _local.pending = getattr(_local, "pending", [])
+        queued = len(_local.pending)
+        try:
+            with _lock:
+                replicator = _active
+                versions = replicator._versions_of(backend) if replicator else {}
+                try:
+                    return original(backend, *args, **kwargs)
+                except Exception:
+                    if replicator is not None:
+                        del _local.pending[queued:]
+                        replicator._rolled_back(backend, versions)
+                    raise
+        finally:
+            _local.depth -= 1
+            if _local.depth == 0:
+                pending, _local.pending = _local.pending, []
+                replicator = _active
+                if replicator is not None:
+                    for event in pending:
+                        replicator._enqueue(event)
+
+    transact_write_items.__wrapped__ = original  # type: ignore[attr-defined]
+    return transact_write_items
+
+
 def _stream_add(original: Callable[..., Any]) -> Callable[..., Any]:
     def add(shard: StreamShard, old: Item | None, new: Item | None) -> None:
         original(shard, old, new)
@@ -240,6 +272,7 @@ def _patch_classes() -> None:
         (StreamShard, "add", _stream_add),
         (Table, "describe", _table_describe),
         (DynamoHandler, "update_table", _handler_update_table),
+        (DynamoDBBackend, "transact_write_items", _transaction),
     ):
         original = getattr(owner, name)
         _originals[(owner, name)] = original
@@ -477,13 +510,32 @@ class GlobalTableReplicator:
 
     # the write path (called with _lock held) ------------------------------------------
 
+    def _versions_of(self, backend: DynamoDBBackend) -> dict[str, dict]:
+        """Copy of the versions held in ``backend``'s region, per global table."""
+        return {
+            group.name: {k: v for k, v in group.versions.items() if k[0] == backend.region_name}
+            for (account, _), group in self._groups.items()
+            if account == backend.account_id and backend.region_name in group.members
+        }
+
+    def _rolled_back(self, backend: DynamoDBBackend, versions: dict[str, dict]) -> None:
+        for name, saved in versions.items():
+            group = self._groups[(backend.account_id, name)]
+            restored = backend.tables.get(name)
+            if restored is not None:
+                group.members[backend.region_name] = restored
+            for key in [k for k in group.versions if k[0] == backend.region_name]:
+                del group.versions[key]
+            group.versions.update(saved)
+
     def _before_local_write(self, args: tuple, kwargs: dict[str, Any]) -> None:
         """MRSC only: refuse a write racing an unreplicated write from another region."""
         if getattr(_local, "replicating", False):
             return
         target = args[0]
         if isinstance(target, DynamoDBBackend):
-            table = target.tables.get(kwargs.get("table_name", args[1] if len(args) > 1 else ""))
+            name = kwargs.get("table_name", args[1] if len(args) > 1 else "")
+            table = target.tables.get(name) if isinstance(name, str) else None
             key_attrs = kwargs.get("key", args[2] if len(args) > 2 else None)
         else:
             table = target
