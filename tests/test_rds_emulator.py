@@ -161,6 +161,7 @@ def test_uninstall_settles_pending_windows_and_restores_moto(
 ) -> None:
     backend = get_backend("rds")[DEFAULT_ACCOUNT_ID][REGION]
     original = backend.reboot_db_instance
+    threads_before = set(threading.enumerate())
     emulator = RdsFailoverEmulator(failover_seconds=60).install()
     assert "reboot_db_instance" in backend.__dict__
     create_instance(rds)
@@ -173,7 +174,9 @@ def test_uninstall_settles_pending_windows_and_restores_moto(
     # moto's own behaviour again: a forced failover is a no-op
     rds.reboot_db_instance(DBInstanceIdentifier="db1", ForceFailover=True)
     assert describe(rds)["DBInstanceStatus"] == "available"
-    assert not [t for t in threading.enumerate() if t.name.startswith("rds-failover-")]
+    assert not [
+        t for t in set(threading.enumerate()) - threads_before if t.name.startswith("rds-failover-")
+    ]
 
 
 def test_time_scale_and_published_defaults() -> None:

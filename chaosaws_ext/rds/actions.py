@@ -115,10 +115,10 @@ def failover_db_instance(
     plain reboot), a cluster member and an instance that is not ``available``. Returns
     the primary AZ before and the injection time; the completion probe reports after.
     """
-    region = region_of(configuration)
-    rds = aws_client("rds", configuration, secrets, region)
-    plan = plan_instance_failover(rds, db_instance_identifier, region)
+    plan = plan_instance_failover(db_instance_identifier, configuration, secrets)
     check_plan(plan, configuration, secrets)
+    region = plan.region
+    rds = aws_client("rds", configuration, secrets, region)
     return _inject(
         plan.details,
         "db-instance",
@@ -145,10 +145,12 @@ def failover_db_cluster(
     promotion tier, another AZ than the writer first). Refuses an unknown cluster, one
     that is not ``available`` and one without an available reader, before mutating.
     """
-    region = region_of(configuration)
-    rds = aws_client("rds", configuration, secrets, region)
-    plan = plan_cluster_failover(rds, db_cluster_identifier, region, target_db_instance_identifier)
+    plan = plan_cluster_failover(
+        db_cluster_identifier, target_db_instance_identifier, configuration, secrets
+    )
     check_plan(plan, configuration, secrets)
+    region = plan.region
+    rds = aws_client("rds", configuration, secrets, region)
     target = str(plan.details["target_db_instance_identifier"])
     return _inject(
         plan.details,

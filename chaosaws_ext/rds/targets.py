@@ -11,7 +11,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.aws import aws_client, region_of
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 
 __all__ = [
@@ -80,8 +82,17 @@ def cluster_writer(cluster: dict[str, Any]) -> str | None:
     return None
 
 
-def plan_instance_failover(rds: Any, db_instance_identifier: str, region: str) -> FaultPlan:
-    """Validate a Multi-AZ DB instance for a forced failover and describe the change."""
+def plan_instance_failover(
+    db_instance_identifier: str,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> FaultPlan:
+    """Validate a Multi-AZ DB instance for a forced failover and describe the change.
+
+    Read-only; same arguments as ``actions.failover_db_instance``.
+    """
+    region = region_of(configuration)
+    rds = aws_client("rds", configuration, secrets, region)
     db = describe_instance(rds, db_instance_identifier, region)
     name = f"DB instance {db_instance_identifier!r}"
     if db.get("DBClusterIdentifier"):
@@ -127,16 +138,19 @@ def plan_instance_failover(rds: Any, db_instance_identifier: str, region: str) -
 
 
 def plan_cluster_failover(
-    rds: Any,
     db_cluster_identifier: str,
-    region: str,
     target_db_instance_identifier: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
 ) -> FaultPlan:
     """Validate a DB cluster failover; without a target, choose a reader explicitly.
 
     The chosen reader is the available one with the best (lowest) promotion tier,
     preferring a reader in another AZ than the writer, then by id, as Aurora would.
+    Read-only; same arguments as ``actions.failover_db_cluster``.
     """
+    region = region_of(configuration)
+    rds = aws_client("rds", configuration, secrets, region)
     cluster = describe_cluster(rds, db_cluster_identifier, region)
     name = f"DB cluster {db_cluster_identifier!r}"
     status = cluster.get("Status")

@@ -160,6 +160,7 @@ class RdsFailoverEmulator:
         self._lock = threading.RLock()
         self._installed: dict[str, tuple[Any, dict[str, Any]]] = {}
         self._pending: dict[str, _Pending] = {}
+        self._timers: list[threading.Timer] = []
         self._listeners: list[ChangeCallback] = []
 
     # -- install / uninstall -------------------------------------------------------
@@ -194,6 +195,11 @@ class RdsFailoverEmulator:
             if item.timer is not None:
                 item.timer.cancel()
             self._complete(item)
+        with self._lock:
+            timers, self._timers = self._timers, []
+        for timer in timers:
+            if timer is not threading.current_thread():
+                timer.join(timeout=1.0)
         with self._lock:
             if not self._installed:
                 return
@@ -285,6 +291,7 @@ class RdsFailoverEmulator:
             item.timer.daemon = True
             item.timer.name = f"rds-failover-{db_id}"
             item.timer.start()
+            self._timers = [t for t in self._timers if t.is_alive()] + [item.timer]
 
     def _complete(self, item: _Pending) -> None:
         with self._lock:
