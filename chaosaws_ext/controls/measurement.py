@@ -1,0 +1,175 @@
+"""The measurement control: samplers and write markers around the method, then the
+journal's top-level ``recovery`` block (RTO/RPO against the DR plan's targets).
+
+Declare it at the top of the experiment::
+
+    controls:
+      - name: measurement
+        provider:
+          type: python
+          module: chaosaws_ext.controls.measurement
+          arguments:
+            service: rds-analytics          # a service of targets.yaml (required)
+            targets_file: null              # else configuration targets_file, env
+                                            # GAMEDAY_TARGETS_FILE, ./experiments/targets.yaml
+            frequency_hz: 4                 # or interval_s: 0.25 (max 50 Hz)
+            timeout_s: null                 # per sample; default 0.8 x interval
+            consecutive: 3                  # K successes that make a recovery
+            fault: null                     # which stamp_injected() fault is t0
+            samplers:                       # at least one
+              - {name: db, kind: postgres, dsn: "${db_dsn}", query: "SELECT 1"}
+            markers:                        # optional: RPO (and DynamoDB lag)
+              kind: postgres                # or dynamodb
+              dsn: "${db_dsn}"
+              interval_s: 0.2
+
+Life cycle: arguments are checked before the experiment (a bad one interrupts the run
+with one line naming the key); samplers and writer start before the method; t0 is the
+first ``chaosaws_ext.mutation.stamp_injected`` after that (fallback: the end of the
+method's first action); sampling stops after the method (the markers are read back
+then, so the after-hypothesis verdicts see the RPO); after the experiment (after the
+rollbacks) the ``recovery`` block is written into the journal and our markers are
+deleted. Chaos Toolkit swallows exceptions raised by controls, so every failure here is
+logged at ERROR and the block is still written, with ``errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chaoslib.exceptions import InterruptExecution
+from chaoslib.types import Configuration, Secrets
+
+from chaosaws_ext.runcontext import current_run
+from probes import session as measurement
+from probes.samplers import SpecError
+from probes.targets import TargetsError
+
+__all__ = [
+    "configure_control",
+    "before_experiment_control",
+    "before_method_control",
+    "after_activity_control",
+    "after_method_control",
+    "after_experiment_control",
+    "cleanup_control",
+]
+
+logger = logging.getLogger("chaosaws_ext")
+
+_in_method = False
+
+
+def _setup(
+    arguments: dict[str, Any], configuration: Configuration, secrets: Secrets
+) -> measurement.MeasurementSession:
+    session = measurement.current()
+    if session is not None and session.started_mono is None:
+        return session
+    try:
+        spec = measurement.parse_spec(dict(arguments), configuration)
+    except (SpecError, TargetsError) as error:
+        message = f"measurement control: {error}"
+        logger.error(message)
+        raise InterruptExecution(message) from None
+    run = current_run(configuration)
+    return measurement.install(
+        measurement.MeasurementSession(spec, run.run_id, configuration, secrets)
+    )
+
+
+def configure_control(
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    experiment: Any = None,
+    **arguments: Any,
+) -> None:
+    """Forget any measurement left by a previous run in this process."""
+    global _in_method
+    _in_method = False
+    measurement.clear()
+
+
+def before_experiment_control(
+    context: Any, configuration: Configuration = None, secrets: Secrets = None, **arguments: Any
+) -> None:
+    """Check the arguments and the service's target; interrupt the run when wrong."""
+    _setup(arguments, configuration, secrets)
+
+
+def before_method_control(
+    context: Any, configuration: Configuration = None, secrets: Secrets = None, **arguments: Any
+) -> None:
+    """Start the samplers and the marker writer."""
+    global _in_method
+    session = _setup(arguments, configuration, secrets)
+    _in_method = True
+    try:
+        session.start()
+    except Exception as error:
+        session.errors.append(f"could not start sampling: {error}")
+        logger.exception("measurement control: could not start sampling")
+
+
+def after_activity_control(context: Any, state: Any = None, **arguments: Any) -> None:
+    """Remember the end of the method's first action (t0 when no fault stamped one)."""
+    session = measurement.current()
+    if session is None or not _in_method or not isinstance(context, dict):
+        return
+    if context.get("type") == "action":
+        session.note_method_action(context.get("name"))
+
+
+def after_method_control(context: Any, state: Any = None, **arguments: Any) -> None:
+    """Stop sampling and read the markers back, before the after-hypothesis."""
+    global _in_method
+    _in_method = False
+    session = measurement.current()
+    if session is None:
+        return
+    try:
+        session.stop()
+    except Exception as error:
+        session.errors.append(f"stopping the measurement failed: {error}")
+        logger.exception("measurement control: stopping failed")
+
+
+def after_experiment_control(
+    context: Any, state: Any = None, configuration: Configuration = None, **arguments: Any
+) -> None:
+    """Write the ``recovery`` block into the journal (runs after the rollbacks)."""
+    session = measurement.current()
+    if session is None:
+        logger.error("measurement control: no measurement: no recovery block written")
+        return
+    block: dict[str, Any]
+    try:
+        session.stop()
+        session.cleanup()
+        block = session.recovery_block()
+    except Exception as error:
+        logger.exception("measurement control: could not build the recovery block")
+        block = {"service": session.spec.service, "errors": [*session.errors, repr(error)]}
+    for error in block.get("errors") or []:
+        logger.error("measurement control: %s", error)
+    if isinstance(state, dict):
+        state["recovery"] = block
+    rto, rpo = block.get("rto") or {}, block.get("rpo") or {}
+    logger.info(
+        "recovery of %s: RTO %s s (target %s, met %s), RPO %s s (target %s, met %s)",
+        block.get("service"),
+        rto.get("measured_s"),
+        rto.get("target_s"),
+        rto.get("met"),
+        rpo.get("measured_s"),
+        rpo.get("target_s"),
+        rpo.get("met"),
+    )
+
+
+def cleanup_control() -> None:
+    """Stop anything still running when Chaos Toolkit unloads the control."""
+    session = measurement.current()
+    if session is not None:
+        session.stop()

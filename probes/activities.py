@@ -1,0 +1,143 @@
+"""Probes over the live measurement of this ``chaos run`` (started by the control).
+
+- ``wait_for_recovery``: the method's last step; returns once the outage is followed by
+  K consecutive successes on every judging sampler (or no outage was seen for
+  ``quiet_period`` seconds after t0); fails at ``timeout`` with ActivityFailed.
+- ``rto_within_target`` / ``rpo_within_target``: verdicts for the after-hypothesis, used
+  with the tolerance ``{type: jsonpath, path: "$.met", expect: true}`` so that a missed
+  target makes the run deviate (``chaos run`` exits 1).
+
+They need the measurement control (``chaosaws_ext.controls.measurement``) declared in
+the experiment's ``controls:``; without it they fail with that advice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chaoslib.exceptions import ActivityFailed
+from chaoslib.types import Configuration, Secrets
+
+from probes import session as measurement
+from probes.targets import TargetsError, meets, target_for
+
+__all__ = ["wait_for_recovery", "rto_within_target", "rpo_within_target"]
+
+_NO_CONTROL = (
+    "no measurement running: declare the control chaosaws_ext.controls.measurement "
+    "in the experiment's controls: block"
+)
+
+
+def _session() -> measurement.MeasurementSession:
+    session = measurement.current()
+    if session is None or session.started_mono is None:
+        raise ActivityFailed(_NO_CONTROL)
+    return session
+
+
+def wait_for_recovery(
+    timeout: float = 600.0,
+    consecutive: int | None = None,
+    quiet_period: float = 60.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Wait until the service is back: an outage then ``consecutive`` successes (K).
+
+    ``consecutive`` defaults to the control's K. Returns ``{"outage", "rto_s",
+    "waited_s"}``. When no sample has failed ``quiet_period`` s after t0, returns with
+    ``outage: false`` (the fault did not reach the data plane). Fails with ActivityFailed
+    at ``timeout`` s (the outage never ended) or at once when no fault was stamped.
+    """
+    session = _session()
+    if timeout <= 0 or quiet_period <= 0:
+        raise ActivityFailed("wait_for_recovery: timeout and quiet_period must be > 0")
+    if consecutive is not None:
+        if int(consecutive) < 1:
+            raise ActivityFailed("wait_for_recovery: consecutive must be >= 1")
+        session.spec.consecutive = int(consecutive)
+    start = time.monotonic()
+    deadline = start + timeout
+    poll = min(0.05, session.interval / 2)
+    while True:
+        t0 = session.t0()
+        if t0 is None:
+            raise ActivityFailed(
+                "wait_for_recovery: no t0: the fault action did not call stamp_injected and "
+                "no method action ran before this probe"
+            )
+        by_sampler = session.rto_by_sampler(settled=True) or {}
+        judged = [by_sampler[s.name] for s in session.samplers if s.judge]
+        outages = [r for r in judged if r.outage]
+        now = time.monotonic()
+        if outages and all(r.recovered for r in outages):
+            rto = max(r.measured_s or 0.0 for r in outages)
+            return {"outage": True, "rto_s": round(rto, 3), "waited_s": round(now - start, 3)}
+        if not outages and now - t0.monotonic >= quiet_period:
+            return {"outage": False, "rto_s": 0.0, "waited_s": round(now - start, 3)}
+        if now >= deadline:
+            state = "still failing" if outages else "no outage seen yet"
+            raise ActivityFailed(
+                f"wait_for_recovery: not recovered within {timeout:g}s ({state}; "
+                f"K={session.spec.consecutive}, interval {session.interval:g}s)"
+            )
+        time.sleep(min(poll, max(0.0, deadline - now)))
+
+
+def _check_service(
+    session: measurement.MeasurementSession,
+    service: str | None,
+    targets_file: str | None,
+    configuration: Configuration,
+) -> Any:
+    if service and service != session.spec.service:
+        raise ActivityFailed(
+            f"service {service!r} is not the measured one ({session.spec.service!r})"
+        )
+    if targets_file:
+        try:
+            return target_for(session.spec.service, targets_file, configuration)
+        except TargetsError as error:
+            raise ActivityFailed(str(error)) from error
+    return session.spec.target
+
+
+def rto_within_target(
+    service: str | None = None,
+    targets_file: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Measured RTO vs the DR plan's target: ``{measured_s, target_s, resolution_s, met}``.
+
+    ``service`` defaults to the control's; ``targets_file`` overrides the control's file.
+    """
+    session = _session()
+    target = _check_service(session, service, targets_file, configuration)
+    verdict = session.rto_verdict()
+    if target is not session.spec.target:
+        met = meets(verdict["measured_s"], target.rto_s, target.rto_bound)
+        verdict.update(
+            target_s=target.rto_s, bound=target.rto_bound, met=True if met is None else met
+        )
+    return verdict
+
+
+def rpo_within_target(
+    service: str | None = None,
+    targets_file: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Measured RPO (write markers) vs the target: ``{measured_s, target_s, lost, met}``."""
+    session = _session()
+    target = _check_service(session, service, targets_file, configuration)
+    verdict = session.rpo_verdict()
+    if target is not session.spec.target:
+        met = meets(verdict["measured_s"], target.rpo_s, target.rpo_bound)
+        verdict.update(
+            target_s=target.rpo_s, bound=target.rpo_bound, met=True if met is None else met
+        )
+    return verdict

@@ -1,0 +1,336 @@
+"""Write markers for RPO, and DynamoDB replication lag.
+
+A :class:`MarkerWriter` appends sequence-numbered markers at a cadence through a
+backend and records which were acknowledged (monotonic and wall ack times). After
+recovery, the backend's ``present`` tells which of them exist on the recovered primary
+(or the other region's replica); :func:`probes.recovery.compute_rpo` turns that into
+the RPO. For DynamoDB a :class:`LagPoller` in region B records when each acknowledged
+marker first becomes visible there. ``cleanup`` deletes our markers afterwards.
+
+Backends:
+
+- :class:`PostgresMarkers`: table ``gameday_markers(run_id, seq, written_at)``, created
+  if missing; one fresh connection per write (a failover breaks connections anyway).
+- :class:`DynamoMarkers`: items in an existing table, keyed
+  ``gameday-marker#<run_id>#<seq>`` on its partition key (string); a string sort key
+  gets ``gameday-marker``, a number sort key gets the seq.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Protocol
+
+from botocore.config import Config
+from chaoslib.types import Configuration, Secrets
+
+from probes.phases import wall_now
+from probes.recovery import Marker
+from probes.samplers import Cadence, SpecError
+
+__all__ = [
+    "MarkerBackend",
+    "PostgresMarkers",
+    "DynamoMarkers",
+    "MarkerWriter",
+    "LagPoller",
+]
+
+logger = logging.getLogger("chaosaws_ext.probes")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class MarkerBackend(Protocol):
+    def prepare(self) -> None: ...
+    def write(self, run_id: str, seq: int, written_at: str, timeout: float) -> None: ...
+    def present(self, run_id: str, seqs: list[int]) -> set[int]: ...
+    def cleanup(self, run_id: str, seqs: list[int]) -> int: ...
+
+
+class PostgresMarkers:
+    """Markers as rows of a table we create if missing."""
+
+    def __init__(self, dsn: str, table: str = "gameday_markers", read_dsn: str | None = None):
+        if not dsn:
+            raise SpecError("markers.dsn is required for postgres markers")
+        if not _IDENT.match(table):
+            raise SpecError(f"markers.table must be a plain SQL identifier, got {table!r}")
+        self.dsn, self.table, self.read_dsn = dsn, table, read_dsn or dsn
+
+    def _connect(self, dsn: str, timeout: float) -> Any:
+        import psycopg
+
+        return psycopg.connect(
+            dsn,
+            connect_timeout=max(2, math.ceil(timeout)),
+            autocommit=True,
+            options=f"-c statement_timeout={max(1, int(timeout * 1000))}",
+        )
+
+    def prepare(self) -> None:
+        with self._connect(self.dsn, 10) as conn:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} (run_id text NOT NULL, "
+                "seq bigint NOT NULL, written_at timestamptz NOT NULL, "
+                "PRIMARY KEY (run_id, seq))"
+            )
+
+    def write(self, run_id: str, seq: int, written_at: str, timeout: float) -> None:
+        with self._connect(self.dsn, timeout) as conn:
+            conn.execute(
+                f"INSERT INTO {self.table} (run_id, seq, written_at) VALUES (%s, %s, %s)",
+                (run_id, seq, written_at),
+            )
+
+    def present(self, run_id: str, seqs: list[int]) -> set[int]:
+        with self._connect(self.read_dsn, 30) as conn:
+            rows = conn.execute(
+                f"SELECT seq FROM {self.table} WHERE run_id = %s", (run_id,)
+            ).fetchall()
+        return {int(row[0]) for row in rows}
+
+    def cleanup(self, run_id: str, seqs: list[int]) -> int:
+        with self._connect(self.dsn, 30) as conn:
+            cursor = conn.execute(f"DELETE FROM {self.table} WHERE run_id = %s", (run_id,))
+            return cursor.rowcount
+
+
+class DynamoMarkers:
+    """Markers as items of an existing (global) table, namespaced by run id."""
+
+    def __init__(
+        self,
+        table: str,
+        region: str | None = None,
+        read_region: str | None = None,
+        replica_region: str | None = None,
+        configuration: Configuration | None = None,
+        secrets: Secrets | None = None,
+    ) -> None:
+        if not table:
+            raise SpecError("markers.table is required for dynamodb markers")
+        from chaosaws_ext.aws import region_of
+
+        self.table = table
+        self.region = region_of(configuration, region)
+        self.read_region = read_region or self.region
+        self.replica_region = replica_region
+        self.configuration, self.secrets = configuration, secrets
+        self.hash_key: str = ""
+        self.range_key: tuple[str, str] | None = None
+
+    def client(self, region: str, timeout: float | None = None) -> Any:
+        from chaosaws_ext.aws import aws_client
+
+        config = None
+        if timeout is not None:
+            bucket = round(max(0.05, timeout), 2)
+            config = Config(
+                connect_timeout=bucket,
+                read_timeout=bucket,
+                retries={"total_max_attempts": 1, "mode": "standard"},
+            )
+        return aws_client("dynamodb", self.configuration, self.secrets, region, config=config)
+
+    def prepare(self) -> None:
+        table = self.client(self.region).describe_table(TableName=self.table)["Table"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+        for key in table["KeySchema"]:
+            name = key["AttributeName"]
+            if key["KeyType"] == "HASH":
+                if types.get(name) != "S":
+                    raise SpecError(
+                        f"table {self.table}: partition key {name} must be a string for markers"
+                    )
+                self.hash_key = name
+            else:
+                self.range_key = (name, types.get(name, "S"))
+
+    def key(self, run_id: str, seq: int) -> dict[str, Any]:
+        key: dict[str, Any] = {self.hash_key: {"S": f"gameday-marker#{run_id}#{seq:09d}"}}
+        if self.range_key:
+            name, kind = self.range_key
+            key[name] = {"N": str(seq)} if kind == "N" else {"S": "gameday-marker"}
+        return key
+
+    def write(self, run_id: str, seq: int, written_at: str, timeout: float) -> None:
+        item = self.key(run_id, seq)
+        item.update(
+            {
+                "gameday_run_id": {"S": run_id},
+                "gameday_seq": {"N": str(seq)},
+                "gameday_written_at": {"S": written_at},
+            }
+        )
+        self.client(self.region, timeout).put_item(TableName=self.table, Item=item)
+
+    def present_in(self, region: str, run_id: str, seqs: list[int], timeout=None) -> set[int]:
+        found: set[int] = set()
+        client = self.client(region, timeout)
+        for start in range(0, len(seqs), 100):
+            request = {
+                self.table: {
+                    "Keys": [self.key(run_id, s) for s in seqs[start : start + 100]],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "gameday_seq",
+                }
+            }
+            for _ in range(10):  # unprocessed keys: bounded retries
+                response = client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    found.add(int(item["gameday_seq"]["N"]))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return found
+
+    def present(self, run_id: str, seqs: list[int]) -> set[int]:
+        return self.present_in(self.read_region, run_id, seqs)
+
+    def cleanup(self, run_id: str, seqs: list[int]) -> int:
+        deleted = 0
+        regions = [self.region] + [
+            r for r in (self.replica_region, self.read_region) if r and r != self.region
+        ]
+        for region in dict.fromkeys(regions):
+            client = self.client(region)
+            for seq in seqs:
+                client.delete_item(TableName=self.table, Key=self.key(run_id, seq))
+                deleted += region == self.region
+        return deleted
+
+
+class MarkerWriter:
+    """Writes marker ``seq`` = 1, 2, ... every ``interval`` s without stalling on a hang."""
+
+    def __init__(
+        self,
+        backend: MarkerBackend,
+        run_id: str,
+        interval: float,
+        executor: ThreadPoolExecutor,
+        timeout: float | None = None,
+        max_in_flight: int = 4,
+    ) -> None:
+        self.backend, self.run_id, self.interval = backend, run_id, interval
+        self.timeout = timeout or max(0.05, interval * 0.8)
+        self.executor, self.max_in_flight = executor, max_in_flight
+        self._lock = threading.Lock()
+        self._markers: list[Marker] = []
+        self._running = 0
+        self.skipped = 0
+        self._cadence = Cadence(interval, self._tick, "markers")
+
+    @property
+    def started_mono(self) -> float | None:
+        return self._cadence.started_mono
+
+    def start(self) -> None:
+        self.backend.prepare()
+        self._cadence.start()
+
+    def stop(self, wait: float = 5.0) -> None:
+        self._cadence.stop()
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._running == 0:
+                    return
+            time.sleep(0.01)
+
+    def _tick(self, now: float) -> None:
+        with self._lock:
+            if self._running >= self.max_in_flight:
+                self.skipped += 1
+                return
+            self._running += 1
+            marker = Marker(seq=len(self._markers) + 1, sent_mono=now, sent_wall=wall_now())
+            self._markers.append(marker)
+        try:
+            future = self.executor.submit(
+                self.backend.write, self.run_id, marker.seq, marker.sent_wall, self.timeout
+            )
+        except RuntimeError:
+            with self._lock:
+                self._running -= 1
+            marker.error = "not started"
+            return
+        future.add_done_callback(lambda f, m=marker: self._done(m, f))
+
+    def _done(self, marker: Marker, future: Future) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._running -= 1
+            error = future.exception()
+            if error is None:
+                marker.acked, marker.ack_mono, marker.ack_wall = True, now, wall_now()
+            else:
+                marker.error = type(error).__name__
+
+    def markers(self) -> list[Marker]:
+        with self._lock:
+            return list(self._markers)
+
+
+class LagPoller:
+    """Polls region B for acknowledged, not yet seen markers; stamps first visibility."""
+
+    def __init__(
+        self,
+        backend: DynamoMarkers,
+        writer: MarkerWriter,
+        region: str,
+        interval: float,
+        executor: ThreadPoolExecutor,
+    ) -> None:
+        self.backend, self.writer, self.region = backend, writer, region
+        self.interval, self.executor = interval, executor
+        self._busy = threading.Lock()
+        self._cadence = Cadence(interval, self._tick, "lag")
+
+    def start(self) -> None:
+        self._cadence.start()
+
+    def stop(self) -> None:
+        self._cadence.stop()
+        with self._busy:  # let a running poll finish (bounded by its client timeouts)
+            pass
+
+    def _tick(self, now: float) -> None:
+        if not self._busy.acquire(blocking=False):
+            return  # previous poll still running: skip, never queue
+        try:
+            self.executor.submit(self._poll, now).add_done_callback(lambda _f: self._busy.release())
+        except RuntimeError:
+            self._busy.release()
+
+    def _poll(self, _tick: float) -> None:
+        sent = time.monotonic()  # only markers acked before this poll was sent count
+        waiting = [
+            m
+            for m in self.writer.markers()
+            if m.acked and m.seen_mono is None and (m.ack_mono or 0) <= sent
+        ][:100]
+        if not waiting:
+            return
+        try:
+            found = self.backend.present_in(
+                self.region,
+                self.writer.run_id,
+                [m.seq for m in waiting],
+                timeout=max(0.05, self.interval * 0.8),
+            )
+        except Exception as error:  # the replica region may be the one failing
+            logger.debug("lag poll failed: %s", error)
+            return
+        for marker in waiting:
+            if marker.seq in found:
+                marker.seen_mono = sent
+
+    def all_seen(self) -> bool:
+        return all(m.seen_mono is not None for m in self.writer.markers() if m.acked)

@@ -1,0 +1,508 @@
+"""Continuous data-plane sampling at a fixed cadence that a hanging target cannot stall.
+
+A :class:`Cadence` thread ticks on a monotonic grid (default 4 Hz). Each tick hands one
+check per :class:`Sampler` to a small shared bounded thread pool and returns at once, so
+a slow or hung check never delays the next tick. A check that has not finished within
+its timeout (counted from its tick, queueing included) is recorded as failed with error
+``timeout``; when a sampler already has ``max_in_flight`` checks running, the tick is
+recorded as failed with error ``overrun`` instead of queueing more work.
+
+Checks (``kind``): ``http`` (URL, expected status/body), ``http_dns`` (the URL's host
+resolved against a chosen nameserver, answer cached for its TTL like a client would,
+Host header and SNI kept), ``tcp`` (connect), ``postgres`` (connect + query with
+connect and statement timeouts, psycopg 3), ``dynamodb`` (GetItem or PutItem).
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import math
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.config import Config
+from chaoslib.types import Configuration, Secrets
+
+from probes.phases import wall_now
+from probes.recovery import Sample
+
+__all__ = [
+    "CheckFailed",
+    "Check",
+    "HttpCheck",
+    "DnsHttpCheck",
+    "TcpCheck",
+    "PostgresCheck",
+    "DynamoDbCheck",
+    "Sampler",
+    "Cadence",
+    "SpecError",
+    "build_check",
+    "SAMPLER_KINDS",
+    "MAX_HZ",
+]
+
+logger = logging.getLogger("chaosaws_ext.probes")
+
+MAX_HZ = 50.0
+SAMPLER_KINDS = ("http", "http_dns", "tcp", "postgres", "dynamodb")
+Check = Callable[[float], str | None]  # check(timeout) -> detail; raises on failure
+
+
+class SpecError(ValueError):
+    """A sampler or marker spec is wrong (message names the key)."""
+
+
+class CheckFailed(Exception):
+    """A check saw the target answer wrongly; ``kind`` is the error class."""
+
+    def __init__(self, kind: str, message: str = "") -> None:
+        super().__init__(message or kind)
+        self.kind = kind
+
+
+def error_class(error: BaseException) -> str:
+    """A short, stable class for a failure: timeout, refused, reset, dns, status, ..."""
+    if isinstance(error, CheckFailed):
+        return error.kind
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "timeout"
+    if isinstance(error, ConnectionRefusedError):
+        return "refused"
+    if isinstance(error, ConnectionResetError | BrokenPipeError | http.client.RemoteDisconnected):
+        return "reset"
+    if isinstance(error, socket.gaierror):
+        return "dns"
+    if isinstance(error, ssl.SSLError):
+        return "tls"
+    name = type(error).__name__
+    text = str(error).lower()
+    if "timeout" in text or "timed out" in text:
+        return "timeout"
+    if "refused" in text:
+        return "refused"
+    return name
+
+
+class _SniHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address while presenting (and verifying) another name."""
+
+    def __init__(self, address: str, port: int, server_name: str, **kwargs: Any) -> None:
+        super().__init__(address, port, **kwargs)
+        self._server_name = server_name
+
+    def connect(self) -> None:  # pragma: no cover - exercised against real TLS only
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self._server_name)
+
+
+class HttpCheck:
+    """GET a URL on a fresh connection; ok when status and body match."""
+
+    def __init__(
+        self,
+        url: str,
+        expect_status: list[int] | None = None,
+        expect_body: str | None = None,
+        verify_tls: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SpecError(f"url must be http(s)://host[:port]/path, got {url!r}")
+        self.url = url
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.https else 80)
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.expect_status = list(expect_status or [200])
+        self.expect_body = expect_body
+        self.headers = dict(headers or {})
+        self.context = ssl.create_default_context()
+        if not verify_tls:
+            self.context.check_hostname = False
+            self.context.verify_mode = ssl.CERT_NONE
+
+    def request(self, timeout: float, address: str | None = None) -> str | None:
+        host_header = self.host if self.port in (80, 443) else f"{self.host}:{self.port}"
+        if self.https:
+            conn: http.client.HTTPConnection = _SniHTTPSConnection(
+                address or self.host, self.port, self.host, timeout=timeout, context=self.context
+            )
+        else:
+            conn = http.client.HTTPConnection(address or self.host, self.port, timeout=timeout)
+        try:
+            conn.request(
+                "GET",
+                self.path,
+                headers={"Host": host_header, "Connection": "close", **self.headers},
+            )
+            response = conn.getresponse()
+            body = response.read(65536)
+        finally:
+            conn.close()
+        if response.status not in self.expect_status:
+            raise CheckFailed("status", f"HTTP {response.status}")
+        if self.expect_body is not None and self.expect_body not in body.decode("utf-8", "replace"):
+            raise CheckFailed("body", "expected text not in the body")
+        return address
+
+    def __call__(self, timeout: float) -> str | None:
+        return self.request(timeout)
+
+
+class DnsHttpCheck:
+    """HTTP(S) through a DNS name resolved against one nameserver, honouring the TTL.
+
+    The A answer is cached until its TTL expires, as a client resolver would; that is
+    how a Route 53 failover is seen by clients. ``detail`` is the address used.
+    """
+
+    def __init__(self, url: str, nameserver: str, **http: Any) -> None:
+        self.http = HttpCheck(url, **http)
+        host, _, port = nameserver.rpartition(":")
+        if not host or not port.isdigit():
+            raise SpecError(f"nameserver must be 'ip:port', got {nameserver!r}")
+        self.nameserver = host.strip("[]")
+        self.ns_port = int(port)
+        self._lock = threading.Lock()
+        self._cached: tuple[str, float] | None = None  # (address, expires monotonic)
+
+    def resolve(self, timeout: float) -> str:
+        now = time.monotonic()
+        with self._lock:
+            if self._cached and now < self._cached[1]:
+                return self._cached[0]
+        import dns.exception
+        import dns.resolver
+
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [self.nameserver]
+        resolver.port = self.ns_port
+        resolver.cache = None
+        try:
+            answer = resolver.resolve(self.http.host, "A", lifetime=timeout, search=False)
+        except dns.exception.Timeout as error:
+            raise CheckFailed("dns_timeout", str(error)) from error
+        except dns.exception.DNSException as error:
+            raise CheckFailed("dns", str(error)) from error
+        address = str(answer[0])
+        ttl = answer.rrset.ttl if answer.rrset is not None else 0
+        with self._lock:
+            self._cached = (address, now + ttl)
+        return address
+
+    def __call__(self, timeout: float) -> str | None:
+        start = time.monotonic()
+        address = self.resolve(timeout)
+        remaining = max(0.001, timeout - (time.monotonic() - start))
+        try:
+            return self.http.request(remaining, address)
+        except Exception as error:  # keep the class, add the address used
+            raise CheckFailed(error_class(error), f"{error} via {address}") from error
+
+
+class TcpCheck:
+    def __init__(self, host: str, port: int) -> None:
+        if not host or not isinstance(port, int) or not 0 < port < 65536:
+            raise SpecError(f"tcp needs host and a port 1-65535, got {host!r}:{port!r}")
+        self.host, self.port = host, port
+
+    def __call__(self, timeout: float) -> str | None:
+        with socket.create_connection((self.host, self.port), timeout=timeout):
+            return None
+
+
+class PostgresCheck:
+    """Connect and run one query on a fresh connection (connect and statement timeouts)."""
+
+    def __init__(self, dsn: str, query: str = "SELECT 1") -> None:
+        if not dsn:
+            raise SpecError("postgres needs a dsn")
+        self.dsn, self.query = dsn, query
+
+    def __call__(self, timeout: float) -> str | None:
+        import psycopg
+
+        statement_ms = max(1, int(timeout * 1000))
+        with psycopg.connect(
+            self.dsn,
+            connect_timeout=max(2, math.ceil(timeout)),  # libpq's minimum is 2 s
+            autocommit=True,
+            options=f"-c statement_timeout={statement_ms}",
+        ) as conn:
+            conn.execute(self.query).fetchone()
+        return None
+
+
+class DynamoDbCheck:
+    """GetItem (or PutItem) on one key, with short timeouts and no retries."""
+
+    def __init__(
+        self,
+        table: str,
+        key: dict[str, Any],
+        operation: str = "get",
+        region: str | None = None,
+        configuration: Configuration | None = None,
+        secrets: Secrets | None = None,
+    ) -> None:
+        if not table or not isinstance(key, dict) or not key:
+            raise SpecError("dynamodb needs table and key (a mapping of key attributes)")
+        if operation not in ("get", "put"):
+            raise SpecError(f"dynamodb operation must be 'get' or 'put', got {operation!r}")
+        from boto3.dynamodb.types import TypeSerializer
+
+        serializer = TypeSerializer()
+        self.table, self.operation, self.region = table, operation, region
+        self.key = {name: serializer.serialize(value) for name, value in key.items()}
+        self.configuration, self.secrets = configuration, secrets
+        self._clients: dict[float, Any] = {}
+
+    def _client(self, timeout: float) -> Any:
+        from chaosaws_ext.aws import aws_client
+
+        bucket = round(max(0.05, timeout), 2)
+        if bucket not in self._clients:
+            self._clients[bucket] = aws_client(
+                "dynamodb",
+                self.configuration,
+                self.secrets,
+                region=self.region,
+                config=Config(
+                    connect_timeout=bucket,
+                    read_timeout=bucket,
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                ),
+            )
+        return self._clients[bucket]
+
+    def __call__(self, timeout: float) -> str | None:
+        client = self._client(timeout)
+        if self.operation == "get":
+            client.get_item(TableName=self.table, Key=self.key)
+        else:
+            item = dict(self.key)
+            item["gameday_probe_at"] = {"S": wall_now()}
+            client.put_item(TableName=self.table, Item=item)
+        return None
+
+
+def build_check(
+    spec: dict[str, Any],
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> Check:
+    """A check from one sampler spec (see the control's argument schema)."""
+    kind = spec.get("kind")
+    if kind not in SAMPLER_KINDS:
+        raise SpecError(f"kind must be one of {', '.join(SAMPLER_KINDS)}, got {kind!r}")
+    http_args = {
+        "expect_status": spec.get("expect_status"),
+        "expect_body": spec.get("expect_body"),
+        "verify_tls": bool(spec.get("verify_tls", True)),
+        "headers": spec.get("headers"),
+    }
+    if kind in ("http", "http_dns"):
+        if not isinstance(spec.get("url"), str):
+            raise SpecError(f"{kind} needs url")
+        status = http_args["expect_status"]
+        if status is not None:
+            if isinstance(status, int):
+                http_args["expect_status"] = [status]
+            elif not (isinstance(status, list) and all(isinstance(s, int) for s in status)):
+                raise SpecError("expect_status must be an int or a list of ints")
+        if kind == "http":
+            return HttpCheck(spec["url"], **http_args)
+        if not isinstance(spec.get("nameserver"), str):
+            raise SpecError("http_dns needs nameserver 'ip:port'")
+        return DnsHttpCheck(spec["url"], spec["nameserver"], **http_args)
+    if kind == "tcp":
+        port = spec.get("port")
+        try:
+            port = int(port)  # env substitution gives strings
+        except (TypeError, ValueError):
+            raise SpecError(f"tcp port must be an integer, got {port!r}") from None
+        return TcpCheck(str(spec.get("host") or ""), port)
+    if kind == "postgres":
+        return PostgresCheck(str(spec.get("dsn") or ""), str(spec.get("query") or "SELECT 1"))
+    return DynamoDbCheck(
+        str(spec.get("table") or ""),
+        spec.get("key") or {},
+        str(spec.get("operation") or "get"),
+        spec.get("region"),
+        configuration,
+        secrets,
+    )
+
+
+@dataclass
+class _Pending:
+    t_mono: float
+    t_wall: str
+    future: Future
+    done: bool = False
+
+
+class Sampler:
+    """Runs one check per tick on the pool and keeps the samples (thread-safe)."""
+
+    def __init__(
+        self,
+        name: str,
+        check: Check,
+        timeout: float,
+        executor: ThreadPoolExecutor,
+        max_in_flight: int = 4,
+        judge: bool = True,
+        kind: str = "",
+    ) -> None:
+        self.name, self.check, self.timeout = name, check, timeout
+        self.executor, self.max_in_flight, self.judge, self.kind = (
+            executor,
+            max_in_flight,
+            judge,
+            kind,
+        )
+        self._lock = threading.RLock()  # cancel() runs the done callback inline
+        self._samples: list[Sample] = []
+        self._pending: list[_Pending] = []
+        self._running = 0  # futures not finished, abandoned ones included
+
+    def tick(self, now: float) -> None:
+        """Start one check (never blocks); also time out overdue ones."""
+        self.sweep(now)
+        wall = wall_now()
+        with self._lock:
+            if self._running >= self.max_in_flight:
+                self._samples.append(Sample(now, wall, False, None, "overrun"))
+                return
+            self._running += 1
+        try:
+            future = self.executor.submit(self._run, now)
+        except RuntimeError:  # pool shut down
+            with self._lock:
+                self._running -= 1
+            return
+        pending = _Pending(now, wall, future)
+        with self._lock:
+            self._pending.append(pending)
+        future.add_done_callback(lambda f, p=pending: self._finish(p, f))
+
+    def _run(self, scheduled: float) -> tuple[float, str | None]:
+        start = time.monotonic()
+        remaining = self.timeout - (start - scheduled)
+        if remaining <= 0:
+            raise CheckFailed("timeout", "queued past its timeout")
+        detail = self.check(remaining)
+        return time.monotonic(), detail
+
+    def _finish(self, pending: _Pending, future: Future) -> None:
+        with self._lock:
+            self._running -= 1
+            if pending.done:
+                return
+            pending.done = True
+            self._pending.remove(pending)
+            self._samples.append(self._sample(pending, future))
+
+    def _sample(self, pending: _Pending, future: Future) -> Sample:
+        if future.cancelled():
+            return Sample(pending.t_mono, pending.t_wall, False, None, "timeout")
+        error = future.exception()
+        if error is not None:
+            detail = None
+            if isinstance(error, CheckFailed) and " via " in str(error):
+                detail = str(error).rsplit(" via ", 1)[1]
+            latency = (time.monotonic() - pending.t_mono) * 1000
+            return Sample(
+                pending.t_mono, pending.t_wall, False, round(latency, 1), error_class(error), detail
+            )
+        finished, detail = future.result()
+        latency = (finished - pending.t_mono) * 1000
+        if finished - pending.t_mono > self.timeout:
+            return Sample(
+                pending.t_mono, pending.t_wall, False, round(latency, 1), "timeout", detail
+            )
+        return Sample(pending.t_mono, pending.t_wall, True, round(latency, 1), None, detail)
+
+    def sweep(self, now: float) -> None:
+        """Record checks past their timeout as failed (the late result is ignored)."""
+        with self._lock:
+            for pending in [p for p in self._pending if now - p.t_mono > self.timeout]:
+                pending.done = True
+                self._pending.remove(pending)
+                pending.future.cancel()
+                self._samples.append(Sample(pending.t_mono, pending.t_wall, False, None, "timeout"))
+
+    def settled(self) -> list[Sample]:
+        """Samples in time order, only up to the oldest still-running check."""
+        with self._lock:
+            samples = sorted(self._samples, key=lambda s: s.t_mono)
+            oldest = min((p.t_mono for p in self._pending), default=None)
+        if oldest is None:
+            return samples
+        return [s for s in samples if s.t_mono < oldest]
+
+    def samples(self) -> list[Sample]:
+        with self._lock:
+            return sorted(self._samples, key=lambda s: s.t_mono)
+
+    def finalize(self, wait: float) -> None:
+        """Wait up to ``wait`` s for running checks, then time out the rest."""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._pending:
+                    return
+            time.sleep(0.01)
+        self.sweep(math.inf)
+
+
+class Cadence:
+    """A thread calling ``on_tick(now_monotonic)`` every ``interval`` s on a fixed grid.
+
+    Ticks that were missed (the process was paused) are skipped, not bunched up.
+    """
+
+    def __init__(self, interval: float, on_tick: Callable[[float], None], name: str) -> None:
+        if not 1 / MAX_HZ <= interval <= 3600:
+            raise SpecError(f"interval must be between {1 / MAX_HZ:g} and 3600 s, got {interval}")
+        self.interval, self.on_tick = interval, on_tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"cadence-{name}", daemon=True)
+        self.started_mono: float | None = None
+        self.ticks = 0
+
+    def start(self) -> None:
+        self.started_mono = time.monotonic()
+        self._thread.start()
+
+    def _loop(self) -> None:
+        start = self.started_mono or time.monotonic()
+        index = 0
+        while not self._stop.is_set():
+            target = start + index * self.interval
+            delay = target - time.monotonic()
+            if delay > 0 and self._stop.wait(delay):
+                break
+            now = time.monotonic()
+            try:
+                self.on_tick(now)
+            except Exception:  # never let one bad tick end the sampling
+                logger.exception("sampling tick failed")
+            self.ticks += 1
+            index = max(index + 1, math.floor((now - start) / self.interval) + 1)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)

@@ -1,0 +1,347 @@
+"""Samplers against local targets that really go down and up (HTTP, TCP, DNS, PostgreSQL,
+DynamoDB on moto): the measured RTO is within one interval + 50 ms of the ground truth.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaosaws_ext.mutation import stamp_injected
+from probes import session as measurement
+from probes.activities import wait_for_recovery
+from probes.outage_servers import SwitchableServer
+from probes.samplers import DnsHttpCheck, SpecError, build_check
+
+TOLERANCE = 0.05
+
+
+@pytest.fixture
+def targets_file(tmp_path: Path) -> str:
+    path = tmp_path / "targets.yaml"
+    path.write_text(
+        "services:\n"
+        "  web: {rto_s: 30, rpo_s: 5, source: test}\n"
+        "  strict: {rto_s: 0.1, rpo_s: 0, source: test}\n"
+    )
+    return str(path)
+
+
+@pytest.fixture
+def start_session(targets_file: str) -> Iterator[Any]:
+    sessions: list[measurement.MeasurementSession] = []
+
+    def start(samplers: list[dict], service: str = "web", **extra: Any):
+        spec = measurement.parse_spec(
+            {"service": service, "targets_file": targets_file, "samplers": samplers, **extra}
+        )
+        session = measurement.install(
+            measurement.MeasurementSession(spec, f"test-{time.monotonic_ns()}")
+        )
+        sessions.append(session)
+        session.start()
+        return session
+
+    yield start
+    for session in sessions:
+        session.stop()
+    measurement.clear()
+
+
+@pytest.fixture
+def server() -> Iterator[SwitchableServer]:
+    target = SwitchableServer().start()
+    yield target
+    target.stop()
+
+
+def wait_samples(session: measurement.MeasurementSession, count: int, bound: float = 5) -> None:
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        if all(len(s.settled()) >= count for s in session.samplers):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"fewer than {count} samples within {bound}s")
+
+
+def outage(server: SwitchableServer, seconds: float, fault: str = "test") -> tuple[float, float]:
+    """Stamp t0, take the server down for ``seconds``; returns (t0, truth_rto)."""
+    t0 = stamp_injected(fault).monotonic
+    server.down_for(seconds)
+    return t0, 0.0
+
+
+def truth_rto(server: SwitchableServer, t0: float) -> float:
+    spans = server.outages()
+    assert spans and spans[-1][1] is not None
+    return spans[-1][1] - t0
+
+
+@pytest.mark.parametrize("hz", [4, 20])
+def test_http_outage_rto_within_one_interval(start_session, server, hz: int) -> None:
+    session = start_session(
+        [{"name": "web", "kind": "http", "url": server.url, "expect_body": "ok"}],
+        frequency_hz=hz,
+    )
+    wait_samples(session, 4)
+    t0, _ = outage(server, 1.0)
+    result = wait_for_recovery(timeout=10, quiet_period=5)
+    assert result["outage"] is True
+    truth = truth_rto(server, t0)
+    verdict = session.rto_verdict()
+    assert truth <= verdict["measured_s"] + 0.005
+    assert verdict["measured_s"] - truth <= 1 / hz + TOLERANCE
+    assert verdict["met"] is True and verdict["resolution_s"] == pytest.approx(1 / hz)
+    errors = {s.error for s in session.samplers[0].samples() if not s.ok}
+    assert errors == {"refused"}
+
+
+def test_no_outage_gives_rto_zero(start_session, server) -> None:
+    session = start_session([{"kind": "http", "url": server.url}], frequency_hz=20)
+    wait_samples(session, 3)
+    stamp_injected("harmless")
+    result = wait_for_recovery(timeout=5, quiet_period=0.5)
+    assert result == {"outage": False, "rto_s": 0.0, "waited_s": result["waited_s"]}
+    assert session.rto_verdict()["measured_s"] == 0.0
+
+
+def test_outage_that_never_ends_fails_the_wait_and_the_verdict(start_session, server) -> None:
+    from chaoslib.exceptions import ActivityFailed
+
+    session = start_session([{"kind": "http", "url": server.url}], frequency_hz=20)
+    wait_samples(session, 3)
+    stamp_injected("forever")
+    server.down()
+    started = time.monotonic()
+    with pytest.raises(ActivityFailed, match="not recovered within 1s"):
+        wait_for_recovery(timeout=1, quiet_period=5)
+    assert time.monotonic() - started < 2
+    session.stop()
+    verdict = session.rto_verdict()
+    assert verdict["met"] is False and verdict["measured_s"] is None
+    assert "had not ended" in verdict["reason"]
+
+
+def test_hanging_target_does_not_stall_the_cadence(start_session, server) -> None:
+    session = start_session([{"kind": "http", "url": server.url}], frequency_hz=20, max_in_flight=3)
+    wait_samples(session, 3)
+    t0 = stamp_injected("hang").monotonic
+    server.hang()
+    time.sleep(0.6)  # let it hang for a while (the thing under test is the cadence)
+    server.up()
+    wait_for_recovery(timeout=5, quiet_period=5)
+    session.stop()
+    samples = session.samplers[0].samples()
+    during = [s for s in samples if t0 <= s.t_mono <= t0 + 0.6]
+    gaps = [b.t_mono - a.t_mono for a, b in zip(samples, samples[1:], strict=False)]
+    assert max(gaps) < 0.05 * 1.8, "a tick was delayed"
+    assert len(during) >= 10
+    assert {s.error for s in during} <= {"timeout", "overrun"}
+    assert "timeout" in {s.error for s in during}
+    # no sample is slower than its timeout and still counted as ok
+    assert all(s.latency_ms is None or s.latency_ms <= 40 + 5 for s in samples if s.ok)
+
+
+def test_tcp_sampler(start_session, server) -> None:
+    session = start_session(
+        [{"kind": "tcp", "host": "127.0.0.1", "port": str(server.port)}], frequency_hz=20
+    )
+    wait_samples(session, 3)
+    t0, _ = outage(server, 0.5)
+    wait_for_recovery(timeout=5, quiet_period=5)
+    measured = session.rto_verdict()["measured_s"]
+    assert 0 <= measured - truth_rto(server, t0) <= 0.05 + TOLERANCE
+
+
+class _FlipResolver:
+    """A DNS server answering one name with an address we flip, with a TTL."""
+
+    def __init__(self, name: str, address: str, ttl: int) -> None:
+        self.name, self.address, self.ttl = name, address, ttl
+        self.queries = 0
+
+    def resolve(self, request: Any, handler: Any) -> Any:
+        from dnslib import QTYPE, RR, A
+
+        reply = request.reply()
+        self.queries += 1
+        if str(request.q.qname).rstrip(".") == self.name and request.q.qtype == QTYPE.A:
+            reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(self.address), ttl=self.ttl))
+        return reply
+
+
+@pytest.fixture
+def dns_server() -> Iterator[tuple[_FlipResolver, str]]:
+    from dnslib.server import DNSLogger, DNSServer
+
+    resolver = _FlipResolver("api.gameday.test", "127.0.0.1", ttl=1)
+    server = DNSServer(
+        resolver, port=0, address="127.0.0.1", logger=DNSLogger("-request,-reply,-truncated")
+    )
+    server.start_thread()
+    port = server.server.server_address[1]
+    yield resolver, f"127.0.0.1:{port}"
+    server.stop()
+
+
+def test_http_through_dns_honours_the_ttl_and_sees_the_flip(start_session, dns_server) -> None:
+    resolver, nameserver = dns_server
+    primary = SwitchableServer("127.0.0.1").start()
+    secondary = SwitchableServer("127.0.0.2", primary.port).start()
+    try:
+        url = f"http://api.gameday.test:{primary.port}/health"
+        session = start_session(
+            [{"name": "dns", "kind": "http_dns", "url": url, "nameserver": nameserver}],
+            frequency_hz=20,
+        )
+        wait_samples(session, 10)
+        elapsed = time.monotonic() - (session.started_mono or 0)
+        samples = len(session.samplers[0].samples())
+        # cached for its TTL (1 s): about one query per second, not one per sample
+        assert resolver.queries <= elapsed + 2 < samples
+        t0 = stamp_injected("route53").monotonic
+        primary.down()
+        resolver.address = "127.0.0.2"  # the failover flips the record
+        flipped = time.monotonic()
+        wait_for_recovery(timeout=5, quiet_period=5)
+        session.stop()
+        block = session.recovery_block()
+        measured = block["rto"]["measured_s"]
+        # the client keeps the old answer until its TTL (1 s) runs out
+        assert 0 < measured <= 1.0 + 0.05 + TOLERANCE + (flipped - t0)
+        assert block["rto"]["phases"]["dns_s"] == pytest.approx(measured, abs=0.001)
+        details = {s.detail for s in session.samplers[0].samples() if s.error != "timeout"}
+        assert details == {"127.0.0.1", "127.0.0.2"}
+        assert secondary.requests > 0
+    finally:
+        primary.stop()
+        secondary.stop()
+
+
+def test_dns_check_errors() -> None:
+    with pytest.raises(SpecError, match="ip:port"):
+        DnsHttpCheck("http://a.test/", "127.0.0.1")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))  # a nameserver that never answers
+    try:
+        check = DnsHttpCheck("http://a.test/", f"127.0.0.1:{sock.getsockname()[1]}")
+        with pytest.raises(Exception) as info:
+            check(0.1)
+        assert getattr(info.value, "kind", "") == "dns_timeout"
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"kind": "ftp"}, "kind must be one of"),
+        ({"kind": "http"}, "http needs url"),
+        ({"kind": "http", "url": "ftp://x"}, "url must be http"),
+        ({"kind": "http", "url": "http://x", "expect_status": "200"}, "expect_status"),
+        ({"kind": "tcp", "host": "h", "port": "x"}, "port must be an integer"),
+        ({"kind": "postgres"}, "dsn"),
+        ({"kind": "dynamodb", "table": "t"}, "key"),
+        ({"kind": "dynamodb", "table": "t", "key": {"pk": "a"}, "operation": "scan"}, "get"),
+    ],
+)
+def test_sampler_spec_errors(spec: dict, message: str) -> None:
+    with pytest.raises(SpecError, match=message):
+        build_check(spec)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Any]:
+    import pgserver
+    import psycopg
+
+    folder = tempfile.mkdtemp(prefix="pg")
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute("CREATE DATABASE app")
+    yield server
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def set_connections(postgres: Any, allowed: bool) -> float:
+    import psycopg
+
+    with psycopg.connect(postgres.get_uri(), autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE app ALLOW_CONNECTIONS {str(allowed).lower()}")
+    return time.monotonic()
+
+
+def test_postgres_sampler_outage(start_session, postgres) -> None:
+    session = start_session(
+        [{"name": "db", "kind": "postgres", "dsn": postgres.get_uri("app")}], frequency_hz=10
+    )
+    wait_samples(session, 3)
+    t0 = stamp_injected("rds").monotonic
+    set_connections(postgres, False)
+    threading.Timer(0.8, set_connections, args=(postgres, True)).start()
+    wait_for_recovery(timeout=10, quiet_period=5)
+    session.stop()
+    samples = session.samplers[0].samples()
+    first_ok_after = min(
+        s.t_mono for s in samples if s.ok and s.t_mono > t0 + 0.8
+    )  # ground truth: connections allowed again at ~t0 + 0.8
+    measured = session.rto_verdict()["measured_s"]
+    assert 0.8 <= measured + 0.005
+    assert measured - 0.8 <= 0.1 + 0.1 + TOLERANCE  # ALTER DATABASE round trip + interval
+    assert first_ok_after - t0 == pytest.approx(measured, abs=0.001)
+    assert not all(s.ok for s in samples)
+
+
+def test_dynamodb_sampler_outage(start_session, moto_endpoint) -> None:
+    import boto3
+
+    client = boto3.client("dynamodb", region_name="eu-south-1")
+
+    def create() -> float:
+        client.create_table(
+            TableName="tickets",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        return time.monotonic()
+
+    create()
+    session = start_session(
+        [
+            {"name": "get", "kind": "dynamodb", "table": "tickets", "key": {"pk": "health"}},
+            {
+                "name": "put",
+                "kind": "dynamodb",
+                "table": "tickets",
+                "key": {"pk": "probe"},
+                "operation": "put",
+                "region": "eu-south-1",
+            },
+        ],
+        frequency_hz=10,
+        timeout_s=0.5,
+    )
+    wait_samples(session, 3)
+    t0 = stamp_injected("dynamodb").monotonic
+    client.delete_table(TableName="tickets")
+    back: list[float] = []
+    timer = threading.Timer(0.6, lambda: back.append(create()))
+    timer.start()
+    wait_for_recovery(timeout=10, quiet_period=5)
+    session.stop()
+    truth = back[0] - t0
+    measured = session.rto_verdict()["measured_s"]
+    assert -0.005 <= measured - truth <= 0.1 + TOLERANCE
+    errors = {s.error for s in session.samplers[0].samples() if not s.ok}
+    assert "ResourceNotFoundException" in errors
+    assert errors <= {"ResourceNotFoundException", "timeout", "overrun"}
