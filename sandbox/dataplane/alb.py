@@ -79,6 +79,7 @@ _HOP_BY_HOP = {
 }
 _REASONS = {
     403: "Forbidden",
+    500: "Internal Server Error",
     502: "Bad Gateway",
     503: "Service Temporarily Unavailable",
     504: "Gateway Time-out",
@@ -125,7 +126,17 @@ class _AlbHandler(QuietHandler):
     def _handle(self) -> None:
         alb: AlbEmulator = self.server.owner  # type: ignore[attr-defined]
         body = self.read_body(limit=10 << 20)
-        alb.handle(self, body)
+        try:
+            alb.handle(self, body)
+        except OSError:  # the client went away
+            self.close_connection = True
+        except Exception:  # never leave a client without an answer
+            log.exception("ALB emulator failed on %s %s", self.command, self.path)
+            self.close_connection = True
+            try:
+                self.send_body(500, _error_page(500), "text/html")
+            except OSError:
+                pass
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
 
@@ -353,7 +364,9 @@ class AlbEmulator:
         connection = http.client.HTTPConnection(*address, timeout=timeout)
         try:
             connection.request("GET", path, headers={"User-Agent": "ELB-HealthChecker/2.0"})
-            status = connection.getresponse().status
+            response = connection.getresponse()
+            response.read(1 << 16)
+            status = response.status
         except TimeoutError:
             return False, "Target.Timeout", "Request timed out"
         except OSError:

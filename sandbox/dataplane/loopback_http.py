@@ -46,6 +46,10 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client resetting its connection is normal traffic, not a traceback."""
+        log.debug("error serving %s", client_address, exc_info=True)
+
 
 class LoopbackHttpServer:
     """Serve ``handler_class`` on ``host:port`` (port 0: a free one) in a thread.
