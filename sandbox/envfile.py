@@ -1,0 +1,121 @@
+"""The sandbox's env file: what ``chaos run x.yaml --var-file <file>`` needs.
+
+Chaos Toolkit reads a var file whose extension is neither ``.json`` nor ``.yaml`` as
+``KEY=VALUE`` lines and puts them in ``os.environ`` verbatim (no quoting, no
+expansion), so values are written bare and must not contain newlines. boto3 then reaches
+the sandbox through ``AWS_ENDPOINT_URL``; dummy credentials and empty config files keep
+a stray profile from pointing the run at a real account.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+# Keys every experiment may read, in the order they are written.
+AWS_KEYS = (
+    "AWS_ENDPOINT_URL",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_EC2_METADATA_DISABLED",
+)
+GAMEDAY_KEYS = (
+    "GAMEDAY_TARGET",
+    "GAMEDAY_ALLOWED_ACCOUNTS",
+    "GAMEDAY_ALLOWED_REGIONS",
+    "GAMEDAY_AZ",
+    "GAMEDAY_VPC_ID",
+    "GAMEDAY_SUBNET_TAG",
+    "GAMEDAY_BLACKHOLE_SCOPE",
+    "GAMEDAY_API_URL",
+    "GAMEDAY_API_PATH",
+    "GAMEDAY_DB_INSTANCE",
+    "GAMEDAY_DB_DSN",
+    "GAMEDAY_HEALTH_CHECK_ID",
+    "GAMEDAY_HEALTH_CHECK_WAIT_SECONDS",
+    "GAMEDAY_BLOCK_MECHANISM",
+    "GAMEDAY_FAILOVER_RECORD",
+    "GAMEDAY_DNS_SERVER",
+    "GAMEDAY_TABLE",
+    "GAMEDAY_OTHER_REGION",
+    "GAMEDAY_CONFLICT_WRITES",
+    "GAMEDAY_CONVERGENCE_TIMEOUT",
+    "GAMEDAY_FAILOVER_TIMEOUT",
+    "GAMEDAY_MAX_FAULT_SECONDS",
+)
+ENV_KEYS = AWS_KEYS + GAMEDAY_KEYS
+
+# Safe values that do not depend on the topology.
+FIXED = {
+    "AWS_ACCESS_KEY_ID": "sandbox",
+    "AWS_SECRET_ACCESS_KEY": "sandbox",
+    "AWS_SESSION_TOKEN": "sandbox",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "GAMEDAY_TARGET": "sandbox",
+    "GAMEDAY_SUBNET_TAG": "",
+    "GAMEDAY_BLACKHOLE_SCOPE": "all",
+    "GAMEDAY_BLOCK_MECHANISM": "listener-rule",
+    "GAMEDAY_API_PATH": "/api/tickets",
+    "GAMEDAY_CONFLICT_WRITES": "10",
+    "GAMEDAY_CONVERGENCE_TIMEOUT": "30",
+    "GAMEDAY_FAILOVER_TIMEOUT": "120",
+    "GAMEDAY_MAX_FAULT_SECONDS": "300",
+}
+
+HEADER = """\
+# Sandbox environment (generated; do not edit, it changes at every start).
+#   chaos run experiments/<experiment>.yaml --var-file {path}
+# Everything below points at a local moto server and emulators on 127.0.0.0/8:
+# no request leaves this machine.
+"""
+
+
+def render_env(values: Mapping[str, str], path: str | os.PathLike[str] = "<file>") -> str:
+    """``KEY=VALUE`` lines: the known keys in order, then any extra key, sorted."""
+    lines = [HEADER.format(path=path)]
+    extra = sorted(k for k in values if k not in ENV_KEYS)
+    for key in (*ENV_KEYS, *extra):
+        if key not in values:
+            continue
+        value = str(values[key])
+        if "\n" in value or "\r" in value or "=" in key or not key:
+            raise ValueError(f"cannot write {key!r} to an env file")
+        lines.append(f"{key}={value}\n")
+    return "".join(lines)
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """Read an env file the way chaostoolkit does (split on the first ``=``)."""
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, value = line.split("=", 1)
+        values[key] = value
+    return values
+
+
+def write_env_file(values: Mapping[str, str], path: str | os.PathLike[str]) -> Path:
+    """Write the env file atomically (mode 0600); returns its path."""
+    target = Path(path)
+    missing = [k for k in ENV_KEYS if k not in values]
+    if missing:
+        raise ValueError(f"env file would lack {', '.join(missing)}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(render_env(values, target))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+    return target
