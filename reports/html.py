@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from reports.charts import HATCH_DEFS, Mark, availability_chart, replication_lag_chart, trend_chart
-from reports.journal import Journal, get_path, number, parse_time
+from reports.journal import Journal, as_journals, get_path, number, parse_time
 from reports.redaction import mask_journals
 from reports.series import failing_spans, parse_samples
 from reports.trend import ExperimentTrend, build_trends
@@ -324,13 +324,17 @@ def build_report_html(
     generated_at: datetime | None = None,
 ) -> str:
     """The report as a string (see ``render_html``)."""
-    extra = list(extra_secret_values)
-    masked = mask_journals(journals, extra_secret_values=extra, environ=environ)
+    current = as_journals(journals)
+    history_in = as_journals(trend_journals)
+    # one masking pass over both: a secret one journal reveals is masked in all
+    everything = mask_journals(
+        current + history_in, extra_secret_values=extra_secret_values, environ=environ
+    )
+    masked, past = everything[: len(current)], everything[len(current) :]
     summaries = [summarise(j) for j in masked]
     sections = [_section(i, j, s) for i, (j, s) in enumerate(zip(masked, summaries, strict=True))]
     trends: list[ExperimentTrend] = []
     trend_charts: dict[str, dict[str, Markup]] = {}
-    past = mask_journals(trend_journals, extra_secret_values=extra, environ=environ)
     if past:
         current_ids = {(j.title, j.data.get("start")) for j in masked}
         history = [summarise(j) for j in past if (j.title, j.data.get("start")) not in current_ids]

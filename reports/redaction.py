@@ -297,12 +297,18 @@ def mask_journals(
     extra_secret_values: Iterable[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> list[Journal]:
-    """Masked copies of journals (``Journal`` objects or bare dicts), same order."""
-    extra = list(extra_secret_values)
+    """Masked copies of journals (``Journal`` objects or bare dicts), same order.
+
+    Secret values are pooled: a value one journal reveals (say, a token resolved by
+    dynamic configuration) is masked in every journal of the same report.
+    """
+    items = as_journals(journals)
+    pooled: set[str] = set(v for v in extra_secret_values if isinstance(v, str) and v)
+    for journal in items:
+        pooled.update(collect_secret_values(journal.data, environ=environ))
+    secrets = sorted(pooled, key=lambda v: (-len(v), v))
+    secret_set = set(secrets)
     return [
-        Journal(
-            source=j.source,
-            data=mask_journal(j.data, extra_secret_values=extra, environ=environ),
-        )
-        for j in as_journals(journals)
+        Journal(source=j.source, data=_mask_tree(dict(j.data), secrets, secret_set))
+        for j in items
     ]
