@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
@@ -25,6 +29,7 @@ from tests.conftest import REGION
 WINDOW = 0.3
 CONFIG = {"aws_region": REGION}
 POLL = 0.02
+CHAOS = shutil.which("chaos") or "chaos"
 
 
 @pytest.fixture
@@ -333,3 +338,23 @@ def test_probe_times_out_with_one_line(rds: boto3.client, mocked_aws: None) -> N
 def test_probe_needs_exactly_one_db(rds: boto3.client) -> None:
     with pytest.raises(ActivityFailed, match="exactly one"):
         probes.wait_for_failover_completion(configuration=CONFIG)
+
+
+def test_the_experiment_validates_with_the_example_env() -> None:
+    """`chaos validate` has no --var-file in chaostoolkit 1.19: load the .env as chaos run
+    --var-file would (KEY=VALUE lines into the environment)."""
+    root = Path(__file__).resolve().parents[1]
+    env = {"PATH": os.environ["PATH"], "HOME": str(Path.home())}
+    for line in (root / "experiments/env/staging.example.env").read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            env[key] = value
+    assert {"GAMEDAY_DB_INSTANCE", "GAMEDAY_DB_DSN", "GAMEDAY_FAILOVER_TIMEOUT"} <= set(env)
+    done = subprocess.run(
+        [CHAOS, "--no-log-file", "validate", str(root / "experiments/rds-forced-failover.yaml")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
