@@ -23,6 +23,7 @@ TIME_SCALE = 0.05  # interval 0.25 s: an unhealthy mark after about 0.5 s
 @dataclass
 class Stack:
     alb: AlbEmulator
+    instances: dict[str, ApiInstance]  # az -> instance
     lb_arn: str
     listener_arn: str
     tg_arn: str
@@ -92,7 +93,8 @@ def stack(mocked_aws: None) -> Iterator[Stack]:
     )
     alb.start()
     try:
-        yield Stack(alb, lb_arn, listener_arn, tg_arn, vpc_id, private, targets)
+        by_az = {i.az: i for i in instances}
+        yield Stack(alb, by_az, lb_arn, listener_arn, tg_arn, vpc_id, private, targets)
     finally:
         alb.stop()
         for instance in instances:
@@ -313,3 +315,28 @@ def test_public_subnets_blackholed_for_clients_drops_the_connection(stack: Stack
         ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl)
     with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
         stack.get("/api/tickets")
+
+
+def test_a_dead_instance_gets_502_until_its_health_check_fails(stack: Stack) -> None:
+    bad, good = f"{REGION}a", f"{REGION}b"
+    stack.instances[bad].stop()
+    statuses: list[int] = []
+
+    def unhealthy_and_served() -> bool:
+        statuses.append(stack.get("/api/tickets")[0])
+        return _state(stack, bad) == "unhealthy"
+
+    wait_until(unhealthy_and_served, timeout=10, interval=0.01, what="dead target unhealthy")
+    assert set(statuses) <= {200, 502}
+    health = stack.alb.target_health()[stack.tg_arn][stack.targets[bad]]
+    assert health["reason"] == "Target.FailedHealthChecks"
+    assert {stack.get("/api/tickets")[1]["X-Served-By"] for _ in range(4)} == {good}
+
+
+def test_unhealthy_instance_leaves_rotation_and_returns(stack: Stack) -> None:
+    bad = f"{REGION}a"
+    stack.instances[bad].set_healthy(False)
+    wait_until(lambda: _state(stack, bad) == "unhealthy", 10, 0.02, "unhealthy")
+    assert {stack.get("/api/tickets")[1]["X-Served-By"] for _ in range(4)} == {f"{REGION}b"}
+    stack.instances[bad].set_healthy(True)
+    wait_until(lambda: _state(stack, bad) == "healthy", 10, 0.02, "healthy again")

@@ -187,6 +187,7 @@ class AlbEmulator:
         self._stop = threading.Event()
         self._health_thread: threading.Thread | None = None
         self._published: dict[str, Any] = {}
+        self._due: dict[str, float] = {}  # target group ARN -> next health check (monotonic)
         self._random = random.Random(0)
         self._server = LoopbackHttpServer(_AlbHandler, self, host, port)
 
@@ -196,11 +197,12 @@ class AlbEmulator:
         self._stop.clear()
         if self.health_checks:
             self.check_health_now()
+        address = self._server.start("alb")
+        if self.health_checks:
             self._health_thread = threading.Thread(
                 target=self._health_loop, name="alb-health", daemon=True
             )
             self._health_thread.start()
-        address = self._server.start("alb")
         log.info("ALB %s on %s:%s", self.load_balancer_arn.rsplit("/", 2)[-2], *address)
         return address
 
@@ -324,6 +326,8 @@ class AlbEmulator:
         return self.target_health()
 
     def _check_group(self, group: Any, nodes: list[_Node]) -> None:
+        interval = self.scaled(float(group.health_check_interval_seconds or 30))
+        self._due[group.arn] = time.monotonic() + interval
         registrations = list(group.targets.values())
         self._book.forget_except(group.arn, [str(r["Id"]) for r in registrations])
         if self.publish_health:
@@ -378,25 +382,21 @@ class AlbEmulator:
         return False, "Target.ResponseCodeMismatch", f"Health checks failed with code: [{status}]"
 
     def _health_loop(self) -> None:
-        due: dict[str, float] = {}
+        """Check each target group when due (a group seen for the first time at once);
+        wake at least every 0.1 s to pick up new groups and changed settings."""
         while not self._stop.is_set():
+            waits: list[float] = []
             try:
                 load_balancer = self._load_balancer()
                 groups = [] if load_balancer is None else self._target_groups(load_balancer)
                 nodes = [] if load_balancer is None else self._nodes(load_balancer)
                 for group in groups:
-                    now = time.monotonic()
-                    interval = self.scaled(float(group.health_check_interval_seconds or 30))
-                    if group.arn not in due:
-                        due[group.arn] = now + interval
-                    elif now >= due[group.arn]:
+                    if time.monotonic() >= self._due.get(group.arn, 0.0):
                         self._check_group(group, nodes)
-                        due[group.arn] = max(due[group.arn] + interval, time.monotonic())
-                waits = [d - time.monotonic() for d in due.values()]
+                    waits.append(self._due[group.arn] - time.monotonic())
             except Exception:  # moto state mutated under us: try again next tick
                 log.debug("health round failed", exc_info=True)
-                waits = []
-            self._stop.wait(min([0.1, *waits]) if waits else 0.1)
+            self._stop.wait(max(0.0, min([0.1, *waits])))
 
     def target_health(self) -> dict[str, dict[str, dict[str, object]]]:
         """{target group ARN: {target id: {"state", "reason", "description"}}}."""
