@@ -185,3 +185,17 @@ def test_time_scale_and_published_defaults() -> None:
     assert emulator.cluster_failover_window == pytest.approx(0.3)
     with pytest.raises(ValueError):
         RdsFailoverEmulator(time_scale=0)
+
+
+def test_install_again_after_a_moto_reset(rds: boto3.client, mocked_aws: None) -> None:
+    backend = get_backend("rds")[DEFAULT_ACCOUNT_ID][REGION]
+    with RdsFailoverEmulator(failover_seconds=WINDOW) as emulator:
+        backend.reset()  # what /moto-api/reset does: the wrappers are gone
+        assert "reboot_db_instance" not in backend.__dict__
+        assert emulator.install() is emulator
+        create_instance(rds)
+        rds.reboot_db_instance(DBInstanceIdentifier="db1", ForceFailover=True)
+        assert describe(rds)["DBInstanceStatus"] == "rebooting"
+        assert emulator.wait_idle(timeout=5)
+        assert describe(rds)["AvailabilityZone"] == "eu-south-1b"
+    assert "reboot_db_instance" not in backend.__dict__

@@ -165,18 +165,29 @@ class RdsFailoverEmulator:
 
     # -- install / uninstall -------------------------------------------------------
     def install(self) -> RdsFailoverEmulator:
-        """Wrap the backends' methods (idempotent). Returns self."""
+        """Wrap the backends' methods. Returns self.
+
+        Idempotent, and safe to call again after ``/moto-api/reset`` (a reset wipes the
+        wrappers from the backends; calling ``install()`` again puts them back).
+        """
         with self._lock:
-            if self._installed:
-                return self
-            _acquire_response_shim()
+            if not self._installed:
+                _acquire_response_shim()
             for region in self.regions:
                 backend = get_backend("rds")[self.account_id][region]
+                current = backend.__dict__.get("reboot_db_instance")
+                if getattr(current, "emulator", None) is self:
+                    continue
                 saved = {name: backend.__dict__.get(name, _MISSING) for name in _WRAPPED}
                 originals = {name: getattr(backend, name) for name in _WRAPPED}
-                backend.reboot_db_instance = self._wrap_reboot(backend, originals)
-                backend.failover_db_cluster = self._wrap_cluster_failover(backend, originals)
-                backend.describe_db_instances = self._wrap_describe(backend, originals)
+                wrappers = {
+                    "reboot_db_instance": self._wrap_reboot(backend, originals),
+                    "failover_db_cluster": self._wrap_cluster_failover(backend, originals),
+                    "describe_db_instances": self._wrap_describe(backend, originals),
+                }
+                for name, wrapper in wrappers.items():
+                    wrapper.emulator = self  # type: ignore[attr-defined]
+                    setattr(backend, name, wrapper)
                 self._installed[region] = (backend, saved)
             logger.info(
                 "RDS failover emulation on (%s): instance %.2fs, cluster %.2fs, reboot %.2fs",
