@@ -37,6 +37,22 @@ def _session() -> measurement.MeasurementSession:
     return session
 
 
+def _before_method(service: str | None) -> dict[str, Any] | None:
+    """The steady-state hypothesis also runs before the method: nothing to judge yet."""
+    session = measurement.current()
+    if session is None:
+        raise ActivityFailed(_NO_CONTROL)
+    if session.started_mono is not None:
+        return None
+    return {
+        "service": service or session.spec.service,
+        "measured_s": None,
+        "met": True,
+        "phase": "before-method",
+        "reason": "nothing measured yet: sampling starts with the method",
+    }
+
+
 def wait_for_recovery(
     timeout: float = 600.0,
     consecutive: int | None = None,
@@ -113,7 +129,12 @@ def rto_within_target(
     """Measured RTO vs the DR plan's target: ``{measured_s, target_s, resolution_s, met}``.
 
     ``service`` defaults to the control's; ``targets_file`` overrides the control's file.
+    Before the method (the hypothesis runs twice) it returns ``met: true``,
+    ``phase: before-method``.
     """
+    early = _before_method(service)
+    if early is not None:
+        return early
     session = _session()
     target = _check_service(session, service, targets_file, configuration)
     verdict = session.rto_verdict()
@@ -131,7 +152,13 @@ def rpo_within_target(
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict[str, Any]:
-    """Measured RPO (write markers) vs the target: ``{measured_s, target_s, lost, met}``."""
+    """Measured RPO (write markers) vs the target: ``{measured_s, target_s, lost, met}``.
+
+    Before the method it returns ``met: true``, ``phase: before-method``.
+    """
+    early = _before_method(service)
+    if early is not None:
+        return early
     session = _session()
     target = _check_service(session, service, targets_file, configuration)
     verdict = session.rpo_verdict()

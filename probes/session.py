@@ -223,7 +223,7 @@ class _T0:
 @dataclass
 class MeasurementSession:
     spec: MeasurementSpec
-    run_id: str
+    run_id: str = ""
     configuration: Configuration | None = None
     secrets: Secrets | None = None
     samplers: list[Sampler] = field(default_factory=list)
@@ -274,6 +274,10 @@ class MeasurementSession:
                         kind=spec["kind"],
                     )
                 )
+            from chaosaws_ext.runcontext import current_run
+
+            # the safety control may start a new run before the method: take its id now
+            self.run_id = current_run(self.configuration).run_id
             self._cadence = Cadence(self.spec.interval, self._tick, "samplers")
             self.started_mono, self.started_wall = time.monotonic(), wall_now()
             self._cadence.start()

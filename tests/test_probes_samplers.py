@@ -345,3 +345,25 @@ def test_dynamodb_sampler_outage(start_session, moto_endpoint) -> None:
     errors = {s.error for s in session.samplers[0].samples() if not s.ok}
     assert "ResourceNotFoundException" in errors
     assert errors <= {"ResourceNotFoundException", "timeout", "overrun"}
+
+
+def test_wall_clock_jumping_backwards_does_not_change_durations(
+    start_session, server, monkeypatch
+) -> None:
+    import itertools
+
+    import probes.samplers as samplers_module
+
+    counter = itertools.count()
+
+    def jumping_wall() -> str:  # an hour back after the 10th sample
+        return "2026-01-01T10:00:00Z" if next(counter) < 10 else "2026-01-01T09:00:00Z"
+
+    monkeypatch.setattr(samplers_module, "wall_now", jumping_wall)
+    session = start_session([{"kind": "http", "url": server.url}], frequency_hz=20)
+    wait_samples(session, 12)
+    t0, _ = outage(server, 0.5)
+    wait_for_recovery(timeout=5, quiet_period=5)
+    measured = session.rto_verdict()["measured_s"]
+    assert 0 <= measured - truth_rto(server, t0) <= 0.05 + TOLERANCE
+    assert session.samplers[0].samples()[-1].t_wall == "2026-01-01T09:00:00Z"

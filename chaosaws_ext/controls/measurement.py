@@ -41,7 +41,6 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.runcontext import current_run
 from probes import session as measurement
 from probes.samplers import SpecError
 from probes.targets import TargetsError
@@ -73,10 +72,7 @@ def _setup(
         message = f"measurement control: {error}"
         logger.error(message)
         raise InterruptExecution(message) from None
-    run = current_run(configuration)
-    return measurement.install(
-        measurement.MeasurementSession(spec, run.run_id, configuration, secrets)
-    )
+    return measurement.install(measurement.MeasurementSession(spec, "", configuration, secrets))
 
 
 def configure_control(
