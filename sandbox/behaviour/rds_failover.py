@@ -129,7 +129,6 @@ class _Pending:
     db_id: str
     finish: Callable[[], None]
     timer: threading.Timer | None = None
-    started: float = 0.0
     done: threading.Event = field(default_factory=threading.Event)
 
 
