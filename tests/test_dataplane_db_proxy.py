@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,17 +15,13 @@ from sandbox.dataplane.postgres import PostgresBackend
 
 
 @pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresBackend]:
-    # Not under pytest's tmp dirs: as root, pgserver runs PostgreSQL as the `pgserver`
-    # user, and pytest keeps /tmp/pytest-of-root at mode 0700 (other sessions reset it).
-    workdir = tempfile.mkdtemp(prefix="dataplane-pg-")
-    backend = PostgresBackend(workdir)
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresBackend]:
+    backend = PostgresBackend(tmp_path_factory.mktemp("pg"))
     try:
         backend.start()
         yield backend
     finally:
         backend.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class Switch:
