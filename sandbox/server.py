@@ -28,6 +28,7 @@ import logging
 import math
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
@@ -55,6 +56,19 @@ REGION_HOSTS = {seed.PRIMARY_REGION: "127.0.10.1", seed.STANDBY_REGION: "127.0.2
 # process-wide. Sandboxes in different processes coexist (every port is picked free).
 _running: Sandbox | None = None
 _running_lock = threading.Lock()
+_session: boto3.session.Session | None = None
+_session_lock = threading.Lock()
+
+
+def _boto_session() -> boto3.session.Session:
+    """One boto3 session for every sandbox of the process: its loader caches the
+    service models, which makes client creation several times faster."""
+    global _session
+    if _session is None:
+        _session = boto3.session.Session()
+    return _session
+
+
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5)
 
 
@@ -192,8 +206,8 @@ class Sandbox:
         self._env_file = Path(env_file) if env_file is not None else None
         self._stack: contextlib.ExitStack | None = None
         self._clients: dict[tuple[str, str], Any] = {}
-        self._session: boto3.session.Session | None = None
         self.topology: Topology | None = None
+        self.stop_timings: list[tuple[str, float]] = []
         self.endpoint_url = ""
         self.workdir: Path | None = None
         # the live parts, for tests and the CLI
@@ -250,6 +264,21 @@ class Sandbox:
                     _running = None
 
     # -- building blocks ---------------------------------------------------------------
+    def _defer(
+        self, stack: contextlib.ExitStack, stop: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> None:
+        """Register a stop step; ``stop_timings`` records how long each one took."""
+        name = getattr(stop, "__qualname__", repr(stop))
+
+        def timed() -> None:
+            began = time.monotonic()
+            try:
+                stop(*args, **kwargs)
+            finally:
+                self.stop_timings.append((name, time.monotonic() - began))
+
+        stack.callback(timed)
+
     def client(self, service: str, region: str = seed.PRIMARY_REGION) -> Any:
         """A boto3 client for the sandbox (explicit endpoint and dummy credentials).
 
@@ -259,17 +288,16 @@ class Sandbox:
         key = (service, region)
         if key in self._clients:
             return self._clients[key]
-        if self._session is None:
-            self._session = boto3.session.Session()
-        client = self._session.client(
-            service,
-            region_name=region,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id=FIXED["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FIXED["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FIXED["AWS_SESSION_TOKEN"],
-            config=_CLIENT_CONFIG,
-        )
+        with _session_lock:
+            client = _boto_session().client(
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=FIXED["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=FIXED["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=FIXED["AWS_SESSION_TOKEN"],
+                config=_CLIENT_CONFIG,
+            )
         self._clients[key] = client
         return client
 
@@ -277,7 +305,7 @@ class Sandbox:
         missing: list[str] = []
         self.workdir = self._make_workdir(stack)
         self._start_moto(stack)
-        stack.callback(self._close_clients)
+        self._defer(stack, self._close_clients)
         primary, standby = seed.PRIMARY_REGION, seed.STANDBY_REGION
         networks = {r: seed.seed_network(self.client("ec2", r), r) for r in (primary, standby)}
         lbs = {
@@ -375,7 +403,7 @@ class Sandbox:
             self._given_workdir.mkdir(parents=True, exist_ok=True)
             return self._given_workdir
         path = Path(tempfile.mkdtemp(prefix="gameday-sandbox-"))
-        stack.callback(shutil.rmtree, path, ignore_errors=True)
+        self._defer(stack, shutil.rmtree, path, ignore_errors=True)
         return path
 
     def _start_moto(self, stack: contextlib.ExitStack) -> None:
@@ -398,7 +426,7 @@ class Sandbox:
             if inner is not None:
                 inner.server_close()  # ThreadedMotoServer.stop() leaves the socket open
 
-        stack.callback(stop_moto)
+        self._defer(stack, stop_moto)
         host, port = server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
 
@@ -416,7 +444,7 @@ class Sandbox:
             account_id=self.account_id,
             regions=(seed.PRIMARY_REGION, seed.STANDBY_REGION),
         ).install()
-        stack.callback(self.rds.uninstall)
+        self._defer(stack, self.rds.uninstall)
 
     def _install_replication(self, stack: contextlib.ExitStack, missing: list[str]) -> list[str]:
         replicator_class = _optional(
@@ -427,7 +455,7 @@ class Sandbox:
             return [seed.PRIMARY_REGION]
         self.replicator = _construct(replicator_class, time_scale=self.timings.time_scale)
         self.replicator.start()
-        stack.callback(self.replicator.stop)
+        self._defer(stack, self.replicator.stop)
         return list(
             self.replicator.make_global(
                 seed.TABLE_NAME,
@@ -444,7 +472,7 @@ class Sandbox:
             for az in seed.azs_of(region):
                 instance = ApiInstance(f"api-{az}", region, az)
                 instance.start()
-                stack.callback(instance.stop)
+                self._defer(stack, instance.stop)
                 self.api_instances[region][az] = instance
 
     def _start_albs(
@@ -485,7 +513,7 @@ class Sandbox:
                 self.albs.clear()
                 continue
             for alb in started:
-                stack.callback(alb.stop)
+                self._defer(stack, alb.stop)
             return addresses
         raise RuntimeError(f"could not bind the ALB emulators on one port: {last_error}")
 
@@ -519,13 +547,16 @@ class Sandbox:
             missing.append("database: sandbox.dataplane.postgres/db_proxy absent")
             return ""
         assert self.workdir is not None
-        postgres = backend_class(self.workdir / "postgres")
+        pgdata = self.workdir / "postgres"
+        if not pgdata.exists():
+            _copy_pgdata(_pgdata_template(backend_class), pgdata)
+        postgres = backend_class(pgdata)
         socket_path = postgres.start()
-        stack.callback(postgres.stop)
+        self._defer(stack, postgres.stop)
         rds = self.rds
         proxy = proxy_class(socket_path, accepting=lambda: rds.is_available(db_id))
         host, port = proxy.start()
-        stack.callback(proxy.stop)
+        self._defer(stack, proxy.stop)
         self.postgres, self.db_proxy = postgres, proxy
         return str(postgres.dsn_via(host, port))
 
@@ -534,7 +565,7 @@ class Sandbox:
 
         self.health = Route53HealthCheckers(account_id=self.account_id, timings=self.timings)
         self.health.install()
-        stack.callback(self.health.uninstall)
+        self._defer(stack, self.health.uninstall)
 
     def _start_dns(self, stack: contextlib.ExitStack, missing: list[str]) -> tuple[str, int] | None:
         from moto.route53.models import route53_backends
@@ -550,7 +581,7 @@ class Sandbox:
             return None
         self.dns = dns_class(self._records, host="127.0.0.1", port=0)
         host, port = self.dns.start()
-        stack.callback(self.dns.stop)
+        self._defer(stack, self.dns.stop)
         return (str(host), int(port))
 
     # -- Route 53 answers --------------------------------------------------------------
@@ -560,6 +591,56 @@ class Sandbox:
         if self._records is None:
             raise RuntimeError("sandbox not started")
         return self._records(name, qtype) or []
+
+
+def _pgdata_template(backend_class: Any) -> Path:
+    """A freshly initialised, cleanly stopped data directory, made once per machine.
+
+    ``initdb`` takes seconds; copying its result takes a fraction of one. The template
+    never holds data: it is initialised, started once and stopped, then published by
+    an atomic rename (several processes may race to make it; the first one wins).
+    """
+    import pgserver
+
+    version = getattr(pgserver, "__version__", "0")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    template = cache / "gameday-sandbox" / f"pgdata-{version}"
+    if (template / "PG_VERSION").exists():
+        return template
+    template.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".pgdata-", dir=template.parent)) / "pgdata"
+    server = backend_class(staging)
+    server.start()
+    server.stop()
+    try:
+        os.rename(staging, template)
+    except OSError:  # another process published it first
+        pass
+    shutil.rmtree(staging.parent, ignore_errors=True)
+    return template
+
+
+_NOT_COPIED = ("postmaster.pid", "postmaster.opts", ".handle_pids.json")
+
+
+def _copy_pgdata(template: Path, target: Path) -> None:
+    """Copy the template keeping modes and owners (pgserver runs PostgreSQL as an
+    unprivileged user when started by root): ``cp -a``, else a Python copy + chown."""
+    cp = shutil.which("cp")
+    if cp is not None:
+        subprocess.run([cp, "-a", str(template), str(target)], check=True, timeout=60)
+    else:
+        shutil.copytree(template, target, symlinks=True)
+        if os.geteuid() == 0:
+            for source_dir, _dirs, files in os.walk(template):
+                relative = Path(source_dir).relative_to(template)
+                for name in [".", *files]:
+                    stat = (Path(source_dir) / name).stat()
+                    os.chown(target / relative / name, stat.st_uid, stat.st_gid)
+    for name in _NOT_COPIED:
+        (target / name).unlink(missing_ok=True)
+    for stale in target.glob(".s.PGSQL.*"):
+        stale.unlink(missing_ok=True)
 
 
 def _print(text: str) -> None:
