@@ -16,7 +16,7 @@ from sandbox.dataplane.postgres import PostgresBackend
 
 @pytest.fixture(scope="module")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresBackend]:
-    backend = PostgresBackend(tmp_path_factory.mktemp("pg"))
+    backend = PostgresBackend(tmp_path_factory.mktemp("pg"), cleanup_mode="delete")
     try:
         backend.start()
         yield backend
@@ -76,3 +76,16 @@ def test_tcp_upstream_and_unreachable_upstream(postgres: PostgresBackend) -> Non
         with pytest.raises(psycopg.OperationalError):
             _connect(postgres, broken)
         assert broken.refused == 1
+
+
+def test_data_stays_in_the_workdir_across_restarts(tmp_path: Path) -> None:
+    workdir = tmp_path / "pgdata"
+    with PostgresBackend(workdir) as backend:
+        with psycopg.connect(backend.dsn, autocommit=True) as connection:
+            connection.execute("create table kept (v int)")
+            connection.execute("insert into kept values (42)")
+    assert (workdir / "PG_VERSION").exists()
+    assert not (workdir / "postmaster.pid").exists()
+    with PostgresBackend(workdir) as backend, psycopg.connect(backend.dsn) as connection:
+        assert connection.execute("select v from kept").fetchone() == (42,)
+    assert backend.data_dir == workdir  # a private copy, if any, is gone

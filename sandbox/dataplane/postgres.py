@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -14,34 +15,64 @@ __all__ = ["PostgresBackend"]
 log = logging.getLogger(__name__)
 
 
-def _traversable_by_others(path: Path) -> bool:
-    """Whether every ancestor of ``path`` lets other users through (o+x)."""
-    for parent in path.resolve().parents:
-        if not parent.stat().st_mode & stat.S_IXOTH:
-            return False
-    return True
+def _under_closed_pytest_root(path: Path) -> bool:
+    """Whether ``path`` lies under a ``pytest-of-<user>`` folder closed to other users."""
+    return any(
+        parent.name.startswith("pytest-of-") and not parent.stat().st_mode & stat.S_IXOTH
+        for parent in path.resolve().parents
+    )
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    """Copy the contents of ``source`` into ``target`` keeping modes and owners; then
+    give ``target`` itself the mode and owner of ``source``."""
+    cp = shutil.which("cp")
+    if cp is not None:
+        subprocess.run([cp, "-a", f"{source}/.", f"{target}/"], check=True, timeout=120)
+    else:
+        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        for directory, _dirs, files in os.walk(source):
+            for name in [".", *files]:
+                info = (Path(directory) / name).stat()
+                relative = Path(directory).relative_to(source) / name
+                os.chown(target / relative, info.st_uid, info.st_gid)
+    info = source.stat()
+    os.chown(target, info.st_uid, info.st_gid)
+    target.chmod(stat.S_IMODE(info.st_mode))
+
+
+def _empty(directory: Path) -> None:
+    for child in directory.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 class PostgresBackend:
-    """Start (or reuse) a PostgreSQL server whose data lives in ``workdir``.
+    """A PostgreSQL server whose data lives in ``workdir`` (initialised on first start).
 
     It listens only on a unix socket (``socket_path``); put a ``DbProxy`` in front of
-    it for a TCP endpoint. ``stop()`` stops the server (the data stays unless
-    ``cleanup_mode="delete"``).
+    it for a TCP endpoint. ``stop()`` stops the server; the data stays in ``workdir``
+    unless ``cleanup_mode="delete"``.
 
     As root, pgserver runs PostgreSQL as the ``pgserver`` user, which must traverse every
-    parent of the data directory; pgserver opens them up (chmod o+rx) but pytest resets
+    parent of the data directory; pgserver opens them (chmod o+rx). pytest, though, resets
     ``/tmp/pytest-of-root`` to 0700 whenever a session starts, which breaks a server
-    starting meanwhile. So as root, a ``workdir`` under a closed parent is replaced by a
-    private temporary directory (``data_dir``; removed by ``stop``).
+    starting meanwhile. So, as root under that folder (a test's ``tmp_path``), the server
+    runs from a private copy in the system temp dir (``data_dir``), copied back into
+    ``workdir`` by ``stop`` (a few seconds for a fresh cluster's 40 MB).
     """
 
     def __init__(self, workdir: str | Path, cleanup_mode: str = "stop") -> None:
         self.workdir = Path(workdir)
         self.cleanup_mode = cleanup_mode
         self.data_dir = self.workdir
-        self._temporary = False
         self._server = None
+
+    @property
+    def _mirrored(self) -> bool:
+        return self.data_dir != self.workdir
 
     def start(self) -> str:
         """Start the server; returns the path of its unix socket."""
@@ -49,13 +80,16 @@ class PostgresBackend:
             import pgserver
 
             self.workdir.mkdir(parents=True, exist_ok=True)
-            if os.geteuid() == 0 and not _traversable_by_others(self.workdir):
+            if os.geteuid() == 0 and _under_closed_pytest_root(self.workdir):
                 self.data_dir = Path(tempfile.mkdtemp(prefix="sandbox-pg-"))
-                self._temporary = True
-                log.info(
-                    "PostgreSQL data in %s (%s is closed to pgserver)", self.data_dir, self.workdir
-                )
-            self._server = pgserver.get_server(self.data_dir, cleanup_mode=self.cleanup_mode)
+                if (self.workdir / "PG_VERSION").exists():
+                    _copy_tree(self.workdir, self.data_dir)
+                log.info("PostgreSQL runs from %s (for %s)", self.data_dir, self.workdir)
+            try:
+                self._server = pgserver.get_server(self.data_dir, cleanup_mode=self.cleanup_mode)
+            except Exception:
+                self._drop_mirror(copy_back=False)
+                raise
             log.info("PostgreSQL in %s on %s", self.data_dir, self.socket_path)
         return self.socket_path
 
@@ -74,12 +108,22 @@ class PostgresBackend:
         return f"postgresql://postgres@{host}:{port}/{database}"
 
     def stop(self) -> None:
+        """Stop the server (idempotent); a private copy goes back into ``workdir``."""
         server, self._server = self._server, None
         if server is not None:
             server.cleanup()
-        if self._temporary:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-            self.data_dir, self._temporary = self.workdir, False
+        self._drop_mirror(copy_back=server is not None and self.cleanup_mode != "delete")
+
+    def _drop_mirror(self, copy_back: bool) -> None:
+        if not self._mirrored:
+            return
+        mirror, self.data_dir = self.data_dir, self.workdir
+        if copy_back and (mirror / "PG_VERSION").exists():
+            _empty(self.workdir)
+            for stale in ("postmaster.pid", "postmaster.opts"):
+                (mirror / stale).unlink(missing_ok=True)
+            _copy_tree(mirror, self.workdir)
+        shutil.rmtree(mirror, ignore_errors=True)
 
     def _running(self):  # type: ignore[no-untyped-def]
         if self._server is None:
