@@ -9,8 +9,6 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.backends import get_backend
-from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models.table import Table
 
 from chaosaws_ext.waiting import wait_until
@@ -52,9 +50,16 @@ def _get(region: str, pk: str) -> dict | None:
     ).get("Item")
 
 
-def _stream_records(region: str) -> int:
-    table = get_backend("dynamodb")[DEFAULT_ACCOUNT_ID][region].tables[TABLE]
-    return len(table.stream_shard.items)
+def _stream_records(region: str) -> list[tuple[str, str]]:
+    """(event, partition key) of every record of the table's stream, via the Streams API."""
+    streams = boto3.client("dynamodbstreams", region_name=region)
+    arn = _client(region).describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+    return [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records]
 
 
 def test_replica_update_creates_the_replica_and_describe_reports_it(replicator):
@@ -99,7 +104,7 @@ def test_a_write_appears_in_the_other_region_after_the_lag(replicator):
     wait_until(lambda: _get(OTHER_REGION, "a"), timeout=5, interval=0.005, what="replica")
     lag = time.monotonic() - started
 
-    assert LAG * 0.9 <= lag <= LAG + 0.25, lag
+    assert LAG * 0.9 <= lag <= LAG + 1.0, lag  # generous upper bound: busy CI machines
     assert _get(OTHER_REGION, "a") == {"pk": {"S": "a"}, "v": {"S": "1"}}
 
     _client(OTHER_REGION).delete_item(TableName=TABLE, Key={"pk": {"S": "a"}})
@@ -144,10 +149,10 @@ def test_a_delete_is_a_tombstone_older_writes_do_not_resurrect(replicator):
     assert _get(OTHER_REGION, "k") is None
 
 
-def test_replicated_writes_are_not_replicated_again(replicator):
+def test_replicated_writes_are_not_replicated_again(replicator, monkeypatch):
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")  # in-process Streams calls
     _create_table()
     replicator.make_global(TABLE, [REGION, OTHER_REGION])
-    before = (_stream_records(REGION), _stream_records(OTHER_REGION))
 
     _client(REGION).put_item(TableName=TABLE, Item={"pk": {"S": "once"}})
     assert replicator.drain(timeout=5)
@@ -155,10 +160,8 @@ def test_replicated_writes_are_not_replicated_again(replicator):
     assert replicator.pending() == 0  # the applied copy queued nothing back
     assert replicator.stats["replicated"] == 1
     # the replicated write shows in the replica's stream, as in AWS, once each
-    assert (_stream_records(REGION), _stream_records(OTHER_REGION)) == (
-        before[0] + 1,
-        before[1] + 1,
-    )
+    assert _stream_records(REGION) == [("INSERT", "once")]
+    assert _stream_records(OTHER_REGION) == [("INSERT", "once")]
 
 
 def test_strong_consistency_refuses_a_concurrent_cross_region_write(replicator):
