@@ -152,6 +152,11 @@ class Topology:
             # how long a fault may wait for Route 53 to see the endpoint fail: the
             # checkers need FailureThreshold x RequestInterval; x6 leaves room for the
             # staggered checkers and a slow machine (180 s at real time, like staging)
+            # a faster world needs finer sampling for the same relative resolution
+            "GAMEDAY_SAMPLING_HZ": "4" if self.time_scale >= 0.5 else "10",
+            "GAMEDAY_MARKER_INTERVAL": "0.2" if self.time_scale >= 0.5 else "0.1",
+            # staging waits 600 s for a recovery; scaled, never under a minute
+            "GAMEDAY_RECOVERY_TIMEOUT": str(max(60, math.ceil(600 * self.time_scale))),
             "GAMEDAY_HEALTH_CHECK_WAIT_SECONDS": str(
                 max(30, math.ceil(6 * self.health_check_interval_s * self.health_check_threshold))
             ),

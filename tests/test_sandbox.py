@@ -171,6 +171,11 @@ def test_dns_fails_over_when_the_primary_health_check_fails(
 ) -> None:
     """The healthcheck-path-block story: a listener rule answers 503 on /health."""
     primary_ip, standby_ip = topology.primary.alb_address[0], topology.standby.alb_address[0]
+    cloudwatch = sandbox.client("cloudwatch", "us-east-1")
+
+    def alarm_state(name: str) -> str:
+        return cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
+
     record = topology.record_name
     primary_hc = topology.health_check_ids["PRIMARY"]
     wait_until(lambda: sandbox.health.is_healthy(primary_hc), timeout=10, interval=0.05)
@@ -210,6 +215,14 @@ def test_dns_fails_over_when_the_primary_health_check_fails(
             resolver.port = topology.dns_server[1]
             answer = resolver.resolve(record, "A", lifetime=5)
             assert [a.address for a in answer] == [standby_ip]
+        # the seed's alarm on the primary's HealthCheckStatus (Period 60 s x 0.02)
+        wait_until(
+            lambda: alarm_state("route53-primary-endpoint-unhealthy") == "ALARM",
+            timeout=15,
+            interval=0.05,
+            what="route53-primary-endpoint-unhealthy in ALARM",
+        )
+        assert alarm_state("route53-secondary-endpoint-unhealthy") == "OK"
     finally:
         elbv2.delete_rule(RuleArn=rule)
     wait_until(
@@ -218,6 +231,36 @@ def test_dns_fails_over_when_the_primary_health_check_fails(
         interval=0.05,
         what="DNS answers the primary again",
     )
+    wait_until(
+        lambda: alarm_state("route53-primary-endpoint-unhealthy") == "OK",
+        timeout=15,
+        interval=0.05,
+        what="alarm OK again",
+    )
+
+
+def test_database_proxy_follows_the_rds_failover(sandbox: Sandbox, topology: Topology) -> None:
+    import psycopg
+
+    def query() -> bool:
+        try:
+            with psycopg.connect(topology.db_dsn, connect_timeout=2) as connection:
+                return connection.execute("select 1").fetchone() == (1,)
+        except psycopg.OperationalError:
+            return False
+
+    assert query()
+    sandbox.client("rds", topology.region).reboot_db_instance(
+        DBInstanceIdentifier=topology.db_instance_id, ForceFailover=True
+    )
+    assert not sandbox.rds.is_available(topology.db_instance_id)
+    # the proxy refuses during the failover window (1.8 s here; on a very slow machine
+    # the window may already be over when the connection arrives)
+    refused = not query()
+    assert refused or sandbox.rds.is_available(topology.db_instance_id)
+    assert sandbox.db_proxy.refused >= 1 or not refused
+    wait_until(query, timeout=30, interval=0.1, what="database reachable after failover")
+    assert sandbox.rds.writer_az(topology.db_instance_id) == "eu-south-1b"
 
 
 @pytest.mark.e2e

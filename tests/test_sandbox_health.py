@@ -157,3 +157,46 @@ def _threads() -> list:
     import threading
 
     return threading.enumerate()
+
+
+def test_health_check_alarm_and_metric(moto_endpoint: str, endpoint: ApiInstance) -> None:
+    route53 = boto3.client("route53", region_name="us-east-1")
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    host, port = endpoint.address
+    hc_id = _create_health_check(route53, host, port)
+    cloudwatch.put_metric_alarm(
+        AlarmName="route53-primary-endpoint-unhealthy",
+        Namespace="AWS/Route53",
+        MetricName="HealthCheckStatus",
+        Dimensions=[{"Name": "HealthCheckId", "Value": hc_id}],
+        Statistic="Minimum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="LessThanThreshold",
+    )
+
+    def alarm_state() -> str:
+        return cloudwatch.describe_alarms(AlarmNames=["route53-primary-endpoint-unhealthy"])[
+            "MetricAlarms"
+        ][0]["StateValue"]
+
+    with Route53HealthCheckers(timings=TIMINGS) as checkers:
+        wait_until(
+            lambda: cloudwatch.list_metrics(Namespace="AWS/Route53")["Metrics"],
+            timeout=10,
+            interval=0.1,
+            what="HealthCheckStatus published",
+        )
+        metric = cloudwatch.list_metrics(Namespace="AWS/Route53")["Metrics"][0]
+        assert metric["MetricName"] == "HealthCheckStatus"
+        assert metric["Dimensions"] == [{"Name": "HealthCheckId", "Value": hc_id}]
+        assert alarm_state() == "OK"
+        endpoint.set_healthy(False)
+        wait_until(lambda: not checkers.is_healthy(hc_id), timeout=10, interval=0.02)
+        unhealthy_at = checkers.flips(hc_id)[-1].monotonic
+        wait_until(lambda: alarm_state() == "ALARM", timeout=10, interval=0.05, what="ALARM")
+        # not before EvaluationPeriods x Period (60 s x 0.02)
+        assert time.monotonic() - unhealthy_at >= TIMINGS.scaled(60)
+        endpoint.set_healthy(True)
+        wait_until(lambda: alarm_state() == "OK", timeout=10, interval=0.05, what="OK again")

@@ -21,15 +21,28 @@ def _port_open(address: tuple[str, int]) -> bool:
         return probe.connect_ex(address) == 0
 
 
+def _address(url_or_dsn: str) -> tuple[str, int]:
+    host, port = url_or_dsn.split("@")[-1].split("//")[-1].split("/")[0].rsplit(":", 1)
+    return host, int(port)
+
+
 @pytest.mark.e2e
-def test_stop_leaves_nothing_behind_and_a_second_sandbox_starts() -> None:
+def test_stop_leaves_nothing_behind_and_a_second_sandbox_starts(tmp_path: Path) -> None:
     baseline = {t.ident for t in threading.enumerate()}
     first = Sandbox(time_scale=TIME_SCALE)
     topology = first.start()
-    host_port = topology.endpoint_url.removeprefix("http://").rsplit(":", 1)
-    moto_address = (host_port[0], int(host_port[1]))
-    addresses = [moto_address, topology.primary.alb_address, topology.standby.alb_address]
-    addresses += list(topology.primary.api_instances.values())
+    with pytest.raises(RuntimeError, match="another Sandbox runs in this process"):
+        Sandbox(time_scale=TIME_SCALE).start()
+    addresses = [
+        _address(topology.endpoint_url),
+        _address(topology.db_dsn),
+        topology.primary.alb_address,
+        topology.standby.alb_address,
+        *topology.primary.api_instances.values(),
+        *topology.standby.api_instances.values(),
+    ]
+    if topology.dns_server is not None:
+        addresses.append(topology.dns_server)
     assert all(_port_open(a) for a in addresses)
     workdir = Path(topology.workdir)
     assert workdir.is_dir()
@@ -43,18 +56,9 @@ def test_stop_leaves_nothing_behind_and_a_second_sandbox_starts() -> None:
         interval=0.05,
         what="threads back to baseline",
     )
-    with Sandbox(time_scale=TIME_SCALE) as second:
+    # a second one, in a work directory we keep
+    with Sandbox(time_scale=TIME_SCALE, workdir=tmp_path / "box") as second:
         assert requests.get(second.api_url, timeout=5).status_code == 200
-    assert {t.ident for t in threading.enumerate()} <= baseline
-
-
-def test_given_workdir_is_kept(tmp_path: Path) -> None:
-    with Sandbox(time_scale=TIME_SCALE, workdir=tmp_path / "box") as topology:
-        assert Path(topology.env_file) == tmp_path / "box" / "sandbox.env"
+        assert Path(second.env_file) == tmp_path / "box" / "sandbox.env"
     assert (tmp_path / "box" / "sandbox.env").exists()
-
-
-def test_one_sandbox_per_process() -> None:
-    with Sandbox(time_scale=TIME_SCALE, with_database=False):
-        with pytest.raises(RuntimeError, match="another Sandbox runs in this process"):
-            Sandbox(time_scale=TIME_SCALE).start()
+    assert {t.ident for t in threading.enumerate()} <= baseline

@@ -12,12 +12,16 @@ the checker regions say so (the published rule). ``Disabled`` counts as healthy,
 each checker region's latest observation, as AWS does.
 
 The DNS server asks :meth:`Route53HealthCheckers.is_healthy`; measurements can read
-:meth:`first_failure_at` and :meth:`flips`.
+:meth:`first_failure_at` and :meth:`flips`. Like AWS, the checkers publish the
+``AWS/Route53 HealthCheckStatus`` metric (us-east-1, once a scaled minute), and alarms on
+that metric are evaluated (ALARM after EvaluationPeriods x Period unhealthy, scaled; OK
+when healthy again), so they can serve as stop conditions.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import socket
 import ssl
@@ -39,7 +43,11 @@ log = logging.getLogger(__name__)
 DEFAULT_ACCOUNT_ID = "123456789012"
 # The addresses AWS checkers come from are public; these are documentation addresses.
 _CHECKER_IPS = {region: f"192.0.2.{10 + i}" for i, region in enumerate(HEALTH_CHECKER_REGIONS)}
-_BODY_LIMIT = 5120  # Route 53 searches the first 5,120 bytes for *_STR_MATCH checks.
+_BODY_LIMIT = 5120
+# Route 53 publishes HealthCheckStatus once a minute, in us-east-1 only.
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/monitoring-health-checks.html
+METRIC_PERIOD_S = 60.0
+METRIC_REGION = "us-east-1"  # Route 53 searches the first 5,120 bytes for *_STR_MATCH checks.
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,7 @@ class Route53HealthCheckers:
         timings: Timings | None = None,
         regions: tuple[str, ...] = HEALTH_CHECKER_REGIONS,
         probe: Callable[[dict[str, Any], tuple[float, float]], ProbeResult] = probe_endpoint,
+        publish_metrics: bool = True,
     ) -> None:
         if not regions:
             raise ValueError("at least one checker region is needed")
@@ -165,6 +174,7 @@ class Route53HealthCheckers:
         self.timings = timings or Timings()
         self.regions = tuple(regions)
         self._probe = probe
+        self.publish_metrics = publish_metrics
         self._lock = threading.Lock()
         self._states: dict[str, _HealthCheckState] = {}
         self._threads: dict[str, tuple[threading.Thread, threading.Event]] = {}
@@ -274,8 +284,80 @@ class Route53HealthCheckers:
 
     def _supervise(self) -> None:
         period = min(1.0, self.timings.health_check_interval(10))
+        next_metric = time.monotonic()
         while not self._stop.wait(period):
             self._sync()
+            if not self.publish_metrics:
+                continue
+            try:
+                if time.monotonic() >= next_metric:
+                    next_metric = time.monotonic() + self.timings.scaled(METRIC_PERIOD_S)
+                    self._publish_metrics()
+                self._evaluate_alarms()
+            except Exception:  # noqa: BLE001 (a reset backend, a deleted alarm: next round)
+                log.debug("health check metrics/alarms round failed", exc_info=True)
+
+    # -- CloudWatch: the HealthCheckStatus metric and the alarms on it -------------------
+    def _cloudwatch(self) -> Any:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        return cloudwatch_backends[self.account_id][METRIC_REGION]
+
+    def _publish_metrics(self) -> None:
+        """One ``AWS/Route53 HealthCheckStatus`` datapoint (1 healthy, 0 not) per
+        health check and (scaled) minute, in us-east-1 as AWS does."""
+        with self._lock:
+            values = {hc_id: state.healthy for hc_id, state in self._states.items()}
+        if not values:
+            return
+        now = datetime.now(UTC)
+        self._cloudwatch().put_metric_data(
+            "AWS/Route53",
+            [
+                {
+                    "MetricName": "HealthCheckStatus",
+                    "Dimensions": [{"Name": "HealthCheckId", "Value": hc_id}],
+                    "Value": 1.0 if healthy else 0.0,
+                    "Timestamp": now,
+                    "Unit": "None",
+                }
+                for hc_id, healthy in values.items()
+            ],
+        )
+
+    def _evaluate_alarms(self) -> None:
+        """Alarms on ``AWS/Route53 HealthCheckStatus`` of a checked health check go to
+        ALARM once it has been unhealthy for EvaluationPeriods x Period (scaled), and
+        back to OK when it is healthy (moto never evaluates alarms)."""
+        backend = self._cloudwatch()
+        now = time.monotonic()
+        for alarm in list(backend.alarms.values()):
+            if (alarm.namespace, alarm.metric_name) != ("AWS/Route53", "HealthCheckStatus"):
+                continue
+            hc_id = next(
+                (str(d.value) for d in alarm.dimensions if str(d.name) == "HealthCheckId"), None
+            )
+            with self._lock:
+                state = self._states.get(hc_id or "")
+                if state is None:
+                    continue
+                healthy = state.healthy
+                since = state.flips[-1].monotonic if state.flips else None
+            window = self.timings.scaled(float(alarm.period or 60) * int(alarm.evaluation_periods))
+            if healthy:
+                wanted, reason = "OK", "Health check is healthy"
+            elif since is not None and now - since >= window:
+                wanted, reason = "ALARM", "Health check unhealthy for the evaluation window"
+            else:
+                continue
+            if alarm.state_value != wanted:
+                backend.set_alarm_state(
+                    alarm.name,
+                    f"Threshold Crossed: {reason} (sandbox evaluation).",
+                    json.dumps({"healthCheckId": hc_id, "healthy": healthy}),
+                    wanted,
+                )
+                log.info("alarm %s -> %s", alarm.name, wanted)
 
     def _check_loop(self, hc_id: str, stop: threading.Event) -> None:
         start = time.monotonic()
