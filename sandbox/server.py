@@ -14,16 +14,14 @@
    failover, a DNS server answering the failover records;
 4. an env file for ``chaos run ... --var-file``.
 
-``stop()`` ends every thread and server, frees every port and removes the temporary
-work directory. Parts of the data plane whose modules are absent are skipped and
-listed in ``Topology.missing``.
+``stop()`` ends every thread and server, frees every port, resets moto's in-process
+state and removes the temporary work directory. Parts left out on purpose
+(``with_database=False``) are listed in ``Topology.missing``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-import inspect
 import logging
 import math
 import os
@@ -120,17 +118,17 @@ class Topology:
     health_check_interval_s: float  # scaled interval the checkers probe at
     health_check_threshold: int
     dns_ttl: int
-    dns_server: tuple[str, int] | None
+    dns_server: tuple[str, int]
     alarms: list[dict[str, str]]  # [{"name", "region"}]
     api_url: str
-    missing: list[str] = field(default_factory=list)  # parts not started, and why
+    missing: list[str] = field(default_factory=list)  # parts left out, and why
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def env(self) -> dict[str, str]:
         """The env file's values."""
-        dns = f"{self.dns_server[0]}:{self.dns_server[1]}" if self.dns_server else ""
+        dns = f"{self.dns_server[0]}:{self.dns_server[1]}"
         return {
             **FIXED,
             "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -161,23 +159,6 @@ class Topology:
                 max(30, math.ceil(6 * self.health_check_interval_s * self.health_check_threshold))
             ),
         }
-
-
-def _optional(module: str, name: str) -> Any | None:
-    """A data-plane class if its module exists yet (other parts are built in parallel)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as error:
-        log.debug("sandbox part %s.%s unavailable: %s", module, name, error)
-        return None
-
-
-def _construct(cls: Any, **candidates: Any) -> Any:
-    """``cls(**kwargs)`` with the candidate arguments its signature accepts."""
-    parameters = inspect.signature(cls).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        return cls(**candidates)
-    return cls(**{k: v for k, v in candidates.items() if k in parameters})
 
 
 class Sandbox:
@@ -321,9 +302,9 @@ class Sandbox:
         table = seed.seed_table(self.client("dynamodb", primary))
 
         self._install_rds(stack)
-        table_regions = self._install_replication(stack, missing)
+        table_regions = self._install_replication(stack)
         self._start_api_instances(stack)
-        alb_addresses = self._start_albs(stack, lbs, missing)
+        alb_addresses = self._start_albs(stack, lbs)
 
         regions: dict[str, RegionTopology] = {}
         for region, lb in lbs.items():
@@ -363,7 +344,7 @@ class Sandbox:
             failure_threshold=self._failure_threshold,
         )
         self._install_health_checkers(stack)
-        dns_address = self._start_dns(stack, missing)
+        dns_address = self._start_dns(stack)
         alarms = seed.seed_alarms(
             self.client,
             dns_seed["health_checks"],
@@ -451,15 +432,10 @@ class Sandbox:
         ).install()
         self._defer(stack, self.rds.uninstall)
 
-    def _install_replication(self, stack: contextlib.ExitStack, missing: list[str]) -> list[str]:
-        replicator_class = _optional(
-            "sandbox.behaviour.dynamodb_replication", "GlobalTableReplicator"
-        )
-        if replicator_class is None:
-            missing.append("dynamodb replication: sandbox.behaviour.dynamodb_replication absent")
-            return [seed.PRIMARY_REGION]
-        self.replicator = _construct(replicator_class, time_scale=self.timings.time_scale)
-        self.replicator.start()
+    def _install_replication(self, stack: contextlib.ExitStack) -> list[str]:
+        from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
+
+        self.replicator = GlobalTableReplicator(time_scale=self.timings.time_scale).start()
         self._defer(stack, self.replicator.stop)
         return list(
             self.replicator.make_global(
@@ -481,23 +457,9 @@ class Sandbox:
                 self.api_instances[region][az] = instance
 
     def _start_albs(
-        self,
-        stack: contextlib.ExitStack,
-        lbs: dict[str, seed.LoadBalancerSeed],
-        missing: list[str],
+        self, stack: contextlib.ExitStack, lbs: dict[str, seed.LoadBalancerSeed]
     ) -> dict[str, tuple[str, int]]:
-        alb_class = _optional("sandbox.dataplane.alb", "AlbEmulator")
         addresses: dict[str, tuple[str, int]] = {}
-        if alb_class is None:
-            # Without the ALB emulator, each region's face is its first API instance.
-            missing.append(
-                "ALB emulator: sandbox.dataplane.alb absent (health checks and "
-                "GAMEDAY_API_URL reach the first API instance directly)"
-            )
-            for region in lbs:
-                first = next(iter(self.api_instances[region].values()))
-                addresses[region] = first.address
-            return addresses
         # Same port in every region (see REGION_HOSTS): the OS picks the primary's; if
         # another process holds that port on the standby's address, pick again.
         last_error: OSError | None = None
@@ -506,7 +468,7 @@ class Sandbox:
             port = 0
             try:
                 for region, lb in lbs.items():
-                    alb = self._make_alb(alb_class, region, lb, port)
+                    alb = self._make_alb(region, lb, port)
                     started.append(alb)
                     host, port = alb.start()
                     addresses[region] = (str(host), int(port))
@@ -522,22 +484,22 @@ class Sandbox:
             return addresses
         raise RuntimeError(f"could not bind the ALB emulators on one port: {last_error}")
 
-    def _make_alb(self, alb_class: Any, region: str, lb: seed.LoadBalancerSeed, port: int) -> Any:
+    def _make_alb(self, region: str, lb: seed.LoadBalancerSeed, port: int) -> Any:
+        from sandbox.dataplane.alb import AlbEmulator
+
         targets = {
             lb.target_ips[az]: instance.address
             for az, instance in self.api_instances[region].items()
         }
-        return _construct(
-            alb_class,
-            region=region,
-            load_balancer_arn=lb.arn,
-            targets=targets,
+        return AlbEmulator(
+            region,
+            lb.arn,
+            targets,
             account_id=self.account_id,
-            moto_account_id=self.account_id,
+            time_scale=self.timings.time_scale,
+            publish_health=True,  # describe_target_health reports what the emulator sees
             host=REGION_HOSTS[region],
             port=port,
-            time_scale=self.timings.time_scale,
-            publish_health=True,
         )
 
     def _start_database(self, stack: contextlib.ExitStack, db_id: str, missing: list[str]) -> str:
@@ -546,20 +508,18 @@ class Sandbox:
         if not self._with_database:
             missing.append("database: disabled (with_database=False)")
             return ""
-        backend_class = _optional("sandbox.dataplane.postgres", "PostgresBackend")
-        proxy_class = _optional("sandbox.dataplane.db_proxy", "DbProxy")
-        if backend_class is None or proxy_class is None:
-            missing.append("database: sandbox.dataplane.postgres/db_proxy absent")
-            return ""
+        from sandbox.dataplane.db_proxy import DbProxy
+        from sandbox.dataplane.postgres import PostgresBackend
+
         assert self.workdir is not None
         pgdata = self.workdir / "postgres"
         if not pgdata.exists():
-            _copy_pgdata(_pgdata_template(backend_class), pgdata)
-        postgres = backend_class(pgdata)
+            _copy_pgdata(_pgdata_template(PostgresBackend), pgdata)
+        postgres = PostgresBackend(pgdata)
         socket_path = postgres.start()
         self._defer(stack, postgres.stop)
         rds = self.rds
-        proxy = proxy_class(socket_path, accepting=lambda: rds.is_available(db_id))
+        proxy = DbProxy(socket_path, accepting=lambda: rds.is_available(db_id))
         host, port = proxy.start()
         self._defer(stack, proxy.stop)
         self.postgres, self.db_proxy = postgres, proxy
@@ -572,19 +532,16 @@ class Sandbox:
         self.health.install()
         self._defer(stack, self.health.uninstall)
 
-    def _start_dns(self, stack: contextlib.ExitStack, missing: list[str]) -> tuple[str, int] | None:
+    def _start_dns(self, stack: contextlib.ExitStack) -> tuple[str, int]:
         from moto.route53.models import route53_backends
 
+        from sandbox.dataplane.dns import FailoverDnsServer
         from sandbox.dataplane.failover_routing import route53_failover_resolver
 
         self._records = route53_failover_resolver(
             route53_backends[self.account_id]["aws"], seed.ZONE_NAME, self.health.is_healthy
         )
-        dns_class = _optional("sandbox.dataplane.dns", "FailoverDnsServer")
-        if dns_class is None:
-            missing.append("DNS server: sandbox.dataplane.dns absent")
-            return None
-        self.dns = dns_class(self._records, host="127.0.0.1", port=0)
+        self.dns = FailoverDnsServer(self._records, host="127.0.0.1", port=0)
         host, port = self.dns.start()
         self._defer(stack, self.dns.stop)
         return (str(host), int(port))

@@ -149,6 +149,10 @@ def test_env_file_has_every_key(topology: Topology) -> None:
     assert env["GAMEDAY_SUBNET_TAG"] == ""
     host, port = topology.primary.alb_address
     assert env["GAMEDAY_API_URL"] == f"http://{host}:{port}/api/tickets"
+    dns_host, dns_port = topology.dns_server
+    assert env["GAMEDAY_DNS_SERVER"] == f"{dns_host}:{dns_port}"
+    assert env["GAMEDAY_DB_DSN"] == topology.db_dsn
+    assert topology.db_dsn.startswith("postgresql://postgres@127.0.0.1:")
     assert (Path(topology.env_file).stat().st_mode & 0o777) == 0o600
 
 
@@ -207,14 +211,14 @@ def test_dns_fails_over_when_the_primary_health_check_fails(
             )["HealthCheckObservations"]
         ]
         assert statuses and all(s.startswith("Failure: HTTP Status Code 503") for s in statuses)
-        if topology.dns_server is not None:
-            import dns.resolver
+        import dns.resolver
 
-            resolver = dns.resolver.Resolver(configure=False)
-            resolver.nameservers = [topology.dns_server[0]]
-            resolver.port = topology.dns_server[1]
-            answer = resolver.resolve(record, "A", lifetime=5)
-            assert [a.address for a in answer] == [standby_ip]
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [topology.dns_server[0]]
+        resolver.port = topology.dns_server[1]
+        answer = resolver.resolve(record, "A", lifetime=5)
+        assert [a.address for a in answer] == [standby_ip]
+        assert answer.rrset.ttl == 1
         # the seed's alarm on the primary's HealthCheckStatus (Period 60 s x 0.02)
         wait_until(
             lambda: alarm_state("route53-primary-endpoint-unhealthy") == "ALARM",
