@@ -95,6 +95,34 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 1 if refused or not result["plans"] else 0
 
 
+def _cmd_policy(args: argparse.Namespace) -> int:
+    import json
+
+    from gameday.policy import load_policy, placeholders, render
+
+    values: dict[str, str] = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set takes name=value, got {item!r}")
+        values[key.strip()] = value.strip()
+    if args.account:
+        values["account"] = args.account
+    if args.region:
+        values["region"] = args.region
+    policy = render(load_policy(args.experiment), values)
+    print(json.dumps(policy, indent=2))
+    left = sorted(placeholders(policy))
+    if left:
+        print(
+            "gameday: placeholders left to fill: "
+            + ", ".join("{" + name + "}" for name in left)
+            + " (--account, --region, --set name=value)",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from gameday.sandboxing import sandbox_up
 
@@ -135,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("experiment", help="built-in name or path")
     plan.add_argument("--var-file", action="append", help="chaos --var-file (repeatable)")
     plan.set_defaults(func=_cmd_plan)
+
+    policy = sub.add_parser("policy", help="print the least-privilege IAM policy of an experiment")
+    policy.add_argument("experiment", help="built-in name")
+    policy.add_argument("--account", help="fill {account}")
+    policy.add_argument("--region", help="fill {region}")
+    policy.add_argument(
+        "--set", action="append", metavar="NAME=VALUE", help="fill {NAME} (repeatable)"
+    )
+    policy.set_defaults(func=_cmd_policy)
 
     box = sub.add_parser("sandbox", help="the local twin of the reference architecture")
     box_sub = box.add_subparsers(dest="sandbox_command", required=True)

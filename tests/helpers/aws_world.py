@@ -1,0 +1,370 @@
+"""One small AWS world on a moto server for the four experiments, and its state.
+
+Shared by tests/test_iam_policies.py, tests/test_bad_input.py and
+bench/bench_interrupts.py. The moto server must run in the calling process (the RDS
+failover emulator and the DynamoDB replicator patch its backends).
+
+- :func:`seed_world` creates, with plain boto3 calls: a VPC with one subnet per AZ
+  (az-nacl-blackhole), an ALB + listener + rule + associated WAF web ACL + Route 53
+  health check on its DNS name (healthcheck-path-block), a Multi-AZ PostgreSQL instance
+  (rds-forced-failover), a table made global over two regions (dynamodb-replica-conflict)
+  and a CloudWatch alarm used as stop condition.
+- :func:`world_state` is what "nothing changed" compares: NACLs (entries, associations),
+  listener rules, web ACL rules, the DB status, the table items in both regions.
+- :func:`experiment_env` gives the ``chaos run`` environment of one experiment;
+  :func:`with_safety_control` a copy of an experiment carrying the safety control.
+- :class:`ServerCalls` records, server side, every ``service:Action`` moto authorises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+REGION = "eu-south-1"
+OTHER_REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENTS = (
+    "az-nacl-blackhole",
+    "rds-forced-failover",
+    "healthcheck-path-block",
+    "dynamodb-replica-conflict",
+)
+TABLE = "support-tickets"
+DB = "production-analytics-db"
+ALARM = "gameday-stop"
+LOCK_TABLE = "gameday-locks"
+SAFETY_MODULE = "chaosaws_ext.controls.safety"
+VISIBILITY = {
+    "SampledRequestsEnabled": False,
+    "CloudWatchMetricsEnabled": False,
+    "MetricName": "api-acl",
+}
+
+
+def client(service: str, endpoint: str, region: str = REGION, **credentials: str) -> Any:
+    creds = credentials or {
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, **creds)
+
+
+def seed_world(endpoint: str, replicator: Any | None = None) -> dict[str, Any]:
+    """Create every resource the four experiments act on; return their ids."""
+    ec2 = client("ec2", endpoint)
+    elbv2 = client("elbv2", endpoint)
+    wafv2 = client("wafv2", endpoint)
+    route53 = client("route53", endpoint)
+    rds = client("rds", endpoint)
+    cloudwatch = client("cloudwatch", endpoint)
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnets = {
+        az: ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{n}.0/24", AvailabilityZone=az)[
+            "Subnet"
+        ]["SubnetId"]
+        for n, az in enumerate((f"{REGION}a", f"{REGION}b", f"{REGION}c"), 1)
+    }
+    balancer = elbv2.create_load_balancer(
+        Name="api", Subnets=[subnets[f"{REGION}a"], subnets[f"{REGION}b"]], Type="application"
+    )["LoadBalancers"][0]
+    ok = {"StatusCode": "200", "ContentType": "text/plain", "MessageBody": "ok"}
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": ok}],
+    )["Listeners"][0]["ListenerArn"]
+    elbv2.create_rule(
+        ListenerArn=listener,
+        Priority=1,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": ok}],
+    )
+    check = route53.create_health_check(
+        CallerReference=uuid.uuid4().hex,
+        HealthCheckConfig={
+            "Type": "HTTP",
+            "ResourcePath": "/health",
+            "FullyQualifiedDomainName": balancer["DNSName"],
+            "Port": 80,
+            "RequestInterval": 10,
+            "FailureThreshold": 3,
+        },
+    )["HealthCheck"]["Id"]
+    acl = wafv2.create_web_acl(
+        Name="api-acl",
+        Scope="REGIONAL",
+        DefaultAction={"Allow": {}},
+        VisibilityConfig=VISIBILITY,
+        Rules=[
+            {
+                "Name": "block-admin",
+                "Priority": 10,
+                "Statement": {
+                    "ByteMatchStatement": {
+                        "SearchString": b"/admin",
+                        "FieldToMatch": {"UriPath": {}},
+                        "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+                        "PositionalConstraint": "STARTS_WITH",
+                    }
+                },
+                "Action": {"Block": {}},
+                "VisibilityConfig": {**VISIBILITY, "MetricName": "block-admin"},
+            }
+        ],
+    )["Summary"]
+    wafv2.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=balancer["LoadBalancerArn"])
+    rds.create_db_instance(
+        DBInstanceIdentifier=DB,
+        Engine="postgres",
+        DBInstanceClass="db.t3.micro",
+        AllocatedStorage=20,
+        MultiAZ=True,
+        AvailabilityZone=f"{REGION}a",
+        MasterUsername="admin_user",
+        MasterUserPassword="not-a-secret-1",
+    )
+    cloudwatch.put_metric_alarm(
+        AlarmName=ALARM,
+        MetricName="5XXError",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    dynamodb = client("dynamodb", endpoint)
+    dynamodb.create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "ticket", "KeyType": "HASH"},
+            {"AttributeName": "version", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "ticket", "AttributeType": "S"},
+            {"AttributeName": "version", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for n in range(3):
+        dynamodb.put_item(
+            TableName=TABLE,
+            Item={"ticket": {"S": f"T-{n}"}, "version": {"S": "1"}, "body": {"S": "help"}},
+        )
+    if replicator is not None:
+        replicator.make_global(TABLE, [REGION, OTHER_REGION])
+    return {
+        "vpc_id": vpc,
+        "subnets": subnets,
+        "load_balancer_arn": balancer["LoadBalancerArn"],
+        "listener_arn": listener,
+        "health_check_id": check,
+        "web_acl": {"Name": acl["Name"], "Id": acl["Id"], "ARN": acl["ARN"]},
+        "db": DB,
+        "table": TABLE,
+        "alarm": ALARM,
+    }
+
+
+def _nacls(ec2: Any, vpc: str) -> list[dict[str, Any]]:
+    acls = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    return sorted(
+        (
+            {
+                "id": a["NetworkAclId"],
+                "default": a["IsDefault"],
+                "entries": sorted(
+                    json.dumps(e, sort_keys=True, default=str) for e in a.get("Entries", [])
+                ),
+                "subnets": sorted(x["SubnetId"] for x in a.get("Associations", [])),
+                "tags": sorted((t["Key"], t["Value"]) for t in a.get("Tags", [])),
+            }
+            for a in acls["NetworkAcls"]
+        ),
+        key=lambda a: a["id"],
+    )
+
+
+def _items(endpoint: str, region: str, table: str) -> list[str]:
+    try:
+        found = client("dynamodb", endpoint, region).scan(TableName=table, ConsistentRead=True)
+    except client("dynamodb", endpoint, region).exceptions.ResourceNotFoundException:
+        return []
+    return sorted(json.dumps(i, sort_keys=True) for i in found["Items"])
+
+
+def world_state(endpoint: str, world: dict[str, Any]) -> dict[str, Any]:
+    """Everything an experiment may change, in comparable form."""
+    elbv2 = client("elbv2", endpoint)
+    wafv2 = client("wafv2", endpoint)
+    rds = client("rds", endpoint)
+    rules = elbv2.describe_rules(ListenerArn=world["listener_arn"])["Rules"]
+    acl = wafv2.get_web_acl(
+        Scope="REGIONAL", Name=world["web_acl"]["Name"], Id=world["web_acl"]["Id"]
+    )
+    db = rds.describe_db_instances(DBInstanceIdentifier=world["db"])["DBInstances"][0]
+    return {
+        "nacls": _nacls(client("ec2", endpoint), world["vpc_id"]),
+        "listener_rules": sorted(
+            json.dumps({k: v for k, v in r.items() if k != "RuleArn"}, sort_keys=True)
+            for r in rules
+        ),
+        "web_acl_rules": json.dumps(acl["WebACL"].get("Rules", []), sort_keys=True, default=str),
+        "db_status": db["DBInstanceStatus"],
+        "items": {r: _items(endpoint, r, world["table"]) for r in (REGION, OTHER_REGION)},
+    }
+
+
+def state_of(experiment: str, state: dict[str, Any]) -> dict[str, Any]:
+    """The part of :func:`world_state` one experiment touches."""
+    keys = {
+        "az-nacl-blackhole": ("nacls",),
+        "healthcheck-path-block": ("listener_rules", "web_acl_rules"),
+        "rds-forced-failover": ("db_status",),
+        "dynamodb-replica-conflict": ("items",),
+    }[experiment]
+    return {k: state[k] for k in keys}
+
+
+def experiment_env(
+    experiment: str,
+    world: dict[str, Any],
+    workdir: Path,
+    endpoint: str,
+    credentials: dict[str, str] | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    """Environment for ``chaos run`` of ``experiment`` against the seeded world."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
+    creds = credentials or {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    env.update(creds)
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_MAX_ATTEMPTS": "1",
+            "GAMEDAY_ALLOWED_ACCOUNTS": ACCOUNT,
+            "GAMEDAY_LEDGER": str(workdir / "ledger.jsonl"),
+            "GAMEDAY_STOP_ALARMS": world["alarm"],
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(
+        {
+            "az-nacl-blackhole": {
+                "GAMEDAY_AZ": f"{REGION}a",
+                "GAMEDAY_VPC_ID": world["vpc_id"],
+                "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
+            },
+            "rds-forced-failover": {
+                "GAMEDAY_DB_INSTANCE": world["db"],
+                "GAMEDAY_FAILOVER_TIMEOUT": "30",
+                "GAMEDAY_DB_DSN": "",
+            },
+            "healthcheck-path-block": {
+                "GAMEDAY_HEALTH_CHECK_ID": world["health_check_id"],
+                "GAMEDAY_HEALTH_CHECK_WAIT_SECONDS": "1",
+                "GAMEDAY_DNS_SERVER": "127.0.0.1:9",
+            },
+            "dynamodb-replica-conflict": {
+                "GAMEDAY_TABLE": world["table"],
+                "GAMEDAY_OTHER_REGION": OTHER_REGION,
+                "GAMEDAY_CONFLICT_WRITES": "3",
+                "GAMEDAY_CONVERGENCE_TIMEOUT": "20",
+            },
+        }[experiment]
+    )
+    env.update(extra)
+    return env
+
+
+def has_safety_control(experiment: dict[str, Any]) -> bool:
+    return any(
+        (c.get("provider") or {}).get("module") == SAFETY_MODULE
+        for c in experiment.get("controls") or []
+    )
+
+
+def with_safety_control(
+    experiment: str, workdir: Path, stop_poll_interval: float = 0.2, **method_extra: Any
+) -> tuple[Path, bool]:
+    """The experiment file to run: the original when it declares the safety control, else
+    a copy in ``workdir`` with the control appended (stop alarms from GAMEDAY_STOP_ALARMS).
+    Returns (path, copied)."""
+    source = ROOT / "experiments" / f"{experiment}.yaml"
+    loaded = yaml.safe_load(source.read_text())
+    if has_safety_control(loaded):
+        return source, False
+    loaded.setdefault("configuration", {})["stop_alarms"] = {
+        "type": "env",
+        "key": "GAMEDAY_STOP_ALARMS",
+        "default": "",
+    }
+    loaded.setdefault("controls", []).append(
+        {
+            "name": "safety",
+            "provider": {
+                "type": "python",
+                "module": SAFETY_MODULE,
+                "arguments": {
+                    "stop_alarms": "${stop_alarms}",
+                    "stop_poll_interval": stop_poll_interval,
+                },
+            },
+        }
+    )
+    target = workdir / f"{experiment}.yaml"
+    target.write_text(yaml.safe_dump(loaded, sort_keys=False))
+    return target, True
+
+
+class ServerCalls:
+    """Server side: every ``service:Action`` moto authorises (or refuses), per access key.
+
+    Patches moto's action authenticator in this process, so it sees the calls of every
+    client of the server (subprocesses included) under the IAM action names moto uses
+    (``monitoring:`` for CloudWatch, ``elasticloadbalancing:`` for ELBv2).
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    @contextmanager
+    def recording(self) -> Iterator[ServerCalls]:
+        from moto.core.authorization import ActionAuthenticatorMixin
+
+        original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+        calls = self.calls
+
+        def record(handler: Any, iam_request_cls: type, resource: str = "*") -> None:
+            header = handler.headers.get("Authorization") or ""
+            scope = header.partition("Credential=")[2].partition(",")[0].split("/")
+            if len(scope) >= 4:
+                action = handler._get_action()
+                action = action[0] if isinstance(action, list) else action
+                calls.append((scope[0], f"{scope[3]}:{action}"))
+            return original(handler, iam_request_cls, resource)
+
+        ActionAuthenticatorMixin._authenticate_and_authorize_action = record  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            ActionAuthenticatorMixin._authenticate_and_authorize_action = original  # type: ignore[method-assign]
+
+    def of(self, access_key: str) -> set[str]:
+        return {action for key, action in self.calls if key == access_key}
