@@ -68,6 +68,13 @@ def wait_for_recovery(
     at ``timeout`` s (the outage never ended) or at once when no fault was stamped.
     """
     session = _session()
+    try:  # values substituted from env vars may arrive as strings
+        timeout, quiet_period = float(timeout), float(quiet_period)
+        consecutive = None if consecutive in (None, "") else int(consecutive)
+    except (TypeError, ValueError):
+        raise ActivityFailed(
+            "wait_for_recovery: timeout, quiet_period and consecutive must be numbers"
+        ) from None
     if timeout <= 0 or quiet_period <= 0:
         raise ActivityFailed("wait_for_recovery: timeout and quiet_period must be > 0")
     if consecutive is not None:

@@ -16,6 +16,7 @@ connect and statement timeouts, psycopg 3), ``dynamodb`` (GetItem or PutItem).
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import logging
 import math
 import socket
@@ -166,13 +167,24 @@ class DnsHttpCheck:
     how a Route 53 failover is seen by clients. ``detail`` is the address used.
     """
 
-    def __init__(self, url: str, nameserver: str, **http: Any) -> None:
+    def __init__(self, url: str, nameserver: str | None, **http: Any) -> None:
         self.http = HttpCheck(url, **http)
-        host, _, port = nameserver.rpartition(":")
-        if not host or not port.isdigit():
-            raise SpecError(f"nameserver must be 'ip:port', got {nameserver!r}")
-        self.nameserver = host.strip("[]")
-        self.ns_port = int(port)
+        self.nameserver: str | None = None  # None: the system's resolvers
+        self.ns_port = 53
+        if nameserver:
+            host, port = nameserver, "53"
+            if nameserver.count(":") == 1 or nameserver.startswith("["):
+                host, _, port = nameserver.rpartition(":")
+            host = host.strip("[]")
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise SpecError(
+                    f"nameserver must be 'ip' or 'ip:port', got {nameserver!r}"
+                ) from None
+            if not port.isdigit():
+                raise SpecError(f"nameserver must be 'ip' or 'ip:port', got {nameserver!r}")
+            self.nameserver, self.ns_port = host, int(port)
         self._lock = threading.Lock()
         self._cached: tuple[str, float] | None = None  # (address, expires monotonic)
 
@@ -184,9 +196,12 @@ class DnsHttpCheck:
         import dns.exception
         import dns.resolver
 
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [self.nameserver]
-        resolver.port = self.ns_port
+        if self.nameserver is None:
+            resolver = dns.resolver.Resolver()
+        else:
+            resolver = dns.resolver.Resolver(configure=False)
+            resolver.nameservers = [self.nameserver]
+            resolver.port = self.ns_port
         resolver.cache = None
         try:
             answer = resolver.resolve(self.http.host, "A", lifetime=timeout, search=False)
@@ -244,53 +259,77 @@ class PostgresCheck:
 
 
 class DynamoDbCheck:
-    """GetItem (or PutItem) on one key, with short timeouts and no retries."""
+    """GetItem (or PutItem) on one key, with short timeouts and no retries.
+
+    Without ``key``, the table's key schema is read once (DescribeTable) and the item
+    ``gameday-health`` (string keys; 0 for a number sort key) is used: a GetItem of a
+    missing item succeeds, which is all a data-plane check needs.
+    """
 
     def __init__(
         self,
         table: str,
-        key: dict[str, Any],
+        key: dict[str, Any] | None = None,
         operation: str = "get",
         region: str | None = None,
         configuration: Configuration | None = None,
         secrets: Secrets | None = None,
     ) -> None:
-        if not table or not isinstance(key, dict) or not key:
-            raise SpecError("dynamodb needs table and key (a mapping of key attributes)")
+        if not table:
+            raise SpecError("dynamodb needs table")
+        if key is not None and (not isinstance(key, dict) or not key):
+            raise SpecError("dynamodb key must be a mapping of key attributes (or omitted)")
         if operation not in ("get", "put"):
             raise SpecError(f"dynamodb operation must be 'get' or 'put', got {operation!r}")
         from boto3.dynamodb.types import TypeSerializer
 
         serializer = TypeSerializer()
         self.table, self.operation, self.region = table, operation, region
-        self.key = {name: serializer.serialize(value) for name, value in key.items()}
+        self.key: dict[str, Any] | None = None
+        if key is not None:
+            self.key = {name: serializer.serialize(value) for name, value in key.items()}
         self.configuration, self.secrets = configuration, secrets
         self._clients: dict[float, Any] = {}
+        self._lock = threading.Lock()
 
     def _client(self, timeout: float) -> Any:
         from chaosaws_ext.aws import aws_client
 
         bucket = round(max(0.05, timeout), 2)
-        if bucket not in self._clients:
-            self._clients[bucket] = aws_client(
-                "dynamodb",
-                self.configuration,
-                self.secrets,
-                region=self.region,
-                config=Config(
-                    connect_timeout=bucket,
-                    read_timeout=bucket,
-                    retries={"total_max_attempts": 1, "mode": "standard"},
-                ),
-            )
-        return self._clients[bucket]
+        with self._lock:
+            if bucket not in self._clients:
+                self._clients[bucket] = aws_client(
+                    "dynamodb",
+                    self.configuration,
+                    self.secrets,
+                    region=self.region,
+                    config=Config(
+                        connect_timeout=bucket,
+                        read_timeout=bucket,
+                        retries={"total_max_attempts": 1, "mode": "standard"},
+                    ),
+                )
+            return self._clients[bucket]
+
+    def _item_key(self, client: Any) -> dict[str, Any]:
+        if self.key is None:
+            table = client.describe_table(TableName=self.table)["Table"]
+            types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+            self.key = {
+                k["AttributeName"]: (
+                    {"N": "0"} if types.get(k["AttributeName"]) == "N" else {"S": "gameday-health"}
+                )
+                for k in table["KeySchema"]
+            }
+        return self.key
 
     def __call__(self, timeout: float) -> str | None:
         client = self._client(timeout)
+        key = self._item_key(client)
         if self.operation == "get":
-            client.get_item(TableName=self.table, Key=self.key)
+            client.get_item(TableName=self.table, Key=key)
         else:
-            item = dict(self.key)
+            item = dict(key)
             item["gameday_probe_at"] = {"S": wall_now()}
             client.put_item(TableName=self.table, Item=item)
         return None
@@ -322,9 +361,10 @@ def build_check(
                 raise SpecError("expect_status must be an int or a list of ints")
         if kind == "http":
             return HttpCheck(spec["url"], **http_args)
-        if not isinstance(spec.get("nameserver"), str):
-            raise SpecError("http_dns needs nameserver 'ip:port'")
-        return DnsHttpCheck(spec["url"], spec["nameserver"], **http_args)
+        nameserver = spec.get("nameserver")
+        if nameserver is not None and not isinstance(nameserver, str):
+            raise SpecError("http_dns nameserver must be 'ip', 'ip:port' or empty (system)")
+        return DnsHttpCheck(spec["url"], nameserver, **http_args)
     if kind == "tcp":
         port = spec.get("port")
         try:
@@ -336,7 +376,7 @@ def build_check(
         return PostgresCheck(str(spec.get("dsn") or ""), str(spec.get("query") or "SELECT 1"))
     return DynamoDbCheck(
         str(spec.get("table") or ""),
-        spec.get("key") or {},
+        spec.get("key"),
         str(spec.get("operation") or "get"),
         spec.get("region"),
         configuration,

@@ -140,9 +140,7 @@ def test_postgres_markers_lost_in_the_middle_and_at_the_end(start_session, postg
 
 
 def test_postgres_markers_unreachable_primary(start_session) -> None:
-    session = start_session(
-        {"kind": "postgres", "dsn": "host=/nonexistent dbname=x"}, writer=False
-    )
+    session = start_session({"kind": "postgres", "dsn": "host=/nonexistent dbname=x"}, writer=False)
     # prepare failed: the session reports why and the verdict is not met
     verdict = session.rpo_verdict()
     assert verdict["met"] is False and "could not prepare postgres" in verdict["reason"]
@@ -224,8 +222,10 @@ def test_dynamodb_markers_rpo_lag_and_cleanup(start_session, moto_endpoint) -> N
         for seq in lost:
             client.delete_item(
                 TableName="tickets",
-                Key={"pk": {"S": f"gameday-marker#{session.run_id}#{seq:09d}"},
-                     "sk": {"S": "gameday-marker"}},
+                Key={
+                    "pk": {"S": f"gameday-marker#{session.run_id}#{seq:09d}"},
+                    "sk": {"S": "gameday-marker"},
+                },
             )
         session.stop()  # waits (bounded) until the replica saw every marker
     block = session.recovery_block()

@@ -228,7 +228,10 @@ def test_http_through_dns_honours_the_ttl_and_sees_the_flip(start_session, dns_s
 
 def test_dns_check_errors() -> None:
     with pytest.raises(SpecError, match="ip:port"):
-        DnsHttpCheck("http://a.test/", "127.0.0.1")
+        DnsHttpCheck("http://a.test/", "ns.example.com:53")
+    assert DnsHttpCheck("http://a.test/", "10.0.0.2").ns_port == 53
+    assert DnsHttpCheck("http://a.test/", "[::1]:5353").nameserver == "::1"
+    assert DnsHttpCheck("http://a.test/", "").nameserver is None  # the system's resolvers
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))  # a nameserver that never answers
     try:
@@ -249,7 +252,8 @@ def test_dns_check_errors() -> None:
         ({"kind": "http", "url": "http://x", "expect_status": "200"}, "expect_status"),
         ({"kind": "tcp", "host": "h", "port": "x"}, "port must be an integer"),
         ({"kind": "postgres"}, "dsn"),
-        ({"kind": "dynamodb", "table": "t"}, "key"),
+        ({"kind": "dynamodb"}, "needs table"),
+        ({"kind": "dynamodb", "table": "t", "key": "pk"}, "key must be a mapping"),
         ({"kind": "dynamodb", "table": "t", "key": {"pk": "a"}, "operation": "scan"}, "get"),
     ],
 )
@@ -318,7 +322,7 @@ def test_dynamodb_sampler_outage(start_session, moto_endpoint) -> None:
     create()
     session = start_session(
         [
-            {"name": "get", "kind": "dynamodb", "table": "tickets", "key": {"pk": "health"}},
+            {"name": "get", "kind": "dynamodb", "table": "tickets"},  # key from the schema
             {
                 "name": "put",
                 "kind": "dynamodb",

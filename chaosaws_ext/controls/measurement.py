@@ -1,7 +1,7 @@
 """The measurement control: samplers and write markers around the method, then the
 journal's top-level ``recovery`` block (RTO/RPO against the DR plan's targets).
 
-Declare it at the top of the experiment::
+Declare it at the top of the experiment (after the safety control)::
 
     controls:
       - name: measurement
@@ -11,26 +11,39 @@ Declare it at the top of the experiment::
           arguments:
             service: rds-analytics          # a service of targets.yaml (required)
             targets_file: null              # else configuration targets_file, env
-                                            # GAMEDAY_TARGETS_FILE, ./experiments/targets.yaml
-            frequency_hz: 4                 # or interval_s: 0.25 (max 50 Hz)
+                                            # GAMEDAY_TARGETS_FILE, ./experiments/targets.yaml,
+                                            # the project's experiments/targets.yaml
+            frequency_hz: 4                 # or interval_s: 0.25 (at most 50 Hz)
             timeout_s: null                 # per sample; default 0.8 x interval
             consecutive: 3                  # K successes that make a recovery
-            fault: null                     # which stamp_injected() fault is t0
-            samplers:                       # at least one
+            max_in_flight: 4                # checks per sampler still running; more = overrun
+            fault: null                     # only this fault's stamp_injected() is t0
+            series_limit: 2400              # rows of availability.series at most
+            samplers:                       # at least one; judge: false = observed only
+              - {name: api, kind: http, url: "https://...", expect_status: [200],
+                 expect_body: "ok", verify_tls: true, headers: {}}
+              - {name: dns, kind: http_dns, url: "https://api.example.com/x",
+                 nameserver: "10.0.0.2:53"}  # "" = system resolvers; answer kept for its TTL
+              - {name: tcp, kind: tcp, host: 10.0.0.5, port: 5432}
               - {name: db, kind: postgres, dsn: "${db_dsn}", query: "SELECT 1"}
-            markers:                        # optional: RPO (and DynamoDB lag)
-              kind: postgres                # or dynamodb
-              dsn: "${db_dsn}"
-              interval_s: 0.2
+              - {name: ddb, kind: dynamodb, table: t, region: eu-west-1,
+                 key: {pk: "x"}, operation: get}   # key omitted = from the key schema
+            markers:                        # optional: RPO (and DynamoDB replication lag)
+              kind: postgres                # postgres: dsn, read_dsn (a replica), table
+              dsn: "${db_dsn}"              #   (gameday_markers, created if missing)
+              interval_s: 0.2               # dynamodb: table, region, read_region,
+              timeout_s: null               #   replica_region (lag poller), lag_interval_s
+              cleanup: true                 #   (0.1), lag_grace_s (5)
 
 Life cycle: arguments are checked before the experiment (a bad one interrupts the run
 with one line naming the key); samplers and writer start before the method; t0 is the
 first ``chaosaws_ext.mutation.stamp_injected`` after that (fallback: the end of the
-method's first action); sampling stops after the method (the markers are read back
-then, so the after-hypothesis verdicts see the RPO); after the experiment (after the
-rollbacks) the ``recovery`` block is written into the journal and our markers are
-deleted. Chaos Toolkit swallows exceptions raised by controls, so every failure here is
-logged at ERROR and the block is still written, with ``errors``.
+method's first action, reported as ``fault.t0_source: method-action``); sampling stops
+after the method (the markers are read back then, so the after-hypothesis verdicts see
+the RPO); after the experiment (after the rollbacks) the ``recovery`` block is written
+into the journal and our markers are deleted. Chaos Toolkit swallows exceptions raised
+by controls, so every failure here is logged at ERROR and the block is still written,
+with ``errors``. Faults report phases with ``probes.phases.mark_phase(name)``.
 """
 
 from __future__ import annotations
