@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.parsers import ResponseParserError
 from chaoslib.exceptions import ActivityFailed
 from conftest import REGION
 
@@ -24,7 +28,9 @@ from chaosaws_ext.undo import undo_entry
 from gameday.recover import recover_by_tag, recover_from_ledger
 
 SWAP_EVENT = "before-parameter-build.ec2.ReplaceNetworkAclAssociation"
-CHAOS = shutil.which("chaos") or "chaos"
+_NEXT_TO_PYTHON = Path(sys.executable).with_name("chaos")
+CHAOS = str(_NEXT_TO_PYTHON) if _NEXT_TO_PYTHON.exists() else (shutil.which("chaos") or "chaos")
+ACCOUNT = "123456789012"  # moto's default account
 ZONE, ZONE_ID = f"{REGION}a", "eus1-az1"
 
 
@@ -48,12 +54,13 @@ def build_topology(ec2: Any) -> Topology:
     vpc_id = vpc["VpcId"]
     ec2.create_tags(Resources=[vpc_id], Tags=[{"Key": "team", "Value": "payments"}])
     block = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["Ipv6CidrBlockAssociationSet"][0]
-    prefix = block["Ipv6CidrBlock"].split("::")[0]  # e.g. 2400:6500:dc87:a300
-    base = prefix[: prefix.rfind(":") + 1] + prefix[prefix.rfind(":") + 1 :][:2]
+    v6_subnets = list(
+        itertools.islice(ip_network(block["Ipv6CidrBlock"]).subnets(new_prefix=64), 8)
+    )
     layout = [("1", "a", "app"), ("6", "a", "db"), ("2", "b", "app"), ("5", "c", "app")]
     topo = Topology(vpc_id, "", "", "", [], {}, "")
     for third, zone, tier in layout:
-        cidr, v6 = f"10.0.{third}.0/24", f"{base}0{third}::/64"
+        cidr, v6 = f"10.0.{third}.0/24", str(v6_subnets[int(third)])
         subnet = ec2.create_subnet(
             VpcId=vpc_id,
             CidrBlock=cidr,
@@ -141,9 +148,19 @@ def entries_of(acl: dict[str, Any]) -> set[tuple[int, bool, str, str]]:
     }
 
 
+@pytest.fixture(autouse=True)
+def no_default_amis(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto spends ~0.2 s per EC2 region backend loading AMIs these tests never use."""
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
 @pytest.fixture
 def configuration(run_context: RunContext) -> dict[str, Any]:
-    return {"aws_region": REGION, "chaos_ledger_path": str(run_context.ledger_path)}
+    return {
+        "aws_region": REGION,
+        "chaos_ledger_path": str(run_context.ledger_path),
+        "allowed_accounts": ACCOUNT,
+    }
 
 
 @pytest.fixture
@@ -296,6 +313,7 @@ REFUSALS = [
     ({"subnet_tag": "tier"}, r"subnet_tag must look like Key=Value"),
     ({"protect": True}, r"refusing az-blackhole: subnet-\S+ carries the protection tag"),
     ({"allowed_regions": "eu-west-1"}, r"region eu-south-1 is not in allowed_regions"),
+    ({"allowed_accounts": "000000000000"}, r"account 123456789012 is not in allowed_accounts"),
 ]
 
 
@@ -314,8 +332,9 @@ def test_refusals_are_one_line_and_make_no_mutating_call(
         arguments["vpc_id"] = topo.other_vpc
     if change.pop("protect", None):
         ec2.create_tags(Resources=[topo.target[0]], Tags=[{"Key": "chaos:protected", "Value": ""}])
-    if "allowed_regions" in change:
-        configuration["allowed_regions"] = change.pop("allowed_regions")
+    for key in ("allowed_regions", "allowed_accounts"):
+        if key in change:
+            configuration[key] = change.pop(key)
     arguments.update(change)
     before = snapshot(ec2)
     calls.operations.clear()
@@ -428,6 +447,32 @@ def test_a_failed_swap_half_way_is_undone_before_the_action_fails(
     assert snapshot(ec2) == before
 
 
+def test_a_transient_swap_failure_is_checked_and_retried(
+    topo: Topology, ec2: Any, configuration: dict[str, Any], calls: CallRecorder
+) -> None:
+    before = snapshot(ec2)
+    garbled: list[str] = []
+
+    def garble_first_swap(params: dict[str, Any], **_: Any) -> None:
+        if not garbled:
+            garbled.append(params["AssociationId"])
+            raise ResponseParserError("Unable to parse response (HTML 500 from moto)")
+
+    client = aws_client("ec2", configuration, None, REGION)
+    client.meta.events.register(SWAP_EVENT, garble_first_swap)
+    try:
+        result = actions.blackhole_availability_zone(
+            ZONE, vpc_id=topo.vpc, configuration=configuration
+        )
+    finally:
+        client.meta.events.unregister(SWAP_EVENT, garble_first_swap)
+    assert len(garbled) == 1
+    assert calls.operations.count("ReplaceNetworkAclAssociation") == 2  # one retried swap
+    assert all(subnet_acls(ec2)[s] == result["blackhole_nacl_id"] for s in topo.target)
+    actions.restore_availability_zone(configuration)
+    assert snapshot(ec2) == before
+
+
 def test_orphans_are_found_by_tag_and_restored_without_the_ledger(
     topo: Topology, ec2: Any, configuration: dict[str, Any], run_context: RunContext
 ) -> None:
@@ -494,7 +539,13 @@ def test_the_experiment_validates_with_the_example_env() -> None:
             key, _, value = line.partition("=")
             env[key] = value
     done = subprocess.run(
-        [CHAOS, "--no-log-file", "validate", str(root / "experiments/az-nacl-blackhole.yaml")],
+        [
+            CHAOS,
+            "--no-version-check",
+            "--no-log-file",
+            "validate",
+            str(root / "experiments/az-nacl-blackhole.yaml"),
+        ],
         env=env,
         capture_output=True,
         text=True,

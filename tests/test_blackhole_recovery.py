@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,7 +20,15 @@ from typing import Any
 import boto3
 import pytest
 from conftest import REGION
-from test_blackhole import ZONE, Topology, build_topology, snapshot, subnet_acls
+from test_blackhole import (  # noqa: F401 - no_default_amis is an autouse fixture
+    CHAOS,
+    ZONE,
+    Topology,
+    build_topology,
+    no_default_amis,
+    snapshot,
+    subnet_acls,
+)
 
 from chaosaws_ext.ledger import Ledger
 
@@ -34,7 +41,11 @@ result = blackhole_availability_zone(
     sys.argv[1],
     vpc_id=sys.argv[2],
     scope=sys.argv[4],
-    configuration={"aws_region": "eu-south-1", "chaos_ledger_path": sys.argv[3]},
+    configuration={
+        "aws_region": "eu-south-1",
+        "chaos_ledger_path": sys.argv[3],
+        "allowed_accounts": "123456789012",
+    },
 )
 print("INJECTED " + json.dumps(result), flush=True)
 time.sleep(120)
@@ -148,11 +159,13 @@ def test_chaos_run_of_the_experiment_completes_and_leaves_the_account_as_it_was(
             "GAMEDAY_VPC_ID": server_topo.vpc,
             "GAMEDAY_BLACKHOLE_SCOPE": "all",
             "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
+            "GAMEDAY_ALLOWED_ACCOUNTS": "123456789012",
         }
     )
     done = subprocess.run(
         [
-            shutil.which("chaos") or "chaos",
+            CHAOS,
+            "--no-version-check",
             "--no-log-file",
             "run",
             "--journal-path",

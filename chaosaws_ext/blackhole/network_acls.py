@@ -10,12 +10,14 @@ the wrong error code). Moves run concurrently on a bounded thread pool.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
+from botocore.parsers import ResponseParserError
 from chaoslib.exceptions import ActivityFailed
 
 from chaosaws_ext.runcontext import TAG_MANAGED
@@ -46,6 +48,7 @@ TAG_MARKER = "chaos:blackhole-id"  # unique per created NACL: the undo key known
 TAG_ORIGINAL_PREFIX = "chaos:orig:"  # chaos:orig:<subnet-id> = original NACL id
 MAX_TAGS = 50  # AWS limit of tags per resource
 WORKERS = 8  # bounded concurrency of independent calls
+SWAP_ATTEMPTS = 3  # per subnet move, after transient failures only
 
 T = TypeVar("T")
 
@@ -119,41 +122,73 @@ def original_from_tags(tags: dict[str, str]) -> dict[str, str]:
     }
 
 
-def run_concurrently(calls: list[Callable[[], T]], workers: int = WORKERS) -> list[T]:
-    """Run independent calls on a bounded pool; every call runs, the first error is raised."""
+def run_concurrently(calls: list[Callable[[], T]], workers: int | None = None) -> list[T]:
+    """Run independent calls on a bounded pool; every call runs, the first error is raised.
+
+    ``workers`` defaults to the module's ``WORKERS`` (read at call time).
+    """
+    workers = max(1, workers or WORKERS)
     if not calls:
         return []
-    if len(calls) == 1:
-        return [calls[0]()]
-    with ThreadPoolExecutor(max_workers=min(workers, len(calls))) as pool:
-        futures = [pool.submit(call) for call in calls]
-        errors = [f.exception() for f in futures if f.exception() is not None]
-        if errors:
-            if len(errors) > 1:
-                logger.error("%d of %d calls failed; first: %s", len(errors), len(calls), errors[0])
-            raise errors[0]  # type: ignore[misc]
-        return [f.result() for f in futures]
+    if workers == 1 or len(calls) == 1:
+        outcomes = [_outcome(call) for call in calls]
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers, len(calls))) as pool:
+            outcomes = list(pool.map(_outcome, calls))
+    errors = [error for _, error in outcomes if error is not None]
+    if errors:
+        if len(errors) > 1:
+            logger.error("%d of %d calls failed; first: %s", len(errors), len(calls), errors[0])
+        raise errors[0]
+    return [value for value, _ in outcomes]  # type: ignore[misc]
+
+
+def _outcome(call: Callable[[], T]) -> tuple[T | None, BaseException | None]:
+    try:
+        return call(), None
+    except Exception as error:  # noqa: BLE001 - re-raised by run_concurrently
+        return None, error
+
+
+def _transient(error: Exception) -> bool:
+    """A failure after which the call may be tried again (5xx, unparseable answer)."""
+    if isinstance(error, ClientError):
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return error_code(error) == "InvalidAssociationID.NotFound" or int(status or 0) >= 500
+    return isinstance(error, ResponseParserError)
 
 
 def _replace(ec2: Any, vpc_id: str, subnet: str, association: str, acl_id: str) -> str:
-    """Move ``subnet`` onto ``acl_id``; retries once with a fresh association id."""
-    try:
-        return ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl_id)[
-            "NewAssociationId"
-        ]
-    except ClientError as error:
-        if error_code(error) != "InvalidAssociationID.NotFound":
-            raise
-    fresh = describe_vpc_acls(ec2, [vpc_id])[vpc_id].subnet_association.get(subnet)
-    if not fresh:
-        raise ActivityFailed(f"subnet {subnet} has no network ACL association in {vpc_id}")
-    return ec2.replace_network_acl_association(AssociationId=fresh, NetworkAclId=acl_id)[
-        "NewAssociationId"
-    ]
+    """Move ``subnet`` onto ``acl_id`` and return the new association id.
+
+    After a transient failure (stale association id, 5xx, garbled answer; moto answers
+    concurrent swaps out of one NACL with an HTML 500 now and then) the subnet's state is
+    read again: done if it already sits on ``acl_id``, else retried with the fresh
+    association id, at most ``SWAP_ATTEMPTS`` times.
+    """
+    for attempt in range(1, SWAP_ATTEMPTS + 1):
+        try:
+            answer = ec2.replace_network_acl_association(
+                AssociationId=association, NetworkAclId=acl_id
+            )
+            return str(answer["NewAssociationId"])
+        except (ClientError, ResponseParserError) as error:
+            if not _transient(error) or attempt == SWAP_ATTEMPTS:
+                raise
+            logger.warning("moving %s onto %s failed (%s); checking again", subnet, acl_id, error)
+        time.sleep(0.05 * attempt)
+        state = describe_vpc_acls(ec2, [vpc_id])[vpc_id]
+        if state.subnet_acl.get(subnet) == acl_id:
+            return state.subnet_association[subnet]
+        fresh = state.subnet_association.get(subnet)
+        if not fresh:
+            raise ActivityFailed(f"subnet {subnet} has no network ACL association in {vpc_id}")
+        association = fresh
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def move_subnets(
-    ec2: Any, vpc_id: str, moves: dict[str, tuple[str, str]], workers: int = WORKERS
+    ec2: Any, vpc_id: str, moves: dict[str, tuple[str, str]], workers: int | None = None
 ) -> dict[str, str]:
     """Move each ``subnet: (association id, target acl)``; returns the new association ids."""
     items = sorted(moves.items())
@@ -172,7 +207,7 @@ def restore_subnets(
     vpc_id: str,
     originals: dict[str, str],
     only_from: set[str] | None = None,
-    workers: int = WORKERS,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Put each subnet back on its original NACL; idempotent; verifies the result.
 
