@@ -23,7 +23,7 @@ from markupsafe import Markup
 
 from reports.charts import HATCH_DEFS, Mark, availability_chart, replication_lag_chart, trend_chart
 from reports.journal import Journal, as_journals, get_path, number, parse_time
-from reports.redaction import mask_journals
+from reports.redaction import CUT_MARK, mask_journals
 from reports.series import failing_spans, parse_samples
 from reports.trend import ExperimentTrend, build_trends
 from reports.verdicts import VERDICTS, RunSummary, format_seconds, summarise
@@ -39,6 +39,7 @@ _PHASE_WORDS = {
     "first_success_s": "first success",
 }
 _OUTPUT_LIMIT = 600
+_TRACEBACK_LIMIT = 8000
 
 
 @dataclass
@@ -82,7 +83,9 @@ def _short(value: Any, limit: int = _OUTPUT_LIMIT) -> str | None:
         return None
     text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
     if len(text) > limit:
-        text = f"{text[:limit]}… ({len(text) - limit} more characters)"
+        cut = CUT_MARK.search(text)  # cut before masking: report the original length
+        total = int(cut.group(1)) if cut else len(text)
+        text = f"{text[:limit]}… ({total - limit} more characters)"
     return text
 
 
@@ -112,10 +115,12 @@ def _activity_rows(runs: Any, probes: bool = False) -> list[ActivityRow]:
         if isinstance(exception, list) and exception:
             lines = [str(line).strip() for line in exception if str(line).strip()]
             error = lines[-1] if lines else None
-            traceback = "".join(str(line) for line in exception)
+            traceback = _short("".join(str(line) for line in exception), _TRACEBACK_LIMIT)
         elif isinstance(exception, str):
             error = exception.strip().splitlines()[-1] if exception.strip() else None
-            traceback = exception
+            traceback = _short(exception, _TRACEBACK_LIMIT)
+        if error is not None:
+            error = _short(error, _OUTPUT_LIMIT)
         status = run.get("status")
         extra: dict[str, Any] = {}
         if probes:
@@ -339,10 +344,12 @@ def build_report_html(
         current_ids = {(j.title, j.data.get("start")) for j in masked}
         history = [summarise(j) for j in past if (j.title, j.data.get("start")) not in current_ids]
         # only experiments with a history get a trend; today's run is its last point
-        with_history = {s.title for s in history}
-        trends = build_trends(history + [s for s in summaries if s.title in with_history])
+        with_history = {(s.title, s.environment) for s in history}
+        trends = build_trends(
+            history + [s for s in summaries if (s.title, s.environment) in with_history]
+        )
         for trend in trends:
-            trend_charts[trend.title] = {
+            trend_charts[trend.key] = {
                 metric: trend_chart(trend.points(metric), metric)
                 for metric in ("RTO", "RPO")
                 if trend.has(metric)

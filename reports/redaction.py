@@ -63,7 +63,10 @@ _WORD_SPLIT = re.compile(r"[^a-z0-9]+")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 # scheme://user:password@host
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/?#\s@]*:)(?P<pw>[^@\s/]+)(?=@)")
+# (bounded repetitions: a multi-megabyte output must not make these regexes quadratic)
+_URL_PASSWORD = re.compile(
+    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^:/?#\s@]{0,256}:)(?P<pw>[^@\s/]{1,256})(?=@)"
+)
 # password=..., pwd: ..., "token": "..." inside free text (libpq DSNs, logs, tracebacks)
 _KV_PASSWORD = re.compile(
     r"(?P<head>\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"
@@ -131,25 +134,31 @@ def _declared_secret_values(
             yield from _string_leaves(value)
 
 
-def _walk_collect(value: Any, found: list[str]) -> None:
-    """Values under sensitive keys and under any ``secrets`` mapping, anywhere."""
+def _walk_collect(value: Any, found: list[str], environ: Mapping[str, str]) -> None:
+    """Values under sensitive keys and under any ``secrets`` mapping, anywhere; for an env
+    pointer under a sensitive key (``db_password: {type: env, key: PGPASSWORD}``), the
+    variable's current value."""
     if isinstance(value, Mapping):
         for key, item in value.items():
             if key == "secrets" and isinstance(item, Mapping):
-                # an env/vault reference is a pointer, not a value: keep its name visible
                 for scope in item.values():
-                    if isinstance(scope, Mapping) and scope.get("type") in ("env", "vault"):
+                    if _is_reference(scope):
                         continue
                     found.extend(_string_leaves(scope))
             elif is_sensitive_key(key) and not isinstance(item, bool):
-                if isinstance(item, Mapping) and item.get("type") in ("env", "vault"):
+                if isinstance(item, Mapping) and item.get("type") == "env":
+                    name = item.get("key")
+                    if isinstance(name, str) and environ.get(name):
+                        found.append(environ[name])
                     continue
-                found.extend(s for s in _string_leaves(item) if not re.fullmatch(r"\$\{[^}]+\}", s))
+                if _is_reference(item):
+                    continue
+                found.extend(s for s in _string_leaves(item) if not _is_reference(s))
             else:
-                _walk_collect(item, found)
+                _walk_collect(item, found, environ)
     elif isinstance(value, list):
         for item in value:
-            _walk_collect(item, found)
+            _walk_collect(item, found, environ)
 
 
 def collect_secret_values(
@@ -165,7 +174,7 @@ def collect_secret_values(
     experiment = data.get("experiment") if isinstance(data, Mapping) else None
     if isinstance(experiment, Mapping):
         found.extend(_declared_secret_values(experiment.get("secrets"), environ, referenced))
-    _walk_collect(data, found)
+    _walk_collect(data, found, environ)
     found.extend(v for v in extra if isinstance(v, str))
     values = {v for v in found if v and v.strip() and v != MASK}
     return sorted(values, key=lambda v: (-len(v), v))
@@ -211,9 +220,38 @@ def _is_number_row(row: Any) -> bool:
     )
 
 
+#: longer strings are cut before masking (no output shows more than a few thousand
+#: characters; masking megabytes of activity output would cost seconds)
+MAX_TEXT = 65_536
+CUT_MARK = re.compile(r"…\[cut: (\d+) characters in total\]$")
+
+
+def _cut(value: str, secrets: list[str]) -> str:
+    """``value`` cut near MAX_TEXT, never inside a secret (which would leave half of it
+    unmasked), with a mark that says how long it was."""
+    if len(value) <= MAX_TEXT:
+        return value
+    cut = MAX_TEXT
+    for _ in range(8):  # moving the cut left can only land on an earlier secret
+        moved = cut
+        for secret in secrets:
+            start = value.find(secret, max(0, moved - len(secret) + 1), moved + len(secret) - 1)
+            if 0 <= start < moved:
+                moved = start
+        window_start = max(0, moved - 800)
+        for pattern in (_URL_PASSWORD, _KV_PASSWORD, _BEARER):
+            for match in pattern.finditer(value, window_start, min(len(value), moved + 800)):
+                if match.start() < moved < match.end():
+                    moved = match.start()
+        if moved == cut:
+            break
+        cut = moved
+    return f"{value[:cut]}…[cut: {len(value)} characters in total]"
+
+
 def _mask_tree(value: Any, secrets: list[str], secret_set: set[str]) -> Any:
     if isinstance(value, str):
-        return MASK if value in secret_set else mask_text(value, secrets)
+        return MASK if value in secret_set else mask_text(_cut(value, secrets), secrets)
     if isinstance(value, dict):
         result = {}
         for key, item in value.items():
@@ -309,6 +347,5 @@ def mask_journals(
     secrets = sorted(pooled, key=lambda v: (-len(v), v))
     secret_set = set(secrets)
     return [
-        Journal(source=j.source, data=_mask_tree(dict(j.data), secrets, secret_set))
-        for j in items
+        Journal(source=j.source, data=_mask_tree(dict(j.data), secrets, secret_set)) for j in items
     ]

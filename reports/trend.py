@@ -29,7 +29,12 @@ class TrendRow:
 @dataclass
 class ExperimentTrend:
     title: str
+    environment: str = "unknown"
     rows: list[TrendRow] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.title} [{self.environment}]"
 
     def points(self, metric: str) -> list[TrendPoint]:
         result = []
@@ -85,16 +90,17 @@ def regression_of(current: Figure, earlier: list[Figure]) -> str | None:
 
 
 def build_trends(summaries: list[RunSummary]) -> list[ExperimentTrend]:
-    """Group runs by experiment title, oldest first; runs without a start time are left out."""
-    by_title: dict[str, list[RunSummary]] = {}
+    """Group runs by experiment title and environment (sandbox figures are never compared
+    with AWS ones), oldest first; runs without a start time are left out."""
+    groups: dict[tuple[str, str], list[RunSummary]] = {}
     for summary in summaries:
         if summary.started_at is None:
             continue
-        by_title.setdefault(summary.title, []).append(summary)
+        groups.setdefault((summary.title, summary.environment), []).append(summary)
     trends = []
-    for title in sorted(by_title):
-        runs = sorted(by_title[title], key=lambda s: s.started_at)
-        trend = ExperimentTrend(title)
+    for title, environment in sorted(groups):
+        runs = sorted(groups[(title, environment)], key=lambda s: s.started_at)
+        trend = ExperimentTrend(title, environment)
         for index, run in enumerate(runs):
             earlier = runs[:index]
             trend.rows.append(

@@ -68,14 +68,16 @@ class Figure:
     @property
     def icon(self) -> str:
         if self.met is None:
-            return "—"
+            return "⚠"
         return "✔" if self.met else "✘"
 
     @property
     def words(self) -> str:
-        if self.met is None:
-            return "not judged"
-        return "met" if self.met else "missed"
+        if self.met is not None:
+            return "met" if self.met else "missed"
+        if self.measured_s is None:
+            return "not measured"
+        return "no target to judge against"
 
     def describe(self) -> str:
         """``RTO 41.2 s (±0.25 s) vs target 300 s: met``."""

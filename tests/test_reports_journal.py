@@ -283,3 +283,13 @@ def test_huge_journal_under_2_mb_with_exact_outage_edges(tmp_path):
     outage = [e for e in edges if e[0] == first_fail][0]
     assert outage[1] == first_ok_after
     assert "100000 samples" in chart.attrs["aria-label"]
+
+
+def test_huge_outputs_and_tracebacks_are_truncated():
+    journal = copy.deepcopy(COMPLETED)
+    journal["run"][0]["output"] = "x" * 5_000_000
+    journal["run"][0]["exception"] = ["Traceback\n"] + ["  frame\n"] * 200_000 + ["Boom: y\n"]
+    html = build_report_html([journal])
+    assert len(html) < 200_000
+    assert "(4999400 more characters)" in html
+    assert "✘ Boom: y" in html

@@ -184,3 +184,35 @@ def test_loaded_journals_are_kept_raw_and_masked_on_output():
     journals, _ = load_journals([DATA / "plain-secrets.json"])
     assert INLINE_PASSWORD in json.dumps(journals[0].data)
     assert INLINE_PASSWORD not in build_report_html(journals)
+
+
+def test_configuration_env_pointer_under_a_sensitive_key(monkeypatch):
+    journal = copy.deepcopy(DYNAMIC)
+    journal["experiment"]["configuration"]["db_password"] = {"type": "env", "key": "PGPASS_X"}
+    journal["run"][0]["output"] = "connected with pg-pass-from-env"
+    masked = mask_journal(journal, environ={"PGPASS_X": "pg-pass-from-env"})
+    assert masked["run"][0]["output"] == f"connected with {MASK}"
+    assert masked["experiment"]["configuration"]["db_password"] == {
+        "type": "env",
+        "key": "PGPASS_X",
+    }
+
+
+@pytest.mark.parametrize("offset", [-9, -3, -1, 0])
+def test_a_secret_across_the_cut_of_a_huge_string_is_not_half_shown(offset):
+    from reports.redaction import MAX_TEXT
+
+    secret = "half-shown-secret-1234"
+    dsn_pw = "dsnpw987654"
+    for leaked, text in (
+        (secret, "x" * (MAX_TEXT + offset) + secret + "y" * 100_000),
+        (dsn_pw, "x" * (MAX_TEXT + offset - 20) + f" postgresql://u:{dsn_pw}@h/db " + "y" * 9),
+    ):
+        journal = copy.deepcopy(DYNAMIC)
+        journal["experiment"]["secrets"]["db"]["password"] = secret
+        journal["run"][0]["output"] = text
+        masked = mask_journal(journal)["run"][0]["output"]
+        assert len(masked) < MAX_TEXT + 100
+        assert masked.endswith("characters in total]")
+        for size in range(4, len(leaked) + 1):
+            assert leaked[:size] not in masked, (leaked, size)
