@@ -436,6 +436,11 @@ def test_a_failed_swap_half_way_is_undone_before_the_action_fails(
             refused.append(victim)
             raise RuntimeError("injected failure")
 
+    # an earlier fault of the same run (zone b) must survive the failed inject's undo
+    earlier = actions.blackhole_availability_zone(
+        f"{REGION}b", vpc_id=topo.vpc, configuration=configuration
+    )
+    during = snapshot(ec2)
     client = aws_client("ec2", configuration, None, REGION)
     client.meta.events.register(SWAP_EVENT, fail_victim_swap)
     try:
@@ -444,6 +449,9 @@ def test_a_failed_swap_half_way_is_undone_before_the_action_fails(
     finally:
         client.meta.events.unregister(SWAP_EVENT, fail_victim_swap)
     assert refused == [victim]
+    assert snapshot(ec2) == during
+    assert subnet_acls(ec2)[earlier["subnets"][0]] == earlier["blackhole_nacl_id"]
+    actions.restore_availability_zone(configuration)
     assert snapshot(ec2) == before
 
 

@@ -50,7 +50,7 @@ from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.planning import FaultPlan
 from chaosaws_ext.runcontext import TAG_RUN_ID, RunContext, chaos_tags, current_run
-from chaosaws_ext.undo import orphan_finder, revert_faults, undoer
+from chaosaws_ext.undo import orphan_finder, revert_faults, undo_entry, undoer
 
 __all__ = ["blackhole_availability_zone", "restore_availability_zone"]
 
@@ -96,6 +96,8 @@ def blackhole_availability_zone(
     )
     check_plan(plan, configuration, secrets)
     run = current_run(configuration)
+    ledger = Ledger(run.ledger_path)
+    known = {entry.id for entry in ledger.entries()}
     ec2 = aws_client("ec2", configuration, secrets, plan.region)
     blackholes: dict[str, str] = {}
     original: dict[str, str] = {}
@@ -105,11 +107,11 @@ def blackhole_availability_zone(
             original.update({s: v["nacl"] for s, v in plan.details["vpcs"][vpc]["subnets"].items()})
     except Exception as error:
         logger.error("%s inject failed half-way (%s); undoing what was done", FAULT, error)
-        try:
-            revert_faults(fault=FAULT, configuration=configuration, secrets=secrets)
-        except ActivityFailed as undo_error:
+        problems = _undo_new_entries(ledger, run, known, configuration, secrets)
+        if problems:
             raise ActivityFailed(
-                f"{FAULT} inject failed ({error}) and its undo failed too: {undo_error}"
+                f"{FAULT} inject failed ({error}) and its undo failed too: {'; '.join(problems)} "
+                f"(run `gameday recover --ledger {ledger.path}` once fixed)"
             ) from error
         raise ActivityFailed(f"{FAULT} inject failed and was undone: {error}") from error
     stamp = stamp_injected(FAULT)
@@ -127,6 +129,27 @@ def blackhole_availability_zone(
         "injected_at": stamp.wall,
         "ledger": str(run.ledger_path),
     }
+
+
+def _undo_new_entries(
+    ledger: Ledger,
+    run: RunContext,
+    known: set[str],
+    configuration: Configuration,
+    secrets: Secrets,
+) -> list[str]:
+    """Undo (newest first) only the entries this call recorded; returns what failed."""
+    problems: list[str] = []
+    for entry in reversed(ledger.unreverted(run_id=run.run_id, fault=FAULT)):
+        if entry.id in known:
+            continue
+        try:
+            detail = undo_entry(entry, configuration, secrets)
+        except Exception as error:  # noqa: BLE001 - reported, entry stays unreverted
+            problems.append(f"{entry.resource}: {error}")
+            continue
+        ledger.mark_reverted(entry.id, detail)
+    return problems
 
 
 def _blackhole_tags(

@@ -243,10 +243,15 @@ def plan_availability_zone_blackhole(
                     kind="subnet",
                 )
             )
+        denied = (
+            "deny all IPv4 and IPv6, both ways"
+            if scope == "all"
+            else "deny to/from " + ", ".join(cidrs["ipv4"] + cidrs["ipv6"]) + ", allow the rest"
+        )
         changes.append(
             PlannedChange(
                 resource=vpc,
-                change=f"create one blackhole network ACL for {len(chosen)} subnet(s)",
+                change=f"create one blackhole network ACL ({denied}) for {len(chosen)} subnet(s)",
                 undo="delete the blackhole network ACL",
                 resource_tags=vpcs[vpc],
                 kind="vpc",
