@@ -36,7 +36,9 @@ _PHASE_WORDS = {
     "detected_s": "detected",
     "control_plane_s": "control plane done",
     "dns_s": "DNS switched",
+    "last_failure_s": "last failure",
     "first_success_s": "first success",
+    "full_availability_s": "fully available",
 }
 _OUTPUT_LIMIT = 600
 _TRACEBACK_LIMIT = 8000
@@ -161,7 +163,12 @@ def _timeline(
     if skipped:
         notes.append(f"{skipped} malformed availability sample(s) ignored")
     injected = parse_time(get_path(recovery, "fault", "injected_at"))
-    origin = parse_time(availability.get("origin") or availability.get("started_at")) or injected
+    # t_rel_s counts from the fault's t0, or from the sampling start when there is no t0
+    origin = (
+        parse_time(availability.get("origin") or availability.get("started_at"))
+        or injected
+        or parse_time(get_path(recovery, "sampling", "started_at"))
+    )
 
     def rel(value: Any) -> float | None:
         moment = parse_time(value)
@@ -263,19 +270,25 @@ def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSec
         ("recovered", _when(summary.rto.details.get("recovered_at"))),
     ]
     rpo_counts = [
-        (
-            name,
-            str(summary.rpo.details.get(name))
-            if summary.rpo.details.get(name) is not None
-            else "—",
-        )
+        (f"writes {name}", str(value) if value is not None else "—")
         for name in ("written", "acknowledged", "lost")
+        for value in [summary.rpo.details.get(name)]
     ]
+    for figure, rows in ((summary.rto, rto_edges), (summary.rpo, rpo_counts)):
+        reason = figure.details.get("reason")
+        if reason:
+            rows.append(("why", str(_short(reason, 300))))
+    target_source = get_path(recovery, "target", "file") or get_path(recovery, "target", "source")
+    if target_source:
+        rto_edges.append(("targets from", str(_short(target_source, 200))))
     availability, chart, notes = _timeline(journal, summary)
     lag, lag_chart = _lag(journal, summary)
     before = journal.steady_state("before")
     after = journal.steady_state("after")
     fault = get_path(recovery, "fault", default={})
+    errors = get_path(recovery, "errors", default=[])
+    for error in errors if isinstance(errors, list) else [errors]:
+        notes.append(f"measurement: {_short(error, 300)}")
     if not recovery:
         notes.append(
             "no recovery block: a plain Chaos Toolkit run, nothing measured against RTO/RPO"

@@ -138,10 +138,14 @@ def _figure(recovery: dict[str, Any] | None, name: str) -> Figure:
     block = block if isinstance(block, dict) else {}
     measured = number(block.get("measured_s"))
     target = number(get_path(recovery, "target", f"{key}_s"))
+    if target is None:
+        target = number(block.get("target_s"))
     resolution = number(block.get("resolution_s"))
     met = block.get("met")
     if not isinstance(met, bool):
         met = None if measured is None or target is None else measured <= target
+    elif measured is None and target is None:
+        met = None  # nothing measured and nothing to judge against: not a pass
     details = {k: v for k, v in block.items() if k not in ("measured_s", "resolution_s", "met")}
     return Figure(name, measured, target, resolution, met, details)
 
@@ -167,6 +171,11 @@ def _reverted(journal: Journal) -> tuple[bool | None, str]:
     if faults:
         injected = [f for f in faults if f.get("injected_at")]
         pending = [f for f in injected if not f.get("reverted_at")]
+        unstamped = all(f.get("t0_source") == "method-action" for f in pending)
+        if pending and unstamped and declared and len(rollbacks) >= len(declared):
+            # t0 fell back to the end of the method's first action: the fault does not
+            # stamp, so it cannot stamp its revert either; the rollbacks are the evidence
+            return True, "every rollback succeeded (the fault records no revert time)"
         if pending:
             names = ", ".join(str(f.get("name") or "fault") for f in pending)
             return False, f"no revert recorded for {names}"

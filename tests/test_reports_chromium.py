@@ -90,16 +90,16 @@ def test_charts_have_size_and_summary_is_visible(report_file, tmp_path):
     assert match, result.stderr[-2000:]
     measured = json.loads(html_lib.unescape(match.group(1)))
     charts = measured["charts"]
-    # 4 availability timelines, 1 replication lag chart, 2 trend charts (RTO, RPO)
+    # 5 availability timelines, 1 replication lag chart, 2 trend charts (RTO, RPO)
     assert (
         sorted(c["cls"].split()[-1] for c in charts)
-        == ["chart-availability"] * 4 + ["chart-lag"] + ["chart-trend"] * 2
+        == ["chart-availability"] * 5 + ["chart-lag"] + ["chart-trend"] * 2
     )
     for chart in charts:
         assert chart["w"] > 300 and chart["h"] > 100, chart
     summary = measured["summary"]
     assert summary["visibility"] == "visible" and summary["display"] != "none"
-    assert summary["rows"] == 7 and summary["w"] > 600 and summary["h"] > 100
+    assert summary["rows"] == 8 and summary["w"] > 600 and summary["h"] > 100
     assert 0 < summary["top"] < measured["viewport"][1] / 2  # near the top of the first screen
     assert measured["summaryOnTop"] is True
 

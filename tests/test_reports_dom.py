@@ -171,6 +171,7 @@ def test_summary_comes_before_any_experiment_section(report):
         ("ALB target group drain (no status)", "interrupted", "⚠ interrupted"),
         ("Route 53 failover (pre-check fails)", "aborted", "⚠ aborted"),
         ("Plain experiment with secrets", "met", "✔ steady state held"),
+        ("TCP listener outage (real measurement control)", "missed", "✘ target missed"),
     ],
 )
 def test_verdicts_in_words_and_icons(report, title, verdict, words):
@@ -300,3 +301,41 @@ def test_autoescape_of_journal_text(tmp_path):
     assert "<script>alert" not in html and "<img src=http" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &lt;b&gt;x&lt;/b&gt;" in html
     assert external_references(html) == []
+
+
+def test_real_measurement_control_block(report):
+    """The block written by chaosaws_ext.controls.measurement (a real run) reads right."""
+    _, root = report
+    row = summary_rows(root)["TCP listener outage (real measurement control)"]
+    cells = row.find_all("td")
+    assert cells[3].text().endswith("/ 0 s ✘ missed")  # RTO target 0 s for api-gateway
+    assert " ".join(cells[4].text().split()) == "— / 0 s ✘ missed"  # RPO: no markers
+    # its fault does not stamp a revert; the succeeded rollback is the evidence
+    assert cells[5].text() == "✔ yes"
+    section = root.find("section", pred=lambda n: n.attrs.get("id") == row.attrs["data-anchor"])
+    rto = section.find("div", "figure-rto")
+    terms = dict(
+        zip(
+            [d.text() for d in rto.find_all("dt")],
+            [d.text() for d in rto.find_all("dd")],
+            strict=True,
+        )
+    )
+    assert terms["why"].startswith("measured ") and terms["why"].endswith("target <= 0s")
+    assert terms["targets from"].endswith("experiments/targets.yaml")
+    rpo = section.find("div", "figure-rpo")
+    assert "RPO not measured: no markers configured" in rpo.text()
+    phases = [r.find("td").text() for r in rto.find("table", "phases").find("tbody").find_all("tr")]
+    assert phases == [
+        "detected",
+        "last failure",
+        "first success",
+        "fully available",
+        "DNS switched",
+    ]
+    chart = section.find("svg", "chart-availability")
+    assert {g.attrs["data-kind"] for g in chart.find_all("g", "mark")} == {
+        "injected",
+        "outage",
+        "recovered",
+    }

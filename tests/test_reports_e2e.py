@@ -38,6 +38,8 @@ def test_fresh_real_journals_render(tmp_path):
         "ALB target group drain (no status)": "interrupted",
         "Route 53 failover (pre-check fails)": "aborted",
         "Plain experiment with secrets": "met",
+        # the real measurement control: 1.5 s outage against api-gateway's 0 s target
+        "TCP listener outage (real measurement control)": "missed",
     }
     assert INLINE_PASSWORD not in html
     assert external_references(html) == []

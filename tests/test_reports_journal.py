@@ -127,9 +127,9 @@ def test_cli_writes_everything(tmp_path, capsys):
     assert out.exists() and (tmp_path / "junit.xml").exists()
     assert "gameday_rto_measured_seconds" in (tmp_path / "gameday.prom").read_text()
     root = parse_html(out.read_text())
-    # the directory held the fixtures and the nightly history: all 12 journals
-    assert len(summary_rows(root)) == 7
-    assert len(root.find_all("section", "experiment")) == 12
+    # the directory held the fixtures and the nightly history: all 13 journals
+    assert len(summary_rows(root)) == 8
+    assert len(root.find_all("section", "experiment")) == 13
 
 
 def test_cli_unreachable_pushgateway_exit_1_after_files(tmp_path, capsys):

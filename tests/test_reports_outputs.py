@@ -28,8 +28,8 @@ def test_junit_one_testcase_per_run_with_measured_vs_target(journals, tmp_path):
     suite = root.find("testsuite")
     cases = {c.get("name"): c for c in suite.findall("testcase")}
     assert set(cases) == {j.title for j in journals}
-    assert suite.get("tests") == "7"
-    assert (suite.get("failures"), suite.get("errors")) == ("1", "4")
+    assert suite.get("tests") == "8"
+    assert (suite.get("failures"), suite.get("errors")) == ("2", "4")
     met = cases["RDS Multi-AZ failover"]
     assert met.find("failure") is None and met.find("error") is None
     assert met.get("classname") == "gameday.sandbox.rds-analytics"

@@ -16,6 +16,7 @@ import copy
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -294,7 +295,37 @@ def generate(outdir: Path, workdir: Path | None = None) -> dict[str, Path]:
     save("plain-secrets", journal)
     written["var_file"] = var_file
 
-    # 7. a small nightly history of experiment 1 for the trend (last run regresses)
+    # 7. a REAL recovery block: the project's measurement control samples a TCP listener
+    # that the method closes (the fault) and reopens 1.5 s later
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    experiment = _experiment(
+        "TCP listener outage (real measurement control)",
+        [_probe("listener-up", "open_listener", True, port=port)],
+        [
+            _action("close-listener", "close_listener", port=port),
+            _action("keep-it-down", "outage", port=port, seconds=1.5, after=1.0),
+        ],
+        [_action("reopen-listener", "open_listener", port=port)],
+    )
+    experiment["controls"] = [
+        {
+            "name": "measurement",
+            "provider": {
+                "type": "python",
+                "module": "chaosaws_ext.controls.measurement",
+                "arguments": {
+                    "service": "api-gateway",
+                    "interval_s": 0.1,
+                    "samplers": [{"name": "tcp", "kind": "tcp", "host": "127.0.0.1", "port": port}],
+                },
+            },
+        }
+    ]
+    save("measured-real", run_chaos(experiment, workdir, "measured"))
+
+    # 8. a small nightly history of experiment 1 for the trend (last run regresses)
     nightly = outdir / "nightly"
     nightly.mkdir(exist_ok=True)
     history = [(12.0, 0.0), (11.5, 0.0), (12.25, 0.0), (11.75, 0.0), (19.0, 0.4)]

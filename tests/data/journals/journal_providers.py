@@ -5,7 +5,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-__all__ = ["always", "boom", "echo_secrets", "flag_absent", "raise_flag", "service_url", "slow"]
+__all__ = [
+    "always",
+    "boom",
+    "close_listener",
+    "echo_secrets",
+    "flag_absent",
+    "open_listener",
+    "outage",
+    "raise_flag",
+    "service_url",
+    "slow",
+]
 
 
 def always(value: int = 1) -> int:
@@ -52,3 +63,47 @@ def echo_secrets(secrets: dict | None = None) -> dict:
 def service_url(secrets: dict | None = None) -> str:
     """Dynamic configuration: chaoslib copies the resolved secrets into the journal."""
     return "http://orders.internal:8080"
+
+
+_LISTENERS: dict[int, object] = {}
+
+
+def open_listener(port: int) -> bool:
+    """Listen on 127.0.0.1:``port`` (idempotent): the 'service' a tcp sampler checks."""
+    import socket
+    import threading
+
+    if port in _LISTENERS:
+        return True
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
+    server.listen(64)
+    _LISTENERS[port] = server
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            connection.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return True
+
+
+def close_listener(port: int) -> dict:
+    """The 'fault': stop listening, so connections are refused."""
+    server = _LISTENERS.pop(port, None)
+    if server is not None:
+        server.close()
+    return {"closed": port}
+
+
+def outage(port: int, seconds: float = 1.5, after: float = 1.5) -> dict:
+    """Keep the listener down ``seconds``, reopen it, then wait ``after`` seconds."""
+    time.sleep(seconds)
+    open_listener(port)
+    time.sleep(after)
+    return {"reopened": port}
