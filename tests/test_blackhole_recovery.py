@@ -52,6 +52,32 @@ time.sleep(120)
 """
 
 
+HANG_ON_SECOND_SWAP = """
+import sys, threading
+from chaosaws_ext.aws import aws_client
+from chaosaws_ext.blackhole import network_acls
+from chaosaws_ext.blackhole.actions import blackhole_availability_zone
+configuration = {
+    "aws_region": "eu-south-1",
+    "chaos_ledger_path": sys.argv[3],
+    "allowed_accounts": "123456789012",
+}
+network_acls.WORKERS = 1  # swaps one after the other: the crash point is exact
+swaps = []
+
+def hang(**_):
+    swaps.append(1)
+    if len(swaps) == 2:
+        print("MIDWAY", flush=True)
+        threading.Event().wait()
+
+aws_client("ec2", configuration).meta.events.register(
+    "before-call.ec2.ReplaceNetworkAclAssociation", hang
+)
+blackhole_availability_zone(sys.argv[1], vpc_id=sys.argv[2], configuration=configuration)
+"""
+
+
 @pytest.fixture
 def server_ec2(moto_endpoint: str) -> Any:
     return boto3.client("ec2", region_name=REGION, endpoint_url=moto_endpoint)
@@ -62,8 +88,10 @@ def server_topo(server_ec2: Any) -> Topology:
     return build_topology(server_ec2)
 
 
-def _read_marker(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
-    """The INJECTED line of the child, waited for at most ``timeout`` seconds."""
+def _read_marker(
+    process: subprocess.Popen[str], timeout: float, marker: str = "INJECTED"
+) -> dict[str, Any]:
+    """The marker line of the child (and its JSON), waited for at most ``timeout`` s."""
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -77,8 +105,8 @@ def _read_marker(process: subprocess.Popen[str], timeout: float) -> dict[str, An
         line = lines.get(timeout=timeout)
         if not line:
             raise AssertionError(f"child ended without injecting (exit {process.wait(5)})")
-        if line.startswith("INJECTED "):
-            return json.loads(line[len("INJECTED ") :])
+        if line.startswith(marker):
+            return json.loads(line[len(marker) :].strip() or "{}")
 
 
 def _inject_and_sigkill(topo: Topology, ledger: Path, scope: str = "all") -> dict[str, Any]:
@@ -96,6 +124,37 @@ def _inject_and_sigkill(topo: Topology, ledger: Path, scope: str = "all") -> dic
         process.wait(timeout=10)
     assert process.returncode == -signal.SIGKILL
     return result
+
+
+def test_sigkill_half_way_through_the_swaps_then_gameday_recover(
+    server_topo: Topology, server_ec2: Any, tmp_path: Path
+) -> None:
+    before, before_map = snapshot(server_ec2), subnet_acls(server_ec2)
+    ledger = tmp_path / "ledger.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HANG_ON_SECOND_SWAP, ZONE, server_topo.vpc, str(ledger)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=os.environ.copy(),
+    )
+    try:
+        _read_marker(process, timeout=60, marker="MIDWAY")
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    during = subnet_acls(server_ec2)
+    first, second = sorted(server_topo.target)
+    assert during[first] != before_map[first] and during[second] == before_map[second]
+    swap_entry = Ledger(ledger).entries()[-1]
+    assert swap_entry.outcome is None and swap_entry.undo["args"]["subnets"] == {
+        s: before_map[s] for s in server_topo.target
+    }
+
+    done = _gameday("recover", "--ledger", str(ledger), "--region", REGION)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert snapshot(server_ec2) == before
 
 
 def _gameday(*args: str) -> subprocess.CompletedProcess[str]:
