@@ -84,3 +84,18 @@ def run_context(tmp_path: Path) -> RunContext:
 @pytest.fixture
 def ec2() -> boto3.client:
     return boto3.client("ec2", region_name=REGION)
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A real PostgreSQL (pgserver, unix socket) for the session; its DSN."""
+    import shutil
+    import tempfile
+
+    import pgserver
+
+    folder = tempfile.mkdtemp(prefix="gameday-pg-")
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)

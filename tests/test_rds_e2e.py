@@ -54,7 +54,7 @@ def create_db(rds: boto3.client) -> None:
 
 
 def test_chaos_run_fails_over_and_ends_available(
-    emulated_server: RdsFailoverEmulator, tmp_path: Path
+    emulated_server: RdsFailoverEmulator, tmp_path: Path, postgres_dsn: str
 ) -> None:
     rds = boto3.client("rds", region_name=REGION)
     create_db(rds)
@@ -65,7 +65,8 @@ def test_chaos_run_fails_over_and_ends_available(
         GAMEDAY_LEDGER=str(ledger),
         GAMEDAY_DB_INSTANCE=DB,
         GAMEDAY_FAILOVER_TIMEOUT="30",
-        GAMEDAY_DB_DSN="",
+        GAMEDAY_DB_DSN=postgres_dsn,  # always up: moto has no data plane (RTO 0, RPO 0)
+        GAMEDAY_QUIET_PERIOD="1",
     )
 
     done = subprocess.run(
@@ -88,7 +89,11 @@ def test_chaos_run_fails_over_and_ends_available(
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads(journal.read_text())
     assert result["status"] == "completed" and result["deviated"] is False
-    inject, completion = result["run"]
+    inject, completion, recovered = result["run"]
+    assert recovered["output"]["outage"] is False
+    assert result["recovery"]["rto"]["measured_s"] == 0
+    assert result["recovery"]["rpo"]["lost"] == 0
+    assert result["safety"]["all_reverted"] is True
     assert inject["status"] == "succeeded", inject
     assert inject["output"]["writer_az_before"] == "eu-south-1a"
     report = completion["output"]

@@ -177,7 +177,8 @@ def before_experiment_control(
 ) -> None:
     global _guard
     _guard = _Guard()
-    run = start_run(configuration, (context or {}).get("title"))
+    name = (configuration or {}).get("chaos_experiment") or (context or {}).get("title")
+    run = start_run(configuration, name)
     fault_stamps(clear=True)
     logger.info("run %s, ledger %s", run.run_id, run.ledger_path)
     if threading.current_thread() is threading.main_thread():
