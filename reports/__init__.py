@@ -9,9 +9,10 @@ Public entry points::
     push_metrics(journals, gateway_url, job=...)
     write_textfile(journals, path)
     report_main(argv) -> exit code   (``python -m reports``)
+    write_reports(journal_paths, out_dir, pushgateway) -> {html, junit, pushed, problems}
 """
 
-from reports.cli import report_main
+from reports.cli import report_main, write_reports
 from reports.html import render_html
 from reports.journal import Journal, JournalError, load_journals
 from reports.junit import write_junit
@@ -25,5 +26,6 @@ __all__ = [
     "render_html",
     "report_main",
     "write_junit",
+    "write_reports",
     "write_textfile",
 ]

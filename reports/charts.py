@@ -266,8 +266,9 @@ def availability_chart(
     parts.extend(_time_axis(x, axis_y, t_ticks))
     parts.append(
         f'<text class="legend" x="{LEFT}" y="{height - 8}">'
-        "band: latency min–max per bucket, line: mean · strip: ok samples, hatched ✘ failed "
-        "· shaded: outage · ▼ fault injected ▲ reverted ◆ recovered</text>"
+        "band: latency of ok samples, min–max per bucket; line: mean · "
+        "strip: ok samples, hatched ✘ failed · shaded: outage · "
+        "▼ fault injected ▲ reverted ◆ recovered</text>"
     )
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from reports.html import render_html
-from reports.journal import load_journals
+from reports.journal import Journal, load_journals
 from reports.junit import write_junit
 from reports.metrics import DEFAULT_JOB, push_metrics, write_textfile
 from reports.redaction import secret_values_from_var_files
 
-__all__ = ["build_parser", "report_main"]
+__all__ = ["build_parser", "report_main", "run_report", "write_reports"]
 
 logger = logging.getLogger("reports")
 
@@ -110,6 +113,45 @@ def run_report(args: argparse.Namespace) -> int:
             return 1
         print(f"report: pushed {count} run(s) to {args.pushgateway}")
     return 0
+
+
+def write_reports(
+    journal_paths: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    pushgateway: str | None = None,
+    *,
+    trend_dir: str | os.PathLike[str] | None = None,
+    var_files: Sequence[str | os.PathLike[str]] = (),
+) -> dict[str, Any]:
+    """For ``gameday run``: ``out_dir/report.html`` and ``out_dir/junit.xml`` from the run's
+    journals, metrics pushed when ``pushgateway`` is given. Never raises for a bad journal
+    or an unreachable gateway: returns ``{"html", "junit", "pushed", "problems"}``."""
+    out = Path(out_dir)
+    journals, problems = load_journals(journal_paths)
+    result: dict[str, Any] = {"html": None, "junit": None, "pushed": 0, "problems": problems}
+    if not journals:
+        return result
+    past: list[Journal] = []
+    skipped: list[str] = []
+    if trend_dir is not None and Path(trend_dir).is_dir():
+        past, skipped = load_journals([trend_dir], skip_foreign_json=True)
+    extra: list[str] = []
+    for journal in journals:
+        extra += secret_values_from_var_files(var_files, journal.experiment)
+    result["html"] = render_html(
+        journals,
+        out / "report.html",
+        trend_journals=past,
+        extra_secret_values=extra,
+        skipped=problems + skipped,
+    )
+    result["junit"] = write_junit(journals, out / "junit.xml", extra_secret_values=extra)
+    if pushgateway:
+        try:
+            result["pushed"] = push_metrics(journals, pushgateway, extra_secret_values=extra)
+        except OSError as error:
+            problems.append(f"cannot push to {pushgateway}: {getattr(error, 'reason', error)}")
+    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -164,7 +164,7 @@ def downsample(samples: Samples, buckets: int = 600) -> list[Bucket]:
             ok_counts[index] += 1
         else:
             failed_counts[index] += 1
-        if latency is not None:
+        if latency is not None and ok:  # a failure's latency is time-to-error: not drawn
             low, high = lat_min[index], lat_max[index]
             lat_min[index] = latency if low is None or latency < low else low
             lat_max[index] = latency if high is None or latency > high else high

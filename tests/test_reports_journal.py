@@ -293,3 +293,22 @@ def test_huge_outputs_and_tracebacks_are_truncated():
     assert len(html) < 200_000
     assert "(4999400 more characters)" in html
     assert "✘ Boom: y" in html
+
+
+def test_write_reports_for_gameday_run(tmp_path):
+    from reports import write_reports
+
+    bad = _write(tmp_path, "crashed.json", "")
+    result = write_reports(
+        [DATA / "completed-met.json", DATA / "deviated-missed.json", bad],
+        tmp_path / "out",
+        pushgateway="http://127.0.0.1:9",
+        trend_dir=DATA / "nightly",
+    )
+    assert result["html"] == tmp_path / "out" / "report.html"
+    assert result["junit"] == tmp_path / "out" / "junit.xml"
+    assert result["pushed"] == 0
+    assert result["problems"][0] == f"{bad}: empty file, not a journal"
+    assert result["problems"][1].startswith("cannot push to http://127.0.0.1:9")
+    html = result["html"].read_text()
+    assert "crashed.json: empty file" in html and "Nightly trend" in html

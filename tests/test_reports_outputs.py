@@ -125,3 +125,18 @@ def test_format_and_ticks():
 def test_fixture_journals_are_small():
     for path in DATA.rglob("*.json"):
         assert path.stat().st_size < 40_000, path
+
+
+def test_downsample_keeps_counts_and_ignores_latency_of_failures():
+    from reports.series import downsample
+
+    rows = [
+        [i * 0.1, 0 if 10 <= i < 20 else 1, 500.0 if 10 <= i < 20 else 10.0 + i % 7]
+        for i in range(1000)
+    ]
+    buckets = downsample(parse_samples(rows)[0], buckets=100)
+    assert len(buckets) == 100
+    assert sum(b.ok + b.failed for b in buckets) == 1000
+    assert sum(b.failed for b in buckets) == 10
+    assert all(b.latency_max is None or b.latency_max < 500 for b in buckets)
+    assert buckets[1].latency_max is None and buckets[1].failed == 10
