@@ -5,7 +5,7 @@ Configuration keys (each also readable from the ``GAMEDAY_*`` environment variab
 ``allowed_accounts`` (the caller's account must be listed; unknown accounts are refused),
 ``allowed_regions`` (when set, the plan's region must be listed), ``protection_tag``
 (default ``chaos:protected``; a resource carrying it is refused), ``max_resources``
-(blast radius: most resources one fault may change, default 50) and ``lock_table``
+(blast radius: most resources one fault may change, default 100) and ``lock_table``
 (one run at a time per target, see :mod:`chaosaws_ext.locking`).
 All problems are reported together, in one line, before anything is changed.
 """
@@ -26,7 +26,7 @@ __all__ = ["check_plan", "plan_problems", "caller_account", "DEFAULT_PROTECTION_
 
 logger = logging.getLogger("chaosaws_ext")
 DEFAULT_PROTECTION_TAG = "chaos:protected"
-DEFAULT_MAX_RESOURCES = 50
+DEFAULT_MAX_RESOURCES = 100
 
 
 def _as_list(value: object) -> list[str]:

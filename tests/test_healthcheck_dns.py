@@ -21,7 +21,7 @@ class FailoverResolver(BaseResolver):
         reply = request.reply()
         name = str(request.q.qname)
         if name.lower() == RECORD and request.q.qtype == QTYPE.A:
-            for ip in ("10.1.0.7", "10.1.0.5"):
+            for ip in ("127.0.0.7", "127.0.0.5"):  # loopback only: tests never reach out
                 reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(ip), ttl=60))
         elif name.lower() != RECORD:
             reply.header.rcode = 3  # NXDOMAIN
@@ -41,7 +41,7 @@ def dns_server() -> Iterator[str]:
 def test_answer_and_ttl_from_the_chosen_nameserver(dns_server: str) -> None:
     found = failover_record_answer("api.ai-support.example.com", nameserver=dns_server)
 
-    assert found["answers"] == ["10.1.0.5", "10.1.0.7"]
+    assert found["answers"] == ["127.0.0.5", "127.0.0.7"]
     assert found["ttl"] == 60
     assert found["error"] is None
     assert found["nameserver"] == dns_server

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,27 @@ def _read_line(stream: Any, timeout: float) -> str:
         return lines.get(timeout=timeout)
     except queue.Empty:
         return ""
+
+
+def _health_servers(hosts: tuple[str, ...]) -> list[ThreadingHTTPServer]:
+    """One tiny /health server per loopback address, all on the same port."""
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    servers = [ThreadingHTTPServer((hosts[0], 0), Health)]
+    port = servers[0].server_address[1]
+    servers += [ThreadingHTTPServer((host, port), Health) for host in hosts[1:]]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    return servers
 
 
 def _state(world: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -115,6 +137,9 @@ def test_chaos_run_blocks_and_leaves_everything_as_found(
     dns = DNSServer(FailoverResolver(), port=0, address="127.0.0.1")
     dns.start_thread()
     host, port = dns.server.server_address[:2]
+    # the endpoints the failover record answers; moto's ALB never touches them (RTO 0)
+    health = _health_servers(("127.0.0.5", "127.0.0.7"))
+    web_port = health[0].server_address[1]
     env = {
         **os.environ,
         "GAMEDAY_HEALTH_CHECK_ID": world["health_check_id"],
@@ -122,6 +147,9 @@ def test_chaos_run_blocks_and_leaves_everything_as_found(
         "GAMEDAY_LEDGER": str(tmp_path / "ledger.jsonl"),
         "GAMEDAY_HEALTH_CHECK_WAIT_SECONDS": "1",
         "GAMEDAY_DNS_SERVER": f"{host}:{port}",
+        "GAMEDAY_FAILOVER_URL": f"http://api.ai-support.example.com:{web_port}/health",
+        "GAMEDAY_QUIET_PERIOD": "1",
+        "GAMEDAY_POLL_INTERVAL": "0.2",
     }
     journal = tmp_path / "journal.json"
     try:
@@ -144,6 +172,9 @@ def test_chaos_run_blocks_and_leaves_everything_as_found(
     finally:
         dns.stop()
         dns.server.server_close()
+        for server in health:
+            server.shutdown()
+            server.server_close()
 
     assert ran.returncode == 0, ran.stdout + ran.stderr
     result = json.loads(journal.read_text())
@@ -154,9 +185,14 @@ def test_chaos_run_blocks_and_leaves_everything_as_found(
     assert block["output"]["mechanism"] == mechanism and block["output"]["path"] == "/health"
     waited = outputs["wait-for-health-check-unhealthy"]
     assert waited["status"] == "succeeded" and waited["output"]["reached"] is False
-    assert outputs["failover-record-answer"]["output"]["answers"] == ["10.1.0.5", "10.1.0.7"]
+    assert outputs["failover-record-answer"]["output"]["answers"] == ["127.0.0.5", "127.0.0.7"]
+    unblocked = outputs["end-block-unblock-health-check-path"]
+    assert unblocked["status"] == "succeeded" and unblocked["output"]["reverted"] == 1
     (rollback,) = result["rollbacks"]
-    assert rollback["status"] == "succeeded" and rollback["output"]["reverted"] == 1
+    assert rollback["status"] == "succeeded" and rollback["output"]["reverted"] == 0
+    assert result["recovery"]["rto"]["measured_s"] == 0
+    assert result["recovery"]["availability"]["ok"] == result["recovery"]["availability"]["samples"]
+    assert result["safety"]["all_reverted"] is True
     assert _state(world) == before
     entries = Ledger(tmp_path / "ledger.jsonl").entries()
     assert len(entries) == 1 and entries[0].reverted

@@ -15,6 +15,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.aws import aws_client
 from chaosaws_ext.healthcheck.targets import MAX_PAGES, error_code
 from chaosaws_ext.waiting import WaitTimedOut, wait_until
+from probes.phases import mark_phase
 
 __all__ = [
     "health_check_status",
@@ -97,6 +98,7 @@ def wait_for_health_check_status(
             what=f"health check {health_check_id} {'healthy' if healthy else 'unhealthy'}",
         )
         ok = True
+        mark_phase("health_check_healthy" if healthy else "health_check_unhealthy")
     except WaitTimedOut:
         if fail_on_timeout:
             raise

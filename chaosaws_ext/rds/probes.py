@@ -15,6 +15,7 @@ from chaosaws_ext.rds.availability import DbState, read_state, wait_available
 from chaosaws_ext.rds.injections import recall
 from chaosaws_ext.rds.targets import describe_instance
 from chaosaws_ext.waiting import WaitTimedOut, wait_until
+from probes.phases import mark_phase
 
 __all__ = ["db_instance_multi_az_available", "wait_for_failover_completion"]
 
@@ -150,9 +151,12 @@ def wait_for_failover_completion(
         raise WaitTimedOut(
             f"{kind} {db_id!r} still {status!r} after {timeout:g}s; check it in the RDS console"
         ) from error
+    mark_phase("control_plane")
     duration = time.monotonic() - t0
     after = read_state(rds, kind, db_id)
     assert after is not None  # wait_available raised otherwise
+    if moved(after):
+        mark_phase("az_changed")
     result: dict[str, Any] = {
         "kind": kind,
         "db": db_id,
