@@ -210,6 +210,7 @@ PATHS = [p for p in _null_paths(_small_journal()) if p[0] != "experiment" or len
 @settings(
     max_examples=int(os.environ.get("REPORTS_FUZZ_EXAMPLES", "60")),
     deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
@@ -312,3 +313,16 @@ def test_write_reports_for_gameday_run(tmp_path):
     assert result["problems"][1].startswith("cannot push to http://127.0.0.1:9")
     html = result["html"].read_text()
     assert "crashed.json: empty file" in html and "Nightly trend" in html
+
+
+def test_options_mount_on_a_gameday_subcommand(tmp_path):
+    import argparse
+
+    from reports.cli import build_parser, run_report
+
+    parser = argparse.ArgumentParser(prog="gameday")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build_parser(sub.add_parser("report", help="journals -> report.html, junit.xml, metrics"))
+    out = tmp_path / "report.html"
+    args = parser.parse_args(["report", str(DATA / "failed.json"), "-o", str(out)])
+    assert run_report(args) == 0 and out.exists()
