@@ -203,7 +203,11 @@ def test_sigkill_after_inject_ledger_lost_then_gameday_recover_by_tag(
 
 @pytest.mark.e2e
 def test_chaos_run_of_the_experiment_completes_and_leaves_the_account_as_it_was(
-    server_topo: Topology, server_ec2: Any, moto_endpoint: str, tmp_path: Path
+    server_topo: Topology,
+    server_ec2: Any,
+    moto_endpoint: str,
+    tmp_path: Path,
+    ok_http_url: str,
 ) -> None:
     before = snapshot(server_ec2)
     journal = tmp_path / "journal.json"
@@ -217,7 +221,9 @@ def test_chaos_run_of_the_experiment_completes_and_leaves_the_account_as_it_was(
             "GAMEDAY_AZ": ZONE,
             "GAMEDAY_VPC_ID": server_topo.vpc,
             "GAMEDAY_BLACKHOLE_SCOPE": "all",
-            "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
+            # moto's NACLs never touch this server: no outage, RTO 0
+            "GAMEDAY_API_URL": ok_http_url,
+            "GAMEDAY_QUIET_PERIOD": "1",
             "GAMEDAY_ALLOWED_ACCOUNTS": "123456789012",
         }
     )
@@ -241,7 +247,10 @@ def test_chaos_run_of_the_experiment_completes_and_leaves_the_account_as_it_was(
     assert done.returncode == 0, done.stdout + done.stderr
     record = json.loads(journal.read_text())
     assert record["status"] == "completed" and record["deviated"] is False
-    inject, placeholder, restore = record["run"]
+    inject, placeholder, recovered, restore = record["run"]
+    assert recovered["output"]["outage"] is False
+    assert record["recovery"]["rto"]["measured_s"] == 0
+    assert record["safety"]["all_reverted"] is True
     assert inject["status"] == "succeeded", inject
     assert inject["output"]["subnets"] == sorted(server_topo.target)
     assert placeholder["output"]["subnets"] == sorted(server_topo.target)
