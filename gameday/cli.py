@@ -129,6 +129,12 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return sandbox_up(args.time_scale)
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from reports.cli import run_report
+
+    return run_report(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gameday", description="Measured game days for AWS.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -172,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--set", action="append", metavar="NAME=VALUE", help="fill {NAME} (repeatable)"
     )
     policy.set_defaults(func=_cmd_policy)
+
+    from reports.cli import build_parser as report_options
+
+    report = sub.add_parser("report", help="journals -> report.html, JUnit XML, metrics")
+    report_options(report)
+    report.set_defaults(func=_cmd_report)
 
     box = sub.add_parser("sandbox", help="the local twin of the reference architecture")
     box_sub = box.add_subparsers(dest="sandbox_command", required=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -64,19 +66,34 @@ def run_game_day(
             outcomes.append(outcome)
             if show:
                 show("done", f"{outcome.status}, exit {outcome.exit_code}", outcome.elapsed_s)
-    _write_reports(outcomes, out_dir, pushgateway)
+    _write_reports(outcomes, out_dir, pushgateway, var_files)
     print(summary_table(outcomes))
     print(f"\njournals, ledger and reports in {out_dir}/")
     return 1 if any(run_failed(o) for o in outcomes) else 0
 
 
-def _write_reports(outcomes: list[RunOutcome], out_dir: Path, pushgateway: str | None) -> None:
+def _write_reports(
+    outcomes: list[RunOutcome], out_dir: Path, pushgateway: str | None, var_files: list[Path]
+) -> None:
+    from reports.cli import write_reports
+
     journals = [o.journal_path for o in outcomes if o.journal_path.exists()]
     if not journals:
         return
-    try:
-        from gameday.reporting import write_reports
-    except ImportError:  # reports not built yet
-        logger.warning("reports package unavailable; journals only")
-        return
-    write_reports(journals, out_dir, pushgateway)
+    trend = out_dir / "history"
+    written = write_reports(
+        journals,
+        out_dir,
+        pushgateway,
+        var_files=var_files,
+        trend_dir=trend if trend.is_dir() else None,
+    )
+    for problem in written["problems"]:
+        print(f"report: {problem}", file=sys.stderr)
+    if written["html"]:
+        print(f"report: {written['html']}", file=sys.stderr)
+    # keep this run's journals for the next runs' trend (gameday report --trend DIR too)
+    trend.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for journal in journals:
+        shutil.copy2(journal, trend / f"{stamp}-{journal.name}")
