@@ -184,8 +184,11 @@ def test_orphans_are_found_by_prefix_and_run_id(
 
 
 def test_strong_consistency_counts_replicated_write_conflicts(
-    replicator: GlobalTableReplicator, run_context: RunContext
+    mocked_aws: None, run_context: RunContext, request: pytest.FixtureRequest
 ):
+    # a conflict window wide enough that a slow machine still overlaps the writes
+    replicator = GlobalTableReplicator(lag_seconds=LAG, conflict_window_seconds=1.0).start()
+    request.addfinalizer(replicator.stop)
     _create_table()
     replicator.make_global(TABLE, [REGION, OTHER_REGION], mode="STRONG")
     configuration = {"aws_region": REGION}
@@ -233,7 +236,14 @@ def test_strong_consistency_counts_replicated_write_conflicts(
         (
             "protected",
             {},
-            "carries the protection tag 'chaos:protected'",
+            f"arn:aws:dynamodb:{REGION}:123456789012:table/{TABLE} carries the protection tag "
+            "'chaos:protected'",
+        ),
+        (
+            "protected-replica",
+            {},
+            f"arn:aws:dynamodb:{OTHER_REGION}:123456789012:table/{TABLE} carries the protection "
+            "tag 'chaos:protected'",
         ),
     ],
 )
@@ -248,6 +258,11 @@ def test_refusals_make_no_mutating_call(
     _create_table(tags=tags)
     if setup != "single":
         replicator.make_global(TABLE, [REGION, OTHER_REGION])
+    if setup == "protected-replica":
+        replica = _client(OTHER_REGION).describe_table(TableName=TABLE)["Table"]["TableArn"]
+        _client(OTHER_REGION).tag_resource(
+            ResourceArn=replica, Tags=[{"Key": "chaos:protected", "Value": "yes"}]
+        )
     configuration = {"aws_region": REGION}
     calls = _record_mutations(configuration)
 

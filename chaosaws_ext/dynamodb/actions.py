@@ -136,12 +136,13 @@ def write_conflicting_items(
             except Exception as error:  # noqa: BLE001 - reported below, undo stays in the ledger
                 failures.append(str(error) or type(error).__name__)
     batch.burst_s = round(time.monotonic() - started, 3)
+    acked = [w for w in batch.writes if w.acked is not None]
+    if failures and not acked:  # nothing was written: no injection to stamp
+        raise ActivityFailed(f"{FAULT} on {table_name}: " + "; ".join(sorted(set(failures))))
     stamp = stamp_injected(FAULT)
     batch.t0 = stamp.monotonic
     if failures:
-        barrier.abort()
         raise ActivityFailed(f"{FAULT} on {table_name}: " + "; ".join(sorted(set(failures))))
-    acked = [w for w in batch.writes if w.acked is not None]
     errors: dict[str, int] = {}
     for write in batch.writes:
         if write.error:
@@ -216,6 +217,16 @@ def _delete_items(
             if not next(iter(key.values()), {}).get("S", KEY_PREFIX).startswith(KEY_PREFIX):
                 continue  # never ours: refuse to delete
             try:
+                # absent already (deleted, or a strongly consistent table deleted it
+                # everywhere with the first region): a delete would only risk a conflict
+                if "Item" not in client.get_item(
+                    TableName=table_name,
+                    Key=key,
+                    ConsistentRead=True,
+                    ProjectionExpression="#run",
+                    ExpressionAttributeNames={"#run": RUN_ID_ATTRIBUTE},
+                ):
+                    continue
                 client.delete_item(
                     TableName=table_name,
                     Key=key,

@@ -189,12 +189,7 @@ def describe_global_table(
         if name == region:
             continue
         (active if replica.get("ReplicaStatus") == "ACTIVE" else inactive).append(name)
-    tags: dict[str, str] = {}
-    try:
-        listed = client.list_tags_of_resource(ResourceArn=table["TableArn"])
-        tags = {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
-    except ClientError as error:
-        logger.warning("cannot list tags of %s: %s", table_name, _error_code(error))
+    tags = table_tags(table["TableArn"], region, configuration, secrets)
     return TableFacts(
         name=table_name,
         region=region,
@@ -205,6 +200,19 @@ def describe_global_table(
         strong=table.get("MultiRegionConsistency") == "STRONG",
         tags=tags,
     )
+
+
+def table_tags(
+    arn: str, region: str, configuration: Configuration, secrets: Secrets
+) -> dict[str, str]:
+    """Read-only: a table's (or replica's) tags; empty, with a warning, when unreadable."""
+    client = aws_client("dynamodb", configuration, secrets, region=region)
+    try:
+        listed = client.list_tags_of_resource(ResourceArn=arn)
+    except ClientError as error:
+        logger.warning("cannot list tags of %s: %s", arn, _error_code(error))
+        return {}
+    return {t["Key"]: t["Value"] for t in listed.get("Tags", [])}
 
 
 def _as_int(value: Any, name: str) -> int:
@@ -280,15 +288,21 @@ def build_plan(
     item_keys = [facts.schema.item_key(run.run_id, i) for i in range(1, count + 1)]
     labels = [facts.schema.label(k) for k in item_keys]
     named = labels[0] if count == 1 else f"{labels[0]}..{labels[-1]}"
+    arns = {region: facts.arn.replace(f":{home}:", f":{region}:") for region in wanted}
     changes = [
         PlannedChange(
-            resource=facts.arn.replace(f":{home}:", f":{region}:"),
+            resource=arns[region],
             change=(
                 f"{per_region} PutItem per key from {region} on {count} key(s) {named}, "
                 "released together with the other regions"
             ),
             undo=f"DeleteItem of those {count} key(s) in {', '.join(facts.replica_regions)}",
-            resource_tags=facts.tags,
+            # a replica's tags are its own: each region's protection tag counts
+            resource_tags=(
+                facts.tags
+                if region == home
+                else table_tags(arns[region], region, configuration, secrets)
+            ),
             kind="table",
         )
         for region in wanted

@@ -23,9 +23,10 @@ regions. :class:`GlobalTableReplicator` patches moto's DynamoDB classes in THIS 
 - Replicated writes appear in the target's stream (as in AWS) but are never replicated
   again (no ping-pong).
 - MRSC (``mode="STRONG"``): writes are applied to every member synchronously, and a
-  write to an item that another region wrote less than ``lag`` ago fails with
-  ``ReplicatedWriteConflictException`` (the cheap model of a concurrent cross-region
-  write conflict).
+  write to an item that another region wrote less than ``conflict_window_seconds`` ago
+  fails with ``ReplicatedWriteConflictException`` (the cheap model of two writes in
+  flight at once; the window stands for the synchronous cross-region round trip, an
+  assumption of ours: AWS publishes no figure).
 
 Writes, scans, queries and reads of tables are serialised by one lock while the
 replicator is installed so that a replicated write can never interleave with a local
@@ -83,6 +84,7 @@ logger = logging.getLogger("sandbox.dynamodb_replication")
 # tables, multi-region eventual consistency): half a second is our typical lag.
 DEFAULT_LAG_SECONDS = 0.5
 DEFAULT_MAX_PENDING = 10_000
+DEFAULT_CONFLICT_WINDOW_SECONDS = 0.1
 STREAM_SPEC = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
@@ -294,7 +296,9 @@ class GlobalTableReplicator:
     ``lag_seconds``: delay between a write's acceptance and its application elsewhere
     (AWS: "typically within a second"); ``jitter_seconds``: extra uniform random delay;
     ``time_scale``: multiplies both (0.1 = ten times faster than AWS, for tests);
-    ``max_pending``: bound of the delivery queue (a writer blocks up to
+    ``conflict_window_seconds`` (MRSC only, also scaled): how close two writes of one
+    item from different regions must be to conflict; ``max_pending``: bound of the
+    delivery queue (a writer blocks up to
     ``enqueue_timeout`` seconds when it is full, then the event is dropped and counted).
     """
 
@@ -304,6 +308,7 @@ class GlobalTableReplicator:
         time_scale: float = 1.0,
         jitter_seconds: float = 0.0,
         max_pending: int = DEFAULT_MAX_PENDING,
+        conflict_window_seconds: float = DEFAULT_CONFLICT_WINDOW_SECONDS,
         enqueue_timeout: float = 5.0,
         seed: int | None = None,
     ):
@@ -311,6 +316,7 @@ class GlobalTableReplicator:
             raise ValueError("lag and jitter must be >= 0, time_scale > 0, max_pending >= 1")
         self.lag_seconds = lag_seconds * time_scale
         self.jitter_seconds = jitter_seconds * time_scale
+        self.conflict_window_seconds = conflict_window_seconds * time_scale
         self.max_pending = max_pending
         self.enqueue_timeout = enqueue_timeout
         self._random = random.Random(seed)
@@ -554,7 +560,11 @@ class GlobalTableReplicator:
             return
         keys = {k: key_attrs[k] for k in table.table_key_attrs if k in key_attrs}
         accepted, origin = group.versions.get((table.region_name, _key_id(keys)), _NO_VERSION)
-        if origin and origin != table.region_name and time.time() - accepted < self.lag_seconds:
+        if (
+            origin
+            and origin != table.region_name
+            and time.time() - accepted < self.conflict_window_seconds
+        ):
             self.stats["conflicts"] += 1
             raise ReplicatedWriteConflict(
                 "Transaction conflict: the item was modified concurrently in "
@@ -645,10 +655,7 @@ class GlobalTableReplicator:
 
     def _apply(self, event: _Event) -> None:
         with _lock:
-            members = event.group.live_members()
-            if event.origin not in members and not members:
-                return
-            for region, member in members.items():
+            for region, member in event.group.live_members().items():
                 if region != event.origin:
                     self._apply_to(
                         event.group,
