@@ -92,6 +92,19 @@ _MARKER_KEYS = {
 }
 
 
+def _versions() -> dict[str, str | None]:
+    """Tool versions for the journal (a figure is only comparable with its tooling)."""
+    from importlib import metadata
+
+    found: dict[str, str | None] = {}
+    for name in ("chaostoolkit", "chaostoolkit-lib", "chaosaws-ext", "boto3"):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
 @dataclass
 class MeasurementSpec:
     service: str
@@ -560,7 +573,12 @@ class MeasurementSession:
         account = None
         if region and (uses_aws or _loopback(endpoint)):
             account = _account(self.configuration, self.secrets, region)
-        return {"target": "sandbox" if sandbox else "aws", "region": region, "account": account}
+        return {
+            "target": "sandbox" if sandbox else "aws",
+            "region": region,
+            "account": account,
+            "versions": _versions(),
+        }
 
     def recovery_block(self) -> dict[str, Any]:
         """The journal's top-level ``recovery`` block (ARCHITECTURE.md)."""

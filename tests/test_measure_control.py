@@ -117,7 +117,10 @@ def test_life_cycle_with_a_fault_stamp_phases_and_a_rollback(server) -> None:
     assert block["rto"]["by_sampler"]["replica"]["judge"] is False
     assert block["rpo"]["reason"] == "RPO not measured: no markers configured"
     assert block["availability"]["sampler"] == "db"
-    assert block["environment"] == {"target": "sandbox", "region": "eu-south-1", "account": None}
+    environment = dict(block["environment"])
+    versions = environment.pop("versions")
+    assert environment == {"target": "sandbox", "region": "eu-south-1", "account": None}
+    assert versions["chaostoolkit-lib"] and versions["chaosaws-ext"]
     assert block["errors"] == []
 
 
