@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from itertools import pairwise
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -94,8 +95,10 @@ def wait_for_convergence(
     agreed_since: dict[int, float | None] = {i: None for i in range(len(batch.keys))}
     agreed_polls = dict.fromkeys(range(len(batch.keys)), 0)
     errors: dict[str, int] = {}
+    rounds: list[float] = []
 
     def poll() -> bool:
+        rounds.append(time.monotonic())
         for index, key in enumerate(batch.keys):
             values = []
             for region, client in clients.items():
@@ -150,6 +153,9 @@ def wait_for_convergence(
         "converged": converged and all(r["converged"] for r in reports),
         "time_to_converge_s": max(times) if times and len(times) == len(reports) else None,
         "timeout_s": timeout,
+        # a convergence time is known to within the longest gap between two poll rounds
+        "resolution_s": round(max((b - a for a, b in pairwise(rounds)), default=0.0), 3),
+        "poll_rounds": len(rounds),
         "writes": len(batch.writes),
         "acknowledged": sum(1 for w in batch.writes if w.acked is not None),
         "replicated_write_conflicts": sum(1 for w in batch.writes if w.error == CONFLICT_ERROR),
