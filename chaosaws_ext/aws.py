@@ -183,6 +183,7 @@ def aws_client(
         if client is None:
             merged = _botocore_config().merge(config) if config else _botocore_config()
             client = session.client(service, config=merged)
+            client.meta.events.register("before-call.*.*", _before_call)
             _clients[client_key] = client
     return client
 
