@@ -22,11 +22,20 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["PhaseStamp", "mark_phase", "phase_stamps", "clear_phases", "wall_now"]
+__all__ = [
+    "PhaseStamp",
+    "mark_phase",
+    "phase_stamps",
+    "clear_phases",
+    "wall_now",
+    "note_fault_detail",
+    "fault_details",
+]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _lock = threading.Lock()
 _stamps: list[PhaseStamp] = []
+_details: dict[str, object] = {}
 
 
 @dataclass(frozen=True)
@@ -63,3 +72,16 @@ def phase_stamps(clear: bool = False) -> list[PhaseStamp]:
 def clear_phases() -> None:
     with _lock:
         _stamps.clear()
+        _details.clear()
+
+
+def note_fault_detail(name: str, value: object) -> None:
+    """A fault's own findings (small, JSON-serialisable) for ``recovery.fault.detail``,
+    e.g. the DynamoDB conflict's winner and lost writes."""
+    with _lock:
+        _details[name] = value
+
+
+def fault_details() -> dict[str, object]:
+    with _lock:
+        return dict(_details)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from chaoslib.types import Configuration, Secrets
 
 from probes.markers import DynamoMarkers, LagPoller, MarkerWriter, PostgresMarkers
-from probes.phases import PhaseStamp, phase_stamps, wall_now
+from probes.phases import PhaseStamp, fault_details, phase_stamps, wall_now
 from probes.recovery import (
     RpoResult,
     RtoResult,
@@ -650,6 +650,7 @@ class MeasurementSession:
                 "injected_at": t0.wall if t0 else None,
                 "t0_source": t0.source if t0 else None,
                 "reverted_at": self.reverted_at(t0),
+                "detail": fault_details() or None,
             },
             "rto": rto_block,
             "rpo": rpo_block,

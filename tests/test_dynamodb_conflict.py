@@ -333,12 +333,14 @@ def test_chaos_run_end_to_end(moto_endpoint: str, tmp_path: Path):
             "GAMEDAY_CONFLICT_WRITES": "5",
             "GAMEDAY_CONVERGENCE_TIMEOUT": "20",
             "GAMEDAY_LEDGER": str(tmp_path / "ledger.jsonl"),
+            "GAMEDAY_QUIET_PERIOD": "1",
         }
         journal = tmp_path / "journal.json"
         done = subprocess.run(
             [
                 CHAOS,
                 "--no-log-file",
+                "--no-version-check",
                 "run",
                 "--journal-path",
                 str(journal),
@@ -361,6 +363,14 @@ def test_chaos_run_end_to_end(moto_endpoint: str, tmp_path: Path):
         assert report["converged"] is True
         assert report["lost"] == 1
         assert result["rollbacks"][0]["output"]["reverted"] == 2
+        recovery = result["recovery"]
+        assert recovery["service"] == "dynamodb"
+        assert recovery["rto"]["met"] is True and recovery["rpo"]["lost"] == 0
+        assert recovery["fault"]["detail"]["conflict"]["lost"] == 1
+        assert "conflict_converged_s" in recovery["rto"]["phases"]
+        lag = recovery["replication_lag_s"]
+        assert lag["p50"] is not None and 0.2 <= lag["p50"] < 5  # lag configured 0.3 s
+        assert result["safety"]["all_reverted"] is True
         assert replicator.drain(timeout=5)
         assert {REGION: _scan(REGION), OTHER_REGION: _scan(OTHER_REGION)} == before
     finally:

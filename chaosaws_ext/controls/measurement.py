@@ -55,6 +55,7 @@ from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
 from probes import session as measurement
+from probes.phases import clear_phases
 from probes.samplers import SpecError
 from probes.targets import TargetsError
 
@@ -104,6 +105,7 @@ def before_experiment_control(
     context: Any, configuration: Configuration = None, secrets: Secrets = None, **arguments: Any
 ) -> None:
     """Check the arguments and the service's target; interrupt the run when wrong."""
+    clear_phases()
     _setup(arguments, configuration, secrets)
 
 

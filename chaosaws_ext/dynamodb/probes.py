@@ -24,6 +24,7 @@ from chaosaws_ext.dynamodb.conflict import (
 )
 from chaosaws_ext.runcontext import current_run
 from chaosaws_ext.waiting import WaitTimedOut, wait_until
+from probes.phases import mark_phase, note_fault_detail
 
 __all__ = ["table_has_active_replicas", "wait_for_convergence"]
 
@@ -166,6 +167,9 @@ def wait_for_convergence(
         "read_errors": errors,
         "keys": reports,
     }
+    if result["converged"] and result["time_to_converge_s"] is not None:
+        mark_phase("conflict_converged", monotonic=batch.t0 + result["time_to_converge_s"])
+    note_fault_detail("conflict", {k: v for k, v in result.items() if k != "keys"})
     logger.info(
         "%s: converged=%s in %ss, lost=%s, conflicts=%s",
         FAULT,
