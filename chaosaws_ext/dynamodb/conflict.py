@@ -52,6 +52,8 @@ MAX_KEYS = 25
 MAX_WRITES_PER_REGION = 1000
 CONFLICT_ERROR = "ReplicatedWriteConflictException"
 WRITE_ATTEMPTS = 4
+# Refusals that end the burst at once (the inject fails naming the missing permission).
+DENIED_ERRORS = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"})
 TRANSIENT_ERRORS = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -232,6 +234,11 @@ def _as_regions(value: Any) -> list[str] | None:
         return None
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list | tuple):
+        raise ActivityFailed(
+            f"refusing {FAULT}: regions must be a list of region names or a comma-separated "
+            f"string, got {value!r}"
+        )
     return [str(part) for part in value]
 
 
@@ -349,7 +356,8 @@ def run_writers(
 ) -> list[Write]:
     """One region's writes: wait for the barrier, then ``per_region`` rounds over the keys.
 
-    Runs in its own thread; never raises for a failed write (it is recorded).
+    Runs in its own thread; a failed write is recorded, except a refused permission
+    (DENIED_ERRORS), which raises: the inject fails naming it.
     """
     # No SDK retries: botocore retries ReplicatedWriteConflictException, which would hide
     # the very conflict MRSC reports. Throttling and 5xx are retried here, bounded.
@@ -380,6 +388,8 @@ def _put(client: Any, batch: ConflictBatch, write: Write, deadline: float) -> No
             return
         except (ClientError, BotoCoreError) as error:
             write.error = _error_code(error)
+            if write.error in DENIED_ERRORS:
+                raise  # no permission: every other write would fail the same way
             transient = isinstance(error, BotoCoreError) or write.error in TRANSIENT_ERRORS
             backoff = 0.05 * 2**attempt
             if not transient or time.monotonic() + backoff >= deadline:

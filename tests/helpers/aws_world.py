@@ -226,6 +226,30 @@ def world_state(endpoint: str, world: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def experiment_state(endpoint: str, world: dict[str, Any], experiment: str) -> dict[str, Any]:
+    """:func:`state_of` of :func:`world_state`, reading only what ``experiment`` touches."""
+    if experiment == "az-nacl-blackhole":
+        return {"nacls": _nacls(client("ec2", endpoint), world["vpc_id"])}
+    if experiment == "healthcheck-path-block":
+        rules = client("elbv2", endpoint).describe_rules(ListenerArn=world["listener_arn"])
+        acl = client("wafv2", endpoint).get_web_acl(
+            Scope="REGIONAL", Name=world["web_acl"]["Name"], Id=world["web_acl"]["Id"]
+        )
+        return {
+            "listener_rules": sorted(
+                json.dumps({k: v for k, v in r.items() if k != "RuleArn"}, sort_keys=True)
+                for r in rules["Rules"]
+            ),
+            "web_acl_rules": json.dumps(
+                acl["WebACL"].get("Rules", []), sort_keys=True, default=str
+            ),
+        }
+    if experiment == "rds-forced-failover":
+        found = client("rds", endpoint).describe_db_instances(DBInstanceIdentifier=world["db"])
+        return {"db_status": found["DBInstances"][0]["DBInstanceStatus"]}
+    return {"items": {r: _items(endpoint, r, world["table"]) for r in (REGION, OTHER_REGION)}}
+
+
 def state_of(experiment: str, state: dict[str, Any]) -> dict[str, Any]:
     """The part of :func:`world_state` one experiment touches."""
     keys = {
@@ -260,6 +284,7 @@ def experiment_env(
             "GAMEDAY_ALLOWED_ACCOUNTS": ACCOUNT,
             "GAMEDAY_LEDGER": str(workdir / "ledger.jsonl"),
             "GAMEDAY_STOP_ALARMS": world["alarm"],
+            "GAMEDAY_STOP_POLL_INTERVAL": "1",
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
         }
@@ -300,37 +325,96 @@ def has_safety_control(experiment: dict[str, Any]) -> bool:
     )
 
 
+MEASUREMENT_MODULE = "chaosaws_ext.controls.measurement"
+
+
+def _measures_aws(control: dict[str, Any]) -> bool:
+    """Whether a measurement control calls AWS (DynamoDB samplers or markers)."""
+    arguments = (control.get("provider") or {}).get("arguments") or {}
+    kinds = [s.get("kind") for s in arguments.get("samplers") or []]
+    kinds.append((arguments.get("markers") or {}).get("kind"))
+    return "dynamodb" in kinds
+
+
+def _strip_measurement(loaded: dict[str, Any]) -> None:
+    """Drop a measurement that needs no AWS (HTTP/DNS/PostgreSQL targets these tests do
+    not run) with its verdict and recovery probes (module ``probes.*``)."""
+    controls = loaded.get("controls") or []
+    drop = [
+        c
+        for c in controls
+        if (c.get("provider") or {}).get("module") == MEASUREMENT_MODULE and not _measures_aws(c)
+    ]
+    if not drop:
+        return
+    loaded["controls"] = [c for c in controls if c not in drop]
+
+    def keep(activity: dict[str, Any]) -> bool:
+        return not str((activity.get("provider") or {}).get("module", "")).startswith("probes.")
+
+    hypothesis = loaded.get("steady-state-hypothesis") or {}
+    if hypothesis.get("probes"):
+        hypothesis["probes"] = [a for a in hypothesis["probes"] if keep(a)]
+    loaded["method"] = [a for a in loaded.get("method") or [] if keep(a)]
+
+
 def with_safety_control(
-    experiment: str, workdir: Path, stop_poll_interval: float = 0.2, **method_extra: Any
+    experiment: str, workdir: Path, hold_seconds: float | None = None
 ) -> tuple[Path, bool]:
-    """The experiment file to run: the original when it declares the safety control, else
-    a copy in ``workdir`` with the control appended (stop alarms from GAMEDAY_STOP_ALARMS).
-    Returns (path, copied)."""
+    """A copy of the experiment in ``workdir`` to run against the seeded world.
+
+    - carries the safety control: appended as the experiments declare it (stop alarms
+      from GAMEDAY_STOP_ALARMS, poll interval from GAMEDAY_STOP_POLL_INTERVAL) when the
+      experiment lacks it;
+    - a measurement control that calls no AWS API is dropped with its ``probes.*``
+      activities (its HTTP/DNS/PostgreSQL targets are not part of this world); one that
+      samples DynamoDB is kept (it needs IAM permissions too);
+    - ``hold_seconds``: a ``sleep`` action right after the inject holds the fault.
+
+    Returns (path, whether the safety control had to be added).
+    """
     source = ROOT / "experiments" / f"{experiment}.yaml"
     loaded = yaml.safe_load(source.read_text())
-    if has_safety_control(loaded):
-        return source, False
-    loaded.setdefault("configuration", {})["stop_alarms"] = {
-        "type": "env",
-        "key": "GAMEDAY_STOP_ALARMS",
-        "default": "",
-    }
-    loaded.setdefault("controls", []).append(
-        {
-            "name": "safety",
-            "provider": {
-                "type": "python",
-                "module": SAFETY_MODULE,
-                "arguments": {
-                    "stop_alarms": "${stop_alarms}",
-                    "stop_poll_interval": stop_poll_interval,
-                },
+    _strip_measurement(loaded)
+    if hold_seconds is not None:
+        loaded["method"].insert(
+            1,
+            {
+                "type": "action",
+                "name": "hold-the-fault",
+                "provider": {"type": "process", "path": "sleep", "arguments": str(hold_seconds)},
             },
+        )
+    added = not has_safety_control(loaded)
+    if added:
+        configuration = loaded.setdefault("configuration", {})
+        configuration["stop_alarms"] = {
+            "type": "env",
+            "key": "GAMEDAY_STOP_ALARMS",
+            "default": "",
         }
-    )
+        configuration["stop_poll_interval"] = {
+            "type": "env",
+            "key": "GAMEDAY_STOP_POLL_INTERVAL",
+            "default": 5,
+            "env_var_type": "float",
+        }
+        loaded.setdefault("controls", []).append(
+            {
+                "name": "safety",
+                "provider": {
+                    "type": "python",
+                    "module": SAFETY_MODULE,
+                    "arguments": {
+                        "stop_alarms": "${stop_alarms}",
+                        "stop_poll_interval": "${stop_poll_interval}",
+                    },
+                },
+            }
+        )
     target = workdir / f"{experiment}.yaml"
     target.write_text(yaml.safe_dump(loaded, sort_keys=False))
-    return target, True
+    return target, added
 
 
 class ServerCalls:
