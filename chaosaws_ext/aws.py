@@ -8,10 +8,13 @@ be mixed in one experiment. Endpoints come from boto3's own ``AWS_ENDPOINT_URL``
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from functools import lru_cache
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
@@ -91,19 +94,43 @@ _sessions: dict[tuple, boto3.session.Session] = {}
 _clients: dict[tuple, Any] = {}
 
 
+@lru_cache(maxsize=1)
+def _known_regions() -> frozenset[str]:
+    """Every region botocore's endpoint data knows (all partitions; EC2 is everywhere)."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition)
+    )
+
+
+def _checked(region: str) -> str:
+    """Refuse, in one line and before any call, a region botocore does not know (a typo
+    would otherwise surface as a connection error after retries). A region newer than
+    the installed botocore: upgrade botocore, or set GAMEDAY_ALLOW_UNKNOWN_REGIONS=1."""
+    known = _known_regions()
+    if known and region not in known and not os.environ.get("GAMEDAY_ALLOW_UNKNOWN_REGIONS"):
+        raise ActivityFailed(
+            f"unknown AWS region {region!r} (not in botocore's endpoint data; a typo? "
+            "for a region newer than botocore set GAMEDAY_ALLOW_UNKNOWN_REGIONS=1)"
+        )
+    return region
+
+
 def region_of(configuration: Configuration | None, region: str | None = None) -> str:
     """The region an activity acts in: explicit argument, then ``aws_region``, then boto3."""
     if region:
-        return region
+        return _checked(str(region))
     configured = (configuration or {}).get("aws_region")
     if configured:
-        return str(configured)
+        return _checked(str(configured))
     found = boto3.session.Session().region_name
     if not found:
         raise ActivityFailed(
             "no AWS region: set configuration 'aws_region' (or AWS_REGION in the environment)"
         )
-    return found
+    return _checked(found)
 
 
 def _aws_secrets(secrets: Secrets | None) -> dict[str, str]:

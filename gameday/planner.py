@@ -62,10 +62,13 @@ def _load(experiment_path: Path, var_files: list[Path]) -> tuple[dict, dict, dic
     try:
         config_vars, secret_vars = merge_vars(None, [str(f) for f in var_files])
         experiment = load_experiment(str(experiment_path))
+        if not isinstance(experiment, dict):
+            raise PlanError(f"{experiment_path}: not an experiment (expected a mapping)")
         configuration = load_configuration(experiment.get("configuration", {}), config_vars)
         secrets = load_secrets(experiment.get("secrets", {}), secret_vars)
-    except ChaosException as error:
-        raise PlanError(f"{experiment_path}: {error}") from error
+    except (ChaosException, ValueError, TypeError) as error:  # a bad env_var_type value too
+        one_line = " ".join(str(error).split())  # YAML errors span several lines
+        raise PlanError(f"{experiment_path}: {one_line}") from error
     return experiment, configuration, secrets
 
 

@@ -48,6 +48,10 @@ def _tag_filter(value: str, what: str) -> tuple[str, str]:
 
 
 def _resolve_zone(ec2: Any, availability_zone: str, region: str) -> dict[str, str]:
+    if not isinstance(availability_zone, str | None):
+        raise ActivityFailed(
+            f"availability_zone must be a zone name or id (text), got {availability_zone!r}"
+        )
     wanted = (availability_zone or "").strip().lower()
     if not wanted:
         raise ActivityFailed("no availability zone given (a name like eu-south-1a or an id)")
@@ -138,6 +142,8 @@ def plan_availability_zone_blackhole(
     than a NACL holds.
     """
     region = region_of(configuration, region)
+    if not isinstance(scope, str | None):
+        raise ActivityFailed(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     scope = (scope or "all").strip()
     if scope not in SCOPES:
         raise ActivityFailed(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")

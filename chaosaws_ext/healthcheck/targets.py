@@ -7,6 +7,7 @@ Read-only: only Get/Describe/List calls live here. Every user mistake becomes an
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +75,13 @@ def normalise_path(path: str) -> str:
 
 def read_health_check(route53: Any, health_check_id: str) -> HealthCheckTarget:
     """Path, port and target of an HTTP(S) health check; refuses other types."""
+    if not isinstance(health_check_id, str) or not re.fullmatch(
+        r"[A-Za-z0-9-]{1,64}", health_check_id
+    ):
+        raise ActivityFailed(
+            f"unknown health check {health_check_id!r}: not a Route 53 health check id; check "
+            "GAMEDAY_HEALTH_CHECK_ID (aws route53 list-health-checks)"
+        )
     try:
         config = route53.get_health_check(HealthCheckId=health_check_id)["HealthCheck"][
             "HealthCheckConfig"

@@ -7,6 +7,7 @@ the plan to the guardrails and then fail over. ``gameday plan`` can print the sa
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,6 +29,8 @@ __all__ = [
 FAULT = "rds-failover"
 _INSTANCE_NOT_FOUND = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
 _CLUSTER_NOT_FOUND = ("DBClusterNotFoundFault", "DBClusterNotFound")
+# RDS naming constraints (instances and clusters): 1-63 alphanumerics or hyphens, first a letter
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}")
 
 
 def _code(error: ClientError) -> str:
@@ -40,6 +43,13 @@ def _tags(tag_list: list[dict[str, str]] | None) -> dict[str, str]:
 
 def describe_instance(rds: Any, db_instance_identifier: str, region: str) -> dict[str, Any]:
     """The DB instance description; ActivityFailed naming the region when it is unknown."""
+    if not isinstance(db_instance_identifier, str) or not _IDENTIFIER.fullmatch(
+        db_instance_identifier
+    ):
+        raise ActivityFailed(
+            f"refusing {FAULT}: {db_instance_identifier!r} is not a DB instance identifier "
+            "(1-63 letters, digits or hyphens, starting with a letter)"
+        )
     try:
         found = rds.describe_db_instances(DBInstanceIdentifier=db_instance_identifier)
     except ClientError as error:
@@ -58,6 +68,13 @@ def describe_instance(rds: Any, db_instance_identifier: str, region: str) -> dic
 
 def describe_cluster(rds: Any, db_cluster_identifier: str, region: str) -> dict[str, Any]:
     """The DB cluster description; ActivityFailed naming the region when it is unknown."""
+    if not isinstance(db_cluster_identifier, str) or not _IDENTIFIER.fullmatch(
+        db_cluster_identifier
+    ):
+        raise ActivityFailed(
+            f"refusing {FAULT}: {db_cluster_identifier!r} is not a DB cluster identifier "
+            "(1-63 letters, digits or hyphens, starting with a letter)"
+        )
     try:
         found = rds.describe_db_clusters(DBClusterIdentifier=db_cluster_identifier)
     except ClientError as error:
