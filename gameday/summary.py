@@ -1,40 +1,46 @@
-"""The summary table printed at the end of ``gameday run``."""
+"""The summary table printed at the end of ``gameday run``.
+
+Verdicts come from :mod:`reports.verdicts`, so the terminal, the HTML report, JUnit and
+the metrics never disagree; "reverted" comes from the ledger, the authority on undo.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from gameday.runner import RunOutcome
+from reports.journal import JournalError, load_journal
+from reports.verdicts import RunSummary, format_seconds, summarise
 
-__all__ = ["verdict_of", "summary_table", "run_failed"]
+__all__ = ["summary_of", "verdict_of", "summary_table", "run_failed"]
 
 
-def _seconds(value: Any) -> str:
-    if value is None:
-        return "-"
-    return f"{float(value):.1f}s" if float(value) < 100 else f"{float(value):.0f}s"
+def summary_of(outcome: RunOutcome) -> RunSummary | None:
+    if not outcome.journal_path.exists():
+        return None
+    try:
+        return summarise(load_journal(outcome.journal_path))
+    except JournalError:
+        return None
 
 
 def verdict_of(outcome: RunOutcome) -> str:
     """One word a reviewer reads first: met, MISSED, FAILED, INTERRUPTED, ..."""
-    status = outcome.status
-    if status in ("interrupted", "aborted", "failed", "no journal"):
-        return status.upper()
-    recovery = outcome.recovery
-    mets = [(recovery.get(k) or {}).get("met") for k in ("rto", "rpo")]
-    if any(m is False for m in mets) or status == "deviated":
-        return "MISSED"
-    if recovery and all(m is True for m in mets):
-        return "met"
-    return status
+    summary = summary_of(outcome)
+    if summary is None:
+        return "NO JOURNAL"
+    return "met" if summary.verdict == "met" else summary.verdict.upper()
 
 
 def run_failed(outcome: RunOutcome) -> bool:
-    return (
-        verdict_of(outcome) not in ("met", "completed")
-        or outcome.exit_code != 0
-        or bool(outcome.unreverted)
-    )
+    return verdict_of(outcome) != "met" or outcome.exit_code != 0 or bool(outcome.unreverted)
+
+
+def _figure(summary: RunSummary | None, name: str) -> str:
+    if summary is None:
+        return "-"
+    figure = summary.rto if name == "rto" else summary.rpo
+    measured = "-" if figure.measured_s is None else format_seconds(figure.measured_s, False)
+    target = "n/a" if figure.target_s is None else format_seconds(figure.target_s, False)
+    return f"{measured} / {target}"
 
 
 def summary_table(outcomes: list[RunOutcome]) -> str:
@@ -48,14 +54,12 @@ def summary_table(outcomes: list[RunOutcome]) -> str:
     )
     rows = [header]
     for outcome in outcomes:
-        recovery = outcome.recovery
-        rto, rpo = recovery.get("rto") or {}, recovery.get("rpo") or {}
-        target = recovery.get("target") or {}
+        summary = summary_of(outcome)
         rows.append(
             (
                 outcome.name,
-                f"{_seconds(rto.get('measured_s'))} / {_seconds(target.get('rto_s'))}",
-                f"{_seconds(rpo.get('measured_s'))} / {_seconds(target.get('rpo_s'))}",
+                _figure(summary, "rto"),
+                _figure(summary, "rpo"),
                 verdict_of(outcome),
                 "yes" if not outcome.unreverted else f"NO ({len(outcome.unreverted)} left)",
                 f"{outcome.elapsed_s:.0f}s",

@@ -609,6 +609,8 @@ class MeasurementSession:
         }
         rpo = self.rpo_verdict()
         rpo_block = {k: v for k, v in rpo.items() if k not in ("service", "bound")}
+        if not self.spec.markers:  # this experiment does not judge RPO: no verdict, not a miss
+            rpo_block["met"] = None
         if self._cleaned is not None:
             rpo_block["cleaned_up"] = self._cleaned
         lag = None
