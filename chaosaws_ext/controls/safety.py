@@ -119,7 +119,11 @@ def _as_names(value: Any) -> list[str]:
 def _watch_alarms(
     guard: _Guard, names: list[str], interval: float, configuration: Configuration, secrets: Secrets
 ) -> None:
-    client = aws_client("cloudwatch", configuration, secrets)
+    try:
+        client = aws_client("cloudwatch", configuration, secrets)
+    except Exception as error:  # noqa: BLE001 - e.g. an unknown region: the run reports it
+        logger.error("stop-condition watch not started: %s", error)
+        return
     max_polls = 1_000_000  # bounded; at 1 s that is 11 days
     for _ in range(max_polls):
         try:
@@ -291,6 +295,11 @@ def after_experiment_control(
         if state.get("status") == "completed":
             state["status"] = "failed"
     if not safety["all_reverted"] and state.get("status") == "completed":
+        state["status"] = "failed"
+    before = (state.get("steady_states") or {}).get("before") or {}
+    if before.get("steady_state_met") is False and state.get("status") == "completed":
+        # chaos skips the method and would exit 0: the game day did not run
+        safety["steady_state_before_not_met"] = True
         state["status"] = "failed"
     state["safety"] = safety
     masked = redact(dict(state), secret_values(secrets, (context or {}).get("secrets")))

@@ -336,14 +336,16 @@ def _measures_aws(control: dict[str, Any]) -> bool:
     return "dynamodb" in kinds
 
 
-def _strip_measurement(loaded: dict[str, Any]) -> None:
+def _strip_measurement(loaded: dict[str, Any], keep_aws: bool = True) -> None:
     """Drop a measurement that needs no AWS (HTTP/DNS/PostgreSQL targets these tests do
-    not run) with its verdict and recovery probes (module ``probes.*``)."""
+    not run; every measurement unless ``keep_aws``) with its verdict and recovery probes
+    (module ``probes.*``)."""
     controls = loaded.get("controls") or []
     drop = [
         c
         for c in controls
-        if (c.get("provider") or {}).get("module") == MEASUREMENT_MODULE and not _measures_aws(c)
+        if (c.get("provider") or {}).get("module") == MEASUREMENT_MODULE
+        and not (keep_aws and _measures_aws(c))
     ]
     if not drop:
         return
@@ -359,7 +361,7 @@ def _strip_measurement(loaded: dict[str, Any]) -> None:
 
 
 def with_safety_control(
-    experiment: str, workdir: Path, hold_seconds: float | None = None
+    experiment: str, workdir: Path, hold_seconds: float | None = None, measured: bool = True
 ) -> tuple[Path, bool]:
     """A copy of the experiment in ``workdir`` to run against the seeded world.
 
@@ -368,14 +370,14 @@ def with_safety_control(
       experiment lacks it;
     - a measurement control that calls no AWS API is dropped with its ``probes.*``
       activities (its HTTP/DNS/PostgreSQL targets are not part of this world); one that
-      samples DynamoDB is kept (it needs IAM permissions too);
+      samples DynamoDB is kept (it needs IAM permissions too) unless ``measured`` is False;
     - ``hold_seconds``: a ``sleep`` action right after the inject holds the fault.
 
     Returns (path, whether the safety control had to be added).
     """
     source = ROOT / "experiments" / f"{experiment}.yaml"
     loaded = yaml.safe_load(source.read_text())
-    _strip_measurement(loaded)
+    _strip_measurement(loaded, keep_aws=measured)
     if hold_seconds is not None:
         loaded["method"].insert(
             1,
