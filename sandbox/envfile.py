@@ -29,6 +29,9 @@ GAMEDAY_KEYS = (
     "GAMEDAY_TARGET",
     "GAMEDAY_ALLOWED_ACCOUNTS",
     "GAMEDAY_ALLOWED_REGIONS",
+    "GAMEDAY_LOCK_TABLE",
+    "GAMEDAY_STOP_ALARMS",
+    "GAMEDAY_STOP_POLL_INTERVAL",
     "GAMEDAY_AZ",
     "GAMEDAY_VPC_ID",
     "GAMEDAY_SUBNET_TAG",
@@ -42,6 +45,8 @@ GAMEDAY_KEYS = (
     "GAMEDAY_BLOCK_MECHANISM",
     "GAMEDAY_FAILOVER_RECORD",
     "GAMEDAY_DNS_SERVER",
+    "GAMEDAY_FAILOVER_URL",
+    "GAMEDAY_POLL_INTERVAL",
     "GAMEDAY_TABLE",
     "GAMEDAY_OTHER_REGION",
     "GAMEDAY_CONFLICT_WRITES",
@@ -53,6 +58,10 @@ GAMEDAY_KEYS = (
     "GAMEDAY_MARKER_INTERVAL",
     "GAMEDAY_RECOVERY_CONSECUTIVE",
     "GAMEDAY_RECOVERY_TIMEOUT",
+    "GAMEDAY_FAILOVER_URL",
+    "GAMEDAY_POLL_INTERVAL",
+    "GAMEDAY_STOP_POLL_INTERVAL",
+    "GAMEDAY_QUIET_PERIOD",
 )
 ENV_KEYS = AWS_KEYS + GAMEDAY_KEYS
 
@@ -65,6 +74,10 @@ FIXED = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
     "GAMEDAY_TARGET": "sandbox",
+    "GAMEDAY_LOCK_TABLE": "gameday-locks",  # created in moto on first use
+    # No stop alarm by default: one env file serves every experiment, and the seeded
+    # Route 53 alarms are what the health-check experiment trips on purpose.
+    "GAMEDAY_STOP_ALARMS": "",
     "GAMEDAY_SUBNET_TAG": "",
     "GAMEDAY_BLACKHOLE_SCOPE": "all",
     "GAMEDAY_BLOCK_MECHANISM": "listener-rule",
@@ -75,6 +88,12 @@ FIXED = {
     "GAMEDAY_MAX_FAULT_SECONDS": "300",
     "GAMEDAY_TARGETS_FILE": "",  # empty: experiments/targets.yaml, as in staging
     "GAMEDAY_RECOVERY_CONSECUTIVE": "3",
+    # demo pace: the waits poll Route 53 and the stop alarms often; "no outage" is
+    # decided after 5 s without a failed sample; Route 53 waits are bounded at 30 s
+    "GAMEDAY_POLL_INTERVAL": "0.25",
+    "GAMEDAY_STOP_POLL_INTERVAL": "0.5",
+    "GAMEDAY_QUIET_PERIOD": "5",
+    "GAMEDAY_HEALTH_CHECK_WAIT_SECONDS": "30",
 }
 
 HEADER = """\

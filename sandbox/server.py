@@ -144,12 +144,23 @@ class Topology:
             "GAMEDAY_DB_DSN": self.db_dsn,
             "GAMEDAY_HEALTH_CHECK_ID": self.health_check_ids["PRIMARY"],
             "GAMEDAY_FAILOVER_RECORD": self.record_name,
+            # both regions' public faces listen on the same port (REGION_HOSTS)
+            "GAMEDAY_FAILOVER_URL": (
+                f"http://{self.record_name}:{self.primary.alb_address[1]}{seed.HEALTH_PATH}"
+            ),
             "GAMEDAY_DNS_SERVER": dns,
             "GAMEDAY_TABLE": self.table_name,
             "GAMEDAY_OTHER_REGION": self.other_region,
             # how long a fault may wait for Route 53 to see the endpoint fail: the
             # checkers need FailureThreshold x RequestInterval; x6 leaves room for the
             # staggered checkers and a slow machine (180 s at real time, like staging)
+            # what clients reach through the failover record (same port in both regions)
+            "GAMEDAY_FAILOVER_URL": (
+                f"http://{self.record_name}:{self.primary.alb_address[1]}{seed.HEALTH_PATH}"
+            ),
+            # polls of Route 53 / the stop alarms: 5 s at real time, scaled
+            "GAMEDAY_POLL_INTERVAL": _seconds(max(0.1, 5 * self.time_scale)),
+            "GAMEDAY_STOP_POLL_INTERVAL": _seconds(max(0.1, 5 * self.time_scale)),
             # a faster world needs finer sampling for the same relative resolution
             "GAMEDAY_SAMPLING_HZ": "4" if self.time_scale >= 0.5 else "10",
             "GAMEDAY_MARKER_INTERVAL": "0.2" if self.time_scale >= 0.5 else "0.1",
@@ -159,6 +170,10 @@ class Topology:
                 max(30, math.ceil(6 * self.health_check_interval_s * self.health_check_threshold))
             ),
         }
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 class Sandbox:
@@ -397,8 +412,11 @@ class Sandbox:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # moto loads thousands of sample AMIs into every EC2 region backend it creates;
-        # the sandbox needs none (saves ~0.4 s per region). Process-wide, hence setdefault.
-        os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        # the sandbox needs none (saves ~0.4 s per region). The variable is process-wide:
+        # set only if unset, and removed again by stop().
+        if "MOTO_EC2_LOAD_DEFAULT_AMIS" not in os.environ:
+            os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
+            self._defer(stack, os.environ.pop, "MOTO_EC2_LOAD_DEFAULT_AMIS", None)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
 
