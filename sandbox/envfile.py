@@ -58,18 +58,16 @@ GAMEDAY_KEYS = (
     "GAMEDAY_MARKER_INTERVAL",
     "GAMEDAY_RECOVERY_CONSECUTIVE",
     "GAMEDAY_RECOVERY_TIMEOUT",
-    "GAMEDAY_FAILOVER_URL",
-    "GAMEDAY_POLL_INTERVAL",
-    "GAMEDAY_STOP_POLL_INTERVAL",
     "GAMEDAY_QUIET_PERIOD",
 )
 ENV_KEYS = AWS_KEYS + GAMEDAY_KEYS
 
 # Safe values that do not depend on the topology.
 FIXED = {
-    "AWS_ACCESS_KEY_ID": "sandbox",
-    "AWS_SECRET_ACCESS_KEY": "sandbox",
-    "AWS_SESSION_TOKEN": "sandbox",
+    # dummy credentials, distinct from any word a journal holds: journals mask them
+    "AWS_ACCESS_KEY_ID": "SANDBOXDUMMYKEYID",
+    "AWS_SECRET_ACCESS_KEY": "sandbox-dummy-secret-access-key",
+    "AWS_SESSION_TOKEN": "sandbox-dummy-session-token",
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     "AWS_EC2_METADATA_DISABLED": "true",
