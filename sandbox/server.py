@@ -151,29 +151,19 @@ class Topology:
             "GAMEDAY_DNS_SERVER": dns,
             "GAMEDAY_TABLE": self.table_name,
             "GAMEDAY_OTHER_REGION": self.other_region,
-            # how long a fault may wait for Route 53 to see the endpoint fail: the
-            # checkers need FailureThreshold x RequestInterval; x6 leaves room for the
-            # staggered checkers and a slow machine (180 s at real time, like staging)
-            # what clients reach through the failover record (same port in both regions)
-            "GAMEDAY_FAILOVER_URL": (
-                f"http://{self.record_name}:{self.primary.alb_address[1]}{seed.HEALTH_PATH}"
-            ),
-            # polls of Route 53 / the stop alarms: 5 s at real time, scaled
-            "GAMEDAY_POLL_INTERVAL": _seconds(max(0.1, 5 * self.time_scale)),
-            "GAMEDAY_STOP_POLL_INTERVAL": _seconds(max(0.1, 5 * self.time_scale)),
             # a faster world needs finer sampling for the same relative resolution
             "GAMEDAY_SAMPLING_HZ": "4" if self.time_scale >= 0.5 else "10",
             "GAMEDAY_MARKER_INTERVAL": "0.2" if self.time_scale >= 0.5 else "0.1",
             # staging waits 600 s for a recovery; scaled, never under a minute
             "GAMEDAY_RECOVERY_TIMEOUT": str(max(60, math.ceil(600 * self.time_scale))),
+            # how long a fault may wait for Route 53 to see the endpoint fail: the
+            # checkers need FailureThreshold x RequestInterval; x6 leaves room for the
+            # staggered checkers and a slow machine (180 s at real time, like staging;
+            # the 30 s demo bound of FIXED at small time scales)
             "GAMEDAY_HEALTH_CHECK_WAIT_SECONDS": str(
                 max(30, math.ceil(6 * self.health_check_interval_s * self.health_check_threshold))
             ),
         }
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 class Sandbox:

@@ -140,8 +140,11 @@ def test_alarms(sandbox: Sandbox, topology: Topology) -> None:
 
 
 def test_env_file_has_every_key(topology: Topology) -> None:
-    env = parse_env(Path(topology.env_file).read_text())
+    text = Path(topology.env_file).read_text()
+    env = parse_env(text)
     assert set(ENV_KEYS) <= set(env)
+    keys = [line.split("=", 1)[0] for line in text.splitlines() if line and line[0] != "#"]
+    assert len(keys) == len(set(keys)), "a key written twice"
     assert env["AWS_ENDPOINT_URL"] == topology.endpoint_url
     assert env["GAMEDAY_TARGET"] == "sandbox"
     assert env["GAMEDAY_VPC_ID"] == topology.primary.vpc_id
