@@ -41,7 +41,7 @@ from botocore.config import Config
 
 from sandbox import seed
 from sandbox.envfile import FIXED, write_env_file
-from sandbox.timing import HEALTH_CHECK_FAILURE_THRESHOLD, HEALTH_CHECK_FAST_INTERVAL_S, Timings
+from sandbox.timing import HEALTH_CHECK_FAILURE_THRESHOLD, HEALTH_CHECK_INTERVAL_S, Timings
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +170,11 @@ class Sandbox:
     """Start/stop the local twin; also a context manager returning the :class:`Topology`.
 
     ``time_scale`` multiplies every published AWS duration the emulators act on (0.05:
-    a 10 s health check interval becomes 0.5 s). ``workdir``: where the env file and the
-    database live; a temporary directory (removed by ``stop``) when None. ``env_file``:
-    write the env file there instead of ``<workdir>/sandbox.env`` (it is left in place).
+    the DR plan's 30 s health check interval becomes 1.5 s; pass
+    ``health_check_request_interval=10`` for Route 53's fast interval). ``workdir``:
+    where the env file and the database live; a temporary directory (removed by
+    ``stop``) when None. ``env_file``: write the env file there instead of
+    ``<workdir>/sandbox.env`` (it is left in place).
     """
 
     def __init__(
@@ -181,7 +183,7 @@ class Sandbox:
         workdir: str | Path | None = None,
         *,
         account_id: str = DEFAULT_ACCOUNT_ID,
-        health_check_request_interval: int = HEALTH_CHECK_FAST_INTERVAL_S,
+        health_check_request_interval: int = HEALTH_CHECK_INTERVAL_S,
         health_check_failure_threshold: int = HEALTH_CHECK_FAILURE_THRESHOLD,
         with_database: bool = True,
         env_file: str | Path | None = None,

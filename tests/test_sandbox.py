@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
-    box = Sandbox(time_scale=TIME_SCALE)
+    box = Sandbox(time_scale=TIME_SCALE, health_check_request_interval=10)
     box.start()
     yield box
     box.stop()

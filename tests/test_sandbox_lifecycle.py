@@ -29,10 +29,10 @@ def _address(url_or_dsn: str) -> tuple[str, int]:
 @pytest.mark.e2e
 def test_stop_leaves_nothing_behind_and_a_second_sandbox_starts(tmp_path: Path) -> None:
     baseline = {t.ident for t in threading.enumerate()}
-    first = Sandbox(time_scale=TIME_SCALE)
+    first = Sandbox(time_scale=TIME_SCALE, health_check_request_interval=10)
     topology = first.start()
     with pytest.raises(RuntimeError, match="another Sandbox runs in this process"):
-        Sandbox(time_scale=TIME_SCALE).start()
+        Sandbox(time_scale=TIME_SCALE, health_check_request_interval=10).start()
     addresses = [
         _address(topology.endpoint_url),
         _address(topology.db_dsn),
@@ -56,7 +56,9 @@ def test_stop_leaves_nothing_behind_and_a_second_sandbox_starts(tmp_path: Path) 
         what="threads back to baseline",
     )
     # a second one, in a work directory we keep
-    with Sandbox(time_scale=TIME_SCALE, workdir=tmp_path / "box") as second:
+    with Sandbox(
+        time_scale=TIME_SCALE, workdir=tmp_path / "box", health_check_request_interval=10
+    ) as second:
         assert requests.get(second.api_url, timeout=5).status_code == 200
         assert Path(second.env_file) == tmp_path / "box" / "sandbox.env"
     assert (tmp_path / "box" / "sandbox.env").exists()
