@@ -33,7 +33,7 @@ def test_chaos_discover_lists_every_exported_activity(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     found = {
-        (a["type"], a["module"], a["name"]): a for a in json.loads(out.read_text())["activities"]
+        (a["type"], a["mod"], a["name"]): a for a in json.loads(out.read_text())["activities"]
     }
     expected = {
         (kind, module, name)
