@@ -22,7 +22,7 @@ SCALE = 0.05
 # the seed's settings (sandbox/seed.py, sandbox/timing.py), scaled
 ALB_DETECTION_S = 10 * 2 * SCALE  # target group: 10 s interval x 2 unhealthy checks
 RDS_FAILOVER_S = 90 * SCALE  # midpoint of the published 60-120 s
-ROUTE53_DETECTION_S = 10 * 3 * SCALE  # RequestInterval 10 s x FailureThreshold 3
+ROUTE53_DETECTION_S = 30 * 3 * SCALE  # RequestInterval 30 s (the plan's) x FailureThreshold 3
 DNS_TTL_S = max(1, round(60 * SCALE))
 EXPERIMENTS = (
     "az-nacl-blackhole",
