@@ -21,16 +21,36 @@ CHAOS = str(Path(sys.executable).with_name("chaos"))
 pytestmark = pytest.mark.e2e
 
 
-def _experiment(tmp_path: Path, hold: float = 30, fail: bool = False,
-                stop_alarms: str = "", inline_secret: str | None = None) -> Path:
+def _experiment(
+    tmp_path: Path,
+    hold: float = 30,
+    fail: bool = False,
+    stop_alarms: str = "",
+    inline_secret: str | None = None,
+    inject: str = "inject_file_fault",
+    rollbacks: bool = True,
+) -> Path:
     method = [
-        {"type": "action", "name": "inject", "provider": {
-            "type": "python", "module": "tests.helpers.fakefault",
-            "func": "fail_to_inject" if fail else "inject_file_fault",
-            "arguments": {} if fail else {"state_file": "${state_file}"}}},
-        {"type": "action", "name": "hold", "provider": {
-            "type": "python", "module": "tests.helpers.fakefault", "func": "hold",
-            "arguments": {"seconds": hold}}},
+        {
+            "type": "action",
+            "name": "inject",
+            "provider": {
+                "type": "python",
+                "module": "tests.helpers.fakefault",
+                "func": "fail_to_inject" if fail else inject,
+                "arguments": {} if fail else {"state_file": "${state_file}"},
+            },
+        },
+        {
+            "type": "action",
+            "name": "hold",
+            "provider": {
+                "type": "python",
+                "module": "tests.helpers.fakefault",
+                "func": "hold",
+                "arguments": {"seconds": hold},
+            },
+        },
     ]
     experiment = {
         "version": "1.0.0",
@@ -38,25 +58,56 @@ def _experiment(tmp_path: Path, hold: float = 30, fail: bool = False,
         "description": "test",
         "configuration": {
             "chaos_ledger_path": {"type": "env", "key": "GAMEDAY_LEDGER"},
-            "max_fault_seconds": {"type": "env", "key": "GAMEDAY_MAX_FAULT_SECONDS",
-                                  "default": "900", "env_var_type": "int"},
+            "max_fault_seconds": {
+                "type": "env",
+                "key": "GAMEDAY_MAX_FAULT_SECONDS",
+                "default": "900",
+                "env_var_type": "int",
+            },
             "state_file": {"type": "env", "key": "FAKE_STATE"},
             "aws_region": "eu-south-1",
         },
-        "controls": [{"name": "safety", "provider": {
-            "type": "python", "module": "chaosaws_ext.controls.safety",
-            "arguments": {"stop_alarms": stop_alarms, "stop_poll_interval": 0.2}}}],
+        "controls": [
+            {
+                "name": "safety",
+                "provider": {
+                    "type": "python",
+                    "module": "chaosaws_ext.controls.safety",
+                    "arguments": {"stop_alarms": stop_alarms, "stop_poll_interval": 0.2},
+                },
+            }
+        ],
         "method": method,
-        "rollbacks": [{"type": "action", "name": "restore", "provider": {
-            "type": "python", "module": "tests.helpers.fakefault",
-            "func": "restore_file_fault"}}],
+        "rollbacks": []
+        if not rollbacks
+        else [
+            {
+                "type": "action",
+                "name": "restore",
+                "provider": {
+                    "type": "python",
+                    "module": "tests.helpers.fakefault",
+                    "func": "restore_file_fault",
+                },
+            }
+        ],
     }
     if inline_secret:
         experiment["secrets"] = {"db": {"password": inline_secret}}
         method[1]["provider"]["arguments"]["seconds"] = 0
-        method.append({"type": "probe", "name": "echo", "provider": {
-            "type": "python", "module": "tests.helpers.fakefault", "func": "echo",
-            "secrets": ["db"], "arguments": {"text": "${password}"}}})
+        method.append(
+            {
+                "type": "probe",
+                "name": "echo",
+                "provider": {
+                    "type": "python",
+                    "module": "tests.helpers.fakefault",
+                    "func": "echo",
+                    "secrets": ["db"],
+                    "arguments": {"text": "${password}"},
+                },
+            }
+        )
     path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(experiment, sort_keys=False))
     return path
@@ -66,17 +117,31 @@ def _start(tmp_path: Path, experiment: Path, **env: str) -> subprocess.Popen[str
     state = tmp_path / "state"
     state.write_text("normal")
     full_env = dict(os.environ)
-    full_env.update({
-        "GAMEDAY_LEDGER": str(tmp_path / "ledger.jsonl"),
-        "FAKE_STATE": str(state),
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-    })
+    full_env.update(
+        {
+            "GAMEDAY_LEDGER": str(tmp_path / "ledger.jsonl"),
+            "FAKE_STATE": str(state),
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     full_env.update(env)
     return subprocess.Popen(
-        [CHAOS, "--no-version-check", "--log-file", str(tmp_path / "chaos.log"), "run",
-         "--journal-path", str(tmp_path / "journal.json"), str(experiment)],
-        cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            CHAOS,
+            "--no-version-check",
+            "--log-file",
+            str(tmp_path / "chaos.log"),
+            "run",
+            "--journal-path",
+            str(tmp_path / "journal.json"),
+            str(experiment),
+        ],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -156,9 +221,15 @@ def test_sigkill_leaves_a_ledger_that_gameday_recover_finishes(tmp_path: Path) -
     assert not (tmp_path / "journal.json").exists()
     recover = subprocess.run(
         [sys.executable, "-m", "gameday", "recover", "--ledger", str(tmp_path / "ledger.jsonl")],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT),
-             "GAMEDAY_EXTRA_UNDO_MODULES": "tests.helpers.fakefault"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "GAMEDAY_EXTRA_UNDO_MODULES": "tests.helpers.fakefault",
+        },
     )
     assert recover.returncode == 0, recover.stdout + recover.stderr
     assert "1 unreverted entry found, 0 left" in recover.stdout
@@ -176,8 +247,13 @@ def test_inline_secrets_never_reach_the_journal(tmp_path: Path) -> None:
 def test_alarm_entering_alarm_state_aborts_and_restores(tmp_path: Path, moto_endpoint: str) -> None:
     cloudwatch = boto3.client("cloudwatch", region_name="eu-south-1")
     cloudwatch.put_metric_alarm(
-        AlarmName="api-5xx", MetricName="5XXError", Namespace="AWS/ApplicationELB",
-        Statistic="Sum", Period=60, EvaluationPeriods=1, Threshold=1,
+        AlarmName="api-5xx",
+        MetricName="5XXError",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
         ComparisonOperator="GreaterThanOrEqualToThreshold",
     )
     process = _start(tmp_path, _experiment(tmp_path, hold=60, stop_alarms="api-5xx"))
@@ -190,3 +266,21 @@ def test_alarm_entering_alarm_state_aborts_and_restores(tmp_path: Path, moto_end
     abort = journal["safety"]["abort"]
     assert abort["alarm"] == "api-5xx"
     assert 0 <= abort["seconds_to_restore"] < 5
+
+
+def test_a_second_interrupt_during_the_undo_does_not_abandon_it(tmp_path: Path) -> None:
+    """Without a terminal to ask, a second Ctrl-C during the undo is refused: the undo
+    finishes (with a terminal, the user is asked before abandoning it)."""
+    experiment = _experiment(tmp_path, hold=60, inject="inject_slow_undo_fault", rollbacks=False)
+    process = _start(tmp_path, experiment)
+    _wait_for_injection(tmp_path)
+    process.send_signal(signal.SIGINT)
+    marker = tmp_path / "state.undo-started"
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert marker.exists(), "the undo never started"
+    process.send_signal(signal.SIGINT)
+    assert _finish(process) == 1
+    _assert_restored(tmp_path)
+    assert _journal(tmp_path)["safety"]["all_reverted"] is True
