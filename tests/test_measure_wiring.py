@@ -1,13 +1,11 @@
-"""The measurement wiring documented for each fault experiment is valid: merged into a
-copy of the experiment it passes chaoslib's validation, and its control arguments pass
-the control's own check once the configuration is substituted.
-"""
+"""Each fault experiment is measured and guarded the same way: a measurement control and
+the safety control last, wait_for_recovery while the fault is in place, RTO (and RPO
+where markers are written) verdicts in the hypothesis; chaoslib validates it and the
+control's own argument check passes once the configuration is substituted."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -18,7 +16,6 @@ from chaoslib.experiment import ensure_experiment_is_valid
 from probes.session import parse_spec
 
 ROOT = Path(__file__).resolve().parent.parent
-WIRING = yaml.safe_load((ROOT / "experiments" / "examples" / "measurement-wiring.yaml").read_text())
 ENV = {
     "AWS_REGION": "eu-south-1",
     "GAMEDAY_AZ": "eu-south-1a",
@@ -26,37 +23,55 @@ ENV = {
     "GAMEDAY_API_URL": "https://api.example.com/health",
     "GAMEDAY_HEALTH_CHECK_ID": "hc-1",
     "GAMEDAY_DB_DSN": "host=db.example.com dbname=app user=gameday",
-    "GAMEDAY_DNS_SERVER": "10.0.0.2",
+    "GAMEDAY_DNS_SERVER": "192.0.2.53",
+}
+SERVICES = {
+    "az-nacl-blackhole": ("ticket-api", False),
+    "rds-forced-failover": ("rds-analytics", True),
+    "healthcheck-path-block": ("route53-failover", False),
+    "dynamodb-replica-conflict": ("dynamodb", True),
 }
 
 
-def wired(name: str) -> dict[str, Any]:
-    path = ROOT / "experiments" / name
-    if not path.exists():
-        pytest.skip(f"{name} is not in the tree yet")
-    experiment = yaml.safe_load(path.read_text())
-    wiring = WIRING["experiments"][name]
-    experiment["configuration"].update(copy.deepcopy(wiring["configuration"]))
-    experiment.setdefault("controls", []).extend(copy.deepcopy(wiring["controls"]))
-    names = [step["name"] for step in experiment["method"]]
-    assert wiring["method_after"] in names, f"{name}: no step {wiring['method_after']}"
-    experiment["method"].insert(
-        names.index(wiring["method_after"]) + 1, copy.deepcopy(wiring["method_probe"])
-    )
-    experiment["steady-state-hypothesis"]["probes"].extend(copy.deepcopy(wiring["verdicts"]))
-    return experiment
-
-
-@pytest.mark.parametrize("name", sorted(WIRING["experiments"]))
-def test_wiring_is_valid(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_experiment_is_measured_and_guarded(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in ENV.items():
         monkeypatch.setenv(key, value)
-    experiment = wired(name)
+    experiment = yaml.safe_load((ROOT / "experiments" / f"{name}.yaml").read_text())
     ensure_experiment_is_valid(experiment)
+    controls = [c["provider"]["module"] for c in experiment["controls"]]
+    assert controls == ["chaosaws_ext.controls.measurement", "chaosaws_ext.controls.safety"]
+    assert experiment["runtime"]["rollbacks"]["strategy"] == "always"
+    assert experiment["configuration"]["chaos_experiment"] == name
+
     configuration = load_configuration(experiment["configuration"])
-    (control,) = [c for c in experiment["controls"] if c["name"] == "measurement"]
-    arguments = substitute(control["provider"]["arguments"], configuration, {})
+    arguments = substitute(experiment["controls"][0]["provider"]["arguments"], configuration, {})
     spec = parse_spec(arguments, configuration)
-    assert spec.target.service == arguments["service"]
-    assert spec.interval == pytest.approx(0.25) and spec.consecutive == 3
-    assert not any("${" in str(v) for v in arguments.values())
+    service, judges_rpo = SERVICES[name]
+    assert spec.target.service == service == arguments["service"]
+    assert bool(spec.markers) is judges_rpo
+
+    verdicts = [
+        p["provider"]["func"]
+        for p in experiment["steady-state-hypothesis"]["probes"]
+        if p["provider"]["module"] == "probes.activities"
+    ]
+    assert verdicts == (
+        ["rto_within_target", "rpo_within_target"] if judges_rpo else ["rto_within_target"]
+    )
+    for probe in experiment["steady-state-hypothesis"]["probes"]:
+        if probe["provider"]["module"] == "probes.activities":
+            assert probe["tolerance"] == {"type": "jsonpath", "path": "$.met", "expect": True}
+
+    steps = [
+        (s["type"], s["provider"]["module"], s["provider"]["func"]) for s in experiment["method"]
+    ]
+    wait = steps.index(("probe", "probes.activities", "wait_for_recovery"))
+    assert steps[0][0] == "action" and wait > 0
+    # the fault may end inside the method, but only after the recovery was measured
+    ends = [
+        i
+        for i, (kind, _m, func) in enumerate(steps)
+        if kind == "action" and func.startswith(("restore", "unblock"))
+    ]
+    assert all(i > wait for i in ends)
