@@ -6,6 +6,7 @@ plus its arguments, keyed by stable ids). After the call an ``applied`` or ``fai
 line follows, and once undone a ``reverted`` line. An entry is *unreverted* until its
 ``reverted`` line exists, whatever the outcome of the call: a call that failed or was
 killed half-way may still have changed something, and every undo is idempotent.
+A line torn by a crash is skipped on reading and never glued to the next record.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ class Ledger:
         with self._lock:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
+                if self._torn_tail():  # a crash mid-write: never glue this record onto it
+                    logger.warning("ledger %s: ends in a torn line; starting a new one", self.path)
+                    line = "\n" + line
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
                     os.write(fd, line.encode())
@@ -79,6 +83,17 @@ class Ledger:
                     os.close(fd)
             except OSError as error:
                 raise LedgerError(f"cannot write ledger {self.path}: {error.strerror}") from error
+
+    def _torn_tail(self) -> bool:
+        """True when the file does not end with a newline (a write was cut short)."""
+        try:
+            with self.path.open("rb") as handle:
+                if handle.seek(0, os.SEEK_END) == 0:
+                    return False
+                handle.seek(-1, os.SEEK_END)
+                return handle.read(1) != b"\n"
+        except FileNotFoundError:
+            return False
 
     def record(
         self,
@@ -138,8 +153,11 @@ class Ledger:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                if number == len(lines):
-                    logger.warning("ledger %s: ignoring torn last line", self.path)
+                # a record cut short by a crash (the last line, or one a later append
+                # started a new line after): a torn intent was never acted on, and a
+                # torn outcome only means the (idempotent) undo runs again
+                if number == len(lines) or line.startswith('{"'):
+                    logger.warning("ledger %s: ignoring torn line %d", self.path, number)
                     continue
                 raise LedgerError(
                     f"ledger {self.path} line {number} is not JSON: {error}"

@@ -123,3 +123,27 @@ def test_torn_last_line_is_ignored_but_corruption_elsewhere_is_an_error(tmp_path
     path.write_text("garbage\n" + path.read_text())
     with pytest.raises(LedgerError, match="line 1 is not JSON"):
         ledger.entries()
+
+
+def test_a_record_written_after_a_torn_line_is_not_lost(tmp_path) -> None:
+    path = tmp_path / "l.jsonl"
+    ledger = Ledger(path)
+    common = dict(
+        run_id="r",
+        experiment="e",
+        fault="f",
+        region="x",
+        change="c",
+        undoer="test.remember",
+        undo_args={},
+        undo_describe="d",
+    )
+    first = ledger.record(resource="before-crash", **common)
+    with path.open("a") as handle:
+        handle.write('{"event": "reverted", "id": "' + first[:4])  # killed mid-write
+    second = ledger.record(resource="after-crash", **common)
+    ledger.outcome(second, ok=True)
+    entries = {e.resource: e for e in ledger.entries()}
+    assert set(entries) == {"before-crash", "after-crash"}
+    assert entries["after-crash"].outcome == "applied"
+    assert [e.resource for e in ledger.unreverted()] == ["before-crash", "after-crash"]
