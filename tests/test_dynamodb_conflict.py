@@ -375,3 +375,20 @@ def test_chaos_run_end_to_end(moto_endpoint: str, tmp_path: Path):
         assert {REGION: _scan(REGION), OTHER_REGION: _scan(OTHER_REGION)} == before
     finally:
         replicator.stop()
+
+
+def test_undo_never_deletes_an_item_of_someone_else(mocked_aws: None, run_context: RunContext):
+    _create_table()
+    _seed()
+    before = _scan(REGION)
+    foreign = [
+        {"ticket": {"S": "chaos-not-ours"}, "version": {"S": "1"}},  # no chaos_run_id
+        {"ticket": {"S": "T-1"}, "version": {"S": "1"}},  # not even our prefix
+    ]
+
+    result = actions._delete_items(
+        TABLE, [REGION], foreign, run_id=run_context.run_id, configuration={"aws_region": REGION}
+    )
+
+    assert result["deleted"] == {REGION: 0}
+    assert _scan(REGION) == before

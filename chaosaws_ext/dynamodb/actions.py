@@ -208,14 +208,21 @@ def _delete_items(
     secrets: Secrets = None,
     region: str | None = None,
 ) -> dict[str, Any]:
-    """Idempotent: delete exactly ``keys`` in every region, only if they carry ``run_id``."""
+    """Idempotent: delete exactly ``keys`` in every region, only if they carry ``run_id``.
+
+    A key whose partition key is not ``chaos-<run_id>-...`` is never ours: it is skipped.
+    (The ledger stores keys with sorted attribute names, so the partition key is found by
+    its value, not by its position.)
+    """
+    ours = f"{KEY_PREFIX}{run_id}-"
     deleted: dict[str, int] = {}
     for name in regions or [region]:
         client = aws_client("dynamodb", configuration, secrets, region=name)
         count = 0
         for key in keys:
-            if not next(iter(key.values()), {}).get("S", KEY_PREFIX).startswith(KEY_PREFIX):
-                continue  # never ours: refuse to delete
+            if not any(str(value.get("S", "")).startswith(ours) for value in key.values()):
+                logger.warning("%s is not a key of run %s: refusing to delete it", key, run_id)
+                continue
             try:
                 # absent already (deleted, or a strongly consistent table deleted it
                 # everywhere with the first region): a delete would only risk a conflict
@@ -230,7 +237,7 @@ def _delete_items(
                 client.delete_item(
                     TableName=table_name,
                     Key=key,
-                    ConditionExpression="attribute_not_exists(#run) OR #run = :run",
+                    ConditionExpression="#run = :run",
                     ExpressionAttributeNames={"#run": RUN_ID_ATTRIBUTE},
                     ExpressionAttributeValues={":run": {"S": run_id}},
                 )
