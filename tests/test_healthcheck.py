@@ -536,6 +536,26 @@ def test_orphan_finder_finds_and_undoes_our_rules(
     assert undo.find_orphans(CONFIG, None, [REGION]) == []
 
 
+def test_orphan_finder_leaves_a_customer_rule_named_chaos_alone(world: dict[str, Any]) -> None:
+    wafv2 = boto3.client("wafv2", region_name=REGION)
+    acl = world["web_acl"]
+    found = wafv2.get_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"])
+    rules = found["WebACL"]["Rules"]
+    rules[0] = {**rules[0], "Name": "chaos-engineering-office"}  # Count, STARTS_WITH /admin
+    rules[0]["VisibilityConfig"] = {**rules[0]["VisibilityConfig"], "MetricName": "chaos-eng"}
+    wafv2.update_web_acl(
+        Name=acl["Name"],
+        Scope="REGIONAL",
+        Id=acl["Id"],
+        DefaultAction={"Allow": {}},
+        VisibilityConfig=found["WebACL"]["VisibilityConfig"],
+        Rules=rules,
+        LockToken=found["LockToken"],
+    )
+
+    assert undo.find_orphans(CONFIG, None, [REGION]) == []
+
+
 # --- probes --------------------------------------------------------------------------------
 
 

@@ -31,7 +31,6 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.aws import aws_client, region_of
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.healthcheck.rules import (
-    WAF_RULE_PREFIX,
     fixed_response_rule,
     listener_rule_paths,
     listener_rules,
@@ -42,6 +41,7 @@ from chaosaws_ext.healthcheck.rules import (
     smallest_free_waf_priority,
     waf_block_rule,
     waf_rule_blocks_path,
+    waf_rule_is_ours,
     waf_rule_name,
     web_acl_update_args,
 )
@@ -515,8 +515,8 @@ def find_blocked_paths(
     configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
 ) -> list[dict[str, Any]]:
     """Our leftovers without a ledger: listener rules tagged ``chaos:managed-by`` =
-    chaosaws-ext for this fault on any ALB listener, and ``chaos-*`` rules in the
-    region's web ACLs."""
+    chaosaws-ext for this fault on any ALB listener, and rules of our shape (``chaos-*``
+    name, Block, URI path EXACTLY) in the region's web ACLs."""
     found: list[dict[str, Any]] = []
     elbv2 = aws_client("elbv2", configuration, secrets, region)
     for balancer in all_load_balancers(elbv2):
@@ -545,7 +545,7 @@ def find_blocked_paths(
         for summary in page.get("WebACLs", []):
             acl = wafv2.get_web_acl(Name=summary["Name"], Scope="REGIONAL", Id=summary["Id"])
             for rule in acl["WebACL"].get("Rules", []):
-                if str(rule.get("Name", "")).startswith(WAF_RULE_PREFIX):
+                if waf_rule_is_ours(rule):
                     found.append(
                         {
                             "resource": f"{summary['ARN']}#{rule['Name']}",

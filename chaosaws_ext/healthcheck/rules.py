@@ -26,6 +26,7 @@ __all__ = [
     "waf_rule_name",
     "waf_block_rule",
     "waf_rule_blocks_path",
+    "waf_rule_is_ours",
     "smallest_free_waf_priority",
     "parse_web_acl_arn",
     "web_acl_update_args",
@@ -168,19 +169,33 @@ def waf_block_rule(name: str, path: str, priority: int) -> dict[str, Any]:
     }
 
 
-def waf_rule_blocks_path(rule: dict[str, Any], path: str) -> bool:
-    """True for one of our rules (``chaos-*``) blocking exactly ``path``."""
+def _waf_block_path(rule: dict[str, Any]) -> str | None:
+    """The path a rule shaped like :func:`waf_block_rule` blocks (``chaos-*`` name, Block,
+    URI path EXACTLY); None for any other rule, so a customer's ``chaos-...`` rule of
+    another shape is never taken for ours."""
     if not str(rule.get("Name", "")).startswith(WAF_RULE_PREFIX):
-        return False
+        return None
+    if "Block" not in (rule.get("Action") or {}):
+        return None
     match = (rule.get("Statement") or {}).get("ByteMatchStatement") or {}
+    if "UriPath" not in (match.get("FieldToMatch") or {}):
+        return None
+    if match.get("PositionalConstraint") != "EXACTLY":
+        return None
     search = match.get("SearchString")
     if isinstance(search, bytes):
         search = search.decode(errors="replace")
-    return (
-        "UriPath" in (match.get("FieldToMatch") or {})
-        and search == path
-        and "Block" in (rule.get("Action") or {})
-    )
+    return str(search) if search else None
+
+
+def waf_rule_is_ours(rule: dict[str, Any]) -> bool:
+    """True for a rule this fault adds (what the orphan finder may remove)."""
+    return _waf_block_path(rule) is not None
+
+
+def waf_rule_blocks_path(rule: dict[str, Any], path: str) -> bool:
+    """True for one of our rules (``chaos-*``) blocking exactly ``path``."""
+    return _waf_block_path(rule) == path
 
 
 def smallest_free_waf_priority(rules: list[dict[str, Any]]) -> int:
