@@ -284,3 +284,34 @@ def test_a_second_interrupt_during_the_undo_does_not_abandon_it(tmp_path: Path) 
     assert _finish(process) == 1
     _assert_restored(tmp_path)
     assert _journal(tmp_path)["safety"]["all_reverted"] is True
+
+
+def test_two_watchers_aborting_together_interrupt_the_method_once(monkeypatch) -> None:
+    import threading
+
+    from chaosaws_ext.controls import safety
+
+    interrupts: list[str] = []
+    reverts: list[str] = []
+    both_in = threading.Barrier(2)
+
+    def slow_revert(*_args: object) -> dict:
+        reverts.append("revert")
+        return {"undone": 0, "left": [], "ledger": ""}
+
+    monkeypatch.setattr(safety, "_revert", slow_revert)
+    monkeypatch.setattr(safety._thread, "interrupt_main", lambda: interrupts.append("interrupt"))
+    guard = safety._Guard()
+
+    def fire(reason: str) -> None:
+        both_in.wait(5)
+        guard.abort(reason, {}, None)
+
+    threads = [threading.Thread(target=fire, args=(r,)) for r in ("alarm", "dead-man")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+
+    assert interrupts == ["interrupt"] and reverts == ["revert"]
+    assert guard.abort_reason in ("alarm", "dead-man")

@@ -70,14 +70,20 @@ class _Guard:
         self.threads: list[threading.Thread] = []
         self.previous_sigterm: Any = None
         self.revert_lock = threading.Lock()
+        self._abort_lock = threading.Lock()
 
     def abort(
         self, reason: str, configuration: Configuration, secrets: Secrets, **detail: Any
     ) -> None:
-        """Undo now (from a watcher thread) and interrupt the method on the main thread."""
-        if self.abort_reason is not None:
-            return
-        self.abort_reason = reason
+        """Undo now (from a watcher thread) and interrupt the method on the main thread.
+
+        Only the first caller acts: the alarm watcher and the dead-man's switch may fire
+        together, and a second interrupt would land in the rollbacks.
+        """
+        with self._abort_lock:
+            if self.abort_reason is not None:
+                return
+            self.abort_reason = reason
         started = time.monotonic()
         logger.error("ABORT: %s: undoing the fault now", reason)
         outcome = _revert(self, configuration, secrets)
