@@ -35,6 +35,7 @@ PHASE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"Experiment ended with status: (\w+)"), "ended"),
 )
 ACTIVITY = re.compile(r"(Action|Probe|Rollback): (.*)")
+UNDO_GRACE_S = 300.0  # after the timeout's interrupt, time left to undo before a kill
 
 
 @dataclass
@@ -130,7 +131,17 @@ def run_experiment(
     except subprocess.TimeoutExpired:
         logger.error("%s exceeded %ss: interrupting it so it undoes its fault", name, timeout_s)
         process.send_signal(signal.SIGINT)
-        exit_code = process.wait(timeout=300)
+        try:
+            exit_code = process.wait(timeout=UNDO_GRACE_S)
+        except subprocess.TimeoutExpired:
+            logger.error(
+                "%s still running %ss after the interrupt: killing it (its undo is left "
+                "in the ledger for `gameday recover`)",
+                name,
+                UNDO_GRACE_S,
+            )
+            os.killpg(process.pid, signal.SIGKILL)
+            exit_code = process.wait()
     finally:
         forwarded()
         reader.join(timeout=5)
