@@ -127,6 +127,24 @@ def _check_service(
     return session.spec.target
 
 
+def _within_target(
+    figure: str, service: str | None, targets_file: str | None, configuration: Configuration
+) -> dict[str, Any]:
+    """The control's verdict on ``figure`` ("rto" or "rpo"), judged again against
+    ``targets_file``'s target when one is given."""
+    early = _before_method(service)
+    if early is not None:
+        return early
+    session = _session()
+    target = _check_service(session, service, targets_file, configuration)
+    verdict = session.rto_verdict() if figure == "rto" else session.rpo_verdict()
+    if target is not session.spec.target:
+        target_s, bound = getattr(target, f"{figure}_s"), getattr(target, f"{figure}_bound")
+        met = meets(verdict["measured_s"], target_s, bound)
+        verdict.update(target_s=target_s, bound=bound, met=True if met is None else met)
+    return verdict
+
+
 def rto_within_target(
     service: str | None = None,
     targets_file: str | None = None,
@@ -139,18 +157,7 @@ def rto_within_target(
     Before the method (the hypothesis runs twice) it returns ``met: true``,
     ``phase: before-method``.
     """
-    early = _before_method(service)
-    if early is not None:
-        return early
-    session = _session()
-    target = _check_service(session, service, targets_file, configuration)
-    verdict = session.rto_verdict()
-    if target is not session.spec.target:
-        met = meets(verdict["measured_s"], target.rto_s, target.rto_bound)
-        verdict.update(
-            target_s=target.rto_s, bound=target.rto_bound, met=True if met is None else met
-        )
-    return verdict
+    return _within_target("rto", service, targets_file, configuration)
 
 
 def rpo_within_target(
@@ -163,15 +170,4 @@ def rpo_within_target(
 
     Before the method it returns ``met: true``, ``phase: before-method``.
     """
-    early = _before_method(service)
-    if early is not None:
-        return early
-    session = _session()
-    target = _check_service(session, service, targets_file, configuration)
-    verdict = session.rpo_verdict()
-    if target is not session.spec.target:
-        met = meets(verdict["measured_s"], target.rpo_s, target.rpo_bound)
-        verdict.update(
-            target_s=target.rpo_s, bound=target.rpo_bound, met=True if met is None else met
-        )
-    return verdict
+    return _within_target("rpo", service, targets_file, configuration)
