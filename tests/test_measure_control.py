@@ -75,7 +75,7 @@ def test_probes_without_the_control_say_so() -> None:
         activities.rto_within_target()
 
 
-def test_life_cycle_with_a_fault_stamp_phases_and_a_rollback(server) -> None:
+def test_life_cycle_with_a_fault_stamp_phases_and_a_rollback(server, tmp_path: Path) -> None:
     args = arguments(server)
     control.configure_control(configuration={}, **args)
     control.before_experiment_control({"title": "x"}, configuration={}, **args)
@@ -101,6 +101,15 @@ def test_life_cycle_with_a_fault_stamp_phases_and_a_rollback(server) -> None:
     assert verdict["met"] is True and verdict["target_s"] == 300
     assert 0.3 <= verdict["measured_s"] <= 0.3 + 0.05 + 0.05
     assert activities.rpo_within_target()["met"] is False  # rds-analytics has an RPO target
+    stricter = tmp_path / "targets.yaml"
+    stricter.write_text(
+        "version: 1\nservices:\n  rds-analytics:\n"
+        "    rto_s: 0.01\n    rpo_s: 600\n    source: test\n"
+    )
+    judged = activities.rto_within_target(targets_file=str(stricter))
+    assert (judged["target_s"], judged["met"]) == (0.01, False)
+    rpo = activities.rpo_within_target(targets_file=str(stricter))
+    assert (rpo["target_s"], rpo["met"]) == (600, False)  # a target, but no markers
     stamp_reverted("rds-failover")
     journal: dict[str, Any] = {"status": "completed"}
     control.after_experiment_control({}, state=journal, configuration={})
