@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
+from chaosaws_ext.rds.targets import cluster_writer
 from chaosaws_ext.waiting import WaitTimedOut
 
 __all__ = ["DbState", "read_state", "wait_available", "KINDS"]
@@ -49,14 +50,7 @@ def read_state(rds: Any, kind: str, db_id: str) -> DbState | None:
         if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
             return None
         raise
-    writer = next(
-        (
-            str(m["DBInstanceIdentifier"])
-            for m in cluster.get("DBClusterMembers") or []
-            if m.get("IsClusterWriter")
-        ),
-        None,
-    )
+    writer = cluster_writer(cluster)
     writer_az = None
     if writer:
         found = rds.describe_db_instances(DBInstanceIdentifier=writer)["DBInstances"]

@@ -41,54 +41,54 @@ def _tags(tag_list: list[dict[str, str]] | None) -> dict[str, str]:
     return {t["Key"]: t.get("Value", "") for t in tag_list or []}
 
 
-def describe_instance(rds: Any, db_instance_identifier: str, region: str) -> dict[str, Any]:
-    """The DB instance description; ActivityFailed naming the region when it is unknown."""
-    if not isinstance(db_instance_identifier, str) or not _IDENTIFIER.fullmatch(
-        db_instance_identifier
-    ):
+# what -> (name in messages, describe operation, its parameter, result list, not-found codes)
+_DESCRIBE = {
+    "instance": (
+        "DB instance",
+        "describe_db_instances",
+        "DBInstanceIdentifier",
+        "DBInstances",
+        _INSTANCE_NOT_FOUND,
+    ),
+    "cluster": (
+        "DB cluster",
+        "describe_db_clusters",
+        "DBClusterIdentifier",
+        "DBClusters",
+        _CLUSTER_NOT_FOUND,
+    ),
+}
+
+
+def _describe(rds: Any, what: str, identifier: str, region: str) -> dict[str, Any]:
+    name, operation, parameter, listing, not_found = _DESCRIBE[what]
+    if not isinstance(identifier, str) or not _IDENTIFIER.fullmatch(identifier):
         raise ActivityFailed(
-            f"refusing {FAULT}: {db_instance_identifier!r} is not a DB instance identifier "
+            f"refusing {FAULT}: {identifier!r} is not a {name} identifier "
             "(1-63 letters, digits or hyphens, starting with a letter)"
         )
     try:
-        found = rds.describe_db_instances(DBInstanceIdentifier=db_instance_identifier)
+        found = getattr(rds, operation)(**{parameter: identifier})
     except ClientError as error:
-        if _code(error) in _INSTANCE_NOT_FOUND:
+        if _code(error) in not_found:
             raise ActivityFailed(
-                f"refusing {FAULT}: no DB instance {db_instance_identifier!r} in {region}"
+                f"refusing {FAULT}: no {name} {identifier!r} in {region}"
             ) from error
         raise
-    instances = found.get("DBInstances") or []
-    if not instances:
-        raise ActivityFailed(
-            f"refusing {FAULT}: no DB instance {db_instance_identifier!r} in {region}"
-        )
-    return instances[0]
+    items = found.get(listing) or []
+    if not items:
+        raise ActivityFailed(f"refusing {FAULT}: no {name} {identifier!r} in {region}")
+    return items[0]
+
+
+def describe_instance(rds: Any, db_instance_identifier: str, region: str) -> dict[str, Any]:
+    """The DB instance description; ActivityFailed naming the region when it is unknown."""
+    return _describe(rds, "instance", db_instance_identifier, region)
 
 
 def describe_cluster(rds: Any, db_cluster_identifier: str, region: str) -> dict[str, Any]:
     """The DB cluster description; ActivityFailed naming the region when it is unknown."""
-    if not isinstance(db_cluster_identifier, str) or not _IDENTIFIER.fullmatch(
-        db_cluster_identifier
-    ):
-        raise ActivityFailed(
-            f"refusing {FAULT}: {db_cluster_identifier!r} is not a DB cluster identifier "
-            "(1-63 letters, digits or hyphens, starting with a letter)"
-        )
-    try:
-        found = rds.describe_db_clusters(DBClusterIdentifier=db_cluster_identifier)
-    except ClientError as error:
-        if _code(error) in _CLUSTER_NOT_FOUND:
-            raise ActivityFailed(
-                f"refusing {FAULT}: no DB cluster {db_cluster_identifier!r} in {region}"
-            ) from error
-        raise
-    clusters = found.get("DBClusters") or []
-    if not clusters:
-        raise ActivityFailed(
-            f"refusing {FAULT}: no DB cluster {db_cluster_identifier!r} in {region}"
-        )
-    return clusters[0]
+    return _describe(rds, "cluster", db_cluster_identifier, region)
 
 
 def cluster_writer(cluster: dict[str, Any]) -> str | None:
