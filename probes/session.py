@@ -246,7 +246,6 @@ class MeasurementSession:
     started_wall: str | None = None
     stopped_mono: float | None = None
     fallback_t0: _T0 | None = None
-    reverted_wall: str | None = None
     errors: list[str] = field(default_factory=list)
     _rpo: RpoResult | None = None
     _rpo_error: str | None = None
