@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
@@ -26,6 +27,7 @@ __all__ = [
     "read_only",
     "ReadOnlyViolation",
     "MAX_ATTEMPTS",
+    "error_code",
 ]
 
 logger = logging.getLogger("chaosaws_ext")
@@ -53,6 +55,11 @@ READ_ONLY_PREFIXES = (
 )
 _read_only = threading.local()
 _call_log: list[tuple[str, str]] | None = None
+
+
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a failed call ("" when the answer names none)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 class ReadOnlyViolation(ActivityFailed):

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 from chaoslib.exceptions import ActivityFailed
 
+from chaosaws_ext.aws import error_code
 from chaosaws_ext.runcontext import TAG_MANAGED
 
 __all__ = [
@@ -55,10 +56,6 @@ T = TypeVar("T")
 
 def tags_of(resource: dict[str, Any]) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in resource.get("Tags") or []}
-
-
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 @dataclass

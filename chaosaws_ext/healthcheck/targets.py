@@ -14,6 +14,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 
+from chaosaws_ext.aws import error_code
+
 __all__ = [
     "FAULT",
     "HealthCheckTarget",
@@ -55,10 +57,6 @@ class HealthCheckTarget:
     port: int
     fqdn: str | None
     ip_address: str | None
-
-
-def error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def normalise_path(path: str) -> str:

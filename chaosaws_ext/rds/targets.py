@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client, region_of
+from chaosaws_ext.aws import aws_client, error_code, region_of
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 
 __all__ = [
@@ -31,10 +31,6 @@ _INSTANCE_NOT_FOUND = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
 _CLUSTER_NOT_FOUND = ("DBClusterNotFoundFault", "DBClusterNotFound")
 # RDS naming constraints (instances and clusters): 1-63 alphanumerics or hyphens, first a letter
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,62}")
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _tags(tag_list: list[dict[str, str]] | None) -> dict[str, str]:
@@ -70,7 +66,7 @@ def _describe(rds: Any, what: str, identifier: str, region: str) -> dict[str, An
     try:
         found = getattr(rds, operation)(**{parameter: identifier})
     except ClientError as error:
-        if _code(error) in not_found:
+        if error_code(error) in not_found:
             raise ActivityFailed(
                 f"refusing {FAULT}: no {name} {identifier!r} in {region}"
             ) from error
