@@ -130,11 +130,13 @@ class Ledger:
         return entry_id
 
     def outcome(self, entry_id: str, ok: bool, detail: Any = None) -> None:
+        """Record whether the mutating call of ``entry_id`` succeeded."""
         self._append(
             {"event": "applied" if ok else "failed", "id": entry_id, "at": _now(), "detail": detail}
         )
 
     def mark_reverted(self, entry_id: str, detail: Any = None) -> None:
+        """Record that ``entry_id`` was undone (it is no longer unreverted)."""
         self._append({"event": "reverted", "id": entry_id, "at": _now(), "detail": detail})
 
     def entries(self) -> list[LedgerEntry]:
@@ -185,6 +187,7 @@ class Ledger:
         return list(by_id.values())
 
     def unreverted(self, run_id: str | None = None, fault: str | None = None) -> list[LedgerEntry]:
+        """Entries not undone yet (of one run / one fault when given), in recording order."""
         return [
             e
             for e in self.entries()

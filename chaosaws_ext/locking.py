@@ -29,6 +29,7 @@ LOCK_FAULT = "target-lock"
 
 
 def lock_table_name(configuration: Configuration | None) -> str | None:
+    """The lock table (``lock_table`` or ``GAMEDAY_LOCK_TABLE``); None: no locking."""
     name = (configuration or {}).get("lock_table") or os.environ.get("GAMEDAY_LOCK_TABLE")
     return str(name) if name else None
 

@@ -99,6 +99,7 @@ def stamp_injected(fault: str) -> FaultStamp:
 
 
 def stamp_reverted(fault: str) -> FaultStamp:
+    """Call when the fault's undo (rollback) has put things back."""
     return _stamp(fault, "reverted")
 
 

@@ -92,6 +92,7 @@ def current_run(configuration: Configuration | None = None) -> RunContext:
 
 
 def end_run() -> None:
+    """Forget the active run (the next :func:`current_run` starts a new one)."""
     global _current
     with _lock:
         _current = None

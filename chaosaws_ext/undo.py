@@ -83,6 +83,7 @@ def registered_undoer(name: str) -> Undoer:
 def undo_entry(
     entry: LedgerEntry, configuration: Configuration | None, secrets: Secrets | None
 ) -> Any:
+    """Run the undoer the entry names with its recorded arguments (in its region)."""
     func = registered_undoer(entry.undo.get("undoer", ""))
     return func(
         **entry.undo.get("args", {}),

@@ -44,6 +44,8 @@ def run_game_day(
     pushgateway: str | None = None,
     progress: Callable[[int, int, str], Callable[[str, str, float], None]] | None = None,
 ) -> int:
+    """Run the experiments one after the other (in the sandbox when asked), write the
+    reports and print the summary; returns the exit code (1 when any run failed)."""
     names = experiments or list(EXPERIMENTS)
     paths = [resolve_experiment(name) for name in names]
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -115,6 +115,7 @@ def plan_experiment(experiment_path: Path, var_files: list[Path]) -> dict[str, A
 
 
 def format_plan(result: dict[str, Any]) -> str:
+    """The plan of :func:`plan_experiment` as text for the terminal."""
     lines = [f"{result['experiment']} ({result['path']}): plan only, nothing was changed"]
     if not result["plans"]:
         lines.append("  no fault action of chaosaws-ext in the method")

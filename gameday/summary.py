@@ -14,6 +14,7 @@ __all__ = ["summary_of", "verdict_of", "summary_table", "run_failed"]
 
 
 def summary_of(outcome: RunOutcome) -> RunSummary | None:
+    """The reports' summary of the run's journal; None without a readable journal."""
     if not outcome.journal_path.exists():
         return None
     try:
@@ -31,6 +32,7 @@ def verdict_of(outcome: RunOutcome) -> str:
 
 
 def run_failed(outcome: RunOutcome) -> bool:
+    """A missed target, a non-zero exit or anything left unreverted."""
     return verdict_of(outcome) != "met" or outcome.exit_code != 0 or bool(outcome.unreverted)
 
 
@@ -44,6 +46,7 @@ def _figure(summary: RunSummary | None, name: str) -> str:
 
 
 def summary_table(outcomes: list[RunOutcome]) -> str:
+    """One row per run: RTO and RPO against target, verdict, reverted, time."""
     header = (
         "experiment",
         "RTO measured/target",

@@ -169,7 +169,10 @@ class DynamoMarkers:
         )
         self.client(self.region, timeout).put_item(TableName=self.table, Item=item)
 
-    def present_in(self, region: str, run_id: str, seqs: list[int], timeout=None) -> set[int]:
+    def present_in(
+        self, region: str, run_id: str, seqs: list[int], timeout: float | None = None
+    ) -> set[int]:
+        """The markers of ``seqs`` that exist in ``region`` (batched reads)."""
         found: set[int] = set()
         client = self.client(region, timeout)
         for start in range(0, len(seqs), 100):

@@ -185,6 +185,8 @@ def before_experiment_control(
     stop_poll_interval: float = 5.0,
     **arguments: Any,
 ) -> None:
+    """Start the run (id, ledger), turn SIGTERM into an interruption, start the
+    stop-condition watcher (``stop_alarms``) and the dead-man's switch."""
     global _guard
     _guard = _Guard()
     name = (configuration or {}).get("chaos_experiment") or (context or {}).get("title")
@@ -276,6 +278,7 @@ def after_experiment_control(
     secrets: Secrets = None,
     **arguments: Any,
 ) -> None:
+    """Undo every unreverted change of the run, then judge and redact the journal."""
     _guard.stop.set()
     for thread in _guard.threads:
         thread.join(timeout=30)
