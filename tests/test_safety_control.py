@@ -315,3 +315,24 @@ def test_two_watchers_aborting_together_interrupt_the_method_once(monkeypatch) -
 
     assert interrupts == ["interrupt"] and reverts == ["revert"]
     assert guard.abort_reason in ("alarm", "dead-man")
+
+
+def test_an_abort_stamps_the_faults_it_undid(tmp_path: Path, run_context) -> None:
+    from helpers.fakefault import inject_file_fault
+
+    from chaosaws_ext.controls import safety
+    from chaosaws_ext.mutation import fault_stamps
+
+    state = tmp_path / "state"
+    state.write_text("normal")
+    fault_stamps(clear=True)
+    inject_file_fault(str(state))
+
+    outcome = safety._revert(safety._Guard(), {}, None)
+
+    assert outcome["undone"] == 1 and outcome["left"] == []
+    assert state.read_text() == "normal"
+    assert [(s.fault, s.event) for s in fault_stamps(clear=True)] == [
+        ("fake", "injected"),
+        ("fake", "reverted"),
+    ]

@@ -42,7 +42,8 @@ from chaoslib.types import Configuration, Experiment, Journal, Secrets
 from chaosaws_ext import undo
 from chaosaws_ext.aws import aws_client
 from chaosaws_ext.ledger import Ledger
-from chaosaws_ext.mutation import fault_stamps, injected_event
+from chaosaws_ext.locking import LOCK_FAULT
+from chaosaws_ext.mutation import fault_stamps, injected_event, stamp_reverted
 from chaosaws_ext.redaction import redact, secret_values
 from chaosaws_ext.runcontext import current_run, start_run
 
@@ -102,10 +103,16 @@ _guard = _Guard()
 
 
 def _revert(guard: _Guard, configuration: Configuration, secrets: Secrets) -> dict[str, Any]:
+    """Undo every unreverted entry of the run; stamp each fault undone (its
+    ``reverted_at``, as its rollback action would have)."""
     with guard.revert_lock:
         run = current_run(configuration)
         ledger = Ledger(run.ledger_path)
+        fault_of = {e.id: e.fault for e in ledger.unreverted(run_id=run.run_id)}
         results = undo.replay(ledger, configuration, secrets, run_id=run.run_id)
+        undone = {fault_of.get(r["entry"]) for r in results if r["ok"]}
+        for fault in sorted(undone - {None, LOCK_FAULT}):
+            stamp_reverted(fault)
         left = [e.describe() for e in ledger.unreverted(run_id=run.run_id)]
         return {
             "undone": sum(1 for r in results if r["ok"]),
