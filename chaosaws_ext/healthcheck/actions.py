@@ -500,12 +500,12 @@ def _still_blocked(entries: list[Any], configuration: Configuration, secrets: Se
             wafv2 = aws_client("wafv2", configuration, secrets, region)
             scope, name, acl_id = parse_web_acl_arn(args["web_acl_arn"])
             try:
-                rules = wafv2.get_web_acl(Name=name, Scope=scope, Id=acl_id)["WebACL"]["Rules"]
+                acl = wafv2.get_web_acl(Name=name, Scope=scope, Id=acl_id)["WebACL"]
             except ClientError as error:
                 if error_code(error) == "WAFNonexistentItemException":
                     continue
                 raise
-            if any(r.get("Name") == args["rule_name"] for r in rules):
+            if any(r.get("Name") == args["rule_name"] for r in acl.get("Rules", [])):
                 left.append(f"{args['web_acl_arn']} rule {args['rule_name']}")
     return left
 
