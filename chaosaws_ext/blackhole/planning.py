@@ -71,7 +71,7 @@ def _resolve_vpcs(ec2: Any, vpc_id: str, vpc_tag: str) -> dict[str, dict[str, st
         raise ActivityFailed("give exactly one of vpc_id (vpc-...) or vpc_tag (Key=Value)")
     if vpc_id:
         filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
-        what = f"VPC {vpc_id}"
+        what = f"VPC {vpc_id if str(vpc_id).isprintable() else repr(vpc_id)}"
     else:
         key, value = _tag_filter(vpc_tag, "vpc_tag")
         filters = [{"Name": f"tag:{key}", "Values": [value]}]
