@@ -79,7 +79,7 @@ VARIANTS: dict[str, list[dict[str, str]]] = {
 REMOVED = [
     ("az-nacl-blackhole", "ec2:CreateNetworkAcl", {}),
     ("az-nacl-blackhole", "ec2:ReplaceNetworkAclAssociation", {}),
-    ("rds-forced-failover", "rds:RebootDBInstance", {}),
+    ("rds-forced-failover", "rds:RebootDBInstance", {"GAMEDAY_FAILOVER_TIMEOUT": "5"}),
     ("healthcheck-path-block", "elasticloadbalancing:CreateRule", {}),
     ("healthcheck-path-block", "wafv2:UpdateWebACL", {"GAMEDAY_BLOCK_MECHANISM": "waf"}),
     ("dynamodb-replica-conflict", "dynamodb:PutItem", {"GAMEDAY_LOCK_TABLE": ""}),
