@@ -35,6 +35,7 @@ FAULT_MODULES = (
     "chaosaws_ext.healthcheck.actions",
     "chaosaws_ext.dynamodb.actions",
     "chaosaws_ext.locking",
+    "chaosaws_ext.controls.measurement",
 )
 
 

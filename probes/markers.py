@@ -195,6 +195,33 @@ class DynamoMarkers:
     def present(self, run_id: str, seqs: list[int]) -> set[int]:
         return self.present_in(self.read_region, run_id, seqs)
 
+    def cleanup_run(self, run_id: str, max_pages: int = 200) -> int:
+        """Delete every marker of ``run_id`` in every region, without knowing the seqs
+        (after a crash): a bounded scan filtered on ``gameday_run_id``. Idempotent."""
+        self.prepare()
+        deleted = 0
+        for region in dict.fromkeys(
+            [self.region] + [r for r in (self.replica_region, self.read_region) if r]
+        ):
+            client = self.client(region)
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "FilterExpression": "gameday_run_id = :run",
+                "ExpressionAttributeValues": {":run": {"S": run_id}},
+                "ProjectionExpression": "gameday_seq",
+                "ConsistentRead": True,
+            }
+            for _ in range(max_pages):
+                page = client.scan(**request)
+                for item in page.get("Items", []):
+                    seq = int(item["gameday_seq"]["N"])
+                    client.delete_item(TableName=self.table, Key=self.key(run_id, seq))
+                    deleted += 1
+                if not page.get("LastEvaluatedKey"):
+                    break
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return deleted
+
     def cleanup(self, run_id: str, seqs: list[int]) -> int:
         deleted = 0
         regions = [self.region] + [

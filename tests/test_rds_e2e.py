@@ -110,7 +110,8 @@ def test_chaos_run_fails_over_and_ends_available(
 
     state = rds.describe_db_instances(DBInstanceIdentifier=DB)["DBInstances"][0]
     assert (state["DBInstanceStatus"], state["AvailabilityZone"]) == ("available", "eu-south-1b")
-    (entry,) = Ledger(ledger).entries()
+    (entry,) = [e for e in Ledger(ledger).entries() if e.fault == "rds-failover"]
+    assert all(e.reverted for e in Ledger(ledger).entries())  # the markers too
     assert entry.fault == "rds-failover" and entry.reverted
     assert entry.run_id and entry.experiment == "rds-forced-failover"
 

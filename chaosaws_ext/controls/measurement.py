@@ -54,7 +54,12 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.aws import region_of
+from chaosaws_ext.mutation import journaled
+from chaosaws_ext.runcontext import current_run
+from chaosaws_ext.undo import undoer
 from probes import session as measurement
+from probes.markers import DynamoMarkers, PostgresMarkers
 from probes.phases import clear_phases
 from probes.samplers import SpecError
 from probes.targets import TargetsError
@@ -109,6 +114,55 @@ def before_experiment_control(
     _setup(arguments, configuration, secrets)
 
 
+def _journal_markers(spec: dict[str, Any] | None, configuration: Configuration) -> None:
+    """The write markers are our writes too: ledger them before the first one, so a
+    crash (SIGKILL) leaves them to ``gameday recover`` instead of in the table."""
+    if not spec:
+        return
+    run = current_run(configuration)
+    args: dict[str, Any] = {"kind": spec["kind"], "run_id": run.run_id}
+    if spec["kind"] == "postgres":
+        args.update(dsn=spec["dsn"], table=spec.get("table") or "gameday_markers")
+        region, resource = "local", f"postgres table {args['table']}"
+    else:
+        region = region_of(configuration, spec.get("region"))
+        args.update(table=spec["table"], replica_region=spec.get("replica_region"))
+        resource = f"dynamodb table {spec['table']}"
+    journaled(
+        fault="measurement-markers",
+        region=region,
+        resource=resource,
+        change=f"write-marker rows/items of run {run.run_id}",
+        undoer="measurement.delete-markers",
+        undo_args=args,
+        undo_describe="delete every marker of the run",
+        call=lambda: None,
+        configuration=configuration,
+    )
+
+
+@undoer("measurement.delete-markers")
+def delete_markers(
+    kind: str,
+    run_id: str,
+    table: str,
+    dsn: str | None = None,
+    region: str | None = None,
+    replica_region: str | None = None,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    **_: Any,
+) -> dict[str, Any]:
+    """Idempotent undo of the markers of ``run_id`` (used by the ledger replay)."""
+    if kind == "postgres":
+        deleted = PostgresMarkers(str(dsn), table).cleanup(run_id, [])
+    else:
+        backend = DynamoMarkers(table, region, None, replica_region, configuration, secrets)
+        # configuration may be empty (gameday recover): the region comes from the ledger
+        deleted = backend.cleanup_run(run_id)
+    return {"deleted": deleted}
+
+
 def before_method_control(
     context: Any, configuration: Configuration = None, secrets: Secrets = None, **arguments: Any
 ) -> None:
@@ -117,6 +171,7 @@ def before_method_control(
     session = _setup(arguments, configuration, secrets)
     _in_method = True
     try:
+        _journal_markers(session.spec.markers, configuration)
         session.start()
     except Exception as error:
         session.errors.append(f"could not start sampling: {error}")
