@@ -300,7 +300,7 @@ def test_two_watchers_aborting_together_interrupt_the_method_once(monkeypatch) -
         return {"undone": 0, "left": [], "ledger": ""}
 
     monkeypatch.setattr(safety, "_revert", slow_revert)
-    monkeypatch.setattr(safety._thread, "interrupt_main", lambda: interrupts.append("interrupt"))
+    monkeypatch.setattr(safety, "_interrupt_main_thread", lambda: interrupts.append("interrupt"))
     guard = safety._Guard()
 
     def fire(reason: str) -> None:
@@ -336,3 +336,35 @@ def test_an_abort_stamps_the_faults_it_undid(tmp_path: Path, run_context) -> Non
         ("fake", "injected"),
         ("fake", "reverted"),
     ]
+
+
+def test_a_failed_fault_action_stops_the_method_at_once(tmp_path: Path, moto_endpoint: str) -> None:
+    experiment = yaml.safe_load(_experiment(tmp_path, hold=60).read_text())
+    experiment["method"][0] = {"type": "action", "name": "failover-unknown-db", "provider": {
+        "type": "python", "module": "chaosaws_ext.rds.actions", "func": "failover_db_instance",
+        "arguments": {"db_instance_identifier": "no-such-db"}}}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(experiment, sort_keys=False))
+    started = time.monotonic()
+    process = _start(tmp_path, path)
+    assert _finish(process) == 1
+    assert time.monotonic() - started < 45  # the 60 s hold after it never ran
+    journal = _journal(tmp_path)
+    assert journal["status"] == "failed"
+    assert [r["activity"]["name"] for r in journal["run"]] == ["failover-unknown-db"]
+    assert "no-such-db" in journal["safety"]["failed_actions"][0]
+
+
+def test_the_dead_mans_switch_stops_a_method_blocked_in_a_process(tmp_path: Path) -> None:
+    experiment = yaml.safe_load(_experiment(tmp_path).read_text())
+    experiment["method"][1] = {"type": "action", "name": "hold-in-a-process", "provider": {
+        "type": "process", "path": "sleep", "arguments": "60"}}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(experiment, sort_keys=False))
+    process = _start(tmp_path, path, GAMEDAY_MAX_FAULT_SECONDS="1")
+    _wait_for_injection(tmp_path)
+    started = time.monotonic()
+    assert _finish(process) == 1
+    assert time.monotonic() - started < 30  # not the 60 s sleep
+    _assert_restored(tmp_path)
+    assert _journal(tmp_path)["status"] == "aborted"

@@ -28,7 +28,6 @@ What it does, because Chaos Toolkit alone does not (see FIELD-NOTES):
 
 from __future__ import annotations
 
-import _thread
 import logging
 import signal
 import sys
@@ -37,6 +36,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from chaosaws_ext import undo
@@ -96,10 +96,19 @@ class _Guard:
             "reverted": outcome,
         }
         if not self.stop.is_set():
-            _thread.interrupt_main()
+            _interrupt_main_thread()
 
 
 _guard = _Guard()
+
+
+def _interrupt_main_thread() -> None:
+    """A real SIGINT aimed at the main thread: unlike ``_thread.interrupt_main`` it also
+    wakes a main thread blocked in C (a sleep, a subprocess wait), so the method stops
+    at once (KeyboardInterrupt) instead of when that call returns."""
+    main = threading.main_thread()
+    if main.ident is not None and main.is_alive():
+        signal.pthread_kill(main.ident, signal.SIGINT)
 
 
 def _revert(guard: _Guard, configuration: Configuration, secrets: Secrets) -> dict[str, Any]:
@@ -230,6 +239,14 @@ def after_activity_control(context: dict, state: Any = None, **arguments: Any) -
             if isinstance(output, list):
                 output = output[-1] if output else ""
             _guard.failed_actions.append(f"{context.get('name')}: {str(output).strip()}")
+            if str(provider_module(context)).startswith("chaosaws_ext."):
+                # a fault that did not go in: the waits that follow would only run out
+                # their timeouts; stop the method now (rollbacks and our undo still run)
+                raise InterruptExecution(f"fault action {context.get('name')} failed: {output}")
+
+
+def provider_module(activity: dict) -> str:
+    return str(((activity or {}).get("provider") or {}).get("module") or "")
 
 
 def _undo_with_confirmation(configuration: Configuration, secrets: Secrets) -> dict[str, Any]:
@@ -308,7 +325,7 @@ def after_experiment_control(
         state["status"] = "aborted"
     if _guard.failed_actions:
         safety["failed_actions"] = _guard.failed_actions
-        if state.get("status") == "completed":
+        if state.get("status") in ("completed", "interrupted") and not _guard.abort_reason:
             state["status"] = "failed"
     if not safety["all_reverted"] and state.get("status") == "completed":
         state["status"] = "failed"
