@@ -471,7 +471,12 @@ class MeasurementSession:
             "bound": target.rpo_bound,
         }
         if not self.spec.markers or self.writer is None:
-            why = "no markers configured" if not self.spec.markers else self.errors[-1]
+            if not self.spec.markers:
+                why = "no markers configured"
+            elif self.errors:
+                why = self.errors[-1]
+            else:
+                why = "the writer never started (the method did not run)"
             return {
                 **base,
                 "measured_s": None,

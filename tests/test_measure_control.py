@@ -163,3 +163,21 @@ def test_aws_target_when_the_endpoint_is_remote(monkeypatch, tmp_path: Path) -> 
     assert session.environment()["target"] == "aws"
     monkeypatch.setenv("GAMEDAY_TARGET", "sandbox")
     assert session.environment()["target"] == "sandbox"
+
+
+def test_rpo_verdict_without_a_method_says_why_instead_of_crashing() -> None:
+    from probes.session import MeasurementSession, parse_spec
+
+    spec = parse_spec(
+        {
+            "service": "rds-analytics",
+            "samplers": [{"name": "db", "kind": "tcp", "host": "127.0.0.1", "port": "9"}],
+            "markers": {"kind": "postgres", "dsn": "host=127.0.0.1 port=9"},
+        },
+        {},
+    )
+    verdict = MeasurementSession(spec, {}, {}).rpo_verdict()
+    assert verdict["met"] is False and verdict["measured_s"] is None
+    assert (
+        verdict["reason"] == "RPO not measured: the writer never started (the method did not run)"
+    )

@@ -43,7 +43,7 @@ def _wait_available_undo(
     kind: str,
     db_id: str,
     timeout: float = UNDO_TIMEOUT_S,
-    poll_interval: float = 5.0,
+    poll_interval: float = 1.0,
     configuration: Configuration = None,
     secrets: Secrets = None,
     region: str | None = None,
@@ -170,7 +170,7 @@ def wait_for_db_available(
     db_instance_identifier: str | None = None,
     db_cluster_identifier: str | None = None,
     timeout: float = 600,
-    poll_interval: float = 5.0,
+    poll_interval: float = 1.0,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict[str, Any]:
