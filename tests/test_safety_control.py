@@ -340,9 +340,16 @@ def test_an_abort_stamps_the_faults_it_undid(tmp_path: Path, run_context) -> Non
 
 def test_a_failed_fault_action_stops_the_method_at_once(tmp_path: Path, moto_endpoint: str) -> None:
     experiment = yaml.safe_load(_experiment(tmp_path, hold=60).read_text())
-    experiment["method"][0] = {"type": "action", "name": "failover-unknown-db", "provider": {
-        "type": "python", "module": "chaosaws_ext.rds.actions", "func": "failover_db_instance",
-        "arguments": {"db_instance_identifier": "no-such-db"}}}
+    experiment["method"][0] = {
+        "type": "action",
+        "name": "failover-unknown-db",
+        "provider": {
+            "type": "python",
+            "module": "chaosaws_ext.rds.actions",
+            "func": "failover_db_instance",
+            "arguments": {"db_instance_identifier": "no-such-db"},
+        },
+    }
     path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(experiment, sort_keys=False))
     started = time.monotonic()
@@ -357,8 +364,11 @@ def test_a_failed_fault_action_stops_the_method_at_once(tmp_path: Path, moto_end
 
 def test_the_dead_mans_switch_stops_a_method_blocked_in_a_process(tmp_path: Path) -> None:
     experiment = yaml.safe_load(_experiment(tmp_path).read_text())
-    experiment["method"][1] = {"type": "action", "name": "hold-in-a-process", "provider": {
-        "type": "process", "path": "sleep", "arguments": "60"}}
+    experiment["method"][1] = {
+        "type": "action",
+        "name": "hold-in-a-process",
+        "provider": {"type": "process", "path": "sleep", "arguments": "60"},
+    }
     path = tmp_path / "experiment.yaml"
     path.write_text(yaml.safe_dump(experiment, sort_keys=False))
     process = _start(tmp_path, path, GAMEDAY_MAX_FAULT_SECONDS="1")
@@ -368,3 +378,44 @@ def test_the_dead_mans_switch_stops_a_method_blocked_in_a_process(tmp_path: Path
     assert time.monotonic() - started < 30  # not the 60 s sleep
     _assert_restored(tmp_path)
     assert _journal(tmp_path)["status"] == "aborted"
+
+
+def test_secrets_from_a_var_file_never_reach_the_journal(tmp_path: Path) -> None:
+    experiment = yaml.safe_load(
+        _experiment(tmp_path, inline_secret="placeholder-inline-value").read_text()
+    )
+    experiment["secrets"] = {"db": {"password": "overridden-by-the-var-file"}}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(experiment, sort_keys=False))
+    var_file = tmp_path / "vars.json"
+    var_file.write_text(json.dumps({"secrets": {"db": {"password": "from-var-file-s3cret"}}}))
+    state = tmp_path / "state"
+    state.write_text("normal")
+    env = {
+        **os.environ,
+        "GAMEDAY_LEDGER": str(tmp_path / "ledger.jsonl"),
+        "FAKE_STATE": str(state),
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [
+            CHAOS,
+            "--no-version-check",
+            "--no-log-file",
+            "run",
+            "--var-file",
+            str(var_file),
+            "--journal-path",
+            str(tmp_path / "journal.json"),
+            str(path),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (tmp_path / "journal.json").exists(), done.stdout + done.stderr
+    text = (tmp_path / "journal.json").read_text()
+    assert "connected with" in text, done.stdout + done.stderr  # the echo ran
+    assert "from-var-file-s3cret" not in text
