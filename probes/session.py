@@ -382,6 +382,11 @@ class MeasurementSession:
             markers, present, self.writer.interval, start_mono=self.writer.started_mono
         )
 
+    @property
+    def cleaned(self) -> int | None:
+        """How many markers ``cleanup`` deleted (None: not cleaned, or it failed)."""
+        return self._cleaned
+
     def cleanup(self) -> None:
         """Delete our markers (our own writes). Logged, never raised."""
         if not self.writer or not (self.spec.markers or {}).get("cleanup", True):

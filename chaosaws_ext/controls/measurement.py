@@ -55,6 +55,7 @@ from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.aws import region_of
+from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import journaled
 from chaosaws_ext.runcontext import current_run
 from chaosaws_ext.undo import undoer
@@ -141,6 +142,19 @@ def _journal_markers(spec: dict[str, Any] | None, configuration: Configuration) 
     )
 
 
+def _close_markers_entry(
+    session: measurement.MeasurementSession, configuration: Configuration
+) -> None:
+    """The session deleted its markers by key: close their ledger entry, so the final
+    undo does not scan the table for them (the scan is only for a crashed run)."""
+    if session.writer is None or session.cleaned is None:
+        return
+    run = current_run(configuration)
+    ledger = Ledger(run.ledger_path)
+    for entry in ledger.unreverted(run_id=run.run_id, fault="measurement-markers"):
+        ledger.mark_reverted(entry.id, {"deleted": session.cleaned, "by": "measurement"})
+
+
 @undoer("measurement.delete-markers")
 def delete_markers(
     kind: str,
@@ -213,6 +227,7 @@ def after_experiment_control(
     try:
         session.stop()
         session.cleanup()
+        _close_markers_entry(session, configuration)
         block = session.recovery_block()
     except Exception as error:
         logger.exception("measurement control: could not build the recovery block")
