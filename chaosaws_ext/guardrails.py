@@ -87,7 +87,12 @@ def plan_problems(
     for change in plan.changes:
         if tag in change.resource_tags:
             problems.append(f"{change.resource} carries the protection tag {tag!r}")
-    limit = int(_setting(configuration, "max_resources") or DEFAULT_MAX_RESOURCES)
+    raw = _setting(configuration, "max_resources") or DEFAULT_MAX_RESOURCES
+    try:
+        limit = int(raw)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        problems.append(f"max_resources must be a whole number, got {raw!r}")
+        return problems
     if len(plan.changes) > limit:
         problems.append(
             f"{len(plan.changes)} resources would change, more than max_resources={limit}"

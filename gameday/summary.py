@@ -6,6 +6,9 @@ the metrics never disagree; "reverted" comes from the ledger, the authority on u
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
+
 from gameday.runner import RunOutcome
 from reports.journal import JournalError, load_journal
 from reports.verdicts import RunSummary, format_seconds, summarise
@@ -13,14 +16,20 @@ from reports.verdicts import RunSummary, format_seconds, summarise
 __all__ = ["summary_of", "verdict_of", "summary_table", "run_failed"]
 
 
+@cache
+def _summarise(path: Path, mtime_ns: int) -> RunSummary | None:
+    """Parsed once per file version (the table asks several times per row)."""
+    try:
+        return summarise(load_journal(path))
+    except JournalError:
+        return None
+
+
 def summary_of(outcome: RunOutcome) -> RunSummary | None:
     """The reports' summary of the run's journal; None without a readable journal."""
     if not outcome.journal_path.exists():
         return None
-    try:
-        return summarise(load_journal(outcome.journal_path))
-    except JournalError:
-        return None
+    return _summarise(outcome.journal_path, outcome.journal_path.stat().st_mtime_ns)
 
 
 def verdict_of(outcome: RunOutcome) -> str:

@@ -125,7 +125,11 @@ def test_dynamodb_conflict_converges_on_the_later_writer(game_day: dict) -> None
     journal = game_day["journals"]["dynamodb-replica-conflict"]
     recovery = journal["recovery"]
     conflict = recovery["fault"]["detail"]["conflict"]
-    assert conflict["converged"] is True and conflict["winner_is_last_writer"] is True
+    assert conflict["converged"] is True
+    # no acknowledged write sent after the winner was acknowledged lost out (LWW); whether
+    # the winner is "the last writer" by client clock is undecidable when two writes
+    # overlap in time, so that flag is reported, not asserted
+    assert conflict["lww_consistent"] is True
     assert isinstance(conflict["lost"], int) and conflict["lost"] >= 0
     lag = recovery["replication_lag_s"]
     assert lag["unseen"] == 0

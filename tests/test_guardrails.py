@@ -66,3 +66,8 @@ def test_lock_keeps_a_second_run_off_the_same_target(mocked_aws, tmp_path) -> No
         TableName="gameday-locks", Key={"lock_key": {"S": "az-blackhole:vpc-1:eu-south-1a"}}
     )["Item"]
     assert item["run_id"]["S"] == "run-b"
+
+
+def test_a_non_numeric_blast_radius_is_one_clear_problem(mocked_aws) -> None:
+    problems = plan_problems(_plan(), {"aws_region": "eu-south-1", "max_resources": "lots"})
+    assert problems == ["max_resources must be a whole number, got 'lots'"]
