@@ -17,9 +17,10 @@ import os
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from chaosaws_ext.timestamps import iso_utc
 
 __all__ = ["Ledger", "LedgerEntry", "LedgerError"]
 
@@ -31,7 +32,7 @@ class LedgerError(Exception):
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc()
 
 
 @dataclass

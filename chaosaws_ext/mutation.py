@@ -11,13 +11,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from chaoslib.types import Configuration
 
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.runcontext import current_run
+from chaosaws_ext.timestamps import iso_utc
 
 __all__ = [
     "journaled",
@@ -84,7 +84,7 @@ def _stamp(fault: str, event: str) -> FaultStamp:
         fault=fault,
         event=event,
         monotonic=time.monotonic(),
-        wall=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        wall=iso_utc(),
     )
     _stamps.append(stamp)
     if event == "injected":

@@ -20,7 +20,8 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+
+from chaosaws_ext.timestamps import iso_utc
 
 __all__ = [
     "PhaseStamp",
@@ -47,7 +48,7 @@ class PhaseStamp:
 
 def wall_now() -> str:
     """The current wall time as ISO 8601 UTC with milliseconds (display only)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc()
 
 
 def mark_phase(name: str, monotonic: float | None = None) -> PhaseStamp:

@@ -33,7 +33,6 @@ import signal
 import sys
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
@@ -46,6 +45,7 @@ from chaosaws_ext.locking import LOCK_FAULT
 from chaosaws_ext.mutation import fault_stamps, injected_event, stamp_reverted
 from chaosaws_ext.redaction import redact, secret_values
 from chaosaws_ext.runcontext import current_run, start_run
+from chaosaws_ext.timestamps import iso_utc
 
 __all__ = [
     "before_experiment_control",
@@ -57,7 +57,7 @@ logger = logging.getLogger("chaosaws_ext")
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc()
 
 
 class _Guard:

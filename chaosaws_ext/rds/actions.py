@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
@@ -24,6 +23,7 @@ from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.rds.availability import read_state, wait_available
 from chaosaws_ext.rds.injections import Injection, remember
 from chaosaws_ext.rds.targets import FAULT, plan_cluster_failover, plan_instance_failover
+from chaosaws_ext.timestamps import iso_utc
 from chaosaws_ext.undo import revert_faults, undoer
 
 __all__ = ["failover_db_instance", "failover_db_cluster", "wait_for_db_available"]
@@ -35,7 +35,7 @@ UNDO_TIMEOUT_S = 900.0  # recover waits at most this long per DB
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc()
 
 
 @undoer(UNDOER)

@@ -14,6 +14,7 @@ from chaosaws_ext.aws import aws_client, region_of
 from chaosaws_ext.rds.availability import DbState, read_state, wait_available
 from chaosaws_ext.rds.injections import recall
 from chaosaws_ext.rds.targets import describe_instance
+from chaosaws_ext.timestamps import iso_utc
 from chaosaws_ext.waiting import WaitTimedOut, wait_until
 from probes.phases import mark_phase
 
@@ -47,7 +48,7 @@ def _parse_time(value: str | None) -> datetime | None:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(moment)
 
 
 def _events(rds: Any, kind: str, db_id: str, since: datetime) -> list[dict[str, str]]:
