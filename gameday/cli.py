@@ -22,7 +22,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
         regions = args.regions or ([args.region] if args.region else [])
         if not regions:
             raise UserError("--by-tag needs --regions (for example --regions eu-south-1 eu-west-1)")
-        outcome = recover_by_tag(regions, configuration)
+        outcome = recover_by_tag(regions, configuration, force=args.force)
         for result in outcome["results"]:
             state = "restored" if result["ok"] else f"FAILED: {result['error']}"
             print(f"{result['resource']}: {state}")
@@ -201,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument(
         "--by-tag", action="store_true", help="ledger lost: find leftovers by their chaos:* tags"
     )
+    recover.add_argument("--force", action="store_true",
+                         help="--by-tag: also undo resources whose run has not expired yet")
     recover.add_argument("--region", help="default region for entries that name none")
     recover.add_argument("--regions", nargs="+", help="regions to search with --by-tag")
     recover.set_defaults(func=_cmd_recover)

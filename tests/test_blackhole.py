@@ -488,11 +488,16 @@ def test_orphans_are_found_by_tag_and_restored_without_the_ledger(
     actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
     Path(run_context.ledger_path).unlink()
 
-    outcome = recover_by_tag([REGION], {"aws_region": REGION})
+    # the run has not expired yet: it may still be going on, so it is left alone
+    live = recover_by_tag([REGION], {"aws_region": REGION})
+    assert live["results"][0]["skipped"] is True and "use --force" in live["results"][0]["error"]
+    assert snapshot(ec2) != before
+
+    outcome = recover_by_tag([REGION], {"aws_region": REGION}, force=True)
 
     assert outcome["left"] == [] and len(outcome["results"]) == 1
     assert snapshot(ec2) == before
-    assert recover_by_tag([REGION], {"aws_region": REGION})["results"] == []
+    assert recover_by_tag([REGION], {"aws_region": REGION}, force=True)["results"] == []
 
 
 def test_ledger_recovery_replays_every_entry(
@@ -521,7 +526,7 @@ def test_more_subnets_than_the_tag_limit_fall_back_to_the_default_nacl_by_tag(
     assert len(tags) == 50
     assert result["subnets_moved"] == 48
     Path(run_context.ledger_path).unlink()
-    assert recover_by_tag([REGION], {"aws_region": REGION})["left"] == []
+    assert recover_by_tag([REGION], {"aws_region": REGION}, force=True)["left"] == []
     assert snapshot(ec2) == before  # every original was the default NACL here
 
 

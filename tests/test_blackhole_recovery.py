@@ -193,7 +193,7 @@ def test_sigkill_after_inject_ledger_lost_then_gameday_recover_by_tag(
     result = _inject_and_sigkill(server_topo, ledger)
     ledger.unlink()
 
-    done = _gameday("recover", "--by-tag", "--regions", REGION)
+    done = _gameday("recover", "--by-tag", "--force", "--regions", REGION)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{result['blackhole_nacl_id']}: restored" in done.stdout

@@ -49,7 +49,7 @@ from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.planning import FaultPlan
-from chaosaws_ext.runcontext import TAG_RUN_ID, RunContext, chaos_tags, current_run
+from chaosaws_ext.runcontext import TAG_EXPIRES_AT, TAG_RUN_ID, RunContext, chaos_tags, current_run
 from chaosaws_ext.undo import orphan_finder, revert_faults, undo_entry, undoer
 
 __all__ = ["blackhole_availability_zone", "restore_availability_zone"]
@@ -366,6 +366,7 @@ def find_blackhole_orphans(
                 },
                 "describe": f"move subnets on {acl['NetworkAclId']} back (tags, else the "
                 "default NACL) and delete it",
+                "expires_at": tags.get(TAG_EXPIRES_AT),
             }
         )
     return specs

@@ -533,6 +533,7 @@ def find_blocked_paths(
                         "describe": f"delete listener rule {rule['RuleArn']} "
                         f"({listener_rule_paths(rule)}, run {tags.get('chaos:run-id')}, "
                         f"expires {tags.get('chaos:expires-at')})",
+                        "expires_at": tags.get("chaos:expires-at"),
                     }
                 )
     wafv2 = aws_client("wafv2", configuration, secrets, region)
