@@ -29,7 +29,7 @@ OrphanFinder = Callable[..., list[dict[str, Any]]]
 
 _UNDOERS: dict[str, Undoer] = {}
 _ORPHAN_FINDERS: dict[str, OrphanFinder] = {}
-FAULT_MODULES = (
+UNDO_MODULES = (
     "chaosaws_ext.blackhole.actions",
     "chaosaws_ext.rds.actions",
     "chaosaws_ext.healthcheck.actions",
@@ -59,11 +59,11 @@ def orphan_finder(fault: str) -> Callable[[OrphanFinder], OrphanFinder]:
     return register
 
 
-def load_fault_modules() -> None:
+def load_undo_modules() -> None:
     """Import every module holding undoers: ours, plus ``GAMEDAY_EXTRA_UNDO_MODULES``
     (comma separated) for faults written outside this package."""
     extra = [m.strip() for m in os.environ.get("GAMEDAY_EXTRA_UNDO_MODULES", "").split(",")]
-    for module in (*FAULT_MODULES, *filter(None, extra)):
+    for module in (*UNDO_MODULES, *filter(None, extra)):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as error:  # a fault not built yet must not block the others
@@ -74,7 +74,7 @@ def load_fault_modules() -> None:
 
 def registered_undoer(name: str) -> Undoer:
     """The undo function stored under ``name`` in ledgers."""
-    load_fault_modules()
+    load_undo_modules()
     func = _UNDOERS.get(name)
     if func is None:
         raise ActivityFailed(f"unknown undoer {name!r} (is this chaosaws-ext too old?)")
@@ -127,7 +127,7 @@ def find_orphans(
     configuration: Configuration | None, secrets: Secrets | None, regions: list[str]
 ) -> list[dict[str, Any]]:
     """Undo specs ``{"fault", "region", "resource", "undoer", "args"}`` found by tag."""
-    load_fault_modules()
+    load_undo_modules()
     found: list[dict[str, Any]] = []
     for fault, finder in _ORPHAN_FINDERS.items():
         for region in regions:

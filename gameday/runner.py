@@ -58,14 +58,6 @@ class RunOutcome:
             return "deviated"
         return str(status)
 
-    @property
-    def recovery(self) -> dict[str, Any]:
-        return (self.journal or {}).get("recovery") or {}
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and self.status == "completed" and not self.unreverted
-
 
 def _chaos_command(experiment: Path, journal: Path, log: Path, var_files: list[Path]) -> list[str]:
     command = [

@@ -239,13 +239,13 @@ def after_activity_control(context: dict, state: Any = None, **arguments: Any) -
             if isinstance(output, list):
                 output = output[-1] if output else ""
             _guard.failed_actions.append(f"{context.get('name')}: {str(output).strip()}")
-            if str(provider_module(context)).startswith("chaosaws_ext."):
+            if str(_provider_module(context)).startswith("chaosaws_ext."):
                 # a fault that did not go in: the waits that follow would only run out
                 # their timeouts; stop the method now (rollbacks and our undo still run)
                 raise InterruptExecution(f"fault action {context.get('name')} failed: {output}")
 
 
-def provider_module(activity: dict) -> str:
+def _provider_module(activity: dict) -> str:
     return str(((activity or {}).get("provider") or {}).get("module") or "")
 
 
