@@ -1,7 +1,13 @@
-"""The experiments ``gameday`` knows by name, and where their files are."""
+"""The experiments ``gameday`` knows by name, and where their files are.
+
+They ship inside the package as the data package ``chaosaws_experiments`` (the
+checkout's ``experiments/`` folder), so an installed wheel finds them as an editable
+checkout does.
+"""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 __all__ = ["EXPERIMENTS", "experiments_dir", "resolve_experiment"]
@@ -15,8 +21,8 @@ EXPERIMENTS = (
 
 
 def experiments_dir() -> Path:
-    """``experiments/`` of this checkout (the package is installed editable from it)."""
-    return Path(__file__).resolve().parent.parent / "experiments"
+    """The shipped experiments folder (in the checkout or in site-packages)."""
+    return Path(str(files("chaosaws_experiments")))
 
 
 def resolve_experiment(name_or_path: str) -> Path:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from gameday.errors import UserError
 
@@ -129,16 +130,62 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return sandbox_up(args.time_scale)
 
 
+def _cmd_experiments(args: argparse.Namespace) -> int:
+    """The built-in experiments and where they are installed (for plain ``chaos run``)."""
+    import shutil
+
+    from gameday.catalog import EXPERIMENTS, experiments_dir
+
+    folder = experiments_dir()
+    if args.copy:
+        target = Path(args.copy)
+        if target.exists() and any(target.iterdir()):
+            raise UserError(f"{target} exists and is not empty: name a new or empty folder")
+        shutil.copytree(
+            folder,
+            target,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__init__.py", "__pycache__"),
+        )
+        print(f"copied the experiments, targets, IAM policies and env examples to {target}/")
+        return 0
+    for name in EXPERIMENTS:
+        print(f"{name}  {folder / (name + '.yaml')}")
+    print(f"targets: {folder / 'targets.yaml'}")
+    print(f"env example: {folder / 'env' / 'staging.example.env'}")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from reports.cli import run_report
 
     return run_report(args)
 
 
+def time_scale(text: str) -> float:
+    """argparse type of --time-scale: a finite number > 0 (inf/nan/0/negative refused)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad options are one line naming what to fix (argparse prints usage + error)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gameday", description="Measured game days for AWS.")
+    parser = _Parser(prog="gameday", description="Measured game days for AWS.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run experiments (all four by default) and report")
     run.add_argument(
@@ -158,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--time-scale",
-        type=float,
+        type=time_scale,
         default=None,
         help="sandbox: multiply every emulated AWS timing (default: demo scale)",
     )
@@ -179,6 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     policy.set_defaults(func=_cmd_policy)
 
+    listing = sub.add_parser(
+        "experiments", help="list the built-in experiments and where they are installed"
+    )
+    listing.add_argument(
+        "--copy", metavar="DIR", help="copy experiments, targets, policies and env examples to DIR"
+    )
+    listing.set_defaults(func=_cmd_experiments)
+
     from reports.cli import build_parser as report_options
 
     report = sub.add_parser("report", help="journals -> report.html, JUnit XML, metrics")
@@ -186,11 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=_cmd_report)
 
     box = sub.add_parser("sandbox", help="the local twin of the reference architecture")
-    box_sub = box.add_subparsers(dest="sandbox_command", required=True)
+    box_sub = box.add_subparsers(dest="sandbox_command", required=True, parser_class=_Parser)
     up = box_sub.add_parser("up", help="run the sandbox in the foreground; print its env file")
     up.add_argument(
         "--time-scale",
-        type=float,
+        type=time_scale,
         default=None,
         help="multiply every emulated AWS timing (default: demo scale 0.05)",
     )
@@ -201,8 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument(
         "--by-tag", action="store_true", help="ledger lost: find leftovers by their chaos:* tags"
     )
-    recover.add_argument("--force", action="store_true",
-                         help="--by-tag: also undo resources whose run has not expired yet")
+    recover.add_argument(
+        "--force",
+        action="store_true",
+        help="--by-tag: also undo resources whose run has not expired yet",
+    )
     recover.add_argument("--region", help="default region for entries that name none")
     recover.add_argument("--regions", nargs="+", help="regions to search with --by-tag")
     recover.set_defaults(func=_cmd_recover)
@@ -224,3 +282,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gameday: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `gameday policy X | head`: the reader left, nothing to say
+        sys.stderr.close()
+        return 0

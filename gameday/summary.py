@@ -6,14 +6,27 @@ the metrics never disagree; "reverted" comes from the ledger, the authority on u
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
+from chaosaws_ext.ledger import Ledger
 from gameday.runner import RunOutcome
 from reports.journal import JournalError, load_journal
 from reports.verdicts import RunSummary, format_seconds, summarise
 
-__all__ = ["summary_of", "verdict_of", "summary_table", "run_failed"]
+__all__ = [
+    "summary_of",
+    "verdict_of",
+    "summary_table",
+    "run_failed",
+    "no_journal_reason",
+    "reverted_of",
+]
+
+# chaos' log lines: "[2026-12-01 08:00:00 ERROR] message" (file) or "... ERROR ..."
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ERROR_LINE = re.compile(r"\b(ERROR|CRITICAL)\]?\s+(?:\[[^\]]*\]\s+)?(.*\S)")
 
 
 @cache
@@ -45,6 +58,30 @@ def run_failed(outcome: RunOutcome) -> bool:
     return verdict_of(outcome) != "met" or outcome.exit_code != 0 or bool(outcome.unreverted)
 
 
+def no_journal_reason(outcome: RunOutcome) -> str:
+    """Why a run left no journal, in one line: chaos' first ERROR line, else its exit."""
+    try:
+        lines = outcome.log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        match = _ERROR_LINE.search(_ANSI.sub("", line))
+        if match and match.group(2).strip(" -=>"):
+            return match.group(2).strip()[:300]
+    if outcome.exit_code < 0:
+        return f"chaos was killed by signal {-outcome.exit_code}, before writing its journal"
+    return f"chaos exited with status {outcome.exit_code} without writing a journal"
+
+
+def reverted_of(outcome: RunOutcome) -> str:
+    """What the ledger knows: every change undone, some left, or nothing ever applied."""
+    if outcome.unreverted:
+        return f"NO ({len(outcome.unreverted)} left)"
+    ledger = outcome.journal_path.parent / "ledger.jsonl"
+    applied = [e for e in Ledger(ledger).entries() if e.run_id == outcome.run_id]
+    return "yes" if applied else "nothing applied"
+
+
 def _figure(summary: RunSummary | None, name: str) -> str:
     if summary is None:
         return "-"
@@ -73,13 +110,18 @@ def summary_table(outcomes: list[RunOutcome]) -> str:
                 _figure(summary, "rto"),
                 _figure(summary, "rpo"),
                 verdict_of(outcome),
-                "yes" if not outcome.unreverted else f"NO ({len(outcome.unreverted)} left)",
+                reverted_of(outcome),
                 f"{outcome.elapsed_s:.0f}s",
             )
         )
+    notes = [
+        f"{outcome.name}: no journal: {no_journal_reason(outcome)}"
+        for outcome in outcomes
+        if summary_of(outcome) is None
+    ]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
     lines = [
         "  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(lines + ([""] + notes if notes else []))

@@ -1,6 +1,6 @@
 """RTO, RPO, availability and replication lag: pure functions over recorded samples.
 
-Definitions (docs: /work/shared/notes/ARCHITECTURE.md, "RTO, RPO and the recovery block"):
+Definitions (docs: docs/architecture.md, "RTO, RPO and the recovery block"):
 
 - t0 is the monotonic time the fault's mutating call returned.
 - The outage is observed at the first failing sample at or after t0. Recovery is the

@@ -590,7 +590,7 @@ class MeasurementSession:
         }
 
     def recovery_block(self) -> dict[str, Any]:
-        """The journal's top-level ``recovery`` block (ARCHITECTURE.md)."""
+        """The journal's top-level ``recovery`` block (docs/architecture.md)."""
         target = self.spec.target
         t0 = self.t0()
         by_sampler = self.rto_by_sampler() or {}

@@ -6,7 +6,7 @@ Which file is used, first match wins:
 2. configuration key ``targets_file``;
 3. environment variable ``GAMEDAY_TARGETS_FILE``;
 4. ``experiments/targets.yaml`` under the current directory;
-5. ``experiments/targets.yaml`` of this project (next to the ``probes`` package).
+5. the ``targets.yaml`` shipped with the package (data package ``chaosaws_experiments``).
 
 A relative path in 1-3 is taken relative to the current directory. Errors name the
 file and the bad key, e.g. ``targets.yaml: services.dynamodb.rto_s must be a number >=
@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,13 @@ __all__ = [
     "TargetsError",
     "load_targets",
     "resolve_targets_file",
+    "shipped_targets_file",
     "target_for",
     "meets",
 ]
 
 _SERVICE_KEYS = {"rto_s", "rpo_s", "rto_bound", "rpo_bound", "source", "note"}
 _BOUNDS = ("<=", "<")
-PROJECT_TARGETS = Path(__file__).resolve().parent.parent / "experiments" / "targets.yaml"
 
 
 class TargetsError(ValueError):
@@ -73,6 +74,11 @@ def meets(measured: float | None, target: float | None, bound: str) -> bool | No
     return measured < target if bound == "<" else measured <= target
 
 
+def shipped_targets_file() -> Path:
+    """The DR plan's targets shipped with the package (an installed wheel has them too)."""
+    return Path(str(files("chaosaws_experiments"))) / "targets.yaml"
+
+
 def resolve_targets_file(
     explicit: str | None = None, configuration: Configuration | None = None
 ) -> Path:
@@ -90,8 +96,9 @@ def resolve_targets_file(
     local = Path.cwd() / "experiments" / "targets.yaml"
     if local.is_file():
         return local
-    if PROJECT_TARGETS.is_file():
-        return PROJECT_TARGETS
+    shipped = shipped_targets_file()
+    if shipped.is_file():
+        return shipped
     raise TargetsError("no targets file: set configuration 'targets_file' or GAMEDAY_TARGETS_FILE")
 
 

@@ -236,6 +236,9 @@ class Sandbox:
         self._stack = contextlib.ExitStack()
         try:
             self.topology = self._start(self._stack)
+        except Exception as error:
+            self.stop()
+            raise SandboxStartError(_failed_part(error), error) from error
         except BaseException:
             self.stop()
             raise
@@ -565,6 +568,42 @@ class Sandbox:
         return self._records(name, qtype) or []
 
 
+class SandboxStartError(RuntimeError):
+    """A part of the twin failed to start; ``str()`` is one line naming it and why."""
+
+    def __init__(self, part: str, cause: BaseException) -> None:
+        reason = (str(cause).strip().splitlines() or [""])[0] or type(cause).__name__
+        super().__init__(f"sandbox: {part} failed to start: {reason}")
+        self.part = part
+
+
+_PART_NAMES = {
+    "_make_workdir": "the work folder",
+    "_start_moto": "the moto server",
+    "_install_rds": "the RDS failover emulation",
+    "_install_replication": "the DynamoDB replication emulation",
+    "_start_api_instances": "the API instances",
+    "_start_albs": "the load balancer emulation",
+    "_start_database": "the database (PostgreSQL via pgserver)",
+    "_install_health_checkers": "the Route 53 health checkers",
+    "_start_dns": "the DNS server",
+}
+
+
+def _failed_part(error: BaseException) -> str:
+    """Which building block of :meth:`Sandbox._start` raised (the innermost one)."""
+    part = "seeding the AWS resources"
+    traceback = error.__traceback__
+    while traceback is not None:
+        name = traceback.tb_frame.f_code.co_name
+        if name in _PART_NAMES:
+            part = _PART_NAMES[name]
+        elif name.startswith("seed_") and part == "seeding the AWS resources":
+            part = f"seeding ({name.removeprefix('seed_')})"
+        traceback = traceback.tb_next
+    return part
+
+
 def _pgdata_template(backend_class: Any) -> Path:
     """A freshly initialised, cleanly stopped data directory, made once per machine.
 
@@ -572,8 +611,9 @@ def _pgdata_template(backend_class: Any) -> Path:
     never holds data: it is initialised, started once and stopped, then published by
     an atomic rename (several processes may race to make it; the first one wins).
     """
-    import pgserver
+    from sandbox.dataplane.postgres import _import_pgserver
 
+    pgserver = _import_pgserver()
     version = getattr(pgserver, "__version__", "0")
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     template = cache / "gameday-sandbox" / f"pgdata-{version}"

@@ -10,9 +10,16 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
+from hypothesis import settings
 
 from chaosaws_ext.aws import clear_client_cache
 from chaosaws_ext.runcontext import RunContext, end_run, start_run
+
+# Property tests: derandomized in CI (the same examples every run, so green stays green);
+# HYPOTHESIS_PROFILE=thorough draws many random examples (CONTRIBUTING.md).
+settings.register_profile("ci", derandomize=True, database=None, max_examples=40, deadline=None)
+settings.register_profile("thorough", max_examples=400, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REGION = "eu-south-1"
 OTHER_REGION = "eu-west-1"
@@ -92,7 +99,9 @@ def postgres_dsn() -> Iterator[str]:
     import shutil
     import tempfile
 
-    import pgserver
+    from sandbox.dataplane.postgres import _import_pgserver
+
+    pgserver = _import_pgserver()
 
     folder = tempfile.mkdtemp(prefix="gameday-pg-")
     server = pgserver.get_server(folder, cleanup_mode="stop")

@@ -243,8 +243,7 @@ def test_activity_refuses_bad_input_without_mutating(
 # --- property-based ------------------------------------------------------------------
 
 TEXT = st.text(min_size=0, max_size=40)
-PROPERTY = settings(
-    max_examples=25,
+PROPERTY = settings(  # examples per run: the profile's (tests/conftest.py)
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -32,8 +31,8 @@ EXPERIMENTS = (
 )
 
 
-def _sandbox_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("gameday-sandbox-*")}
+def _sandbox_dirs(tmpdir: Path) -> set[str]:
+    return {p.name for p in tmpdir.glob("gameday-sandbox-*")}
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -51,8 +50,15 @@ def _processes_mentioning(text: str) -> list[str]:
 @pytest.fixture(scope="module")
 def game_day(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("gameday-out")
-    dirs_before = _sandbox_dirs()
+    # a TMPDIR of its own (only what this run starts is looked at: other sandboxes may
+    # run on the machine), deliberately long like a CI runner's or macOS's: the
+    # PostgreSQL socket must still fit the OS's unix socket path limit
+    tmpdir = tmp_path_factory.mktemp("tmp") / ("long-runner-temp-folder-" * 4)
+    tmpdir.mkdir()
+    assert len(str(tmpdir)) > 110
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
+    env["TMPDIR"] = str(tmpdir)
+    env.pop("XDG_RUNTIME_DIR", None)
     done = subprocess.run(
         [sys.executable, "-m", "gameday", "run", "--sandbox", "--out", str(out)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
@@ -61,7 +67,7 @@ def game_day(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for name in EXPERIMENTS:
         path = out / f"{name}.journal.json"
         journals[name] = json.loads(path.read_text()) if path.exists() else None
-    return {"done": done, "out": out, "journals": journals, "dirs_before": dirs_before}
+    return {"done": done, "out": out, "journals": journals, "tmpdir": tmpdir}
 
 
 def test_the_game_day_meets_every_target_and_reports(game_day: dict) -> None:
@@ -137,5 +143,13 @@ def test_dynamodb_conflict_converges_on_the_later_writer(game_day: dict) -> None
 
 
 def test_the_sandbox_leaves_no_process_or_folder_behind(game_day: dict) -> None:
-    assert _sandbox_dirs() <= game_day["dirs_before"]
-    assert not _processes_mentioning("gameday-sandbox-")
+    tmpdir = game_day["tmpdir"]
+    assert not _sandbox_dirs(tmpdir)
+    assert not list(tmpdir.iterdir())
+    assert not _processes_mentioning(str(tmpdir))
+
+
+def test_a_clean_run_prints_no_warning_and_each_refusal_once(game_day: dict) -> None:
+    stderr = game_day["done"].stderr
+    assert "Warning" not in stderr, stderr[-2000:]
+    assert "Traceback" not in stderr

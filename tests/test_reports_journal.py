@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -207,10 +206,8 @@ def _small_journal() -> dict:
 PATHS = [p for p in _null_paths(_small_journal()) if p[0] != "experiment" or len(p) < 3]
 
 
-@settings(
-    max_examples=int(os.environ.get("REPORTS_FUZZ_EXAMPLES", "60")),
+@settings(  # examples per run: the profile's (tests/conftest.py)
     deadline=None,
-    database=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(

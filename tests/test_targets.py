@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from probes.targets import (
-    PROJECT_TARGETS,
+    shipped_targets_file,
     TargetsError,
     load_targets,
     meets,
@@ -17,7 +17,7 @@ from probes.targets import (
 
 
 def test_project_targets_match_the_dr_plan() -> None:
-    targets = load_targets(PROJECT_TARGETS)
+    targets = load_targets(shipped_targets_file())
     expected = {
         "api-gateway": (0, 0),
         "lambda": (0, 0),
@@ -78,7 +78,7 @@ def test_resolution_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     other.write_text("services:\n  b: {rto_s: 2, rpo_s: 0, source: y}\n")
     monkeypatch.chdir(tmp_path)
     # nothing set, no ./experiments/targets.yaml: the project's file
-    assert resolve_targets_file() == PROJECT_TARGETS
+    assert resolve_targets_file() == shipped_targets_file()
     (tmp_path / "experiments").mkdir()
     (tmp_path / "experiments" / "targets.yaml").write_text(explicit.read_text())
     assert resolve_targets_file() == tmp_path / "experiments" / "targets.yaml"

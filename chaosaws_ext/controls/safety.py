@@ -238,11 +238,16 @@ def after_activity_control(context: dict, state: Any = None, **arguments: Any) -
             output = state.get("output") or state.get("exception") or ""
             if isinstance(output, list):
                 output = output[-1] if output else ""
-            _guard.failed_actions.append(f"{context.get('name')}: {str(output).strip()}")
+            reason = str(output).strip().removeprefix("chaoslib.exceptions.ActivityFailed: ")
+            _guard.failed_actions.append(f"{context.get('name')}: {reason}")
             if str(_provider_module(context)).startswith("chaosaws_ext."):
                 # a fault that did not go in: the waits that follow would only run out
-                # their timeouts; stop the method now (rollbacks and our undo still run)
-                raise InterruptExecution(f"fault action {context.get('name')} failed: {output}")
+                # their timeouts; stop the method now (rollbacks and our undo still run).
+                # chaos has printed the reason already: say what happens, not it again
+                raise InterruptExecution(
+                    f"method stopped: fault action {context.get('name')} did not go in "
+                    "(reason above); rollbacks follow"
+                )
 
 
 def _provider_module(activity: dict) -> str:

@@ -8,11 +8,45 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
+import warnings
 from pathlib import Path
 
 __all__ = ["PostgresBackend"]
 
 log = logging.getLogger(__name__)
+
+# A unix socket path is limited to sizeof(sun_path): 108 bytes on Linux, 104 on macOS
+# (unix(7)); pgserver tries the data directory, then a folder under the user's runtime
+# dir, and gives up when both are longer (a CI runner's TMPDIR, macOS's /var/folders).
+SOCKET_PATH_LIMIT = 104
+_SHORT_ROOTS = ("/tmp", "/var/tmp", "/dev/shm")
+_socket_lock = threading.Lock()
+
+
+def short_socket_dir() -> Path:
+    """A fresh private folder whose socket path fits the OS limit whatever TMPDIR is."""
+    candidates = [*_SHORT_ROOTS, tempfile.gettempdir()]
+    for root in candidates:
+        # pgserver nests a 10-character hash folder, then .s.PGSQL.<port>
+        room = len(root) + len("/gd-pg-XXXXXXXX/0123456789/.s.PGSQL.65535")
+        if room >= SOCKET_PATH_LIMIT or not os.access(root, os.W_OK | os.X_OK):
+            continue
+        return Path(tempfile.mkdtemp(prefix="gd-pg-", dir=root))
+    raise RuntimeError(
+        f"no folder for the PostgreSQL socket: every one of {', '.join(candidates)} is "
+        f"unwritable or too long for a {SOCKET_PATH_LIMIT}-byte unix socket path"
+    )
+
+
+def _import_pgserver():  # type: ignore[no-untyped-def]
+    """pgserver, imported without platformdirs' XDG_RUNTIME_DIR warning (it asks for the
+    runtime dir at import; we give each server a socket folder of its own anyway)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+        import pgserver
+        import pgserver.postgres_server
+    return pgserver
 
 
 def _under_closed_pytest_root(path: Path) -> bool:
@@ -69,6 +103,7 @@ class PostgresBackend:
         self.cleanup_mode = cleanup_mode
         self.data_dir = self.workdir
         self._server = None
+        self._socket_dir: Path | None = None
 
     @property
     def _mirrored(self) -> bool:
@@ -77,7 +112,7 @@ class PostgresBackend:
     def start(self) -> str:
         """Start the server; returns the path of its unix socket."""
         if self._server is None:
-            import pgserver
+            pgserver = _import_pgserver()
 
             self.workdir.mkdir(parents=True, exist_ok=True)
             if os.geteuid() == 0 and _under_closed_pytest_root(self.workdir):
@@ -86,12 +121,31 @@ class PostgresBackend:
                     _copy_tree(self.workdir, self.data_dir)
                 log.info("PostgreSQL runs from %s (for %s)", self.data_dir, self.workdir)
             try:
-                self._server = pgserver.get_server(self.data_dir, cleanup_mode=self.cleanup_mode)
+                self._server = self._get_server(pgserver)
             except Exception:
+                self._drop_socket_dir()
                 self._drop_mirror(copy_back=False)
                 raise
             log.info("PostgreSQL in %s on %s", self.data_dir, self.socket_path)
         return self.socket_path
+
+    def _get_server(self, pgserver):  # type: ignore[no-untyped-def]
+        """pgserver's server, its socket in a short folder of ours (see short_socket_dir);
+        pgserver reads the folder from a class attribute, hence the lock."""
+        self._socket_dir = short_socket_dir()
+        server_class = pgserver.postgres_server.PostgresServer
+        with _socket_lock:
+            previous = server_class.runtime_path
+            server_class.runtime_path = self._socket_dir
+            try:
+                return pgserver.get_server(self.data_dir, cleanup_mode=self.cleanup_mode)
+            finally:
+                server_class.runtime_path = previous
+
+    def _drop_socket_dir(self) -> None:
+        socket_dir, self._socket_dir = self._socket_dir, None
+        if socket_dir is not None:
+            shutil.rmtree(socket_dir, ignore_errors=True)
 
     @property
     def socket_path(self) -> str:
@@ -112,6 +166,7 @@ class PostgresBackend:
         server, self._server = self._server, None
         if server is not None:
             server.cleanup()
+        self._drop_socket_dir()
         self._drop_mirror(copy_back=server is not None and self.cleanup_mode != "delete")
 
     def _drop_mirror(self, copy_back: bool) -> None:

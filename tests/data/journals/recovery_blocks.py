@@ -1,4 +1,4 @@
-"""Synthetic ``recovery`` blocks, exactly as ARCHITECTURE.md specifies them.
+"""Synthetic ``recovery`` blocks, exactly as docs/architecture.md specifies them.
 
 The measurement control that writes the real block is being built in parallel; until it
 lands, sample journals produced by the real ``chaos run`` get one of these added. Series
