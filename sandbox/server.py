@@ -611,9 +611,9 @@ def _pgdata_template(backend_class: Any) -> Path:
     never holds data: it is initialised, started once and stopped, then published by
     an atomic rename (several processes may race to make it; the first one wins).
     """
-    from sandbox.dataplane.postgres import _import_pgserver
+    from sandbox.dataplane.postgres import import_pgserver
 
-    pgserver = _import_pgserver()
+    pgserver = import_pgserver()
     version = getattr(pgserver, "__version__", "0")
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     template = cache / "gameday-sandbox" / f"pgdata-{version}"

@@ -99,9 +99,9 @@ def postgres_dsn() -> Iterator[str]:
     import shutil
     import tempfile
 
-    from sandbox.dataplane.postgres import _import_pgserver
+    from sandbox.dataplane.postgres import import_pgserver
 
-    pgserver = _import_pgserver()
+    pgserver = import_pgserver()
 
     folder = tempfile.mkdtemp(prefix="gameday-pg-")
     server = pgserver.get_server(folder, cleanup_mode="stop")

@@ -52,7 +52,7 @@ def test_pgserver_imports_without_the_xdg_runtime_warning() -> None:
             "-W",
             "error",
             "-c",
-            "from sandbox.dataplane.postgres import _import_pgserver; _import_pgserver()",
+            "from sandbox.dataplane.postgres import import_pgserver; import_pgserver()",
         ],
         env=env,
         cwd=ROOT,

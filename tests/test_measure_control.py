@@ -26,10 +26,14 @@ def server() -> Iterator[SwitchableServer]:
     measurement.clear()
 
 
+FREQUENCY_HZ = 20
+INTERVAL = 1 / FREQUENCY_HZ  # the figures' resolution: bounds are multiples of it
+
+
 def arguments(server: SwitchableServer, **extra: Any) -> dict[str, Any]:
     return {
         "service": "rds-analytics",
-        "frequency_hz": 20,
+        "frequency_hz": FREQUENCY_HZ,
         "samplers": [
             {"name": "db", "kind": "http", "url": server.url},
             {
@@ -99,7 +103,8 @@ def test_life_cycle_with_a_fault_stamp_phases_and_a_rollback(server, tmp_path: P
     control.after_method_control({}, state=[])
     verdict = activities.rto_within_target(service="rds-analytics")
     assert verdict["met"] is True and verdict["target_s"] == 300
-    assert 0.3 <= verdict["measured_s"] <= 0.3 + 0.05 + 0.05
+    # bounds in sampling intervals (20 Hz): a loaded 2-core machine delays ticks
+    assert 0.3 - INTERVAL <= verdict["measured_s"] <= 0.3 + 4 * INTERVAL
     assert activities.rpo_within_target()["met"] is False  # rds-analytics has an RPO target
     stricter = tmp_path / "targets.yaml"
     stricter.write_text(
@@ -119,8 +124,8 @@ def test_life_cycle_with_a_fault_stamp_phases_and_a_rollback(server, tmp_path: P
     assert block["fault"]["t0_source"] == "stamp"
     assert block["fault"]["reverted_at"] is not None
     phases = block["rto"]["phases"]
-    assert 0.25 <= phases["control_plane_s"] <= 0.4
-    assert phases["detected_s"] <= 0.05 + 0.01
+    assert 0.3 - INTERVAL <= phases["control_plane_s"] <= 0.3 + 4 * INTERVAL
+    assert phases["detected_s"] <= 4 * INTERVAL
     assert phases["first_success_s"] == block["rto"]["measured_s"]
     assert phases["full_availability_s"] >= phases["first_success_s"] - 0.001
     assert block["rto"]["by_sampler"]["replica"]["judge"] is False

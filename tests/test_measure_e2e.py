@@ -85,7 +85,7 @@ def test_missed_rto_makes_the_run_deviate(tmp_path: Path, service) -> None:
     rto = recovery["rto"]
     assert rto["met"] is False and rto["target_s"] == 0.1
     # the outage lasted 1.0 s from the action's end; 20 Hz sampling
-    assert 1.0 - 0.05 <= rto["measured_s"] <= 1.0 + 0.05 + 0.15
+    assert 1.0 - 0.05 <= rto["measured_s"] <= 1.0 + 4 * 0.05  # four intervals at 20 Hz
     assert "measured" in rto["reason"] and "target <= 0.1s" in rto["reason"]
     assert rto["resolution_s"] == 0.05
     assert recovery["fault"]["t0_source"] == "method-action"
@@ -105,4 +105,4 @@ def test_met_rto_completes(tmp_path: Path, service) -> None:
     assert journal["status"] == "completed" and journal["deviated"] is False
     rto = journal["recovery"]["rto"]
     assert rto["met"] is True and rto["target_s"] == 300  # ticket-api: < 5 min
-    assert 0.45 <= rto["measured_s"] <= 0.5 + 0.05 + 0.15
+    assert 0.5 - 0.05 <= rto["measured_s"] <= 0.5 + 4 * 0.05  # four intervals at 20 Hz

@@ -25,7 +25,9 @@ WRITER_INTERVAL = 0.05
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Any]:
-    import pgserver
+    from sandbox.dataplane.postgres import import_pgserver
+
+    pgserver = import_pgserver()
 
     folder = tempfile.mkdtemp(prefix="pgm")
     server = pgserver.get_server(folder, cleanup_mode="stop")
@@ -235,7 +237,7 @@ def test_dynamodb_markers_rpo_lag_and_cleanup(start_session, moto_endpoint) -> N
     lag = block["replication_lag_s"]
     assert lag["unseen"] == 0 and lag["count"] == len(acked)
     # replication takes 0.3 s here; the poller's resolution is 0.05 s (+ moto's scan loop)
-    assert 0.3 <= lag["p50"] <= 0.3 + 0.05 + 0.15
+    assert 0.3 <= lag["p50"] <= 0.3 + 4 * 0.05  # four poller intervals
     assert lag["p50"] <= lag["p99"] <= lag["max"]
     session.cleanup()
     for region in (REGION, OTHER_REGION):

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from probes.targets import (
-    shipped_targets_file,
     TargetsError,
     load_targets,
     meets,
     resolve_targets_file,
+    shipped_targets_file,
     target_for,
 )
 

@@ -12,7 +12,7 @@ import threading
 import warnings
 from pathlib import Path
 
-__all__ = ["PostgresBackend"]
+__all__ = ["PostgresBackend", "import_pgserver", "short_socket_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def short_socket_dir() -> Path:
     )
 
 
-def _import_pgserver():  # type: ignore[no-untyped-def]
+def import_pgserver():  # type: ignore[no-untyped-def]
     """pgserver, imported without platformdirs' XDG_RUNTIME_DIR warning (it asks for the
     runtime dir at import; we give each server a socket folder of its own anyway)."""
     with warnings.catch_warnings():
@@ -112,7 +112,7 @@ class PostgresBackend:
     def start(self) -> str:
         """Start the server; returns the path of its unix socket."""
         if self._server is None:
-            pgserver = _import_pgserver()
+            pgserver = import_pgserver()
 
             self.workdir.mkdir(parents=True, exist_ok=True)
             if os.geteuid() == 0 and _under_closed_pytest_root(self.workdir):
