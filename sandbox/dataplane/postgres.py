@@ -39,6 +39,14 @@ def short_socket_dir() -> Path:
     )
 
 
+def _open_root() -> str:
+    """A temp root outside pytest's closed folders (TMPDIR may point inside one)."""
+    for root in (*_SHORT_ROOTS, tempfile.gettempdir()):
+        if os.access(root, os.W_OK | os.X_OK) and not _under_closed_pytest_root(Path(root)):
+            return root
+    return tempfile.gettempdir()
+
+
 def import_pgserver():  # type: ignore[no-untyped-def]
     """pgserver, imported without platformdirs' XDG_RUNTIME_DIR warning (it asks for the
     runtime dir at import; we give each server a socket folder of its own anyway)."""
@@ -116,7 +124,7 @@ class PostgresBackend:
 
             self.workdir.mkdir(parents=True, exist_ok=True)
             if os.geteuid() == 0 and _under_closed_pytest_root(self.workdir):
-                self.data_dir = Path(tempfile.mkdtemp(prefix="sandbox-pg-"))
+                self.data_dir = Path(tempfile.mkdtemp(prefix="sandbox-pg-", dir=_open_root()))
                 if (self.workdir / "PG_VERSION").exists():
                     _copy_tree(self.workdir, self.data_dir)
                 log.info("PostgreSQL runs from %s (for %s)", self.data_dir, self.workdir)
