@@ -345,10 +345,17 @@ def secret_values_from_var_files(
     return [v for v in values if v]
 
 
+_WORKING_DIRECTORIES = {"PWD", "OLDPWD"}  # "pwd" here is a folder, not a password
+
+
 def environment_secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of environment variables whose names look like credentials."""
     environ = os.environ if environ is None else environ
-    return [value for name, value in environ.items() if value and is_sensitive_key(name)]
+    return [
+        value
+        for name, value in environ.items()
+        if value and name not in _WORKING_DIRECTORIES and is_sensitive_key(name)
+    ]
 
 
 def dsn_passwords(text: str) -> list[str]:
@@ -402,13 +409,16 @@ def redact(document: Any, values: Iterable[str] = ()) -> Any:
 def strip_dsn_password(dsn: str) -> str:
     """``dsn`` without its password (URL userinfo or libpq ``password=``): the form the
     ledger stores; ``restore_dsn_password`` finds the password again at replay."""
+    if not re.match(r"\s*[a-zA-Z][a-zA-Z0-9+.-]{0,30}://", dsn):  # libpq key=value
+        text = re.sub(r"(?i)(?<![A-Za-z0-9_])password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)\s*", "", dsn)
+        return text.strip()
     text = re.sub(
         r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^:/?#\s@]{0,256}):[^@\s/]{1,256}(?=@)",
         lambda m: m.group("head"),
         dsn,
     )
-    text = re.sub(r"(?i)(?<![A-Za-z0-9_])password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)\s*", "", text)
-    return re.sub(r"[?&]password=[^&#\s]*", "", text).strip()
+    text = re.sub(r"([?&])password=[^&#\s]*&?", lambda m: m.group(1), text)
+    return re.sub(r"[?&](?=#|$)", "", text).strip()
 
 
 def restore_dsn_password(dsn: str, *sources: Any) -> str:
