@@ -23,7 +23,9 @@ What it does, because Chaos Toolkit alone does not (see FIELD-NOTES):
 - after the experiment (also after an interruption), every unreverted ledger entry of the
   run is undone; a second Ctrl-C during that undo asks before abandoning it;
 - a failed fault action marks the run failed (chaos would otherwise exit 0);
-- the journal is redacted: secret values are masked.
+- the journal is redacted: secret values are masked (``chaosaws_ext.redaction``), and
+  from ``configure_control`` on, every record chaos logs (console and log file) too;
+  the log file is made owner-only (0600).
 """
 
 from __future__ import annotations
