@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from chaosaws_ext.ledger import Ledger
+from chaosaws_ext.redaction import (
+    environment_secret_values,
+    mask_text,
+    secret_values_from_var_files,
+)
 
 __all__ = ["RunOutcome", "run_experiment", "PHASE_PATTERNS"]
 
@@ -103,6 +110,8 @@ def run_experiment(
     child_env["GAMEDAY_RUN_ID"] = run_id
     child_env.setdefault("PYTHONUNBUFFERED", "1")
     journal.unlink(missing_ok=True)
+    _create_private(log)  # chaos appends to it: it keeps the mode 0600 we give it
+    secrets = _known_secrets(experiment, var_files, child_env)
     command = _chaos_command(experiment, journal, log, var_files)
     logger.debug("running %s", " ".join(command))
     started = time.monotonic()
@@ -115,7 +124,9 @@ def run_experiment(
         cwd=os.getcwd(),
         start_new_session=True,  # our signal handler decides what reaches it
     )
-    reader = threading.Thread(target=_follow, args=(process, name, started, progress), daemon=True)
+    reader = threading.Thread(
+        target=_follow, args=(process, name, started, progress, secrets), daemon=True
+    )
     reader.start()
     forwarded = _forward_signals(process)
     try:
@@ -154,10 +165,11 @@ def _follow(
     name: str,
     started: float,
     progress: Callable[[str, str, float], None] | None,
+    secrets: list[str],
 ) -> None:
     assert process.stdout is not None
     for line in process.stdout:
-        line = line.rstrip()
+        line = mask_text(line.rstrip(), secrets)
         logger.debug("[%s] %s", name, line)
         if progress is None:
             continue
@@ -172,6 +184,31 @@ def _follow(
             activity = ACTIVITY.search(line)
             if activity:
                 progress(activity.group(1).lower(), activity.group(2), elapsed)
+
+
+def _create_private(log: Path) -> None:
+    """The chaos log holds what the run logged: owner-only, like a credentials file."""
+    os.close(os.open(log, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
+    log.chmod(0o600)
+
+
+def _known_secrets(experiment: Path, var_files: list[Path], env: dict[str, str]) -> list[str]:
+    """Secret values this process can know before chaos runs (var files, environment),
+    masked in what we tee from chaos' output (the control masks the rest in chaos)."""
+    try:
+        declared = yaml.safe_load(experiment.read_text())
+    except (OSError, yaml.YAMLError):
+        declared = None
+    values = set(environment_secret_values(env))
+    try:
+        values.update(
+            secret_values_from_var_files(
+                var_files, declared if isinstance(declared, dict) else None
+            )
+        )
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        logger.debug("var files not read for masking: %s", error)
+    return sorted(values, key=lambda v: (-len(v), v))
 
 
 def _forward_signals(process: subprocess.Popen[str]) -> Callable[[], None]:

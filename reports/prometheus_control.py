@@ -23,22 +23,13 @@ import logging
 import os
 from typing import Any
 
+from chaosaws_ext.redaction import run_secret_values
 from reports.journal import Journal
 from reports.metrics import DEFAULT_JOB, push_metrics, write_textfile
 
 __all__ = ["after_experiment_control"]
 
 logger = logging.getLogger("reports")
-
-
-def _secret_values(secrets: Any) -> list[str]:
-    values: list[str] = []
-    if isinstance(secrets, dict):
-        for value in secrets.values():
-            values.extend(_secret_values(value))
-    elif isinstance(secrets, str) and secrets:
-        values.append(secrets)
-    return values
 
 
 def after_experiment_control(
@@ -63,7 +54,8 @@ def after_experiment_control(
     if not isinstance(data.get("experiment"), dict):
         data["experiment"] = context if isinstance(context, dict) else {}
     journal = Journal(source="live run", data=data)
-    resolved = _secret_values(secrets)
+    # the run's resolved secrets, credential-named configuration, DSN passwords
+    resolved = run_secret_values(configuration, secrets)
     if url:
         try:
             push_metrics(

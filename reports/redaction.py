@@ -1,34 +1,34 @@
-"""Secret masking: nothing secret reaches a report, JUnit file or metric label.
+"""Secret masking for reports: the core's one rule (``chaosaws_ext.redaction``) applied
+to journals before anything is rendered, so nothing secret reaches a report, JUnit file
+or metric label.
 
-Chaos Toolkit journals are not redacted (inline secrets appear verbatim; dynamic
-configuration copies resolved secrets into ``provider.secrets``). Before anything is
-rendered, ``mask_journal`` returns a masked deep copy:
-
-- every value declared in ``experiment.secrets`` (inline), every value under a
-  ``secrets`` mapping anywhere (resolved secrets), the current value of environment
-  variables named by ``type: env`` secrets, and values from var files the caller passes;
-- every value stored under a key that looks sensitive (password, secret, token, api key,
-  credential, authorization, private key, session cookie...);
-- then those values are replaced wherever they appear, also inside longer strings, and
-  passwords embedded in text (``scheme://user:pw@host``, ``password=pw``,
-  ``Bearer xyz``) are masked by pattern.
+Chaos Toolkit journals are not redacted on disk when the safety control did not run
+(inline secrets appear verbatim; dynamic configuration copies resolved secrets into
+``provider.secrets``): ``mask_journals`` returns masked deep copies, with the secret
+values pooled across the journals of one report.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-import yaml
-
+from chaosaws_ext.redaction import (
+    CUT_MARK,
+    MASK,
+    MAX_TEXT,
+    collect_secret_values,
+    is_sensitive_key,
+    mask_journal,
+    mask_text,
+    secret_values_from_var_files,
+)
 from reports.journal import Journal, as_journals
 
 __all__ = [
+    "CUT_MARK",
     "MASK",
+    "MAX_TEXT",
     "collect_secret_values",
     "is_sensitive_key",
     "mask_journal",
@@ -36,297 +36,6 @@ __all__ = [
     "mask_text",
     "secret_values_from_var_files",
 ]
-
-MASK = "********"
-
-_SENSITIVE_WORDS = {
-    "password",
-    "passwd",
-    "pwd",
-    "pass",
-    "secret",
-    "secrets",
-    "token",
-    "tokens",
-    "credential",
-    "credentials",
-    "apikey",
-    "passphrase",
-    "authorization",
-    "auth",
-    "cookie",
-    "privatekey",
-    "signature",
-}
-_KEY_WORDS = {"key", "keys"}
-_WORD_SPLIT = re.compile(r"[^a-z0-9]+")
-_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-
-# scheme://user:password@host
-# (bounded repetitions: a multi-megabyte output must not make these regexes quadratic)
-_URL_PASSWORD = re.compile(
-    r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]{0,30}://[^:/?#\s@]{0,256}:)(?P<pw>[^@\s/]{1,256})(?=@)"
-)
-# password=..., pwd: ..., "token": "..." inside free text (libpq DSNs, logs, tracebacks)
-_KV_PASSWORD = re.compile(
-    r"(?P<head>\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|"
-    r"secret[_-]?access[_-]?key|session[_-]?token)\b[\"']?\s*[=:]\s*[\"']?)"
-    r"(?P<pw>[^\s\"',;&)}\]]+)",
-    re.IGNORECASE,
-)
-_BEARER = re.compile(r"(?P<head>\b(?:Bearer|Basic|Token)\s+)(?P<pw>[A-Za-z0-9._~+/=-]{8,})")
-# a value this short is only masked where it is the whole string, never inside text
-_MIN_SUBSTRING_LENGTH = 4
-
-
-def is_sensitive_key(key: Any) -> bool:
-    """Does a mapping key look like it holds a secret (password, api_key, dsn...)?"""
-    if not isinstance(key, str) or not key:
-        return False
-    words = [w for w in _WORD_SPLIT.split(_CAMEL.sub("_", key).lower()) if w]
-    if not words:
-        return False
-    if any(word in _SENSITIVE_WORDS for word in words):
-        return True
-    joined = "".join(words)
-    if any(word in joined for word in ("password", "passwd", "apikey", "secret", "token")):
-        return True
-    # api_key, access_key, aws_secret_access_key, private-key; a bare "key" is a name
-    return len(words) > 1 and words[-1] in _KEY_WORDS
-
-
-def _string_leaves(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from _string_leaves(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _string_leaves(item)
-
-
-def _declared_secret_values(
-    secrets: Any, environ: Mapping[str, str], referenced: set[str]
-) -> Iterable[str]:
-    """Values of an ``experiment.secrets`` block: inline values and resolved env vars."""
-    if not isinstance(secrets, Mapping):
-        return
-    for value in secrets.values():
-        if isinstance(value, Mapping) and value.get("type") == "env":
-            name = value.get("key")
-            if isinstance(name, str):
-                referenced.add(name)
-                if environ.get(name):
-                    yield environ[name]
-        elif isinstance(value, Mapping) and value.get("type") == "vault":
-            continue
-        elif isinstance(value, Mapping):
-            yield from _declared_secret_values(value, environ, referenced)
-        elif isinstance(value, str):
-            for name in re.findall(r"\$\{([^}]+)\}", value):
-                referenced.add(name)
-                if environ.get(name):
-                    yield environ[name]
-            if not re.fullmatch(r"\$\{[^}]+\}", value):
-                yield value
-        else:
-            yield from _string_leaves(value)
-
-
-def _walk_collect(value: Any, found: list[str], environ: Mapping[str, str]) -> None:
-    """Values under sensitive keys and under any ``secrets`` mapping, anywhere; for an env
-    pointer under a sensitive key (``db_password: {type: env, key: PGPASSWORD}``), the
-    variable's current value."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key == "secrets" and isinstance(item, Mapping):
-                for scope in item.values():
-                    if _is_reference(scope):
-                        continue
-                    found.extend(_string_leaves(scope))
-            elif is_sensitive_key(key) and not isinstance(item, bool):
-                if isinstance(item, Mapping) and item.get("type") == "env":
-                    name = item.get("key")
-                    if isinstance(name, str) and environ.get(name):
-                        found.append(environ[name])
-                    continue
-                if _is_reference(item):
-                    continue
-                found.extend(s for s in _string_leaves(item) if not _is_reference(s))
-            else:
-                _walk_collect(item, found, environ)
-    elif isinstance(value, list):
-        for item in value:
-            _walk_collect(item, found, environ)
-
-
-def collect_secret_values(
-    data: Mapping[str, Any],
-    *,
-    extra: Iterable[str] = (),
-    environ: Mapping[str, str] | None = None,
-) -> list[str]:
-    """Every secret value known for one journal, longest first (for replacement)."""
-    environ = os.environ if environ is None else environ
-    referenced: set[str] = set()
-    found: list[str] = []
-    experiment = data.get("experiment") if isinstance(data, Mapping) else None
-    if isinstance(experiment, Mapping):
-        found.extend(_declared_secret_values(experiment.get("secrets"), environ, referenced))
-    _walk_collect(data, found, environ)
-    found.extend(v for v in extra if isinstance(v, str))
-    values = {v for v in found if v and v.strip() and v != MASK}
-    return sorted(values, key=lambda v: (-len(v), v))
-
-
-def mask_text(text: str, secret_values: Iterable[str] = ()) -> str:
-    """Mask known secret values and embedded passwords in one string."""
-    for value in secret_values:
-        if len(value) >= _MIN_SUBSTRING_LENGTH:
-            if value in text:
-                text = text.replace(value, MASK)
-        elif text == value:
-            return MASK
-    text = _URL_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
-    text = _KV_PASSWORD.sub(lambda m: m.group("head") + MASK, text)
-    text = _BEARER.sub(lambda m: m.group("head") + MASK, text)
-    return text
-
-
-def _is_reference(item: Any) -> bool:
-    """An env/vault pointer or a ``${name}`` placeholder: a name, not a value."""
-    if isinstance(item, Mapping):
-        return item.get("type") in ("env", "vault")
-    return isinstance(item, str) and re.fullmatch(r"\$\{[^}]+\}", item) is not None
-
-
-def _mask_secrets_block(value: Any) -> Any:
-    """Inside a ``secrets`` mapping every leaf is a secret (env/vault pointers excepted)."""
-    if _is_reference(value):
-        return value
-    if isinstance(value, dict):
-        return {k: _mask_secrets_block(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mask_secrets_block(v) for v in value]
-    if value is None or isinstance(value, bool):
-        return value
-    return MASK
-
-
-def _is_number_row(row: Any) -> bool:
-    return isinstance(row, list) and all(
-        x is None or (isinstance(x, int | float) and not isinstance(x, bool)) for x in row
-    )
-
-
-#: longer strings are cut before masking (no output shows more than a few thousand
-#: characters; masking megabytes of activity output would cost seconds)
-MAX_TEXT = 65_536
-CUT_MARK = re.compile(r"…\[cut: (\d+) characters in total\]$")
-
-
-def _cut(value: str, secrets: list[str]) -> str:
-    """``value`` cut near MAX_TEXT, never inside a secret (which would leave half of it
-    unmasked), with a mark that says how long it was."""
-    if len(value) <= MAX_TEXT:
-        return value
-    cut = MAX_TEXT
-    for _ in range(8):  # moving the cut left can only land on an earlier secret
-        moved = cut
-        for secret in secrets:
-            start = value.find(secret, max(0, moved - len(secret) + 1), moved + len(secret) - 1)
-            if 0 <= start < moved:
-                moved = start
-        window_start = max(0, moved - 800)
-        for pattern in (_URL_PASSWORD, _KV_PASSWORD, _BEARER):
-            for match in pattern.finditer(value, window_start, min(len(value), moved + 800)):
-                if match.start() < moved < match.end():
-                    moved = match.start()
-        if moved == cut:
-            break
-        cut = moved
-    return f"{value[:cut]}…[cut: {len(value)} characters in total]"
-
-
-def _mask_tree(value: Any, secrets: list[str], secret_set: set[str]) -> Any:
-    if isinstance(value, str):
-        return MASK if value in secret_set else mask_text(_cut(value, secrets), secrets)
-    if isinstance(value, dict):
-        result = {}
-        for key, item in value.items():
-            if key == "secrets" and isinstance(item, dict):
-                result[key] = {k: _mask_secrets_block(v) for k, v in item.items()}
-            elif is_sensitive_key(key) and item is not None and not isinstance(item, bool):
-                result[key] = item if _is_reference(item) else _mask_secrets_block(item)
-            else:
-                result[key] = _mask_tree(item, secrets, secret_set)
-        return result
-    if isinstance(value, list):
-        # availability series: rows of numbers hold nothing to mask, copy them as they are
-        return [
-            list(item) if _is_number_row(item) else _mask_tree(item, secrets, secret_set)
-            for item in value
-        ]
-    return value
-
-
-def mask_journal(
-    data: Mapping[str, Any],
-    *,
-    extra_secret_values: Iterable[str] = (),
-    environ: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """A masked deep copy of a journal dict (the input is never modified)."""
-    secrets = collect_secret_values(data, extra=extra_secret_values, environ=environ)
-    secret_set = set(secrets)
-    return _mask_tree(dict(data), secrets, secret_set)
-
-
-def _load_var_file(path: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """(configuration, secrets, env lines) of a chaostoolkit ``--var-file``."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix in (".yaml", ".yml", ".json"):
-        data = yaml.safe_load(text) if path.suffix != ".json" else json.loads(text)
-        if isinstance(data, dict):
-            configuration = data.get("configuration") or {}
-            secrets = data.get("secrets") or {}
-            return (
-                configuration if isinstance(configuration, dict) else {},
-                secrets if isinstance(secrets, dict) else {},
-                {},
-            )
-        return {}, {}, {}
-    env: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, value = line.split("=", 1)
-        env[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
-    return {}, {}, env
-
-
-def secret_values_from_var_files(
-    paths: Iterable[str | Path], experiment: Mapping[str, Any] | None = None
-) -> list[str]:
-    """Secret values held by chaostoolkit var files (JSON/YAML or .env).
-
-    Everything under ``secrets`` is secret; a configuration entry or .env line is secret
-    when its name looks sensitive or when the experiment's secrets refer to it (as
-    ``${name}`` or as an env secret's ``key``).
-    """
-    referenced: set[str] = set()
-    if experiment is not None:
-        list(_declared_secret_values(experiment.get("secrets"), {}, referenced))
-    values: list[str] = []
-    for path in paths:
-        configuration, secrets, env = _load_var_file(Path(path))
-        values.extend(_string_leaves(secrets))
-        for name, value in {**configuration, **env}.items():
-            if is_sensitive_key(name) or name in referenced:
-                values.extend(_string_leaves(value))
-    return [v for v in values if v]
 
 
 def mask_journals(
@@ -341,11 +50,13 @@ def mask_journals(
     dynamic configuration) is masked in every journal of the same report.
     """
     items = as_journals(journals)
-    pooled: set[str] = set(v for v in extra_secret_values if isinstance(v, str) and v)
+    pooled: set[str] = {v for v in extra_secret_values if isinstance(v, str) and v}
     for journal in items:
         pooled.update(collect_secret_values(journal.data, environ=environ))
-    secrets = sorted(pooled, key=lambda v: (-len(v), v))
-    secret_set = set(secrets)
     return [
-        Journal(source=j.source, data=_mask_tree(dict(j.data), secrets, secret_set)) for j in items
+        Journal(
+            source=j.source,
+            data=mask_journal(j.data, extra_secret_values=pooled, environ=environ),
+        )
+        for j in items
     ]

@@ -48,3 +48,37 @@ def test_aws_secret_from_environment_is_masked(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG")
     masked = redact({"log": "key wJalrXUtnFEMI/K7MDENG leaked"}, secret_values())
     assert masked == {"log": f"key {MASK} leaked"}
+
+
+def test_log_filter_masks_messages_arguments_and_tracebacks(tmp_path) -> None:
+    import logging
+    import stat
+
+    from chaosaws_ext.redaction import SecretLogFilter, install_log_redaction
+
+    log_file = tmp_path / "chaostoolkit.log"
+    log_file.write_text("")
+    log_file.chmod(0o644)
+    handler = logging.FileHandler(log_file)
+    logger = logging.getLogger("chaostoolkit")
+    logger.addHandler(handler)
+    try:
+        installed = install_log_redaction(["tok-3f9a1c"])
+        assert stat.S_IMODE(log_file.stat().st_mode) == 0o600
+        logger.error("probe failed with %s", "tok-3f9a1c and postgresql://u:dsnpw1@h/db")
+        try:
+            raise ValueError("bad address 'tok-3f9a1c'")
+        except ValueError:
+            logger.exception("activity failed")
+        handler.flush()
+        text = log_file.read_text()
+        assert "tok-3f9a1c" not in text and "dsnpw1" not in text
+        assert f"probe failed with {MASK} and postgresql://u:{MASK}@h/db" in text
+        assert f"ValueError: bad address '{MASK}'" in text
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+        for other in [logging.lastResort, *logging.getLogger().handlers]:
+            if other is not None:
+                other.removeFilter(installed)
+    assert isinstance(installed, SecretLogFilter)

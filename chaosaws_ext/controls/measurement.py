@@ -57,6 +57,12 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.aws import region_of
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import journaled
+from chaosaws_ext.redaction import (
+    install_log_redaction,
+    restore_dsn_password,
+    run_secret_values,
+    strip_dsn_password,
+)
 from chaosaws_ext.runcontext import current_run
 from chaosaws_ext.undo import undoer
 from probes import session as measurement
@@ -105,6 +111,8 @@ def configure_control(
     global _in_method
     _in_method = False
     measurement.clear()
+    # the samplers' DSNs and errors are logged: mask the run's secrets in the chaos logs
+    install_log_redaction(run_secret_values(configuration, secrets))
 
 
 def before_experiment_control(
@@ -123,7 +131,10 @@ def _journal_markers(spec: dict[str, Any] | None, configuration: Configuration) 
     run = current_run(configuration)
     args: dict[str, Any] = {"kind": spec["kind"], "run_id": run.run_id}
     if spec["kind"] == "postgres":
-        args.update(dsn=spec["dsn"], table=spec.get("table") or "gameday_markers")
+        # never the password: the replay finds it again in configuration/secrets/env
+        args.update(
+            dsn=strip_dsn_password(spec["dsn"]), table=spec.get("table") or "gameday_markers"
+        )
         region, resource = "local", f"postgres table {args['table']}"
     else:
         region = region_of(configuration, spec.get("region"))
@@ -169,7 +180,8 @@ def delete_markers(
 ) -> dict[str, Any]:
     """Idempotent undo of the markers of ``run_id`` (used by the ledger replay)."""
     if kind == "postgres":
-        deleted = PostgresMarkers(str(dsn), table).cleanup(run_id, [])
+        full_dsn = restore_dsn_password(str(dsn), configuration, secrets)
+        deleted = PostgresMarkers(full_dsn, table).cleanup(run_id, [])
     else:
         backend = DynamoMarkers(table, region, None, replica_region, configuration, secrets)
         # configuration may be empty (gameday recover): the region comes from the ledger

@@ -23,7 +23,9 @@ What it does, because Chaos Toolkit alone does not (see FIELD-NOTES):
 - after the experiment (also after an interruption), every unreverted ledger entry of the
   run is undone; a second Ctrl-C during that undo asks before abandoning it;
 - a failed fault action marks the run failed (chaos would otherwise exit 0);
-- the journal is redacted: secret values are masked.
+- the journal is redacted: secret values are masked (``chaosaws_ext.redaction``), and
+  from ``configure_control`` on, every record chaos logs (console and log file) too;
+  the log file is made owner-only (0600).
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ from chaosaws_ext.aws import aws_client
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.locking import LOCK_FAULT
 from chaosaws_ext.mutation import fault_stamps, injected_event, stamp_reverted
-from chaosaws_ext.redaction import redact, secret_values
+from chaosaws_ext.redaction import install_log_redaction, redact, run_secret_values, secret_values
 from chaosaws_ext.runcontext import current_run, start_run
 from chaosaws_ext.timestamps import iso_utc
 
 __all__ = [
+    "configure_control",
     "before_experiment_control",
     "after_experiment_control",
     "after_activity_control",
@@ -193,6 +196,22 @@ def _on_sigterm(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
+def configure_control(
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    experiment: Any = None,
+    **arguments: Any,
+) -> None:
+    """Mask the run's secret values in everything chaos logs from now on (console and
+    log file; the log file made owner-only)."""
+    install_log_redaction(_run_secrets(configuration, secrets, experiment))
+
+
+def _run_secrets(configuration: Configuration, secrets: Secrets, experiment: Any) -> set[str]:
+    declared = (experiment or {}).get("secrets") if isinstance(experiment, dict) else None
+    return set(run_secret_values(configuration, secrets)) | secret_values(secrets, declared)
+
+
 def before_experiment_control(
     context: Experiment,
     configuration: Configuration = None,
@@ -205,6 +224,7 @@ def before_experiment_control(
     stop-condition watcher (``stop_alarms``) and the dead-man's switch."""
     global _guard
     _guard = _Guard()
+    install_log_redaction(_run_secrets(configuration, secrets, context))
     name = (configuration or {}).get("chaos_experiment") or (context or {}).get("title")
     run = start_run(configuration, name)
     fault_stamps(clear=True)
@@ -340,6 +360,6 @@ def after_experiment_control(
         safety["steady_state_before_not_met"] = True
         state["status"] = "failed"
     state["safety"] = safety
-    masked = redact(dict(state), secret_values(secrets, (context or {}).get("secrets")))
+    masked = redact(dict(state), _run_secrets(configuration, secrets, context))
     state.clear()
     state.update(masked)
