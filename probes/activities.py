@@ -19,6 +19,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.core.numbers import checked_integer, checked_number
 from probes import session as measurement
 from probes.targets import TargetsError, meets, target_for
 
@@ -67,20 +68,19 @@ def wait_for_recovery(
     ``outage: false`` (the fault did not reach the data plane). Fails with ActivityFailed
     at ``timeout`` s (the outage never ended) or at once when no fault was stamped.
     """
+    # values substituted from env vars may arrive as strings; checked before anything
+    where = "wait_for_recovery"
+    timeout = checked_number(timeout, "timeout", above=True, activity=where)
+    quiet_period = checked_number(quiet_period, "quiet_period", above=True, activity=where)
+    if consecutive not in (None, ""):
+        consecutive = checked_integer(
+            consecutive, "consecutive", minimum=1, maximum=1000, activity=where
+        )
+    else:
+        consecutive = None
     session = _session()
-    try:  # values substituted from env vars may arrive as strings
-        timeout, quiet_period = float(timeout), float(quiet_period)
-        consecutive = None if consecutive in (None, "") else int(consecutive)
-    except (TypeError, ValueError):
-        raise ActivityFailed(
-            "wait_for_recovery: timeout, quiet_period and consecutive must be numbers"
-        ) from None
-    if timeout <= 0 or quiet_period <= 0:
-        raise ActivityFailed("wait_for_recovery: timeout and quiet_period must be > 0")
     if consecutive is not None:
-        if int(consecutive) < 1:
-            raise ActivityFailed("wait_for_recovery: consecutive must be >= 1")
-        session.spec.consecutive = int(consecutive)
+        session.spec.consecutive = consecutive
     start = time.monotonic()
     deadline = start + timeout
     poll = min(0.05, session.interval / 2)

@@ -1,0 +1,1 @@
+"""The layer beneath the faults and the measurement: it imports nothing of ours."""
