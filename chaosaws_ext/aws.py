@@ -23,6 +23,7 @@ from chaoslib.types import Configuration, Secrets
 __all__ = [
     "aws_client",
     "region_of",
+    "is_known_region",
     "clear_client_cache",
     "read_only",
     "ReadOnlyViolation",
@@ -110,6 +111,11 @@ def _known_regions() -> frozenset[str]:
         for partition in session.get_available_partitions()
         for region in session.get_available_regions("ec2", partition)
     )
+
+
+def is_known_region(name: str) -> bool:
+    """Whether botocore's endpoint data knows region ``name``."""
+    return name in _known_regions()
 
 
 def _checked(region: str) -> str:
