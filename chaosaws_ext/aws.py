@@ -16,6 +16,11 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    CredentialProvider,
+    CredentialResolver,
+    DeferredRefreshableCredentials,
+)
 from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
@@ -178,19 +183,56 @@ def _session(configuration: Configuration | None, secrets: Secrets | None, regio
     )
     role_arn = configuration.get("aws_assume_role_arn")
     if role_arn:
-        sts = session.client("sts", config=_botocore_config())
         name = configuration.get("aws_assume_role_session_name") or "chaosaws-ext"
-        logger.debug("assuming role %s as session %s", role_arn, name)
-        assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName=name)["Credentials"]
-        session = boto3.session.Session(
-            aws_access_key_id=assumed["AccessKeyId"],
-            aws_secret_access_key=assumed["SecretAccessKey"],
-            aws_session_token=assumed["SessionToken"],
-            region_name=region,
-        )
+        session = _assumed_role_session(session, str(role_arn), str(name), region)
     with _lock:
         _sessions[key] = session
     return session, key
+
+
+class _AssumedRoleProvider(CredentialProvider):
+    """Hands botocore the refreshable assumed-role credentials (the only provider)."""
+
+    METHOD = CANONICAL_NAME = "chaosaws-assume-role"
+
+    def __init__(self, credentials: DeferredRefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> DeferredRefreshableCredentials:
+        return self._credentials
+
+
+def _assumed_role_session(
+    source: boto3.session.Session, role_arn: str, session_name: str, region: str
+) -> boto3.session.Session:
+    """A session whose credentials re-assume ``role_arn`` before they expire.
+
+    AssumeRole credentials last one hour by default, and role chaining caps them at one
+    hour (IAM user guide, "Methods to assume a role"); a run or a ``gameday recover``
+    longer than that would meet ExpiredToken mid-undo with static keys. botocore's
+    refreshable credentials call ``refresh`` again inside their refresh window (15
+    minutes before expiry, advisory; 10 minutes, mandatory), thread-safely.
+    """
+    sts = source.client("sts", config=_botocore_config())
+
+    def refresh() -> dict[str, str]:
+        logger.debug("assuming role %s as session %s", role_arn, session_name)
+        assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)
+        credentials = assumed["Credentials"]
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
+
+    credentials = DeferredRefreshableCredentials(refresh_using=refresh, method="assume-role")
+    core = botocore.session.Session()
+    core.register_component(
+        "credential_provider", CredentialResolver([_AssumedRoleProvider(credentials)])
+    )
+    return boto3.session.Session(botocore_session=core, region_name=region)
 
 
 def _botocore_config() -> Config:
