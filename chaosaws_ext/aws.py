@@ -33,12 +33,22 @@ __all__ = [
     "read_only",
     "ReadOnlyViolation",
     "MAX_ATTEMPTS",
+    "probe_client_config",
+    "PROBE_CLIENT_TIMEOUT_S",
+    "MIN_PROBE_CLIENT_TIMEOUT_S",
     "error_code",
 ]
 
 logger = logging.getLogger("chaosaws_ext")
 
 MAX_ATTEMPTS = 5
+# Measurement clients (samplers, markers, lag poller): connect and read timeout. Not the
+# per-tick deadline, which the Sampler enforces: a new TLS connection to a distant region
+# takes 2-3 round trips (100-200 ms and more for EU<->US), and a botocore timeout closes
+# the pooled connection, so a timeout tied to a 0.1-0.25 s tick makes every call open a
+# new connection and fail (AWS-FIDELITY #14). Configuration ``aws_probe_client_timeout``.
+PROBE_CLIENT_TIMEOUT_S = 2.0
+MIN_PROBE_CLIENT_TIMEOUT_S = 1.0
 _CONFIG_KEYS = (
     "aws_region",
     "aws_profile_name",
@@ -241,6 +251,32 @@ def _botocore_config() -> Config:
         connect_timeout=5,
         read_timeout=30,
         user_agent_extra="chaosaws-ext",
+    )
+
+
+def probe_client_config(configuration: Configuration | None = None) -> Config:
+    """botocore config of a measurement client: no retries (a failed call is a failed
+    sample) and connect/read timeouts of ``aws_probe_client_timeout`` seconds (default
+    PROBE_CLIENT_TIMEOUT_S), never below MIN_PROBE_CLIENT_TIMEOUT_S."""
+    asked = (configuration or {}).get("aws_probe_client_timeout")
+    try:
+        seconds = float(asked) if asked not in (None, "") else PROBE_CLIENT_TIMEOUT_S
+    except (TypeError, ValueError) as error:
+        raise ActivityFailed(
+            f"aws_probe_client_timeout must be a number of seconds, got {asked!r}"
+        ) from error
+    if seconds < MIN_PROBE_CLIENT_TIMEOUT_S:
+        logger.warning(
+            "aws_probe_client_timeout %gs raised to %gs (per-sample deadlines are the "
+            "sampler's timeout_s, not the client's)",
+            seconds,
+            MIN_PROBE_CLIENT_TIMEOUT_S,
+        )
+        seconds = MIN_PROBE_CLIENT_TIMEOUT_S
+    return Config(
+        connect_timeout=seconds,
+        read_timeout=seconds,
+        retries={"mode": "standard", "total_max_attempts": 1},
     )
 
 
