@@ -197,6 +197,12 @@ def describe_global_table(
         if name == region:
             continue
         (active if replica.get("ReplicaStatus") == "ACTIVE" else inactive).append(name)
+    if table.get("GlobalTableVersion") == LEGACY_GLOBAL_TABLE_VERSION:
+        logger.warning(
+            "table %s is a legacy global table (2017.11.29): DescribeTable lists none of its "
+            "replicas; legacy global tables are not supported, upgrade to 2019.11.21",
+            table_name,
+        )
     tags = table_tags(table["TableArn"], region, configuration, secrets)
     return TableFacts(
         name=table_name,
