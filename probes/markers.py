@@ -13,7 +13,9 @@ Backends:
   if missing; one fresh connection per write (a failover breaks connections anyway).
 - :class:`DynamoMarkers`: items in an existing table, keyed
   ``gameday-marker#<run_id>#<seq>`` on its partition key (string); a string sort key
-  gets ``gameday-marker``, a number sort key gets the seq.
+  gets ``gameday-marker``, a number sort key gets the seq. Writes and lag polls use the
+  measurement client of each region (floored timeouts, no retries), warmed by one
+  DescribeTable when the writer and the poller start.
 """
 
 from __future__ import annotations

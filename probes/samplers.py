@@ -10,7 +10,10 @@ recorded as failed with error ``overrun`` instead of queueing more work.
 Checks (``kind``): ``http`` (URL, expected status/body), ``http_dns`` (the URL's host
 resolved against a chosen nameserver, answer cached for its TTL like a client would,
 Host header and SNI kept), ``tcp`` (connect), ``postgres`` (connect + query with
-connect and statement timeouts, psycopg 3), ``dynamodb`` (GetItem or PutItem).
+connect and statement timeouts, psycopg 3), ``dynamodb`` (GetItem or PutItem; its
+client's connect/read timeouts are configuration ``aws_probe_client_timeout``, default
+2 s, never below 1 s, and its connection is warmed by one DescribeTable before the first
+tick: the per-sample deadline stays this module's, see chaosaws_ext.aws).
 """
 
 from __future__ import annotations
