@@ -42,8 +42,7 @@ from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from chaosaws_ext import undo
-from chaosaws_ext.controls import stop_alarms
-from chaosaws_ext.controls.stop_alarms import StopAlarm
+from chaosaws_ext.controls.stop_alarms import StopAlarm, check_exist, firing, parse_stop_alarms
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.locking import LOCK_FAULT
 from chaosaws_ext.mutation import fault_stamps, injected_event, stamp_reverted
@@ -144,7 +143,7 @@ def _watch_alarms(
     max_polls = 1_000_000  # bounded; at 1 s that is 11 days
     for _ in range(max_polls):
         try:
-            found = stop_alarms.firing(alarms, configuration, secrets)
+            found = firing(alarms, configuration, secrets)
         except Exception as error:  # noqa: BLE001 - keep watching; log loudly
             logger.error("stop-condition watch: describe_alarms failed: %s", error)
             found = None
@@ -192,13 +191,10 @@ def _stop_alarms(value: Any, configuration: Configuration, secrets: Secrets) -> 
     """The named stop alarms, each verified to exist before anything is changed; an
     unknown name (or unreadable alarms) interrupts the run before the method."""
     try:
-        alarms = stop_alarms.parse_stop_alarms(
-            value or (configuration or {}).get("stop_alarms"), configuration
-        )
+        alarms = parse_stop_alarms(value or (configuration or {}).get("stop_alarms"), configuration)
         if alarms:
-            stop_alarms.check_exist(alarms, configuration, secrets)
-    except ActivityFailed as error:
-        logger.error("%s", error)
+            check_exist(alarms, configuration, secrets)
+    except ActivityFailed as error:  # chaos logs it (one line) and ends the run
         raise InterruptExecution(str(error)) from None
     return alarms
 
