@@ -32,6 +32,8 @@ from chaosaws_ext.dynamodb.conflict import (
     FAULT,
     KEY_PREFIX,
     RUN_ID_ATTRIBUTE,
+    UNDO_CONFLICT_ATTEMPTS,
+    UNDO_CONFLICT_WAIT_S,
     ConflictBatch,
     KeySchema,
     build_plan,
@@ -50,8 +52,6 @@ __all__ = ["write_conflicting_items", "delete_conflict_items"]
 logger = logging.getLogger("chaosaws_ext")
 
 UNDOER = "dynamodb-delete-conflict-items"
-UNDO_CONFLICT_WAIT_S = 15.0  # MRSC: a delete conflicting with in-flight writes, retried
-UNDO_CONFLICT_ATTEMPTS = 12
 ORPHAN_SCAN_PAGES = 20
 ORPHAN_SCAN_PAGE_SIZE = 500
 
@@ -204,6 +204,31 @@ def delete_conflict_items(
     return result
 
 
+def _delete_ours(client: Any, table_name: str, key: dict[str, Any], run_id: str) -> None:
+    """One conditional delete. A strongly consistent table refuses a write while another
+    region's write to the item is in flight (ReplicatedWriteConflictException, which the
+    undo can meet right after the burst): retried with back-off, bounded in time."""
+    deadline = time.monotonic() + UNDO_CONFLICT_WAIT_S
+    for attempt in range(UNDO_CONFLICT_ATTEMPTS):
+        try:
+            client.delete_item(
+                TableName=table_name,
+                Key=key,
+                ConditionExpression="#run = :run",
+                ExpressionAttributeNames={"#run": RUN_ID_ATTRIBUTE},
+                ExpressionAttributeValues={":run": {"S": run_id}},
+            )
+            return
+        except ClientError as error:
+            backoff = min(2.0, 0.2 * 2**attempt)
+            if (
+                error.response.get("Error", {}).get("Code") != CONFLICT_ERROR
+                or time.monotonic() + backoff > deadline
+            ):
+                raise
+            time.sleep(backoff)
+
+
 @undoer(UNDOER)
 def _delete_items(
     table_name: str,
@@ -253,31 +278,6 @@ def _delete_items(
                 raise
         deleted[name] = count
     return {"table": table_name, "deleted": deleted}
-
-
-def _delete_ours(client: Any, table_name: str, key: dict[str, Any], run_id: str) -> None:
-    """One conditional delete. A strongly consistent table refuses a write while another
-    region's write to the item is in flight (ReplicatedWriteConflictException, which the
-    undo can meet right after the burst): retried with back-off, bounded in time."""
-    deadline = time.monotonic() + UNDO_CONFLICT_WAIT_S
-    for attempt in range(UNDO_CONFLICT_ATTEMPTS):
-        try:
-            client.delete_item(
-                TableName=table_name,
-                Key=key,
-                ConditionExpression="#run = :run",
-                ExpressionAttributeNames={"#run": RUN_ID_ATTRIBUTE},
-                ExpressionAttributeValues={":run": {"S": run_id}},
-            )
-            return
-        except ClientError as error:
-            backoff = min(2.0, 0.2 * 2**attempt)
-            if (
-                error.response.get("Error", {}).get("Code") != CONFLICT_ERROR
-                or time.monotonic() + backoff > deadline
-            ):
-                raise
-            time.sleep(backoff)
 
 
 @orphan_finder(FAULT)

@@ -57,6 +57,8 @@ CONFLICT_ERROR = "ReplicatedWriteConflictException"
 LEGACY_GLOBAL_TABLE_VERSION = "2017.11.29"
 ALL_REGIONS = "all"  # regions: all writes from every active replica
 WRITE_ATTEMPTS = 4
+UNDO_CONFLICT_WAIT_S = 15.0  # MRSC: an undo delete meeting in-flight writes is retried
+UNDO_CONFLICT_ATTEMPTS = 12
 # Refusals that end the burst at once (the inject fails naming the missing permission).
 DENIED_ERRORS = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"})
 TRANSIENT_ERRORS = frozenset(
