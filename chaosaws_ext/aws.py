@@ -16,6 +16,11 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.credentials import (
+    CredentialProvider,
+    CredentialResolver,
+    DeferredRefreshableCredentials,
+)
 from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
@@ -23,16 +28,27 @@ from chaoslib.types import Configuration, Secrets
 __all__ = [
     "aws_client",
     "region_of",
+    "is_known_region",
     "clear_client_cache",
     "read_only",
     "ReadOnlyViolation",
     "MAX_ATTEMPTS",
+    "probe_client_config",
+    "PROBE_CLIENT_TIMEOUT_S",
+    "MIN_PROBE_CLIENT_TIMEOUT_S",
     "error_code",
 ]
 
 logger = logging.getLogger("chaosaws_ext")
 
 MAX_ATTEMPTS = 5
+# Measurement clients (samplers, markers, lag poller): connect and read timeout. Not the
+# per-tick deadline, which the Sampler enforces: a new TLS connection to a distant region
+# takes 2-3 round trips (100-200 ms and more for EU<->US), and a botocore timeout closes
+# the pooled connection, so a timeout tied to a 0.1-0.25 s tick makes every call open a
+# new connection and fail (AWS-FIDELITY #14). Configuration ``aws_probe_client_timeout``.
+PROBE_CLIENT_TIMEOUT_S = 2.0
+MIN_PROBE_CLIENT_TIMEOUT_S = 1.0
 _CONFIG_KEYS = (
     "aws_region",
     "aws_profile_name",
@@ -112,6 +128,11 @@ def _known_regions() -> frozenset[str]:
     )
 
 
+def is_known_region(name: str) -> bool:
+    """Whether botocore's endpoint data knows region ``name``."""
+    return name in _known_regions()
+
+
 def _checked(region: str) -> str:
     """Refuse, in one line and before any call, a region botocore does not know (a typo
     would otherwise surface as a connection error after retries). A region newer than
@@ -172,19 +193,56 @@ def _session(configuration: Configuration | None, secrets: Secrets | None, regio
     )
     role_arn = configuration.get("aws_assume_role_arn")
     if role_arn:
-        sts = session.client("sts", config=_botocore_config())
         name = configuration.get("aws_assume_role_session_name") or "chaosaws-ext"
-        logger.debug("assuming role %s as session %s", role_arn, name)
-        assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName=name)["Credentials"]
-        session = boto3.session.Session(
-            aws_access_key_id=assumed["AccessKeyId"],
-            aws_secret_access_key=assumed["SecretAccessKey"],
-            aws_session_token=assumed["SessionToken"],
-            region_name=region,
-        )
+        session = _assumed_role_session(session, str(role_arn), str(name), region)
     with _lock:
         _sessions[key] = session
     return session, key
+
+
+class _AssumedRoleProvider(CredentialProvider):
+    """Hands botocore the refreshable assumed-role credentials (the only provider)."""
+
+    METHOD = CANONICAL_NAME = "chaosaws-assume-role"
+
+    def __init__(self, credentials: DeferredRefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> DeferredRefreshableCredentials:
+        return self._credentials
+
+
+def _assumed_role_session(
+    source: boto3.session.Session, role_arn: str, session_name: str, region: str
+) -> boto3.session.Session:
+    """A session whose credentials re-assume ``role_arn`` before they expire.
+
+    AssumeRole credentials last one hour by default, and role chaining caps them at one
+    hour (IAM user guide, "Methods to assume a role"); a run or a ``gameday recover``
+    longer than that would meet ExpiredToken mid-undo with static keys. botocore's
+    refreshable credentials call ``refresh`` again inside their refresh window (15
+    minutes before expiry, advisory; 10 minutes, mandatory), thread-safely.
+    """
+    sts = source.client("sts", config=_botocore_config())
+
+    def refresh() -> dict[str, str]:
+        logger.debug("assuming role %s as session %s", role_arn, session_name)
+        assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)
+        credentials = assumed["Credentials"]
+        return {
+            "access_key": credentials["AccessKeyId"],
+            "secret_key": credentials["SecretAccessKey"],
+            "token": credentials["SessionToken"],
+            "expiry_time": credentials["Expiration"].isoformat(),
+        }
+
+    credentials = DeferredRefreshableCredentials(refresh_using=refresh, method="assume-role")
+    core = botocore.session.Session()
+    core.register_component(
+        "credential_provider", CredentialResolver([_AssumedRoleProvider(credentials)])
+    )
+    return boto3.session.Session(botocore_session=core, region_name=region)
 
 
 def _botocore_config() -> Config:
@@ -193,6 +251,32 @@ def _botocore_config() -> Config:
         connect_timeout=5,
         read_timeout=30,
         user_agent_extra="chaosaws-ext",
+    )
+
+
+def probe_client_config(configuration: Configuration | None = None) -> Config:
+    """botocore config of a measurement client: no retries (a failed call is a failed
+    sample) and connect/read timeouts of ``aws_probe_client_timeout`` seconds (default
+    PROBE_CLIENT_TIMEOUT_S), never below MIN_PROBE_CLIENT_TIMEOUT_S."""
+    asked = (configuration or {}).get("aws_probe_client_timeout")
+    try:
+        seconds = float(asked) if asked not in (None, "") else PROBE_CLIENT_TIMEOUT_S
+    except (TypeError, ValueError) as error:
+        raise ActivityFailed(
+            f"aws_probe_client_timeout must be a number of seconds, got {asked!r}"
+        ) from error
+    if seconds < MIN_PROBE_CLIENT_TIMEOUT_S:
+        logger.warning(
+            "aws_probe_client_timeout %gs raised to %gs (per-sample deadlines are the "
+            "sampler's timeout_s, not the client's)",
+            seconds,
+            MIN_PROBE_CLIENT_TIMEOUT_S,
+        )
+        seconds = MIN_PROBE_CLIENT_TIMEOUT_S
+    return Config(
+        connect_timeout=seconds,
+        read_timeout=seconds,
+        retries={"mode": "standard", "total_max_attempts": 1},
     )
 
 

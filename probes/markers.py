@@ -13,7 +13,9 @@ Backends:
   if missing; one fresh connection per write (a failover breaks connections anyway).
 - :class:`DynamoMarkers`: items in an existing table, keyed
   ``gameday-marker#<run_id>#<seq>`` on its partition key (string); a string sort key
-  gets ``gameday-marker``, a number sort key gets the seq.
+  gets ``gameday-marker``, a number sort key gets the seq. Writes and lag polls use the
+  measurement client of each region (floored timeouts, no retries), warmed by one
+  DescribeTable when the writer and the poller start.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol
 
-from botocore.config import Config
 from chaoslib.types import Configuration, Secrets
 
 from probes.phases import wall_now
@@ -124,18 +125,23 @@ class DynamoMarkers:
         self.hash_key: str = ""
         self.range_key: tuple[str, str] | None = None
 
-    def client(self, region: str, timeout: float | None = None) -> Any:
-        from chaosaws_ext.aws import aws_client
+    def client(self, region: str, probe: bool = False) -> Any:
+        """The default client (retries), or with ``probe`` the measurement client: no
+        retries and the floored probe timeouts (chaosaws_ext.aws.probe_client_config),
+        one per region, so the connection warmed before t0 is the one the ticks use.
+        Callers keep their own deadlines; those never shorten the client's timeouts."""
+        from chaosaws_ext.aws import aws_client, probe_client_config
 
-        config = None
-        if timeout is not None:
-            bucket = round(max(0.05, timeout), 2)
-            config = Config(
-                connect_timeout=bucket,
-                read_timeout=bucket,
-                retries={"total_max_attempts": 1, "mode": "standard"},
-            )
+        config = probe_client_config(self.configuration) if probe else None
         return aws_client("dynamodb", self.configuration, self.secrets, region, config=config)
+
+    def warm(self, region: str) -> None:
+        """One cheap call (DescribeTable) on the measurement client of ``region``; a
+        failure is only logged: the markers and the lag will show it."""
+        try:
+            self.client(region, probe=True).describe_table(TableName=self.table)
+        except Exception as error:  # noqa: BLE001 - measured by the markers, not here
+            logger.warning("markers: warm-up call in %s failed: %s", region, error)
 
     def prepare(self) -> None:
         table = self.client(self.region).describe_table(TableName=self.table)["Table"]
@@ -150,6 +156,7 @@ class DynamoMarkers:
                 self.hash_key = name
             else:
                 self.range_key = (name, types.get(name, "S"))
+        self.warm(self.region)
 
     def key(self, run_id: str, seq: int) -> dict[str, Any]:
         key: dict[str, Any] = {self.hash_key: {"S": f"gameday-marker#{run_id}#{seq:09d}"}}
@@ -167,14 +174,14 @@ class DynamoMarkers:
                 "gameday_written_at": {"S": written_at},
             }
         )
-        self.client(self.region, timeout).put_item(TableName=self.table, Item=item)
+        self.client(self.region, probe=True).put_item(TableName=self.table, Item=item)
 
     def present_in(
         self, region: str, run_id: str, seqs: list[int], timeout: float | None = None
     ) -> set[int]:
         """The markers of ``seqs`` that exist in ``region`` (batched reads)."""
         found: set[int] = set()
-        client = self.client(region, timeout)
+        client = self.client(region, probe=timeout is not None)
         for start in range(0, len(seqs), 100):
             request = {
                 self.table: {
@@ -324,6 +331,7 @@ class LagPoller:
         self._cadence = Cadence(interval, self._tick, "lag")
 
     def start(self) -> None:
+        self.backend.warm(self.region)
         self._cadence.start()
 
     def stop(self) -> None:

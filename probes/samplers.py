@@ -10,7 +10,10 @@ recorded as failed with error ``overrun`` instead of queueing more work.
 Checks (``kind``): ``http`` (URL, expected status/body), ``http_dns`` (the URL's host
 resolved against a chosen nameserver, answer cached for its TTL like a client would,
 Host header and SNI kept), ``tcp`` (connect), ``postgres`` (connect + query with
-connect and statement timeouts, psycopg 3), ``dynamodb`` (GetItem or PutItem).
+connect and statement timeouts, psycopg 3), ``dynamodb`` (GetItem or PutItem; its
+client's connect/read timeouts are configuration ``aws_probe_client_timeout``, default
+2 s, never below 1 s, and its connection is warmed by one DescribeTable before the first
+tick: the per-sample deadline stays this module's, see chaosaws_ext.aws).
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from botocore.config import Config
 from chaoslib.types import Configuration, Secrets
 
 from probes.phases import wall_now
@@ -259,7 +261,8 @@ class PostgresCheck:
 
 
 class DynamoDbCheck:
-    """GetItem (or PutItem) on one key, with short timeouts and no retries.
+    """GetItem (or PutItem) on one key, no retries; the client's timeouts are the floored
+    probe timeouts (chaosaws_ext.aws.probe_client_config), the deadline the Sampler's.
 
     Without ``key``, the table's key schema is read once (DescribeTable) and the item
     ``gameday-health`` (string keys; 0 for a number sort key) is used: a GetItem of a
@@ -289,27 +292,33 @@ class DynamoDbCheck:
         if key is not None:
             self.key = {name: serializer.serialize(value) for name, value in key.items()}
         self.configuration, self.secrets = configuration, secrets
-        self._clients: dict[float, Any] = {}
+        self._probe_client: Any = None
         self._lock = threading.Lock()
 
-    def _client(self, timeout: float) -> Any:
-        from chaosaws_ext.aws import aws_client
+    def _client(self) -> Any:
+        """One client for every tick (so the warmed connection is reused), with the
+        floored probe timeouts: the tick's deadline is the Sampler's, not botocore's."""
+        from chaosaws_ext.aws import aws_client, probe_client_config
 
-        bucket = round(max(0.05, timeout), 2)
         with self._lock:
-            if bucket not in self._clients:
-                self._clients[bucket] = aws_client(
+            if self._probe_client is None:
+                self._probe_client = aws_client(
                     "dynamodb",
                     self.configuration,
                     self.secrets,
                     region=self.region,
-                    config=Config(
-                        connect_timeout=bucket,
-                        read_timeout=bucket,
-                        retries={"total_max_attempts": 1, "mode": "standard"},
-                    ),
+                    config=probe_client_config(self.configuration),
                 )
-            return self._clients[bucket]
+            return self._probe_client
+
+    def warm(self) -> None:
+        """One cheap call before t0 (DescribeTable; it also yields the default key) so
+        the first samples do not pay for the TLS handshake."""
+        client = self._client()
+        if self.key is None:
+            self._item_key(client)
+        else:
+            client.describe_table(TableName=self.table)
 
     def _item_key(self, client: Any) -> dict[str, Any]:
         if self.key is None:
@@ -324,7 +333,7 @@ class DynamoDbCheck:
         return self.key
 
     def __call__(self, timeout: float) -> str | None:
-        client = self._client(timeout)
+        client = self._client()
         key = self._item_key(client)
         if self.operation == "get":
             client.get_item(TableName=self.table, Key=key)
@@ -416,6 +425,17 @@ class Sampler:
         self._samples: list[Sample] = []
         self._pending: list[_Pending] = []
         self._running = 0  # futures not finished, abandoned ones included
+
+    def warm(self) -> None:
+        """Open the check's connection before sampling starts, when it has a ``warm``
+        (the AWS checks); a failure is only logged: the samples will show it."""
+        warm = getattr(self.check, "warm", None)
+        if warm is None:
+            return
+        try:
+            warm()
+        except Exception as error:  # noqa: BLE001 - measured by the samples, not here
+            logger.warning("sampler %s: warm-up call failed: %s", self.name, error)
 
     def tick(self, now: float) -> None:
         """Start one check (never blocks); also time out overdue ones."""

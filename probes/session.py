@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("chaosaws_ext.probes")
+WARM_TIMEOUT_S = 5.0  # the warm-up calls: about two probe client timeouts
 
 _TOP_KEYS = {
     "service",
@@ -286,6 +287,7 @@ class MeasurementSession:
                         kind=spec["kind"],
                     )
                 )
+            self._warm_samplers()
             from chaosaws_ext.runcontext import current_run
 
             # the safety control may start a new run before the method: take its id now
@@ -295,6 +297,19 @@ class MeasurementSession:
             self._cadence.start()
             if self.spec.markers:
                 self._start_markers(self.spec.markers)
+
+    def _warm_samplers(self) -> None:
+        """One cheap call per AWS sampler, in parallel, before the first tick (and so
+        before t0): the TLS handshake to a distant region is not measured as latency.
+        Bounded by WARM_TIMEOUT_S; a sampler still warming then simply starts."""
+        assert self._executor is not None
+        futures = [self._executor.submit(sampler.warm) for sampler in self.samplers]
+        deadline = time.monotonic() + WARM_TIMEOUT_S
+        for future in futures:
+            try:
+                future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception as error:  # noqa: BLE001 - a timeout: sampling starts anyway
+                logger.warning("measurement: sampler warm-up not finished: %s", error)
 
     def _tick(self, now: float) -> None:
         for sampler in self.samplers:

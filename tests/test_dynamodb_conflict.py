@@ -392,3 +392,80 @@ def test_undo_never_deletes_an_item_of_someone_else(mocked_aws: None, run_contex
 
     assert result["deleted"] == {REGION: 0}
     assert _scan(REGION) == before
+
+
+THIRD_REGION = "us-east-1"
+
+
+def test_a_three_replica_table_is_written_and_undone_in_two_regions_only(
+    replicator: GlobalTableReplicator, run_context: RunContext
+):
+    """Default writers: this region and ``other_region``; the undo deletes there only,
+    and the deletes replicate to the third replica (which is never called)."""
+    _create_table()
+    _seed()
+    replicator.make_global(TABLE, [REGION, OTHER_REGION, THIRD_REGION])
+    before = {r: _scan(r) for r in (REGION, OTHER_REGION, THIRD_REGION)}
+    configuration = {"aws_region": REGION, "other_region": OTHER_REGION}
+    third_calls: list[str] = []
+    aws_client("dynamodb", configuration, None, region=THIRD_REGION).meta.events.register(
+        "before-call.dynamodb", lambda model, **_: third_calls.append(model.name)
+    )
+
+    result = actions.write_conflicting_items(
+        TABLE, writes_per_region=3, configuration=configuration
+    )
+
+    assert result["regions"] == [REGION, OTHER_REGION]
+    assert replicator.drain(timeout=5)
+    label = result["keys"][0]
+    assert any(i["ticket"]["S"] == label for i in _scan(THIRD_REGION))  # replicated there
+    entries = Ledger(run_context.ledger_path).unreverted(fault="dynamodb-conflict")
+    assert [e.undo["args"]["regions"] for e in entries] == [[REGION, OTHER_REGION]] * 2
+
+    actions.delete_conflict_items(configuration=configuration)
+
+    assert replicator.drain(timeout=5)
+    assert {r: _scan(r) for r in (REGION, OTHER_REGION, THIRD_REGION)} == before
+    assert third_calls == []
+
+
+def test_regions_all_writes_from_every_active_replica(
+    replicator: GlobalTableReplicator, run_context: RunContext
+):
+    _create_table()
+    replicator.make_global(TABLE, [REGION, OTHER_REGION, THIRD_REGION])
+    plan = actions.plan_conflicting_writes(
+        TABLE, regions="all", configuration={"aws_region": REGION}
+    )
+    assert plan.details["regions"] == sorted([REGION, OTHER_REGION, THIRD_REGION])
+    # without other_region the default pair is this region and the first other replica
+    plan = actions.plan_conflicting_writes(TABLE, configuration={"aws_region": REGION})
+    assert plan.details["regions"] == [REGION, OTHER_REGION]
+
+
+def test_a_legacy_global_table_is_refused_in_one_line(
+    replicator: GlobalTableReplicator, run_context: RunContext
+):
+    """A 2017.11.29 table: DescribeTable says GlobalTableVersion 2017.11.29 and lists no
+    replicas (its replicas are only in DescribeGlobalTable)."""
+    _create_table()
+    configuration = {"aws_region": REGION}
+    client = aws_client("dynamodb", configuration, None, region=REGION)
+
+    def legacy(parsed: dict, model: Any, **_: Any) -> None:
+        if model.name == "DescribeTable" and "Table" in parsed:
+            parsed["Table"]["GlobalTableVersion"] = "2017.11.29"
+
+    client.meta.events.register("after-call.dynamodb.DescribeTable", legacy)
+    calls = _record_mutations(configuration)
+
+    with pytest.raises(ActivityFailed) as raised:
+        actions.write_conflicting_items(TABLE, configuration=configuration)
+
+    assert str(raised.value) == (
+        f"refusing dynamodb-conflict: table {TABLE} is a legacy global table (2017.11.29); "
+        "legacy global tables (2017.11.29) are not supported; upgrade to 2019.11.21"
+    )
+    assert calls == []
+    assert Ledger(run_context.ledger_path).entries() == []

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,7 +117,11 @@ def test_instance_failover_end_to_end_in_process(
     assert [s.event for s in fault_stamps()] == ["injected"]
 
     report = probes.wait_for_failover_completion(
-        db_instance_identifier=db, timeout=10, poll_interval=POLL, configuration=CONFIG
+        db_instance_identifier=db,
+        timeout=10,
+        poll_interval=POLL,
+        settled_poll_interval=POLL,
+        configuration=CONFIG,
     )
 
     state = rds.describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]
@@ -177,7 +184,11 @@ def test_cluster_failover_without_target_picks_the_reader(
     assert injected["writer_az_before"] == "eu-south-1a"
     assert "FailoverDBCluster" in api_calls
     report = probes.wait_for_failover_completion(
-        db_cluster_identifier="aurora", timeout=10, poll_interval=POLL, configuration=CONFIG
+        db_cluster_identifier="aurora",
+        timeout=10,
+        poll_interval=POLL,
+        settled_poll_interval=POLL,
+        configuration=CONFIG,
     )
     assert writer_of(rds, "aurora") == ["aurora-1"]
     assert report["writer_instance_before"] == "aurora-0"
@@ -193,6 +204,86 @@ def test_cluster_failover_without_target_picks_the_reader(
         "Started cross AZ failover to DB instance: aurora-1",
         "Completed failover to DB instance: aurora-1",
     ]
+
+
+def _set_status(db_id: str, status: str) -> None:
+    """What AWS shows and moto does not: the demoted writer rebooting after the cluster
+    itself is back to ``available``."""
+    from moto.rds.models import rds_backends
+
+    rds_backends["123456789012"][REGION].databases[db_id].status = status
+
+
+def test_cluster_failover_waits_for_every_member_instance(
+    rds: boto3.client, emulator: RdsFailoverEmulator
+) -> None:
+    create_cluster(rds)
+    actions.failover_db_cluster("aurora", configuration=CONFIG)
+    _set_status("aurora-0", "rebooting")
+    released: list[float] = []
+
+    def release() -> None:
+        released.append(time.monotonic())
+        _set_status("aurora-0", "available")
+
+    timer = threading.Timer(WINDOW + 0.5, release)  # after the cluster is available
+    timer.start()
+    try:
+        report = probes.wait_for_failover_completion(
+            db_cluster_identifier="aurora",
+            timeout=10,
+            poll_interval=POLL,
+            settled_poll_interval=POLL,
+            configuration=CONFIG,
+        )
+        returned = time.monotonic()
+    finally:
+        timer.cancel()
+    assert released and returned >= released[0]
+    states = rds.describe_db_instances(Filters=[{"Name": "db-cluster-id", "Values": ["aurora"]}])
+    assert {db["DBInstanceStatus"] for db in states["DBInstances"]} == {"available"}
+    assert report["status"] == "available" and report["writer_instance_after"] == "aurora-1"
+
+
+def test_a_member_that_never_comes_back_is_named_when_the_wait_ends(
+    rds: boto3.client, emulator: RdsFailoverEmulator
+) -> None:
+    create_cluster(rds)
+    actions.failover_db_cluster("aurora", configuration=CONFIG)
+    _set_status("aurora-0", "rebooting")
+    with pytest.raises(ActivityFailed) as raised:
+        probes.wait_for_failover_completion(
+            db_cluster_identifier="aurora",
+            timeout=WINDOW + 0.5,
+            poll_interval=POLL,
+            settled_poll_interval=POLL,
+            configuration=CONFIG,
+        )
+    assert re.fullmatch(
+        r"db-cluster 'aurora' is available, its instance\(s\) not: aurora-0 'rebooting', "
+        r"after waiting \d+\.\ds; check them in the RDS console",
+        str(raised.value),
+    ), str(raised.value)
+
+
+def test_polling_slows_down_once_the_failover_is_seen(
+    rds: boto3.client, emulator: RdsFailoverEmulator, api_calls
+) -> None:
+    create_instance(rds)
+    db = "production-analytics-db"
+    actions.failover_db_instance(db, configuration=CONFIG)
+    api_calls.clear()
+    report = probes.wait_for_failover_completion(
+        db_instance_identifier=db,
+        timeout=10,
+        poll_interval=POLL,  # would be WINDOW / POLL = 15 reads
+        settled_poll_interval=0.2,
+        configuration=CONFIG,
+    )
+    reads = api_calls.count("DescribeDBInstances")
+    # first read + the waiter every 0.2 s over the 0.3 s window + the final read(s)
+    assert reads <= 6, api_calls
+    assert report["resolution_s"] == 0.2 and report["transition_poll_s"] == POLL
 
 
 def test_cluster_plan_prefers_best_tier_in_another_az(rds: boto3.client) -> None:
@@ -298,6 +389,7 @@ def test_probe_with_before_values_as_arguments(
         writer_az_before="eu-south-1a",
         timeout=10,
         poll_interval=POLL,
+        settled_poll_interval=POLL,
         configuration=CONFIG,
     )
     assert report["changed"] is True and report["writer_az_after"] == "eu-south-1b"
@@ -312,6 +404,7 @@ def test_probe_handles_status_still_available_after_the_call(rds: boto3.client) 
         timeout=5,
         transition_timeout=0.2,
         poll_interval=0.05,
+        settled_poll_interval=0.05,
         configuration=CONFIG,
     )
     assert report["changed"] is False and report["left_available"] is False
@@ -329,6 +422,7 @@ def test_probe_times_out_with_one_line(rds: boto3.client, mocked_aws: None) -> N
                 writer_az_before="eu-south-1a",
                 timeout=0.2,
                 poll_interval=0.05,
+                settled_poll_interval=0.05,
                 configuration=CONFIG,
             )
     finally:

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from chaosaws_ext.ledger import Ledger
+from tests.helpers.moto_cloudwatch import strict_cloudwatch
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAOS = str(Path(sys.executable).with_name("chaos"))
@@ -266,6 +267,57 @@ def test_alarm_entering_alarm_state_aborts_and_restores(tmp_path: Path, moto_end
     abort = journal["safety"]["abort"]
     assert abort["alarm"] == "api-5xx"
     assert 0 <= abort["seconds_to_restore"] < 5
+
+
+def test_a_composite_alarm_in_another_region_aborts_and_restores(
+    tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strict_cloudwatch(monkeypatch)  # AWS: composites only with AlarmTypes
+    cloudwatch = boto3.client("cloudwatch", region_name="us-east-1")
+    cloudwatch.put_metric_alarm(
+        AlarmName="route53-failing",
+        MetricName="HealthCheckStatus",
+        Namespace="AWS/Route53",
+        Statistic="Minimum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="LessThanThreshold",
+    )
+    cloudwatch.put_composite_alarm(AlarmName="service-down", AlarmRule="ALARM(route53-failing)")
+    experiment = _experiment(tmp_path, hold=60, stop_alarms="us-east-1:service-down")
+    process = _start(tmp_path, experiment)
+    _wait_for_injection(tmp_path)
+    cloudwatch.set_alarm_state(AlarmName="service-down", StateValue="ALARM", StateReason="test")
+    assert _finish(process) == 1
+    _assert_restored(tmp_path)
+    abort = _journal(tmp_path)["safety"]["abort"]
+    assert (abort["alarm"], abort["alarm_region"]) == ("service-down", "us-east-1")
+
+
+def test_a_misspelled_stop_alarm_refuses_the_run_before_any_change(
+    tmp_path: Path, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strict_cloudwatch(monkeypatch)
+    boto3.client("cloudwatch", region_name="eu-south-1").put_metric_alarm(
+        AlarmName="api-5xx",
+        MetricName="5XXError",
+        Namespace="AWS/ApplicationELB",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    process = _start(tmp_path, _experiment(tmp_path, hold=60, stop_alarms="api-5xx,api-5xxx"))
+    output, _ = process.communicate(timeout=90)
+    assert process.returncode == 1
+    assert (tmp_path / "state").read_text() == "normal"  # the fault never went in
+    assert Ledger(tmp_path / "ledger.jsonl").entries() == []
+    refusals = [line for line in output.splitlines() if "stop alarm(s) not found" in line]
+    assert refusals and "eu-south-1:api-5xxx" in refusals[0]
+    assert "api-5xx," not in refusals[0]  # the existing alarm is not named
+    assert "Traceback" not in output
 
 
 def test_a_second_interrupt_during_the_undo_does_not_abandon_it(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ the others (chaoslib applies controls in list order) and redacts what they wrote
           type: python
           module: chaosaws_ext.controls.safety
           arguments:
-            stop_alarms: "${stop_alarms}"      # CloudWatch alarm names, comma separated
+            stop_alarms: "${stop_alarms}"      # CloudWatch alarms, comma separated: name,
+                                               # region:name or an alarm ARN (stop_alarms.py)
             stop_poll_interval: 5
 
 What it does, because Chaos Toolkit alone does not (see FIELD-NOTES):
@@ -18,8 +19,10 @@ What it does, because Chaos Toolkit alone does not (see FIELD-NOTES):
   being swallowed by the running activity;
 - a dead-man's switch undoes the fault ``max_fault_seconds`` after injection, whatever
   the method is doing, and interrupts the method;
-- stop conditions: named CloudWatch alarms are polled; one entering ALARM undoes the fault
-  at once and interrupts the method (time from alarm to restored state is journaled);
+- stop conditions: named CloudWatch alarms (metric or composite, any region) must all exist
+  before anything is changed, or the run is refused; they are polled, and one entering
+  ALARM undoes the fault at once and interrupts the method (time from alarm to restored
+  state is journaled);
 - after the experiment (also after an interruption), every unreverted ledger entry of the
   run is undone; a second Ctrl-C during that undo asks before abandoning it;
 - a failed fault action marks the run failed (chaos would otherwise exit 0);
@@ -37,11 +40,11 @@ import threading
 import time
 from typing import Any
 
-from chaoslib.exceptions import InterruptExecution
+from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from chaosaws_ext import undo
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.controls.stop_alarms import StopAlarm, check_exist, firing, parse_stop_alarms
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.locking import LOCK_FAULT
 from chaosaws_ext.mutation import fault_stamps, injected_event, stamp_reverted
@@ -133,38 +136,29 @@ def _revert(guard: _Guard, configuration: Configuration, secrets: Secrets) -> di
         }
 
 
-def _as_names(value: Any) -> list[str]:
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [name.strip() for name in value.split(",") if name.strip()]
-    return [str(name) for name in value]
-
-
 def _watch_alarms(
-    guard: _Guard, names: list[str], interval: float, configuration: Configuration, secrets: Secrets
+    guard: _Guard,
+    alarms: list[StopAlarm],
+    interval: float,
+    configuration: Configuration,
+    secrets: Secrets,
 ) -> None:
-    try:
-        client = aws_client("cloudwatch", configuration, secrets)
-    except Exception as error:  # noqa: BLE001 - e.g. an unknown region: the run reports it
-        logger.error("stop-condition watch not started: %s", error)
-        return
     max_polls = 1_000_000  # bounded; at 1 s that is 11 days
     for _ in range(max_polls):
         try:
-            alarms = client.describe_alarms(AlarmNames=names)["MetricAlarms"]
+            found = firing(alarms, configuration, secrets)
         except Exception as error:  # noqa: BLE001 - keep watching; log loudly
             logger.error("stop-condition watch: describe_alarms failed: %s", error)
-            alarms = []
-        firing = [a for a in alarms if a.get("StateValue") == "ALARM"]
-        if firing:
-            alarm = firing[0]
-            updated = alarm.get("StateUpdatedTimestamp")
+            found = None
+        if found:
+            alarm, state = found
+            updated = state.get("StateUpdatedTimestamp")
             guard.abort(
-                f"stop condition: alarm {alarm['AlarmName']} is in ALARM",
+                f"stop condition: alarm {alarm.name} is in ALARM",
                 configuration,
                 secrets,
-                alarm=alarm["AlarmName"],
+                alarm=alarm.name,
+                alarm_region=alarm.region,
                 alarm_at=updated.isoformat() if hasattr(updated, "isoformat") else updated,
                 detected_at=_now(),
             )
@@ -212,6 +206,18 @@ def _run_secrets(configuration: Configuration, secrets: Secrets, experiment: Any
     return set(run_secret_values(configuration, secrets)) | secret_values(secrets, declared)
 
 
+def _stop_alarms(value: Any, configuration: Configuration, secrets: Secrets) -> list[StopAlarm]:
+    """The named stop alarms, each verified to exist before anything is changed; an
+    unknown name (or unreadable alarms) interrupts the run before the method."""
+    try:
+        alarms = parse_stop_alarms(value or (configuration or {}).get("stop_alarms"), configuration)
+        if alarms:
+            check_exist(alarms, configuration, secrets)
+    except ActivityFailed as error:  # chaos logs it (one line) and ends the run
+        raise InterruptExecution(str(error)) from None
+    return alarms
+
+
 def before_experiment_control(
     context: Experiment,
     configuration: Configuration = None,
@@ -229,15 +235,15 @@ def before_experiment_control(
     run = start_run(configuration, name)
     fault_stamps(clear=True)
     logger.info("run %s, ledger %s", run.run_id, run.ledger_path)
+    alarms = _stop_alarms(stop_alarms, configuration, secrets)
     if threading.current_thread() is threading.main_thread():
         _guard.previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
-    names = _as_names(stop_alarms or (configuration or {}).get("stop_alarms"))
-    if names:
+    if alarms:
         watcher = threading.Thread(
             target=_watch_alarms,
             name="stop-conditions",
             daemon=True,
-            args=(_guard, names, float(stop_poll_interval), configuration, secrets),
+            args=(_guard, alarms, float(stop_poll_interval), configuration, secrets),
         )
         _guard.threads.append(watcher)
         watcher.start()

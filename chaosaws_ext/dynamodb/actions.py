@@ -11,7 +11,7 @@ which.
 Only items of our own are touched: partition key ``chaos-<run id>-<n>`` (sort key, if
 any, ``chaos-conflict`` or ``0``) carrying a ``chaos_run_id`` attribute. Each region's
 keys are in the ledger before its first write; the undo deletes exactly those keys in
-every replica region (:func:`delete_conflict_items`).
+the regions written, from which the deletes replicate (:func:`delete_conflict_items`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from chaosaws_ext.dynamodb.conflict import (
     FAULT,
     KEY_PREFIX,
     RUN_ID_ATTRIBUTE,
+    UNDO_CONFLICT_ATTEMPTS,
+    UNDO_CONFLICT_WAIT_S,
     ConflictBatch,
     KeySchema,
     build_plan,
@@ -64,7 +66,9 @@ def write_conflicting_items(
     secrets: Secrets = None,
 ) -> dict[str, Any]:
     """Write ``writes_per_region`` conflicting versions of ``keys`` item(s) from each
-    of ``regions`` (default: every active replica region, at least 2) at once.
+    of ``regions`` at once. Default: two replicas, this region and configuration
+    ``other_region`` (else the first other active replica); ``"all"``: every active
+    replica. The undo deletes in the regions written only.
 
     Refuses, before any write, an unknown table, a table with fewer than two active
     replicas, a region that is not a replica, and absurd counts (keys 1..25,
@@ -77,7 +81,6 @@ def write_conflicting_items(
     check_plan(plan, configuration, secrets)
     details = plan.details
     wanted: list[str] = details["regions"]
-    replica_regions: list[str] = details["replica_regions"]
     per_region = int(details["writes_per_region"])
     schema = KeySchema(*details["key_schema"]["hash"], *details["key_schema"]["range"])
     batch = ConflictBatch(
@@ -107,13 +110,16 @@ def write_conflicting_items(
             resource=f"{FAULT}:{table_name}@{region}",
             change=f"{per_region} conflicting PutItem per key on {', '.join(labels)}",
             undoer=UNDOER,
+            # only the regions written: each delete is later than every write, so it
+            # replicates to the other replicas too (last writer wins; MRSC deletes
+            # everywhere at once), and no further region's access is needed
             undo_args={
                 "table_name": table_name,
-                "regions": replica_regions,
+                "regions": wanted,
                 "keys": batch.keys,
                 "run_id": run.run_id,
             },
-            undo_describe=(f"DeleteItem {', '.join(labels)} in {', '.join(replica_regions)}"),
+            undo_describe=(f"DeleteItem {', '.join(labels)} in {', '.join(wanted)}"),
             call=lambda: run_writers(
                 batch, region, per_region, barrier, deadline, configuration, secrets
             ),
@@ -192,10 +198,35 @@ def plan_conflicting_writes(
 def delete_conflict_items(
     configuration: Configuration = None, secrets: Secrets = None
 ) -> dict[str, Any]:
-    """Rollback: delete this run's conflict items in every replica region (ledger replay)."""
+    """Rollback: delete this run's conflict items in the regions written (ledger replay)."""
     result = revert_faults(fault=FAULT, configuration=configuration, secrets=secrets)
     stamp_reverted(FAULT)
     return result
+
+
+def _delete_ours(client: Any, table_name: str, key: dict[str, Any], run_id: str) -> None:
+    """One conditional delete. A strongly consistent table refuses a write while another
+    region's write to the item is in flight (ReplicatedWriteConflictException, which the
+    undo can meet right after the burst): retried with back-off, bounded in time."""
+    deadline = time.monotonic() + UNDO_CONFLICT_WAIT_S
+    for attempt in range(UNDO_CONFLICT_ATTEMPTS):
+        try:
+            client.delete_item(
+                TableName=table_name,
+                Key=key,
+                ConditionExpression="#run = :run",
+                ExpressionAttributeNames={"#run": RUN_ID_ATTRIBUTE},
+                ExpressionAttributeValues={":run": {"S": run_id}},
+            )
+            return
+        except ClientError as error:
+            backoff = min(2.0, 0.2 * 2**attempt)
+            if (
+                error.response.get("Error", {}).get("Code") != CONFLICT_ERROR
+                or time.monotonic() + backoff > deadline
+            ):
+                raise
+            time.sleep(backoff)
 
 
 @undoer(UNDOER)
@@ -234,13 +265,7 @@ def _delete_items(
                     ExpressionAttributeNames={"#run": RUN_ID_ATTRIBUTE},
                 ):
                     continue
-                client.delete_item(
-                    TableName=table_name,
-                    Key=key,
-                    ConditionExpression="#run = :run",
-                    ExpressionAttributeNames={"#run": RUN_ID_ATTRIBUTE},
-                    ExpressionAttributeValues={":run": {"S": run_id}},
-                )
+                _delete_ours(client, table_name, key, run_id)
                 count += 1
             except ClientError as error:
                 code = error.response.get("Error", {}).get("Code")

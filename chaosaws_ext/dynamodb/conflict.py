@@ -51,7 +51,14 @@ CLIENT_TS_ATTRIBUTE = "chaos_client_ts"
 MAX_KEYS = 25
 MAX_WRITES_PER_REGION = 1000
 CONFLICT_ERROR = "ReplicatedWriteConflictException"
+# DescribeGlobalTable "only applies to Version 2017.11.29 (Legacy)... If you are using
+# global tables Version 2019.11.21 you can use DescribeTable instead" (boto3
+# DynamoDB.Client.describe_global_table); legacy replicas are not in DescribeTable.Replicas.
+LEGACY_GLOBAL_TABLE_VERSION = "2017.11.29"
+ALL_REGIONS = "all"  # regions: all writes from every active replica
 WRITE_ATTEMPTS = 4
+UNDO_CONFLICT_WAIT_S = 15.0  # MRSC: an undo delete meeting in-flight writes is retried
+UNDO_CONFLICT_ATTEMPTS = 12
 # Refusals that end the burst at once (the inject fails naming the missing permission).
 DENIED_ERRORS = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"})
 TRANSIENT_ERRORS = frozenset(
@@ -124,6 +131,7 @@ class TableFacts:
     inactive: list[str]
     strong: bool  # multi-region strong consistency (MRSC)
     tags: dict[str, str]
+    version: str | None = None  # GlobalTableVersion: 2019.11.21, 2017.11.29 (legacy) or None
 
 
 @dataclass
@@ -191,6 +199,12 @@ def describe_global_table(
         if name == region:
             continue
         (active if replica.get("ReplicaStatus") == "ACTIVE" else inactive).append(name)
+    if table.get("GlobalTableVersion") == LEGACY_GLOBAL_TABLE_VERSION:
+        logger.warning(
+            "table %s is a legacy global table (2017.11.29): DescribeTable lists none of its "
+            "replicas; legacy global tables are not supported, upgrade to 2019.11.21",
+            table_name,
+        )
     tags = table_tags(table["TableArn"], region, configuration, secrets)
     return TableFacts(
         name=table_name,
@@ -201,6 +215,7 @@ def describe_global_table(
         inactive=sorted(inactive),
         strong=table.get("MultiRegionConsistency") == "STRONG",
         tags=tags,
+        version=table.get("GlobalTableVersion"),
     )
 
 
@@ -242,6 +257,25 @@ def _as_regions(value: Any) -> list[str] | None:
     return [str(part) for part in value]
 
 
+def _wanted_regions(
+    asked: list[str] | None, facts: TableFacts, configuration: Configuration
+) -> list[str]:
+    """The writer regions: as asked (``all``: every active replica), else two replicas,
+    the experiment's region and configuration ``other_region`` when that is an active
+    replica, or the first other active replica. Two, because a conflict needs two and
+    every further region is one more region the IAM policy must allow (a strongly
+    consistent table always has three replicas, or two and a witness)."""
+    if asked == [ALL_REGIONS]:
+        return list(facts.replica_regions)
+    if asked:
+        return list(dict.fromkeys(asked))
+    others = [r for r in facts.replica_regions if r != facts.region]
+    other = str((configuration or {}).get("other_region") or "")
+    if other in others:
+        return [facts.region, other]
+    return [facts.region] + others[:1]
+
+
 def build_plan(
     table_name: str,
     run: RunContext,
@@ -272,8 +306,12 @@ def build_plan(
     if problems:
         raise ActivityFailed(f"refusing {FAULT}: " + "; ".join(problems))
     facts = describe_global_table(table_name, home, configuration, secrets)
-    wanted = _as_regions(regions) or facts.replica_regions
-    wanted = list(dict.fromkeys(wanted))
+    if facts.version == LEGACY_GLOBAL_TABLE_VERSION:
+        raise ActivityFailed(
+            f"refusing {FAULT}: table {table_name} is a legacy global table (2017.11.29); "
+            "legacy global tables (2017.11.29) are not supported; upgrade to 2019.11.21"
+        )
+    wanted = _wanted_regions(_as_regions(regions), facts, configuration)
     if len(facts.replica_regions) < 2:
         problems.append(
             f"table {table_name} has {len(facts.replica_regions)} active replica "
@@ -303,7 +341,7 @@ def build_plan(
                 f"{per_region} PutItem per key from {region} on {count} key(s) {named}, "
                 "released together with the other regions"
             ),
-            undo=f"DeleteItem of those {count} key(s) in {', '.join(facts.replica_regions)}",
+            undo=f"DeleteItem of those {count} key(s) in {', '.join(wanted)}",
             # a replica's tags are its own: each region's protection tag counts
             resource_tags=(
                 facts.tags

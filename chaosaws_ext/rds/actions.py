@@ -20,7 +20,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.aws import aws_client, region_of
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
-from chaosaws_ext.rds.availability import read_state, wait_available
+from chaosaws_ext.rds.availability import SETTLED_POLL_INTERVAL_S, read_state, wait_available
 from chaosaws_ext.rds.injections import Injection, remember
 from chaosaws_ext.rds.targets import FAULT, plan_cluster_failover, plan_instance_failover
 from chaosaws_ext.timestamps import iso_utc
@@ -32,6 +32,7 @@ logger = logging.getLogger("chaosaws_ext")
 
 UNDOER = "rds.wait-available"
 UNDO_TIMEOUT_S = 900.0  # recover waits at most this long per DB
+UNDO_POLL_INTERVAL_S = 5.0  # nothing is measured here: spare the shared RDS API budget
 
 
 def _now() -> str:
@@ -43,7 +44,7 @@ def _wait_available_undo(
     kind: str,
     db_id: str,
     timeout: float = UNDO_TIMEOUT_S,
-    poll_interval: float = 1.0,
+    poll_interval: float = UNDO_POLL_INTERVAL_S,
     configuration: Configuration = None,
     secrets: Secrets = None,
     region: str | None = None,
@@ -170,7 +171,7 @@ def wait_for_db_available(
     db_instance_identifier: str | None = None,
     db_cluster_identifier: str | None = None,
     timeout: float = 600,
-    poll_interval: float = 1.0,
+    poll_interval: float = SETTLED_POLL_INTERVAL_S,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict[str, Any]:

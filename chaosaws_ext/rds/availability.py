@@ -13,9 +13,14 @@ from chaoslib.exceptions import ActivityFailed
 from chaosaws_ext.rds.targets import cluster_writer
 from chaosaws_ext.waiting import WaitTimedOut
 
-__all__ = ["DbState", "read_state", "wait_available", "KINDS"]
+__all__ = ["DbState", "read_state", "wait_available", "KINDS", "SETTLED_POLL_INTERVAL_S"]
 
 KINDS = ("db-instance", "db-cluster")
+# Polling once the failover is under way: the RDS API allows "300 requests in a burst and
+# a sustained 12 requests per second" per account and Region, shared with the console,
+# IaC and monitoring (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+# rds-api-throttling.html); a failover takes tens of seconds to minutes.
+SETTLED_POLL_INTERVAL_S = 2.0
 _NOT_FOUND = (
     "DBInstanceNotFound",
     "DBInstanceNotFoundFault",
@@ -61,7 +66,8 @@ def read_state(rds: Any, kind: str, db_id: str) -> DbState | None:
 def wait_available(
     rds: Any, kind: str, db_id: str, timeout: float, poll_interval: float = 5.0
 ) -> float:
-    """Wait (boto3 waiter, bounded by ``timeout``) until the DB is ``available``.
+    """Wait (boto3 waiter, bounded by ``timeout``) until the DB is ``available``; for a
+    cluster, then until every member instance is ``available`` too (same bound).
 
     Returns the seconds waited. Raises :class:`WaitTimedOut` (an ActivityFailed) when
     the bound is hit and ActivityFailed when the DB failed or was deleted.
@@ -90,4 +96,45 @@ def wait_available(
                 "check it in the RDS console"
             ) from error
         raise ActivityFailed(f"{kind} {db_id!r} is {state.status!r}: {error}") from error
+    if kind == "db-cluster":
+        remaining = max(0.0, timeout - (time.monotonic() - started))
+        _wait_members_available(rds, db_id, remaining, poll_interval)
     return time.monotonic() - started
+
+
+def _member_states(rds: Any, cluster_id: str) -> dict[str, str]:
+    pages = rds.get_paginator("describe_db_instances").paginate(
+        Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}]
+    )
+    return {
+        db["DBInstanceIdentifier"]: str(db.get("DBInstanceStatus"))
+        for page in pages
+        for db in page.get("DBInstances", [])
+    }
+
+
+def _wait_members_available(
+    rds: Any, cluster_id: str, timeout: float, poll_interval: float
+) -> None:
+    """Every member instance of the cluster ``available`` too: the cluster waiter checks
+    ``DBClusters[].Status`` only, while the demoted writer may still be rebooting. One
+    DescribeDBInstances (filter ``db-cluster-id``) per poll covers all members."""
+    if not _member_states(rds, cluster_id):
+        return  # no member: the instance waiter would never match an empty list
+    attempts = max(1, math.ceil(timeout / poll_interval) + 1)
+    try:
+        rds.get_waiter("db_instance_available").wait(
+            Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}],
+            WaiterConfig={"Delay": poll_interval, "MaxAttempts": attempts},
+        )
+    except WaiterError as error:
+        waiting = {m: s for m, s in _member_states(rds, cluster_id).items() if s != "available"}
+        named = ", ".join(f"{m} {s!r}" for m, s in sorted(waiting.items())) or "none"
+        if "Max attempts exceeded" in str(error):
+            raise WaitTimedOut(
+                f"db-cluster {cluster_id!r} is available, its instance(s) not: {named}, "
+                f"after waiting {timeout:.1f}s; check them in the RDS console"
+            ) from error
+        raise ActivityFailed(
+            f"db-cluster {cluster_id!r}: member instance(s) not available: {named}"
+        ) from error

@@ -11,7 +11,12 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.aws import aws_client, region_of
-from chaosaws_ext.rds.availability import DbState, read_state, wait_available
+from chaosaws_ext.rds.availability import (
+    SETTLED_POLL_INTERVAL_S,
+    DbState,
+    read_state,
+    wait_available,
+)
 from chaosaws_ext.rds.injections import recall
 from chaosaws_ext.rds.targets import describe_instance
 from chaosaws_ext.timestamps import iso_utc
@@ -79,6 +84,7 @@ def wait_for_failover_completion(
     injected_at: str | None = None,
     poll_interval: float = 1.0,
     transition_timeout: float = TRANSITION_TIMEOUT_S,
+    settled_poll_interval: float = SETTLED_POLL_INTERVAL_S,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict[str, Any]:
@@ -87,7 +93,10 @@ def wait_for_failover_completion(
     Name one DB. The before-values come from the arguments or from the inject action
     of this process. First waits (at most ``transition_timeout``) to see the DB leave
     ``available`` or its writer move (on AWS the status may still read ``available``
-    just after the call), then waits for ``available`` (at most ``timeout`` in all).
+    just after the call), polling every ``poll_interval``; then waits for ``available``
+    (a cluster: and every member instance), polling every ``settled_poll_interval``
+    (the RDS API budget is shared: see SETTLED_POLL_INTERVAL_S), at most ``timeout`` in
+    all. The control-plane duration's resolution is therefore ``settled_poll_interval``.
     Reports writer AZ (and writer instance) before/after, ``changed``, the
     control-plane duration in seconds (monotonic, from the injection when known) and
     the RDS events since the injection.
@@ -143,12 +152,17 @@ def wait_for_failover_completion(
             left_available = seen.status != "available"
         except WaitTimedOut:
             logger.warning("%s never left 'available' nor moved its writer", db_id)
+    settled = float(settled_poll_interval)
+    if settled <= 0:
+        raise ActivityFailed(f"settled_poll_interval must be > 0 s, got {settled_poll_interval!r}")
     remaining = max(0.0, timeout - (time.monotonic() - started))
     try:
-        wait_available(rds, kind, db_id, timeout=remaining, poll_interval=poll_interval)
+        wait_available(rds, kind, db_id, timeout=remaining, poll_interval=settled)
     except WaitTimedOut as error:
         state = read_state(rds, kind, db_id)
         status = state.status if state else "gone"
+        if status == "available":  # a cluster whose members are not: say which
+            raise
         raise WaitTimedOut(
             f"{kind} {db_id!r} still {status!r} after {timeout:g}s; check it in the RDS console"
         ) from error
@@ -167,7 +181,8 @@ def wait_for_failover_completion(
         "changed": moved(after),
         "left_available": left_available,
         "control_plane_s": round(duration, 3),
-        "resolution_s": poll_interval,
+        "resolution_s": settled,
+        "transition_poll_s": poll_interval,
         "events": _events(rds, kind, db_id, since),
     }
     if kind == "db-cluster":
