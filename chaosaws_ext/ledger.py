@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaosaws_ext.timestamps import iso_utc
+from chaosaws_ext.core.clock import iso_utc
 
 __all__ = ["Ledger", "LedgerEntry", "LedgerError"]
 

@@ -1,6 +1,6 @@
 """The experiments ``gameday`` knows by name, and where their files are.
 
-They ship inside the package as the data package ``chaosaws_experiments`` (the
+They ship inside the package as the data package ``chaosaws_ext.experiments`` (the
 checkout's ``experiments/`` folder), so an installed wheel finds them as an editable
 checkout does.
 """
@@ -22,7 +22,7 @@ EXPERIMENTS = (
 
 def experiments_dir() -> Path:
     """The shipped experiments folder (in the checkout or in site-packages)."""
-    return Path(str(files("chaosaws_experiments")))
+    return Path(str(files("chaosaws_ext.experiments")))
 
 
 def resolve_experiment(name_or_path: str) -> Path:

@@ -24,12 +24,12 @@ from typing import Any
 
 import yaml
 
-from chaosaws_ext.ledger import Ledger
-from chaosaws_ext.redaction import (
+from chaosaws_ext.core.redaction import (
     environment_secret_values,
     mask_text,
     secret_values_from_var_files,
 )
+from chaosaws_ext.ledger import Ledger
 
 __all__ = ["RunOutcome", "run_experiment", "PHASE_PATTERNS"]
 

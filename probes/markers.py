@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from chaoslib.types import Configuration, Secrets
 
-from probes.phases import wall_now
+from chaosaws_ext.core.timeline import wall_now
 from probes.recovery import Marker
 from probes.samplers import Cadence, SpecError
 

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from chaoslib.types import Configuration, Secrets
 
-from probes.phases import wall_now
+from chaosaws_ext.core.timeline import wall_now
 from probes.recovery import Sample
 
 __all__ = [

@@ -19,8 +19,14 @@ from urllib.parse import urlsplit
 
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.core.timeline import (
+    PhaseStamp,
+    fault_details,
+    fault_stamps,
+    phase_stamps,
+    wall_now,
+)
 from probes.markers import DynamoMarkers, LagPoller, MarkerWriter, PostgresMarkers
-from probes.phases import PhaseStamp, fault_details, phase_stamps, wall_now
 from probes.recovery import (
     RpoResult,
     RtoResult,
@@ -415,8 +421,6 @@ class MeasurementSession:
 
     # -- figures ----------------------------------------------------------------------
     def t0(self) -> _T0 | None:
-        from chaosaws_ext.mutation import fault_stamps
-
         if self.started_mono is None:
             return None
         for stamp in fault_stamps():
@@ -428,8 +432,6 @@ class MeasurementSession:
         return self.fallback_t0
 
     def reverted_at(self, t0: _T0 | None) -> str | None:
-        from chaosaws_ext.mutation import fault_stamps
-
         for stamp in fault_stamps():
             if stamp.event == "reverted" and t0 and stamp.monotonic >= t0.monotonic:
                 if t0.fault in (None, stamp.fault):

@@ -6,7 +6,7 @@ Which file is used, first match wins:
 2. configuration key ``targets_file``;
 3. environment variable ``GAMEDAY_TARGETS_FILE``;
 4. ``experiments/targets.yaml`` under the current directory;
-5. the ``targets.yaml`` shipped with the package (data package ``chaosaws_experiments``).
+5. the ``targets.yaml`` shipped with the package (data package ``chaosaws_ext.experiments``).
 
 A relative path in 1-3 is taken relative to the current directory. Errors name the
 file and the bad key, e.g. ``targets.yaml: services.dynamodb.rto_s must be a number >=
@@ -76,7 +76,7 @@ def meets(measured: float | None, target: float | None, bound: str) -> bool | No
 
 def shipped_targets_file() -> Path:
     """The DR plan's targets shipped with the package (an installed wheel has them too)."""
-    return Path(str(files("chaosaws_experiments"))) / "targets.yaml"
+    return Path(str(files("chaosaws_ext.experiments"))) / "targets.yaml"
 
 
 def resolve_targets_file(

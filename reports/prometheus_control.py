@@ -23,7 +23,7 @@ import logging
 import os
 from typing import Any
 
-from chaosaws_ext.redaction import run_secret_values
+from chaosaws_ext.core.redaction import run_secret_values
 from reports.journal import Journal
 from reports.metrics import DEFAULT_JOB, push_metrics, write_textfile
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chaosaws_ext.redaction import (
+from chaosaws_ext.core.redaction import (
     CUT_MARK,
     MASK,
     MAX_TEXT,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
-from chaosaws_ext.waiting import wait_until
+from chaosaws_ext.core.waiting import wait_until
 from sandbox.dataplane.alb import AlbEmulator
 from sandbox.dataplane.api import ApiInstance
 from tests.conftest import REGION

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from chaosaws_ext.waiting import wait_until
+from chaosaws_ext.core.waiting import wait_until
 from sandbox.dataplane.db_proxy import DbProxy
 from sandbox.dataplane.postgres import PostgresBackend
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.models.table import Table
 
-from chaosaws_ext.waiting import wait_until
+from chaosaws_ext.core.waiting import wait_until
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator, active_replicator
 from tests.conftest import OTHER_REGION, REGION
 

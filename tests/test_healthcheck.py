@@ -15,6 +15,7 @@ from conftest import REGION
 
 from chaosaws_ext import undo
 from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.waiting import WaitTimedOut
 from chaosaws_ext.healthcheck import actions
 from chaosaws_ext.healthcheck.actions import (
     block_health_check_path,
@@ -29,7 +30,6 @@ from chaosaws_ext.healthcheck.probes import (
 from chaosaws_ext.healthcheck.rules import path_pattern_matches, waf_rule_name
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.runcontext import RunContext, start_run
-from chaosaws_ext.waiting import WaitTimedOut
 
 CONFIG = {"aws_region": REGION}
 VISIBILITY = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}

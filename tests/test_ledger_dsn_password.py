@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from chaosaws_ext.controls.measurement import _journal_markers
+from chaosaws_ext.core.redaction import restore_dsn_password, strip_dsn_password
 from chaosaws_ext.ledger import Ledger
-from chaosaws_ext.redaction import restore_dsn_password, strip_dsn_password
 from chaosaws_ext.runcontext import start_run
 from gameday.recover import recover_from_ledger
 from probes.markers import PostgresMarkers

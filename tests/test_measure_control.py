@@ -11,11 +11,11 @@ import pytest
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
 from chaosaws_ext.controls import measurement as control
+from chaosaws_ext.core.timeline import mark_phase
 from chaosaws_ext.mutation import stamp_injected, stamp_reverted
 from probes import activities
 from probes import session as measurement
 from probes.outage_servers import SwitchableServer
-from probes.phases import mark_phase
 
 
 @pytest.fixture

@@ -101,7 +101,7 @@ def _modules_and_tolerances() -> tuple[set[str], set[str]]:
 def test_setup_cfg_lists_every_package() -> None:
     listed = set(_setup_cfg()["options"]["packages"].split())
     found = set(find_packages(str(ROOT), include=[f"{r}*" for r in OUR_ROOTS]))
-    assert found | {"chaosaws_experiments"} == listed
+    assert found | {"chaosaws_ext.experiments"} == listed
 
 
 def test_every_module_the_experiments_load_needs_only_install_requires() -> None:
@@ -118,7 +118,7 @@ def test_every_module_the_experiments_load_needs_only_install_requires() -> None
         ).stdout
     )
     runtime = _closure(_requirement_names(_setup_cfg()["options"]["install_requires"]))
-    ours = set(OUR_ROOTS) | {"chaosaws_experiments"}
+    ours = set(OUR_ROOTS)
     by_module = packages_distributions()
     missing = {}
     for module in loaded:
@@ -150,7 +150,7 @@ def test_the_wheel_ships_every_data_file(tmp_path: Path) -> None:
     for path in tracked:
         top, _, rest = path.partition("/")
         if top == "experiments":
-            expected.add(f"chaosaws_experiments/{rest}")
+            expected.add(f"chaosaws_ext/experiments/{rest}")
         elif top in OUR_ROOTS:
             expected.add(path)
     missing = sorted(p for p in expected if p not in shipped)

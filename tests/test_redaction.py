@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaosaws_ext.redaction import MASK, redact, secret_values
+from chaosaws_ext.core.redaction import MASK, redact, secret_values
 
 
 def test_values_from_secrets_are_masked_everywhere_even_inside_strings(
@@ -54,7 +54,7 @@ def test_log_filter_masks_messages_arguments_and_tracebacks(tmp_path) -> None:
     import logging
     import stat
 
-    from chaosaws_ext.redaction import SecretLogFilter, install_log_redaction
+    from chaosaws_ext.core.redaction import SecretLogFilter, install_log_redaction
 
     log_file = tmp_path / "chaostoolkit.log"
     log_file.write_text("")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from chaosaws_ext.waiting import wait_until
+from chaosaws_ext.core.waiting import wait_until
 from sandbox.envfile import ENV_KEYS, parse_env
 from sandbox.server import Sandbox, Topology
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 
-from chaosaws_ext.waiting import wait_until
+from chaosaws_ext.core.waiting import wait_until
 from sandbox.behaviour.route53_health import Route53HealthCheckers, probe_endpoint
 from sandbox.dataplane.api import ApiInstance
 from sandbox.timing import Timings

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from chaosaws_ext.waiting import wait_until
+from chaosaws_ext.core.waiting import wait_until
 from sandbox.server import Sandbox
 
 TIME_SCALE = 0.02

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+from chaosaws_ext.core.redaction import MASK
 from chaosaws_ext.ledger import Ledger
-from chaosaws_ext.redaction import MASK
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from chaosaws_ext.waiting import WaitTimedOut, wait_until
+from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 
 
 def test_returns_the_first_truthy_value() -> None:

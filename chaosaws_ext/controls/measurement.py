@@ -55,19 +55,19 @@ from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.aws import region_of
-from chaosaws_ext.ledger import Ledger
-from chaosaws_ext.mutation import journaled
-from chaosaws_ext.redaction import (
+from chaosaws_ext.core.redaction import (
     install_log_redaction,
     restore_dsn_password,
     run_secret_values,
     strip_dsn_password,
 )
+from chaosaws_ext.core.timeline import clear_phases
+from chaosaws_ext.ledger import Ledger
+from chaosaws_ext.mutation import journaled
 from chaosaws_ext.runcontext import current_run
 from chaosaws_ext.undo import undoer
 from probes import session as measurement
 from probes.markers import DynamoMarkers, PostgresMarkers
-from probes.phases import clear_phases
 from probes.samplers import SpecError
 from probes.targets import TargetsError
 

@@ -45,12 +45,17 @@ from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from chaosaws_ext import undo
 from chaosaws_ext.controls.stop_alarms import StopAlarm, check_exist, firing, parse_stop_alarms
+from chaosaws_ext.core.clock import iso_utc
+from chaosaws_ext.core.redaction import (
+    install_log_redaction,
+    redact,
+    run_secret_values,
+    secret_values,
+)
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.locking import LOCK_FAULT
 from chaosaws_ext.mutation import fault_stamps, injected_event, stamp_reverted
-from chaosaws_ext.redaction import install_log_redaction, redact, run_secret_values, secret_values
 from chaosaws_ext.runcontext import current_run, start_run
-from chaosaws_ext.timestamps import iso_utc
 
 __all__ = [
     "configure_control",

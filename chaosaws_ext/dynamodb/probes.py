@@ -12,6 +12,8 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.aws import aws_client, region_of
+from chaosaws_ext.core.timeline import mark_phase, note_fault_detail
+from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.dynamodb.conflict import (
     CONFLICT_ERROR,
     FAULT,
@@ -23,8 +25,6 @@ from chaosaws_ext.dynamodb.conflict import (
     last_batch,
 )
 from chaosaws_ext.runcontext import current_run
-from chaosaws_ext.waiting import WaitTimedOut, wait_until
-from probes.phases import mark_phase, note_fault_detail
 
 __all__ = ["table_has_active_replicas", "wait_for_convergence"]
 

@@ -13,9 +13,9 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.timeline import mark_phase
+from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.healthcheck.targets import MAX_PAGES, error_code
-from chaosaws_ext.waiting import WaitTimedOut, wait_until
-from probes.phases import mark_phase
 
 __all__ = [
     "health_check_status",

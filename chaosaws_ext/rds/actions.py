@@ -18,12 +18,12 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.aws import aws_client, region_of
+from chaosaws_ext.core.clock import iso_utc
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.rds.availability import SETTLED_POLL_INTERVAL_S, read_state, wait_available
 from chaosaws_ext.rds.injections import Injection, remember
 from chaosaws_ext.rds.targets import FAULT, plan_cluster_failover, plan_instance_failover
-from chaosaws_ext.timestamps import iso_utc
 from chaosaws_ext.undo import revert_faults, undoer
 
 __all__ = ["failover_db_instance", "failover_db_cluster", "wait_for_db_available"]

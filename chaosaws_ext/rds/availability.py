@@ -10,8 +10,8 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
+from chaosaws_ext.core.waiting import WaitTimedOut
 from chaosaws_ext.rds.targets import cluster_writer
-from chaosaws_ext.waiting import WaitTimedOut
 
 __all__ = ["DbState", "read_state", "wait_available", "KINDS", "SETTLED_POLL_INTERVAL_S"]
 

@@ -11,6 +11,9 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.aws import aws_client, region_of
+from chaosaws_ext.core.clock import iso_utc
+from chaosaws_ext.core.timeline import mark_phase
+from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.rds.availability import (
     SETTLED_POLL_INTERVAL_S,
     DbState,
@@ -19,9 +22,6 @@ from chaosaws_ext.rds.availability import (
 )
 from chaosaws_ext.rds.injections import recall
 from chaosaws_ext.rds.targets import describe_instance
-from chaosaws_ext.timestamps import iso_utc
-from chaosaws_ext.waiting import WaitTimedOut, wait_until
-from probes.phases import mark_phase
 
 __all__ = ["db_instance_multi_az_available", "wait_for_failover_completion"]
 
