@@ -22,6 +22,7 @@ __all__ = [
     "wait_for_health_check_status",
     "failover_record_answer",
     "route53_failover_record_target",
+    "failover_record_sets",
 ]
 
 logger = logging.getLogger("chaosaws_ext")
@@ -185,6 +186,13 @@ def route53_failover_record_target(
     """The failover record sets of ``record_name`` from the Route 53 API: which is
     PRIMARY and which SECONDARY, where each points and which health check guards it."""
     route53 = aws_client("route53", configuration, secrets)
+    return failover_record_sets(route53, hosted_zone_id, record_name, record_type)
+
+
+def failover_record_sets(
+    route53: Any, hosted_zone_id: str, record_name: str, record_type: str = "A"
+) -> dict[str, Any]:
+    """:func:`route53_failover_record_target` with a given client."""
     wanted = record_name.rstrip(".").lower() + "."
     sets: list[dict[str, Any]] = []
     start: dict[str, Any] = {"StartRecordName": wanted, "StartRecordType": record_type}
