@@ -386,7 +386,17 @@ def test_plan_accepts_the_primary_records_health_check(
     plan = actions.plan_health_check_path_block(
         world["health_check_id"], failover_record="api.ai-support.example.com", configuration=CONFIG
     )
-    assert plan.details["priority"] == 2
+    assert plan.details["priority"] == 2 and plan.details["primary_record_checked"] is True
+
+
+def test_a_record_outside_the_accounts_zones_is_not_checked(
+    mocked_aws: None, run_context: RunContext
+) -> None:
+    world = build_world()
+    plan = actions.plan_health_check_path_block(
+        world["health_check_id"], failover_record="api.elsewhere.example", configuration=CONFIG
+    )
+    assert plan.details["primary_record_checked"] is False
 
 
 @pytest.mark.parametrize("guarded", [False, True])

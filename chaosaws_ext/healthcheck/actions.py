@@ -123,12 +123,16 @@ def plan_health_check_path_block(
     port: int | None = None
     protocol: str | None = None
     fqdn: str | None = None
+    primary_checked = False
     if health_check_id:
         route53 = aws_client("route53", configuration, secrets)
         check = read_health_check(route53, health_check_id)
         path, port, protocol, fqdn = check.path, check.port, check.protocol, check.fqdn
         if failover_record:
-            check_primary_guarded_by(route53, failover_record, health_check_id, hosted_zone_id)
+            sets = check_primary_guarded_by(
+                route53, failover_record, health_check_id, hosted_zone_id
+            )
+            primary_checked = bool(sets)
     else:
         path = normalise_path(path)
         if not load_balancer_arn and not listener_arn:
@@ -145,6 +149,8 @@ def plan_health_check_path_block(
         "health_check_id": health_check_id,
         "load_balancer_arn": balancer_arn,
         "load_balancer_dns": balancer.get("DNSName"),
+        "failover_record": failover_record,
+        "primary_record_checked": primary_checked,
     }
     if mechanism == "listener-rule":
         change = _plan_listener_rule(
@@ -262,10 +268,14 @@ def check_primary_guarded_by(
 ) -> dict[str, Any]:
     """Refuse unless ``health_check_id`` is the PRIMARY failover record's HealthCheckId:
     an alias record with only EvaluateTargetHealth follows target-group health, which a
-    listener or WAF rule does not change, so the fault would fail nothing over."""
+    listener or WAF rule does not change, so the fault would fail nothing over.
+    Returns the record sets; ``{}`` (and a warning) when no zone of this account holds
+    the name."""
     zone_ids = [hosted_zone_id] if hosted_zone_id else _zones_for(route53, record_name)
     if not zone_ids:
-        raise ActivityFailed(f"no hosted zone holds {record_name}; pass hosted_zone_id")
+        # DNS hosted in another account (or elsewhere): nothing this account can check.
+        logger.warning("no hosted zone of this account holds %s: PRIMARY not checked", record_name)
+        return {}
     sets: dict[str, Any] = {}
     for zone_id in zone_ids:
         try:

@@ -14,6 +14,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.aws import aws_client
 from chaosaws_ext.healthcheck.targets import MAX_PAGES, error_code
+from chaosaws_ext.healthcheck.verdict import HealthCheckVerdicts, Observed, endpoint_healthy
 from chaosaws_ext.waiting import WaitTimedOut, wait_until
 from probes.phases import mark_phase
 
@@ -27,22 +28,29 @@ __all__ = [
 
 logger = logging.getLogger("chaosaws_ext")
 
-# Route 53 considers an endpoint healthy when more than 18% of its checkers say so.
-HEALTHY_FRACTION = 0.18
+# Every checker's opinion across calls in this process (see verdict.py for why).
+_verdicts = HealthCheckVerdicts()
 
 
 def health_check_status(
     health_check_id: str, configuration: Configuration = None, secrets: Secrets = None
 ) -> dict[str, Any]:
-    """Healthy or not, as Route 53 decides it: more than 18% of the checkers report
-    success. ``observations`` lists each checker's region and status line."""
+    """Healthy or not, as Route 53 decides it (:mod:`chaosaws_ext.healthcheck.verdict`):
+    each checker's opinion changes after ``FailureThreshold`` consecutive checks, more
+    than 18% healthy opinions is healthy, ``Inverted`` inverts, ``Disabled`` is healthy.
+    ``observations`` lists each checker's region and latest status line."""
     route53 = aws_client("route53", configuration, secrets)
     try:
+        config = route53.get_health_check(HealthCheckId=health_check_id)["HealthCheck"][
+            "HealthCheckConfig"
+        ]
         found = route53.get_health_check_status(HealthCheckId=health_check_id)
     except ClientError as error:
         if error_code(error) in ("NoSuchHealthCheck", "InvalidInput"):
             raise ActivityFailed(f"unknown health check {health_check_id!r}") from error
         raise
+    threshold = int(config.get("FailureThreshold") or 3)
+    inverted, disabled = bool(config.get("Inverted")), bool(config.get("Disabled"))
     observations = []
     for item in found.get("HealthCheckObservations", []):
         report = item.get("StatusReport") or {}
@@ -57,13 +65,22 @@ def health_check_status(
                 "checked_at": checked.isoformat() if hasattr(checked, "isoformat") else checked,
             }
         )
-    checkers = len(observations)
-    healthy_checkers = sum(1 for o in observations if o["ok"])
+    opinions = _verdicts.observe(
+        health_check_id,
+        (
+            Observed(str(o["region"] or o["ip"]), o["ok"], str(o["checked_at"]))
+            for o in observations
+        ),
+        threshold,
+    )
     return {
         "health_check_id": health_check_id,
-        "healthy": checkers > 0 and healthy_checkers / checkers > HEALTHY_FRACTION,
-        "checkers": checkers,
-        "healthy_checkers": healthy_checkers,
+        "healthy": endpoint_healthy(opinions, inverted, disabled),
+        "checkers": len(opinions),
+        "healthy_checkers": sum(opinions.values()),
+        "failure_threshold": threshold,
+        "inverted": inverted,
+        "disabled": disabled,
         "observations": observations,
     }
 
