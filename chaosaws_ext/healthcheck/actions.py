@@ -521,6 +521,14 @@ def _add_waf_rule(
             return next(int(r["Priority"]) for r in rules if r.get("Name") == rule_name)
         if any(int(r["Priority"]) == priority for r in rules):
             priority = smallest_free_waf_priority(rules)
+        ahead = [
+            r["Name"] for r in rules if int(r["Priority"]) < priority and waf_rule_terminates(r)
+        ]
+        if ahead:
+            raise ActivityFailed(
+                f"web ACL {acl_arn} changed meanwhile: {', '.join(ahead)} now come before "
+                f"priority {priority} and may Allow or Block {path}; nothing was changed"
+            )
         rules.append(waf_block_rule(rule_name, path, priority))
         needed = waf_capacity_needed(wafv2, scope, rules)
         if needed is not None and needed > capacity_limit:
