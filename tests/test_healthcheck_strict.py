@@ -423,3 +423,21 @@ def test_plan_refuses_when_the_health_check_is_not_the_primarys(
     assert text.startswith("PRIMARY record api.ai-support.example.com. (set primary)")
     assert (f"guarded by health check {other}" if guarded else "has no HealthCheckId") in text
     assert "\n" not in text and mutating(calls) == [] and "ListHostedZones" in calls
+
+
+def test_capacity_unknown_when_check_capacity_is_not_granted() -> None:
+    from botocore.exceptions import ClientError
+
+    class Denied:
+        def check_capacity(self, **_: Any) -> dict[str, Any]:
+            error = {"Error": {"Code": "AccessDeniedException", "Message": "no"}}
+            raise ClientError(error, "CheckCapacity")
+
+    class Broken:
+        def check_capacity(self, **_: Any) -> dict[str, Any]:
+            error = {"Error": {"Code": "WAFInvalidParameterException", "Message": "bad"}}
+            raise ClientError(error, "CheckCapacity")
+
+    assert actions.waf_capacity_needed(Denied(), "REGIONAL", []) is None
+    with pytest.raises(ClientError):
+        actions.waf_capacity_needed(Broken(), "REGIONAL", [])
