@@ -23,7 +23,6 @@ __all__ = [
     "wait_for_health_check_status",
     "failover_record_answer",
     "route53_failover_record_target",
-    "failover_record_sets",
 ]
 
 logger = logging.getLogger("chaosaws_ext")
@@ -209,7 +208,8 @@ def route53_failover_record_target(
 def failover_record_sets(
     route53: Any, hosted_zone_id: str, record_name: str, record_type: str = "A"
 ) -> dict[str, Any]:
-    """:func:`route53_failover_record_target` with a given client."""
+    """:func:`route53_failover_record_target` with a given client (a helper, not an
+    activity: kept out of ``__all__``, which ``chaos discover`` lists)."""
     wanted = record_name.rstrip(".").lower() + "."
     sets: list[dict[str, Any]] = []
     start: dict[str, Any] = {"StartRecordName": wanted, "StartRecordType": record_type}
