@@ -68,6 +68,7 @@ READ_ONLY_PREFIXES = (
     "BatchGet",
     "Lookup",
     "Test",
+    "Check",  # wafv2 CheckCapacity: computes, changes nothing
 )
 _read_only = threading.local()
 _call_log: list[tuple[str, str]] | None = None

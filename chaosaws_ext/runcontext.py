@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ __all__ = [
     "TAG_EXPERIMENT",
     "TAG_MANAGED",
     "chaos_tags",
+    "elb_tag_value",
 ]
 
 DEFAULT_MAX_FAULT_SECONDS = 900
@@ -98,12 +100,28 @@ def end_run() -> None:
         _current = None
 
 
-def chaos_tags(run: RunContext, fault: str) -> dict[str, str]:
-    """Tags put on every resource we create, so orphans can be found without the ledger."""
-    return {
+def elb_tag_value(value: str) -> str:
+    """``value`` as ELB accepts a tag value: botocore's elbv2 ``TagValue`` is
+    ``^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$``, max 256; any other character becomes ``-``
+    (an experiment title with ``'``, ``,`` or ``(`` would be refused with ValidationError)."""
+    kept = (
+        char if char in "_.:/=+-@" or unicodedata.category(char)[0] in "LZN" else "-"
+        for char in value
+    )
+    return "".join(kept)[:256]
+
+
+def chaos_tags(run: RunContext, fault: str, service: str | None = None) -> dict[str, str]:
+    """Tags put on every resource we create, so orphans can be found without the ledger.
+
+    ``service="elbv2"``: values sanitised with :func:`elb_tag_value` (ELB's pattern)."""
+    tags = {
         TAG_RUN_ID: run.run_id,
         TAG_EXPERIMENT: run.experiment[:250],
         TAG_EXPIRES_AT: run.expires_at(),
         TAG_MANAGED: "chaosaws-ext",
         "chaos:fault": fault,
     }
+    if service == "elbv2":
+        return {key: elb_tag_value(value) for key, value in tags.items()}
+    return tags

@@ -174,7 +174,8 @@ class Sandbox:
     ``health_check_request_interval=10`` for Route 53's fast interval). ``workdir``:
     where the env file and the database live; a temporary directory (removed by
     ``stop``) when None. ``env_file``: write the env file there instead of
-    ``<workdir>/sandbox.env`` (it is left in place).
+    ``<workdir>/sandbox.env`` (it is left in place). ``strictness``: the ELBv2/WAFv2
+    limits moto lacks (:class:`sandbox.behaviour.aws_limits.Strictness`; None = all on).
     """
 
     def __init__(
@@ -187,6 +188,7 @@ class Sandbox:
         health_check_failure_threshold: int = HEALTH_CHECK_FAILURE_THRESHOLD,
         with_database: bool = True,
         env_file: str | Path | None = None,
+        strictness: Any = None,
     ) -> None:
         if health_check_request_interval not in (10, 30):
             raise ValueError("Route 53 RequestInterval is 10 or 30 seconds")
@@ -197,6 +199,9 @@ class Sandbox:
         self._failure_threshold = health_check_failure_threshold
         self._with_database = with_database
         self._env_file = Path(env_file) if env_file is not None else None
+        # ELBv2/WAFv2 limits moto does not enforce (sandbox.behaviour.aws_limits.Strictness;
+        # None = every switch on, as AWS)
+        self._strictness = strictness
         self._stack: contextlib.ExitStack | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self.topology: Topology | None = None
@@ -301,6 +306,7 @@ class Sandbox:
         missing: list[str] = []
         self.workdir = self._make_workdir(stack)
         self._start_moto(stack)
+        self._install_elb_waf_strictness(stack)
         self._defer(stack, self._close_clients)
         primary, standby = seed.PRIMARY_REGION, seed.STANDBY_REGION
         networks = {r: seed.seed_network(self.client("ec2", r), r) for r in (primary, standby)}
@@ -428,6 +434,11 @@ class Sandbox:
         self._defer(stack, stop_moto)
         host, port = server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+
+    def _install_elb_waf_strictness(self, stack: contextlib.ExitStack) -> None:
+        from sandbox.behaviour import elb_waf_strict
+
+        stack.enter_context(elb_waf_strict.strict_elb_waf(self._strictness))
 
     def _close_clients(self) -> None:
         for client in self._clients.values():

@@ -49,6 +49,16 @@ def _isolated_aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     end_run()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _strict_elb_waf() -> Iterator[None]:
+    """moto (in-process and the session server) as strict as AWS for ELBv2/WAFv2: rules
+    quota, web ACL capacity and CheckCapacity, tag-value pattern (sandbox.behaviour)."""
+    from sandbox.behaviour.elb_waf_strict import strict_elb_waf
+
+    with strict_elb_waf():
+        yield
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
     """One moto server for the session on a free loopback port; returns its URL."""

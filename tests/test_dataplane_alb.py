@@ -340,3 +340,63 @@ def test_unhealthy_instance_leaves_rotation_and_returns(stack: Stack) -> None:
     assert {stack.get("/api/tickets")[1]["X-Served-By"] for _ in range(4)} == {f"{REGION}b"}
     stack.instances[bad].set_healthy(True)
     wait_until(lambda: _state(stack, bad) == "healthy", 10, 0.02, "healthy again")
+
+
+def test_waf_ip_set_allow_wins_unless_the_block_comes_first(stack: Stack) -> None:
+    """WAF stops at the first terminating match: an IP-set Allow for the client ahead of
+    a Block lets /health through; the same Block at a lower priority takes effect."""
+    waf = boto3.client("wafv2", region_name=REGION)
+    visibility = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False}
+    ip_set = waf.create_ip_set(
+        Name="checkers",
+        Scope="REGIONAL",
+        IPAddressVersion="IPV4",
+        Addresses=[f"{stack.alb.client_ip}/32"],
+    )["Summary"]
+
+    def rules(block_priority: int) -> list[dict]:
+        return [
+            {
+                "Name": "allow-checkers",
+                "Priority": 5,
+                "Statement": {"IPSetReferenceStatement": {"ARN": ip_set["ARN"]}},
+                "Action": {"Allow": {}},
+                "VisibilityConfig": {**visibility, "MetricName": "allow"},
+            },
+            {
+                "Name": "block-health",
+                "Priority": block_priority,
+                "Statement": {
+                    "ByteMatchStatement": {
+                        "SearchString": b"/health",
+                        "FieldToMatch": {"UriPath": {}},
+                        "TextTransformations": [{"Priority": 0, "Type": "NONE"}],
+                        "PositionalConstraint": "EXACTLY",
+                    }
+                },
+                "Action": {"Block": {}},
+                "VisibilityConfig": {**visibility, "MetricName": "block"},
+            },
+        ]
+
+    acl = waf.create_web_acl(
+        Name="tickets",
+        Scope="REGIONAL",
+        DefaultAction={"Block": {}},
+        VisibilityConfig={**visibility, "MetricName": "acl"},
+        Rules=rules(block_priority=6),
+    )["Summary"]
+    waf.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=stack.lb_arn)
+    assert stack.get("/health")[0] == 200  # the Allow comes first
+    found = waf.get_web_acl(Name="tickets", Scope="REGIONAL", Id=acl["Id"])
+    waf.update_web_acl(
+        Name="tickets",
+        Scope="REGIONAL",
+        Id=acl["Id"],
+        DefaultAction={"Block": {}},
+        VisibilityConfig={**visibility, "MetricName": "acl"},
+        Rules=rules(block_priority=0),
+        LockToken=found["LockToken"],
+    )
+    assert stack.get("/health")[0] == 403
+    assert stack.get("/api/tickets")[0] == 200  # still allowed by the IP set

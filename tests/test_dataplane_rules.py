@@ -181,3 +181,18 @@ def test_the_dataplane_imports_nothing_of_ours() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in forbidden, f"{source.name} imports {name}"
+
+
+def test_ip_set_reference_matches_the_source_address() -> None:
+    rule = {
+        "Name": "allow-office",
+        "Priority": 0,
+        "Statement": {"IPSetReferenceStatement": {"ARN": "arn:ipset/office"}},
+        "Action": {"Allow": {}},
+    }
+    acl = _acl([rule], default="Block")
+    sets = {"arn:ipset/office": ["198.51.100.0/24", "2001:db8::/32"]}
+    assert evaluate_web_acl(acl, HttpRequest("GET", "/", source_ip="198.51.100.9"), sets).rule
+    assert evaluate_web_acl(acl, HttpRequest("GET", "/", source_ip="2001:db8::1"), sets).rule
+    assert evaluate_web_acl(acl, HttpRequest("GET", "/", source_ip="203.0.113.1"), sets).blocked
+    assert evaluate_web_acl(acl, HttpRequest("GET", "/", source_ip="198.51.100.9")).blocked

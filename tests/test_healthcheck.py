@@ -33,7 +33,7 @@ from chaosaws_ext.runcontext import RunContext, start_run
 
 CONFIG = {"aws_region": REGION}
 VISIBILITY = {"SampledRequestsEnabled": False, "CloudWatchMetricsEnabled": False, "MetricName": "m"}
-READ_ONLY_PREFIXES = ("Describe", "Get", "List")
+READ_ONLY_PREFIXES = ("Describe", "Get", "List", "Check")
 
 
 # --- the world: an ALB with a listener and one rule, a health check, a web ACL ----------

@@ -10,9 +10,16 @@ listener rule and WAF rule is left as it was. Two mechanisms:
 
 Priority: both ELB and WAF evaluate rules in ascending priority, so we take the
 numerically SMALLEST free priority (ELB 1..50000, WAF 0..), the one evaluated first of
-the free slots. For the listener rule the block must win: if an existing rule that may
-answer the path (matching path-pattern, or no path condition) sits below that number,
-the action refuses instead of moving anybody's rules.
+the free slots. The block must win, and we never move anybody's rules: if an existing
+listener rule that may answer the path (matching path-pattern, regex condition, or no
+path condition) or a WAF rule that may end the evaluation (anything but Count) sits
+below that number, the action refuses.
+
+Limits checked in the plan, before the lock and any mutation: the ALB's rules quota
+(``describe_account_limits``, all listeners, default rules excluded) and the web ACL's
+capacity (``check_capacity`` of the rules with ours, again right before
+``update_web_acl``). With ``failover_record``, the health check must be the PRIMARY
+record's ``HealthCheckId``.
 
 Undo is keyed by stable ids: the listener ARN + our run id tag + the path (the rule ARN
 does not exist yet when the ledger line is written; the orphan finder passes the rule
@@ -30,6 +37,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.aws import aws_client, region_of
 from chaosaws_ext.guardrails import check_plan
+from chaosaws_ext.healthcheck.probes import failover_record_sets
 from chaosaws_ext.healthcheck.rules import (
     fixed_response_rule,
     listener_rule_paths,
@@ -43,6 +51,7 @@ from chaosaws_ext.healthcheck.rules import (
     waf_rule_blocks_path,
     waf_rule_is_ours,
     waf_rule_name,
+    waf_rule_terminates,
     web_acl_update_args,
 )
 from chaosaws_ext.healthcheck.targets import (
@@ -73,6 +82,14 @@ MECHANISMS = ("listener-rule", "waf")
 UNDO_LISTENER_RULE = "healthcheck-block.delete-listener-rule"
 UNDO_WAF_RULE = "healthcheck-block.remove-waf-rule"
 LOCK_ATTEMPTS = 5  # WAFOptimisticLockException retries (someone else edited the ACL)
+# "Rules per Application Load Balancer (excluding default rules): 100", per load balancer;
+# read from describe_account_limits, this is the fallback.
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html
+DEFAULT_RULES_PER_ALB = 100
+RULES_LIMIT_NAME = "rules-per-application-load-balancer"
+# "Maximum web ACL capacity units (WCU)": 1,500 at the base price (more can be used, at a
+# charge). https://docs.aws.amazon.com/waf/latest/developerguide/limits.html
+DEFAULT_WAF_CAPACITY = 1500
 
 
 def plan_health_check_path_block(
@@ -81,6 +98,9 @@ def plan_health_check_path_block(
     load_balancer_arn: str | None = None,
     listener_arn: str | None = None,
     mechanism: str = "listener-rule",
+    failover_record: str | None = None,
+    hosted_zone_id: str | None = None,
+    waf_capacity: int = DEFAULT_WAF_CAPACITY,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> FaultPlan:
@@ -90,6 +110,11 @@ def plan_health_check_path_block(
     ``path`` is ignored; without it, ``path`` plus ``load_balancer_arn`` or
     ``listener_arn`` name the target directly. Target (the lock key):
     ``healthcheck-block:<listener or web ACL ARN>:<path>``.
+
+    ``failover_record`` (with ``health_check_id``): the plan checks that the health check
+    is that record's PRIMARY ``HealthCheckId`` (in ``hosted_zone_id``, or the zone whose
+    name is the longest suffix of the record), else failing it fails nothing over.
+    ``waf_capacity``: the web ACL's WCU limit the WAF rule must fit in.
     """
     if mechanism not in MECHANISMS:
         raise ActivityFailed(f"mechanism {mechanism!r} is not one of {', '.join(MECHANISMS)}")
@@ -98,9 +123,16 @@ def plan_health_check_path_block(
     port: int | None = None
     protocol: str | None = None
     fqdn: str | None = None
+    primary_checked = False
     if health_check_id:
-        check = read_health_check(aws_client("route53", configuration, secrets), health_check_id)
+        route53 = aws_client("route53", configuration, secrets)
+        check = read_health_check(route53, health_check_id)
         path, port, protocol, fqdn = check.path, check.port, check.protocol, check.fqdn
+        if failover_record:
+            sets = check_primary_guarded_by(
+                route53, failover_record, health_check_id, hosted_zone_id
+            )
+            primary_checked = bool(sets)
     else:
         path = normalise_path(path)
         if not load_balancer_arn and not listener_arn:
@@ -117,6 +149,8 @@ def plan_health_check_path_block(
         "health_check_id": health_check_id,
         "load_balancer_arn": balancer_arn,
         "load_balancer_dns": balancer.get("DNSName"),
+        "failover_record": failover_record,
+        "primary_record_checked": primary_checked,
     }
     if mechanism == "listener-rule":
         change = _plan_listener_rule(
@@ -126,7 +160,7 @@ def plan_health_check_path_block(
     else:
         run = current_run(configuration)
         wafv2 = aws_client("wafv2", configuration, secrets)
-        change = _plan_waf_rule(wafv2, balancer_arn, path, run.run_id, details)
+        change = _plan_waf_rule(wafv2, balancer_arn, path, run.run_id, waf_capacity, details)
         target = details["web_acl_arn"]
     change.resource_tags = {
         **tags_of(elbv2, [balancer_arn]).get(balancer_arn, {}),
@@ -161,6 +195,7 @@ def _plan_listener_rule(
             f"{rule['RuleArn']}, run {tags.get('chaos:run-id')}); roll that run back or run "
             "`gameday recover` first"
         )
+    _check_rules_quota(elbv2, balancer_arn, arn, rules)
     priority = smallest_free_listener_priority(rules)
     if priority is None:
         raise ActivityFailed(f"listener {arn} has no free rule priority (1..50000)")
@@ -192,8 +227,104 @@ def _plan_listener_rule(
     )
 
 
+def _rules_quota(elbv2: Any) -> int:
+    """The account's rules-per-ALB quota (describe_account_limits), else the documented 100."""
+    try:
+        limits = elbv2.describe_account_limits().get("Limits", [])
+    except ClientError as error:
+        logger.warning(
+            "describe_account_limits failed (%s): assuming the documented %d rules per ALB",
+            error_code(error),
+            DEFAULT_RULES_PER_ALB,
+        )
+        return DEFAULT_RULES_PER_ALB
+    for limit in limits:
+        if limit.get("Name") == RULES_LIMIT_NAME and str(limit.get("Max", "")).isdigit():
+            return int(limit["Max"])
+    return DEFAULT_RULES_PER_ALB
+
+
+def _check_rules_quota(
+    elbv2: Any, balancer_arn: str, listener_arn: str, rules: list[dict[str, Any]]
+) -> None:
+    """Refuse when one more rule would pass the ALB's rules quota (all its listeners,
+    default rules excluded), before the lock and the guardrails' mutation."""
+    total = 0
+    for listener in listeners_of(elbv2, balancer_arn):
+        own = rules if listener["ListenerArn"] == listener_arn else None
+        listed = own if own is not None else listener_rules(elbv2, listener["ListenerArn"])
+        total += sum(1 for r in listed if not r.get("IsDefault"))
+    quota = _rules_quota(elbv2)
+    if total + 1 > quota:
+        raise ActivityFailed(
+            f"load balancer {balancer_arn} has {total} listener rules, its quota "
+            f"({RULES_LIMIT_NAME}) is {quota}: no room for the block rule; free one or "
+            "use mechanism waf"
+        )
+
+
+def check_primary_guarded_by(
+    route53: Any, record_name: str, health_check_id: str, hosted_zone_id: str | None = None
+) -> dict[str, Any]:
+    """Refuse unless ``health_check_id`` is the PRIMARY failover record's HealthCheckId:
+    an alias record with only EvaluateTargetHealth follows target-group health, which a
+    listener or WAF rule does not change, so the fault would fail nothing over.
+    Returns the record sets; ``{}`` (and a warning) when no zone of this account holds
+    the name."""
+    zone_ids = [hosted_zone_id] if hosted_zone_id else _zones_for(route53, record_name)
+    if not zone_ids:
+        # DNS hosted in another account (or elsewhere): nothing this account can check.
+        logger.warning("no hosted zone of this account holds %s: PRIMARY not checked", record_name)
+        return {}
+    sets: dict[str, Any] = {}
+    for zone_id in zone_ids:
+        try:
+            sets = failover_record_sets(route53, zone_id, record_name)
+        except ActivityFailed:
+            continue
+        break
+    primary = sets.get("primary")
+    if primary is None:
+        raise ActivityFailed(f"{record_name}: no PRIMARY failover record found in {zone_ids}")
+    guard = primary.get("health_check_id")
+    if guard != health_check_id:
+        what = (
+            f"is guarded by health check {guard}"
+            if guard
+            else "has no HealthCheckId (an alias with EvaluateTargetHealth follows the "
+            "target group's health, which this fault does not change)"
+        )
+        raise ActivityFailed(
+            f"PRIMARY record {sets['record_name']} (set {primary.get('set_identifier')}) "
+            f"{what}: failing health check {health_check_id} would not fail it over"
+        )
+    return sets
+
+
+def _zones_for(route53: Any, record_name: str) -> list[str]:
+    """Hosted zones whose name is a suffix of ``record_name``, longest first."""
+    wanted = record_name.rstrip(".").lower() + "."
+    zones: list[tuple[int, str]] = []
+    marker: str | None = None
+    for _ in range(MAX_PAGES):
+        page = route53.list_hosted_zones(**({"Marker": marker} if marker else {}))
+        for zone in page.get("HostedZones", []):
+            name = str(zone["Name"]).lower()
+            if wanted == name or wanted.endswith("." + name):
+                zones.append((len(name), str(zone["Id"]).rsplit("/", 1)[-1]))
+        marker = page.get("NextMarker")
+        if not page.get("IsTruncated") or not marker:
+            break
+    return [zone_id for _, zone_id in sorted(zones, reverse=True)]
+
+
 def _plan_waf_rule(
-    wafv2: Any, balancer_arn: str, path: str, run_id: str, details: dict[str, Any]
+    wafv2: Any,
+    balancer_arn: str,
+    path: str,
+    run_id: str,
+    capacity_limit: int,
+    details: dict[str, Any],
 ) -> PlannedChange:
     summary = web_acl_of(wafv2, balancer_arn)
     if summary is None:
@@ -212,10 +343,20 @@ def _plan_waf_rule(
                 f"{rule.get('Name')}); roll that run back or run `gameday recover` first"
             )
     priority = smallest_free_waf_priority(rules)
+    ahead = [r for r in rules if int(r.get("Priority", 0)) < priority and waf_rule_terminates(r)]
+    if ahead:
+        named = ", ".join(f"{r['Name']} (priority {r['Priority']})" for r in ahead)
+        raise ActivityFailed(
+            f"cannot win for {path} in web ACL {arn}: the smallest free priority is {priority} "
+            f"but these rules come first and may Allow or Block it: {named}; free a priority "
+            "below them or use mechanism listener-rule"
+        )
     before = [r["Name"] for r in rules if int(r.get("Priority", 0)) < priority]
-    if before:
-        logger.warning(
-            "WAF rule %s (priority %d) is evaluated after %s", rule_name, priority, before
+    needed = waf_capacity_needed(wafv2, scope, [*rules, waf_block_rule(rule_name, path, priority)])
+    if needed is not None and needed > capacity_limit:
+        raise ActivityFailed(
+            f"web ACL {arn} would need {needed} WCU with the block rule, above its capacity "
+            f"{capacity_limit}; free capacity or use mechanism listener-rule"
         )
     try:
         tag_list = wafv2.list_tags_for_resource(ResourceARN=arn)["TagInfoForResource"].get(
@@ -234,6 +375,8 @@ def _plan_waf_rule(
             "priority": priority,
             "rules_before": [{"Name": r["Name"], "Priority": r["Priority"]} for r in rules],
             "evaluated_after": before,
+            "capacity_wcu": needed,
+            "capacity_limit": capacity_limit,
         }
     )
     return PlannedChange(
@@ -251,6 +394,9 @@ def block_health_check_path(
     load_balancer_arn: str | None = None,
     listener_arn: str | None = None,
     mechanism: str = "listener-rule",
+    failover_record: str | None = None,
+    hosted_zone_id: str | None = None,
+    waf_capacity: int = DEFAULT_WAF_CAPACITY,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict[str, Any]:
@@ -258,12 +404,22 @@ def block_health_check_path(
 
     ``mechanism``: ``listener-rule`` (fixed-response 503 at the smallest free priority,
     which must win over existing rules for the path) or ``waf`` (Block rule in the
-    ALB's web ACL). Everything is resolved and checked by the guardrails before the one
+    ALB's web ACL, ahead of every rule that could Allow or Block the path, within the
+    ACL's capacity). Everything is resolved and checked by the guardrails before the one
     mutating call, which is journaled with its exact undo. Undo with
     ``unblock_health_check_path`` (rollback) or ``gameday recover``.
     """
     plan = plan_health_check_path_block(
-        health_check_id, path, load_balancer_arn, listener_arn, mechanism, configuration, secrets
+        health_check_id,
+        path,
+        load_balancer_arn,
+        listener_arn,
+        mechanism,
+        failover_record,
+        hosted_zone_id,
+        waf_capacity,
+        configuration,
+        secrets,
     )
     check_plan(plan, configuration, secrets)
     run = current_run(configuration)
@@ -303,7 +459,9 @@ def block_health_check_path(
                 "rules_before": details["rules_before"],
             },
             undo_describe=change.undo,
-            call=lambda: _add_waf_rule(wafv2, arn, rule_name, path, details["priority"]),
+            call=lambda: _add_waf_rule(
+                wafv2, arn, rule_name, path, details["priority"], details["capacity_limit"]
+            ),
             configuration=configuration,
         )
         stamp_injected(FAULT)
@@ -335,9 +493,25 @@ def _journaled_block(**kwargs: Any) -> Any:
         ) from error
 
 
-def _add_waf_rule(wafv2: Any, acl_arn: str, rule_name: str, path: str, priority: int) -> int:
+def waf_capacity_needed(wafv2: Any, scope: str, rules: list[dict[str, Any]]) -> int | None:
+    """WCU of ``rules`` as WAF counts them (CheckCapacity, read-only); None when the
+    policy does not grant ``wafv2:CheckCapacity``: then UpdateWebACL itself is the check
+    (it fails cleanly with WAFLimitsExceededException, and changes nothing)."""
+    try:
+        return int(wafv2.check_capacity(Scope=scope, Rules=rules)["Capacity"])
+    except ClientError as error:
+        if error_code(error) not in ("AccessDeniedException", "AccessDenied"):
+            raise
+        logger.warning("capacity not checked: wafv2:CheckCapacity is not granted")
+        return None
+
+
+def _add_waf_rule(
+    wafv2: Any, acl_arn: str, rule_name: str, path: str, priority: int, capacity_limit: int
+) -> int:
     """Append our rule with the ACL's LockToken; re-read and retry when someone else
-    edited the ACL in between (bounded). Returns the priority used."""
+    edited the ACL in between (bounded). Refuses when the rules would need more than
+    ``capacity_limit`` WCU (CheckCapacity first). Returns the priority used."""
     scope, name, acl_id = parse_web_acl_arn(acl_arn)
     for _ in range(LOCK_ATTEMPTS):
         found = wafv2.get_web_acl(Name=name, Scope=scope, Id=acl_id)
@@ -347,7 +521,21 @@ def _add_waf_rule(wafv2: Any, acl_arn: str, rule_name: str, path: str, priority:
             return next(int(r["Priority"]) for r in rules if r.get("Name") == rule_name)
         if any(int(r["Priority"]) == priority for r in rules):
             priority = smallest_free_waf_priority(rules)
+        ahead = [
+            r["Name"] for r in rules if int(r["Priority"]) < priority and waf_rule_terminates(r)
+        ]
+        if ahead:
+            raise ActivityFailed(
+                f"web ACL {acl_arn} changed meanwhile: {', '.join(ahead)} now come before "
+                f"priority {priority} and may Allow or Block {path}; nothing was changed"
+            )
         rules.append(waf_block_rule(rule_name, path, priority))
+        needed = waf_capacity_needed(wafv2, scope, rules)
+        if needed is not None and needed > capacity_limit:
+            raise ActivityFailed(
+                f"web ACL {acl_arn} would need {needed} WCU with the block rule, above its "
+                f"capacity {capacity_limit}; nothing was changed"
+            )
         try:
             wafv2.update_web_acl(
                 **web_acl_update_args(wafv2, acl, scope, rules, found["LockToken"])

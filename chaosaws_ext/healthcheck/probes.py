@@ -16,6 +16,7 @@ from chaosaws_ext.aws import aws_client
 from chaosaws_ext.core.timeline import mark_phase
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.healthcheck.targets import MAX_PAGES, error_code
+from chaosaws_ext.healthcheck.verdict import HealthCheckVerdicts, Observed, endpoint_healthy
 
 __all__ = [
     "health_check_status",
@@ -26,22 +27,29 @@ __all__ = [
 
 logger = logging.getLogger("chaosaws_ext")
 
-# Route 53 considers an endpoint healthy when more than 18% of its checkers say so.
-HEALTHY_FRACTION = 0.18
+# Every checker's opinion across calls in this process (see verdict.py for why).
+_verdicts = HealthCheckVerdicts()
 
 
 def health_check_status(
     health_check_id: str, configuration: Configuration = None, secrets: Secrets = None
 ) -> dict[str, Any]:
-    """Healthy or not, as Route 53 decides it: more than 18% of the checkers report
-    success. ``observations`` lists each checker's region and status line."""
+    """Healthy or not, as Route 53 decides it (:mod:`chaosaws_ext.healthcheck.verdict`):
+    each checker's opinion changes after ``FailureThreshold`` consecutive checks, more
+    than 18% healthy opinions is healthy, ``Inverted`` inverts, ``Disabled`` is healthy.
+    ``observations`` lists each checker's region and latest status line."""
     route53 = aws_client("route53", configuration, secrets)
     try:
+        config = route53.get_health_check(HealthCheckId=health_check_id)["HealthCheck"][
+            "HealthCheckConfig"
+        ]
         found = route53.get_health_check_status(HealthCheckId=health_check_id)
     except ClientError as error:
         if error_code(error) in ("NoSuchHealthCheck", "InvalidInput"):
             raise ActivityFailed(f"unknown health check {health_check_id!r}") from error
         raise
+    threshold = int(config.get("FailureThreshold") or 3)
+    inverted, disabled = bool(config.get("Inverted")), bool(config.get("Disabled"))
     observations = []
     for item in found.get("HealthCheckObservations", []):
         report = item.get("StatusReport") or {}
@@ -56,13 +64,22 @@ def health_check_status(
                 "checked_at": checked.isoformat() if hasattr(checked, "isoformat") else checked,
             }
         )
-    checkers = len(observations)
-    healthy_checkers = sum(1 for o in observations if o["ok"])
+    opinions = _verdicts.observe(
+        health_check_id,
+        (
+            Observed(str(o["region"] or o["ip"]), o["ok"], str(o["checked_at"]))
+            for o in observations
+        ),
+        threshold,
+    )
     return {
         "health_check_id": health_check_id,
-        "healthy": checkers > 0 and healthy_checkers / checkers > HEALTHY_FRACTION,
-        "checkers": checkers,
-        "healthy_checkers": healthy_checkers,
+        "healthy": endpoint_healthy(opinions, inverted, disabled),
+        "checkers": len(opinions),
+        "healthy_checkers": sum(opinions.values()),
+        "failure_threshold": threshold,
+        "inverted": inverted,
+        "disabled": disabled,
         "observations": observations,
     }
 
@@ -185,6 +202,14 @@ def route53_failover_record_target(
     """The failover record sets of ``record_name`` from the Route 53 API: which is
     PRIMARY and which SECONDARY, where each points and which health check guards it."""
     route53 = aws_client("route53", configuration, secrets)
+    return failover_record_sets(route53, hosted_zone_id, record_name, record_type)
+
+
+def failover_record_sets(
+    route53: Any, hosted_zone_id: str, record_name: str, record_type: str = "A"
+) -> dict[str, Any]:
+    """:func:`route53_failover_record_target` with a given client (a helper, not an
+    activity: kept out of ``__all__``, which ``chaos discover`` lists)."""
     wanted = record_name.rstrip(".").lower() + "."
     sets: list[dict[str, Any]] = []
     start: dict[str, Any] = {"StartRecordName": wanted, "StartRecordType": record_type}

@@ -12,11 +12,12 @@ import re
 from typing import Any
 
 from chaosaws_ext.healthcheck.targets import FAULT, MAX_PAGES, tags_of
-from chaosaws_ext.runcontext import TAG_MANAGED, RunContext, chaos_tags
+from chaosaws_ext.runcontext import TAG_MANAGED, RunContext, chaos_tags, elb_tag_value
 
 __all__ = [
     "WAF_RULE_PREFIX",
     "listener_rule_paths",
+    "rule_has_regex",
     "path_pattern_matches",
     "smallest_free_listener_priority",
     "shadowing_rules",
@@ -28,6 +29,7 @@ __all__ = [
     "waf_rule_blocks_path",
     "waf_rule_is_ours",
     "smallest_free_waf_priority",
+    "waf_rule_terminates",
     "parse_web_acl_arn",
     "web_acl_update_args",
 ]
@@ -46,6 +48,16 @@ def listener_rule_paths(rule: dict[str, Any]) -> list[str] | None:
             )
             paths = (paths or []) + list(values)
     return paths
+
+
+def rule_has_regex(rule: dict[str, Any]) -> bool:
+    """True when a condition of ``rule`` matches by regex (``RegexValues`` of a path or
+    host condition, botocore elbv2 ``PathPatternConditionConfig``/``RuleCondition``)."""
+    for condition in rule.get("Conditions", []):
+        configs = [condition, *(v for v in condition.values() if isinstance(v, dict))]
+        if any(config.get("RegexValues") for config in configs):
+            return True
+    return False
 
 
 def path_pattern_matches(pattern: str, path: str) -> bool:
@@ -71,14 +83,20 @@ def smallest_free_listener_priority(rules: list[dict[str, Any]]) -> int | None:
 
 def shadowing_rules(rules: list[dict[str, Any]], path: str, priority: int) -> list[dict[str, Any]]:
     """Non-default rules evaluated before ``priority`` that may answer requests for ``path``
-    (a matching path-pattern, or no path condition at all)."""
+    (a matching path-pattern, no path condition at all, or a regex condition).
+
+    A regex (path or host ``RegexValues``) is taken to "may match" rather than evaluated:
+    ALB's regex dialect is not Python's, and a wrong "cannot match" means a block that
+    never applies, while a wrong "may match" is a clear refusal."""
     found = []
     for rule in rules:
         own = _priority(rule)
         if own is None or own >= priority:
             continue
         paths = listener_rule_paths(rule)
-        if paths is None or any(path_pattern_matches(p, path) for p in paths):
+        if rule_has_regex(rule) or paths is None:
+            found.append(rule)
+        elif any(path_pattern_matches(p, path) for p in paths):
             found.append(rule)
     return found
 
@@ -112,7 +130,7 @@ def our_listener_rules(
         rule_tags = tags.get(rule["RuleArn"], {})
         if rule_tags.get(TAG_MANAGED) != "chaosaws-ext" or rule_tags.get("chaos:fault") != FAULT:
             continue
-        if run_id is not None and rule_tags.get("chaos:run-id") != run_id:
+        if run_id is not None and rule_tags.get("chaos:run-id") != elb_tag_value(run_id):
             continue
         if path is not None and listener_rule_paths(rule) != [path]:
             continue
@@ -138,7 +156,7 @@ def fixed_response_rule(
                 },
             }
         ],
-        "Tags": [{"Key": k, "Value": v} for k, v in chaos_tags(run, FAULT).items()],
+        "Tags": [{"Key": k, "Value": v} for k, v in chaos_tags(run, FAULT, "elbv2").items()],
     }
 
 
@@ -204,6 +222,15 @@ def smallest_free_waf_priority(rules: list[dict[str, Any]]) -> int:
     while candidate in used:
         candidate += 1
     return candidate
+
+
+def waf_rule_terminates(rule: dict[str, Any]) -> bool:
+    """True for a rule that may end the evaluation (Allow, Block, CAPTCHA, Challenge, or a
+    rule group not overridden to Count): a request it matches never reaches later rules."""
+    action = rule.get("Action")
+    if action is not None:
+        return "Count" not in action
+    return "Count" not in (rule.get("OverrideAction") or {})
 
 
 def parse_web_acl_arn(arn: str) -> tuple[str, str, str]:

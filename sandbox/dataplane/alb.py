@@ -438,11 +438,12 @@ class AlbEmulator:
             self._stop.wait(self.connect_timeout_s)
             handler.close_connection = True
             return
-        web_acl = waf.web_acl_for_resource(
-            get_backend("wafv2")[self.account_id][self.region], self.load_balancer_arn
-        )
+        wafv2_backend = get_backend("wafv2")[self.account_id][self.region]
+        web_acl = waf.web_acl_for_resource(wafv2_backend, self.load_balancer_arn)
         verdict = waf.evaluate_web_acl(
-            web_acl, waf.HttpRequest(handler.command, path, query, headers)
+            web_acl,
+            waf.HttpRequest(handler.command, path, query, headers, self.client_ip),
+            waf.ip_sets_of(wafv2_backend) if web_acl is not None else None,
         )
         if verdict.blocked:
             self._error(handler, verdict.status)

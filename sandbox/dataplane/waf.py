@@ -10,7 +10,9 @@ Statements: ``ByteMatchStatement`` (``FieldToMatch`` ``UriPath``, ``QueryString`
 ``Method``, ``SingleHeader``; ``PositionalConstraint`` ``EXACTLY``, ``STARTS_WITH``,
 ``ENDS_WITH``, ``CONTAINS``, ``CONTAINS_WORD``; text transformations ``NONE``,
 ``LOWERCASE``, ``URL_DECODE``, ``COMPRESS_WHITE_SPACE``), ``AndStatement``,
-``OrStatement``, ``NotStatement``. Any other statement never matches (logged once).
+``OrStatement``, ``NotStatement``, ``IPSetReferenceStatement`` (the request's source IP
+in the IP set's addresses; ``IPSetForwardedIPConfig`` is not evaluated). Any other
+statement never matches (logged once).
 
 ``SearchString`` is a blob: over the wire (boto3 -> moto) it arrives base64-encoded and
 moto stores that text, so a ``str`` is base64-decoded; ``bytes`` are used as they are.
@@ -20,14 +22,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-__all__ = ["HttpRequest", "WafVerdict", "evaluate_web_acl", "web_acl_for_resource"]
+__all__ = [
+    "HttpRequest",
+    "WafVerdict",
+    "evaluate_web_acl",
+    "web_acl_for_resource",
+    "ip_sets_of",
+]
 
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
@@ -41,6 +50,7 @@ class HttpRequest:
     path: str
     query: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
+    source_ip: str = "0.0.0.0"
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,23 @@ def web_acl_for_resource(wafv2_backend: Any, resource_arn: str) -> Any | None:
         if resource_arn in list(getattr(web_acl, "associated_resources", [])):
             return web_acl
     return None
+
+
+def ip_sets_of(wafv2_backend: Any) -> dict[str, list[str]]:
+    """{IP set ARN: addresses (CIDRs)} of a moto wafv2 backend."""
+    return {
+        arn: list(getattr(ip_set, "addresses", []) or [])
+        for arn, ip_set in list(getattr(wafv2_backend, "ip_sets", {}).items())
+    }
+
+
+def _in_ip_set(addresses: Sequence[str], source_ip: str) -> bool:
+    source = ipaddress.ip_address(source_ip)
+    for cidr in addresses:
+        network = ipaddress.ip_network(str(cidr), strict=False)
+        if network.version == source.version and source in network:
+            return True
+    return False
 
 
 def _search_bytes(value: Any) -> bytes:
@@ -129,15 +156,25 @@ def _byte_match(statement: Mapping[str, Any], request: HttpRequest) -> bool:
     return False
 
 
-def _matches(statement: Mapping[str, Any], request: HttpRequest) -> bool:
+def _matches(
+    statement: Mapping[str, Any], request: HttpRequest, ip_sets: Mapping[str, Sequence[str]]
+) -> bool:
     if "ByteMatchStatement" in statement:
         return _byte_match(statement["ByteMatchStatement"], request)
     if "AndStatement" in statement:
-        return all(_matches(s, request) for s in statement["AndStatement"]["Statements"])
+        nested = statement["AndStatement"]["Statements"]
+        return all(_matches(s, request, ip_sets) for s in nested)
     if "OrStatement" in statement:
-        return any(_matches(s, request) for s in statement["OrStatement"]["Statements"])
+        nested = statement["OrStatement"]["Statements"]
+        return any(_matches(s, request, ip_sets) for s in nested)
     if "NotStatement" in statement:
-        return not _matches(statement["NotStatement"]["Statement"], request)
+        return not _matches(statement["NotStatement"]["Statement"], request, ip_sets)
+    if "IPSetReferenceStatement" in statement:
+        arn = str(statement["IPSetReferenceStatement"].get("ARN", ""))
+        if arn not in ip_sets:
+            _warn_once(f"IP set {arn} (unknown)")
+            return False
+        return _in_ip_set(ip_sets[arn], request.source_ip)
     _warn_once(f"statement {sorted(statement)}")
     return False
 
@@ -164,14 +201,20 @@ def _rule_fields(rule: Any) -> tuple[str, int, Mapping[str, Any], Mapping[str, A
     return rule.name, int(rule.priority), rule.statement or {}, rule.action or {}
 
 
-def evaluate_web_acl(web_acl: Any | None, request: HttpRequest) -> WafVerdict:
-    """Evaluate a moto ``FakeWebACL`` (or None: no web ACL, allow) for ``request``."""
+def evaluate_web_acl(
+    web_acl: Any | None,
+    request: HttpRequest,
+    ip_sets: Mapping[str, Sequence[str]] | None = None,
+) -> WafVerdict:
+    """Evaluate a moto ``FakeWebACL`` (or None: no web ACL, allow) for ``request``;
+    ``ip_sets``: {IP set ARN: CIDRs} for ``IPSetReferenceStatement`` (:func:`ip_sets_of`)."""
+    ip_sets = ip_sets or {}
     if web_acl is None:
         return WafVerdict("allow")
     counted: list[str] = []
     rules = sorted((_rule_fields(r) for r in list(web_acl.rules)), key=lambda r: r[1])
     for name, _priority, statement, action in rules:
-        if not _matches(statement, request):
+        if not _matches(statement, request, ip_sets):
             continue
         if "Block" in action:
             return WafVerdict("block", _block_status(action["Block"]), name, tuple(counted))
