@@ -100,7 +100,7 @@ def test_without_any_one_statement_the_check_names_call_action_and_arn(
     lines = failures(checks)
     for requirement in refused:
         call = requirement.call
-        line = next(x for x in lines if x == f"not granted: {requirement.describe()}")
+        line = next(x for x in lines if x.startswith(f"not granted: {requirement.describe()}"))
         assert f"{call.service}.{call.operation} in {call.region}" in line
         assert f"needs {requirement.action} on {requirement.arn}" in line
 
@@ -192,12 +192,36 @@ def test_leading_keys_are_evaluated_and_other_conditions_listed() -> None:
     refused = failures(check_policy(_policy(statement), needed))
     assert refused == [
         f"not granted: dynamodb.PutItem in {REGION} (from ?) needs dynamodb:PutItem on "
-        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t (table)"
+        f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/t (table); S0: ForAllValues:StringLike "
+        "dynamodb:LeadingKeys ['chaos-*'] does not hold for ['user-1']"
     ]
     mine = _call("dynamodb", "PutItem", TableName="t", ItemAttributes={"pk": {"S": "chaos-1"}})
     checks = check_policy(_policy(statement), requirements([describe, mine]))
     assert failures(checks) == []
     assert ["StringEquals aws:ResourceTag/owner ['me']"] in [c.unevaluated for c in checks]
+
+
+def test_vpc_and_tag_conditions_are_read_from_what_the_answers_described() -> None:
+    vpc = f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-1"
+    described = Call("ec2", "DescribeNetworkAcls", REGION, {}, {"NetworkAcls": [
+        {"NetworkAclId": "acl-1", "VpcId": "vpc-1", "Tags": [{"Key": "k", "Value": "v"}]},
+        {"NetworkAclId": "acl-2", "VpcId": "vpc-2", "Tags": []},
+    ]})  # fmt: skip
+    deletes = [_call("ec2", "DeleteNetworkAcl", NetworkAclId=f"acl-{n}") for n in (1, 2)]
+    statement = {
+        "Action": ["ec2:DeleteNetworkAcl", "ec2:DescribeNetworkAcls"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"ec2:Vpc": vpc, "aws:ResourceTag/k": "v"}},
+    }
+    checks = check_policy(_policy(statement), requirements([described, *deletes]))
+    assert [c.requirement.arn for c in checks if not c.ok] == [
+        f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-acl/acl-2"
+    ]
+    granted = next(c for c in checks if c.requirement.arn.endswith("acl-1"))
+    assert granted.unevaluated == [] and len(granted.evaluated) == 2
+    # DescribeNetworkAcls has no resource-level permission: the conditions are unknown
+    listing = next(c for c in checks if c.requirement.action == "ec2:DescribeNetworkAcls")
+    assert listing.ok and len(listing.unevaluated) == 2
 
 
 def test_dependent_actions_follow_the_referenced_service() -> None:

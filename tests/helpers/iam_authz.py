@@ -16,7 +16,8 @@ Offline, from the IAM Service Authorization Reference as bundled by ``policy-sen
 - a statement grants when one of its Action patterns and one of its Resource patterns
   match (IAM wildcards ``*`` and ``?``). Its conditions are evaluated when the key is
   known offline (``<prefix>:CreateAction``, ``dynamodb:LeadingKeys`` from the request's
-  partition key values); the others are listed with the result, never ignored.
+  partition key values, ``ec2:Vpc`` and ``aws:ResourceTag/*`` of a resource a recorded
+  answer described); the others are listed with the result, never ignored.
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ class Check:
     requirement: Requirement
     granted_by: str = ""  # Sid of the granting statement
     unevaluated: list[str] = field(default_factory=list)  # conditions listed, not evaluated
+    evaluated: list[str] = field(default_factory=list)  # conditions that held offline
+    refusals: list[str] = field(default_factory=list)  # statements whose condition failed
 
     @property
     def ok(self) -> bool:
@@ -130,29 +133,59 @@ def _format_regex(arn_format: str) -> re.Pattern[str]:
     return re.compile("[^:]+".join(map(re.escape, parts)) + "$")
 
 
+def _tags(tags: Any) -> dict[str, str]:
+    found = {}
+    for tag in tags if isinstance(tags, list) else []:
+        for prefix in ("aws", "ec2"):
+            found[f"{prefix}:ResourceTag/{tag.get('Key')}"] = str(tag.get("Value"))
+    return found
+
+
 class IdentifierIndex:
-    """Identifiers AWS resolves server side, learnt from the recorded answers: the
-    subnet behind a NACL association, a table's partition key name."""
+    """What AWS knows server side, learnt from the recorded answers (and requests): the
+    subnet behind a NACL association, a table's partition key name, and per resource
+    (id or ARN) the condition keys IAM would see: ``ec2:Vpc``, ``aws:ResourceTag/*``."""
 
     def __init__(self, calls: Iterable[Call]) -> None:
         self.association_subnet: dict[str, str] = {}
         self.hash_key: dict[str, str] = {}
+        self.facts: dict[str, dict[str, str]] = {}
         for call in calls:
             self._learn(call)
 
+    def _fact(self, resource: str, known: dict[str, str]) -> None:
+        self.facts.setdefault(resource, {}).update(known)
+
     def _learn(self, call: Call) -> None:
+        vpc_arn = f"arn:{PARTITION}:ec2:{call.region}:{ACCOUNT}:vpc/"
         for found in _dicts(call.response):
             if "NetworkAclAssociationId" in found and "SubnetId" in found:
                 self.association_subnet[found["NetworkAclAssociationId"]] = found["SubnetId"]
+            for id_key in ("NetworkAclId", "SubnetId"):
+                if id_key in found and "VpcId" in found:
+                    self._fact(found[id_key], {"ec2:Vpc": vpc_arn + str(found["VpcId"])})
+                    if "Tags" in found:
+                        self._fact(found[id_key], _tags(found["Tags"]))
+                    break
+            if "ResourceArn" in found and "Tags" in found:  # ELB DescribeTags
+                self._fact(str(found["ResourceArn"]), _tags(found["Tags"]))
             if "TableName" in found and isinstance(found.get("KeySchema"), list):
                 for key in found["KeySchema"]:
                     if key.get("KeyType") == "HASH":
                         self.hash_key[found["TableName"]] = key["AttributeName"]
+        if call.operation == "CreateRule" and call.params.get("Tags"):
+            for rule in call.response.get("Rules") or []:
+                self._fact(str(rule.get("RuleArn")), _tags(call.params["Tags"]))
         if call.operation == "ReplaceNetworkAclAssociation":
             subnet = self.association_subnet.get(call.params.get("AssociationId", ""))
             new = call.response.get("NewAssociationId")
             if subnet and new:
                 self.association_subnet[new] = subnet
+
+    def context_of(self, arn: str, context: tuple) -> tuple:
+        """``context`` plus what is known of the resource ``arn``."""
+        known = self.facts.get(arn) or self.facts.get(arn.rpartition("/")[2]) or {}
+        return tuple(sorted((dict(context) | {k: (v,) for k, v in known.items()}).items()))
 
 
 def _dicts(value: Any) -> Iterator[dict[str, Any]]:
@@ -288,7 +321,7 @@ def _resource_requirements(
     for name, spec in typed.items():
         kind = f"{action.partition(':')[0]}:{name}"
         arns, referenced = _arns(call, kind, info["service_resources"][name]["arn"], index)
-        made = [Requirement(call, action, name, a, context, via) for a in arns]
+        made = [Requirement(call, action, name, a, index.context_of(a, context), via) for a in arns]
         if referenced:
             found.extend(made)
         elif spec["required"] or not required:
@@ -384,24 +417,36 @@ def _string_test(test: str, expected: Any, value: str) -> bool:
     return value in _listed(expected)
 
 
-def _condition(statement: dict[str, Any], requirement: Requirement) -> tuple[bool, list[str]]:
-    """Whether the statement's conditions hold, as far as they can be known offline;
-    the ones that cannot be evaluated are returned as text."""
+@dataclass
+class _Verdict:
+    holds: bool = True
+    evaluated: list[str] = field(default_factory=list)
+    unevaluated: list[str] = field(default_factory=list)
+    refusal: str = ""
+
+
+def _condition(statement: dict[str, Any], requirement: Requirement) -> _Verdict:
+    """Whether the statement's conditions hold, as far as they can be known offline
+    (each condition as text: held, not evaluated, or the one that failed)."""
     context = dict(requirement.context)
-    unevaluated: list[str] = []
+    verdict = _Verdict()
     for operator, block in (statement.get("Condition") or {}).items():
         quantifier, _, test = operator.rpartition(":")
         for key, expected in block.items():
+            text = f"{operator} {key} {_listed(expected)}"
             known = next((v for k, v in context.items() if k.lower() == key.lower()), None)
             if known is None or test not in ("StringEquals", "StringLike"):
-                unevaluated.append(f"{operator} {key} {_listed(expected)}")
+                verdict.unevaluated.append(text)
                 continue
             verdicts = [_string_test(test, expected, value) for value in known]
             # ForAnyValue: one value suffices; ForAllValues or a single-valued key: all
-            ok = any(verdicts) if quantifier == "ForAnyValue" else all(verdicts)
-            if not ok:
-                return False, []
-    return True, unevaluated
+            if any(verdicts) if quantifier == "ForAnyValue" else all(verdicts):
+                verdict.evaluated.append(text)
+                continue
+            verdict.holds = False
+            verdict.refusal = f"{text} does not hold for {list(known)}"
+            return verdict
+    return verdict
 
 
 def check_policy(policy: dict[str, Any], needed: Iterable[Requirement]) -> list[Check]:
@@ -418,15 +463,25 @@ def check_policy(policy: dict[str, Any], needed: Iterable[Requirement]) -> list[
                 continue
             if not _matches(statement["Resource"], requirement.arn, case=True):
                 continue
-            holds, unevaluated = _condition(statement, requirement)
-            if holds:
-                check.granted_by = str(statement.get("Sid") or f"#{n}")
-                check.unevaluated = unevaluated
+            verdict = _condition(statement, requirement)
+            sid = str(statement.get("Sid") or f"#{n}")
+            if verdict.holds:
+                check.granted_by = sid
+                check.unevaluated = verdict.unevaluated
+                check.evaluated = verdict.evaluated
                 break
+            check.refusals.append(f"{sid}: {verdict.refusal}")
         checks.append(check)
     return checks
 
 
 def failures(checks: Iterable[Check]) -> list[str]:
     """One line per requirement no statement grants."""
-    return sorted({f"not granted: {c.requirement.describe()}" for c in checks if not c.ok})
+    return sorted(
+        {
+            f"not granted: {c.requirement.describe()}"
+            + "".join(f"; {refusal}" for refusal in c.refusals)
+            for c in checks
+            if not c.ok
+        }
+    )

@@ -39,7 +39,8 @@ def checks_by_policy(
 
 
 def table(by_policy: dict[str, list[Call]], checks: dict[str, list[Check]]) -> str:
-    """Markdown: one row per policy, then the unevaluated conditions and the failures."""
+    """Markdown: one row per policy, then each condition of a granting statement (held
+    offline, or not evaluated) and the failures."""
     lines = [
         "| policy | calls recorded | distinct operations | actions checked | "
         "(action, resource type) checked | ARNs checked | not granted |",
@@ -57,10 +58,13 @@ def table(by_policy: dict[str, list[Call]], checks: dict[str, list[Check]]) -> s
             f"{len(arns)} | {len(failures(found))} |"
         )
         conditions = Counter(
-            (c.granted_by, condition) for c in found for condition in c.unevaluated
+            (c.granted_by, state, condition)
+            for c in found
+            for state, listed in (("held", c.evaluated), ("NOT EVALUATED", c.unevaluated))
+            for condition in listed
         )
-        for (sid, condition), count in sorted(conditions.items()):
-            notes.append(f"- {name} / {sid}: not evaluated offline: {condition} ({count} checks)")
+        for (sid, state, condition), count in sorted(conditions.items()):
+            notes.append(f"- {name} / {sid}: condition {condition}: {state} ({count} checks)")
         notes.extend(f"- {name}: {line}" for line in failures(found))
     lines.append("")
     lines.append("Per policy, the (action, resource type) pairs checked:")
