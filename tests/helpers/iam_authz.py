@@ -230,9 +230,12 @@ def _managed_rule_groups(call: Call) -> list[str]:
     )
 
 
-def _arns(call: Call, kind: str, arn_format: str, index: IdentifierIndex) -> tuple[list[str], bool]:
+def _arns(
+    call: Call, kind: str, arn_format: str, index: IdentifierIndex, required: bool = False
+) -> tuple[list[str], bool]:
     """Concrete ARNs of ``arn_format`` (resource type ``kind``) for ``call``, and whether
-    the request named them."""
+    the request named them. A required resource the request does not name is the one
+    AWS resolves (the web ACL of GetWebACLForResource): read from the answer."""
     exact = _format_regex(arn_format)
     named = [s for s in _strings(call.params) if s.startswith("arn:") and exact.match(s)]
     if named:
@@ -254,7 +257,7 @@ def _arns(call: Call, kind: str, arn_format: str, index: IdentifierIndex) -> tup
         values = _values(call, variable, index, kind)
         referenced = referenced and bool(values)
         choices.append(values or ["*"])
-    if not referenced:
+    if required and not referenced:
         answered = [s for s in _strings(call.response) if s.startswith("arn:") and exact.match(s)]
         if answered:
             return sorted(set(answered)), True
@@ -320,7 +323,8 @@ def _resource_requirements(
     unnamed: list[Requirement] = []
     for name, spec in typed.items():
         kind = f"{action.partition(':')[0]}:{name}"
-        arns, referenced = _arns(call, kind, info["service_resources"][name]["arn"], index)
+        arn_format = info["service_resources"][name]["arn"]
+        arns, referenced = _arns(call, kind, arn_format, index, spec["required"])
         made = [Requirement(call, action, name, a, index.context_of(a, context), via) for a in arns]
         if referenced:
             found.extend(made)

@@ -231,18 +231,16 @@ def _experiment(scenario: Scenario, workdir: Path) -> Path:
     return path
 
 
-def _wait_for_inject(ledger: Path, process: subprocess.Popen[str], timeout: float) -> None:
-    """Until the ledger holds an applied fault (not the lock, not the markers)."""
+def _wait_for_hold(log: Path, process: subprocess.Popen[str], timeout: float) -> None:
+    """Until ``chaos run`` logs the hold action: the inject is complete."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"chaos run ended (exit {process.returncode}) before injecting")
-        if ledger.exists():
-            entries = Ledger(ledger).unreverted()
-            if any(e.fault not in ("target-lock", "measurement-markers") for e in entries):
-                return
+            raise AssertionError(f"chaos run ended (exit {process.returncode}) before the hold")
+        if log.exists() and "hold-the-fault" in log.read_text(errors="replace"):
+            return
         time.sleep(0.1)
-    raise AssertionError(f"no fault in {ledger} after {timeout} s")
+    raise AssertionError(f"chaos run did not reach the hold within {timeout} s")
 
 
 def _gameday(env: dict[str, str], workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -282,15 +280,18 @@ def run_scenario(
         if done.returncode != 0:
             raise AssertionError(f"{scenario.name}: chaos run failed\n{done.stdout}{done.stderr}")
         return load_calls(calls)
-    process = subprocess.Popen(
-        command, cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        text=True,
-    )  # fmt: skip
-    try:
-        _wait_for_inject(ledger, process, timeout=90)
-    finally:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    log = workdir / "chaos.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            _wait_for_hold(log, process, timeout=90)
+        finally:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    if not Ledger(ledger).unreverted():
+        raise AssertionError(f"{scenario.name}: nothing left to recover after the SIGKILL")
     regions = (REGION, OTHER_REGION, THIRD_REGION)
     by_tag = _gameday(env, workdir, "recover", "--by-tag", "--force", "--regions", *regions)
     by_ledger = _gameday(env, workdir, "recover", "--ledger", str(ledger), "--region", REGION)
