@@ -224,6 +224,16 @@ def test_vpc_and_tag_conditions_are_read_from_what_the_answers_described() -> No
     assert listing.ok and len(listing.unevaluated) == 2
 
 
+def test_an_operation_the_sar_does_not_know_fails_instead_of_passing() -> None:
+    call = _call("s3", "ListObjectsV2", Bucket="b")  # IAM names it s3:ListBucket
+    assert failures(
+        check_policy(_policy({"Action": "*", "Resource": "*"}), requirements([call]))
+    ) == [
+        f"not granted: s3.ListObjectsV2 in {REGION} (from ?) needs s3:ListObjectsV2 on ? "
+        "(not in the SAR database: an action named unlike its operation?)"
+    ]
+
+
 def test_dependent_actions_follow_the_referenced_service() -> None:
     balancer = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/app/api/1"
     acl = f"arn:aws:wafv2:{REGION}:{ACCOUNT}:regional/webacl/api-acl/2"

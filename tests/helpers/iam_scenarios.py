@@ -110,6 +110,8 @@ SCENARIOS = (
              variant=_cluster_path),
     Scenario("healthcheck listener-rule run", "healthcheck-path-block", "healthcheck-path-block",
              {"GAMEDAY_BLOCK_MECHANISM": "listener-rule"}),
+    Scenario("healthcheck listener-rule crash + recover", "healthcheck-path-block",
+             "healthcheck-path-block", {"GAMEDAY_BLOCK_MECHANISM": "listener-rule"}, crash=True),
     Scenario("healthcheck waf run", "healthcheck-path-block", "healthcheck-path-block",
              {"GAMEDAY_BLOCK_MECHANISM": "waf"}),
     Scenario("healthcheck waf crash + recover", "healthcheck-path-block",
