@@ -28,7 +28,7 @@ import requests
 from gameday.policy import load_policy, policy_names, render
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
 from sandbox.behaviour.rds_failover import RdsFailoverEmulator
-from tests.helpers.aws_calls import Call
+from tests.helpers.aws_calls import Call, load_calls, recording_env
 from tests.helpers.aws_world import ACCOUNT, REGION
 from tests.helpers.iam_authz import check_policy, failures, requirements
 from tests.helpers.iam_scenarios import SCENARIOS, policy_values, record_all, seed
@@ -116,6 +116,33 @@ def test_gameday_policy_prints_the_cluster_variant() -> None:
     failover = next(s for s in printed["Statement"] if "rds:FailoverDBCluster" in s["Action"])
     assert failover["Resource"] == f"arn:aws:rds:{REGION}:{ACCOUNT}:cluster:aurora"
     assert done.stderr == ""
+
+
+def test_the_client_hook_records_every_call_of_our_clients(
+    mocked_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaosaws_ext.aws import aws_client, clear_client_cache
+    from chaosaws_ext.guardrails import caller_account
+
+    path = tmp_path / "calls.jsonl"
+    for name, value in recording_env(path).items():
+        monkeypatch.setenv(name, value)
+    clear_client_cache()
+    assert caller_account({"aws_region": REGION}) == ACCOUNT
+    acl = aws_client("ec2", {"aws_region": REGION}).describe_network_acls(
+        Filters=[{"Name": "default", "Values": ["true"]}]
+    )["NetworkAcls"][0]
+    calls = load_calls(path)
+    assert [(c.service, c.operation, c.region, c.origin) for c in calls] == [
+        ("sts", "GetCallerIdentity", REGION, "chaosaws_ext.guardrails"),
+        ("ec2", "DescribeNetworkAcls", REGION, ""),
+    ]
+    assert calls[1].params == {"Filters": [{"Name": "default", "Values": ["true"]}]}
+    assert calls[1].response["NetworkAcls"][0]["NetworkAclId"] == acl["NetworkAclId"]
+    monkeypatch.delenv("GAMEDAY_AWS_CLIENT_HOOK")
+    clear_client_cache()
+    aws_client("ec2", {"aws_region": REGION}).describe_vpcs()
+    assert len(load_calls(path)) == 2  # without the variable: no hook
 
 
 # The mapping itself, on calls written by hand: what AWS documents, not what the code does.
