@@ -7,6 +7,7 @@ be mixed in one experiment. Endpoints come from boto3's own ``AWS_ENDPOINT_URL``
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -72,6 +73,9 @@ READ_ONLY_PREFIXES = (
 )
 _read_only = threading.local()
 _call_log: list[tuple[str, str]] | None = None
+# "module:function" called with every new client, e.g. to record the calls of a run in a
+# subprocess (tests/helpers/aws_calls.py checks them against the IAM policies).
+CLIENT_HOOK_ENV = "GAMEDAY_AWS_CLIENT_HOOK"
 
 
 def error_code(error: ClientError) -> str:
@@ -303,8 +307,22 @@ def aws_client(
             merged = _botocore_config().merge(config) if config else _botocore_config()
             client = session.client(service, config=merged)
             client.meta.events.register("before-call.*.*", _before_call)
+            _client_hook()(client)
             _clients[client_key] = client
     return client
+
+
+def _no_hook(client: Any) -> None:
+    return None
+
+
+def _client_hook() -> Any:
+    """The function named by ``GAMEDAY_AWS_CLIENT_HOOK`` (a no-op when unset)."""
+    named = os.environ.get(CLIENT_HOOK_ENV, "")
+    if not named:
+        return _no_hook
+    module, _, function = named.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def clear_client_cache() -> None:

@@ -1,6 +1,7 @@
 """``gameday policy``: the least-privilege IAM policy of a built-in experiment.
 
-The policies live in ``experiments/policies/<experiment>.json``: exactly the actions the
+The policies live in ``experiments/policies/<experiment>.json`` (a variant of an
+experiment's path in ``<experiment>-<variant>.json``): exactly the actions the
 experiment's activities, the guardrails (``sts:GetCallerIdentity``), the safety control's
 stop conditions (``cloudwatch:DescribeAlarms``) and the target lock (a DynamoDB table,
 only when ``lock_table`` is configured) call, one ``Sid`` per purpose. Resources are ARN
@@ -20,12 +21,14 @@ from gameday.catalog import EXPERIMENTS, experiments_dir
 from gameday.errors import UserError
 
 __all__ = [
+    "policy_names",
     "policy_path",
     "load_policy",
     "placeholders",
     "render",
     "policy_actions",
     "TAG_ON_CREATE_ACTIONS",
+    "DEPENDENT_ACTIONS",
     "CONDITIONAL_ACTIONS",
 ]
 
@@ -34,16 +37,28 @@ PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 TAG_ON_CREATE_ACTIONS = frozenset(
     {"ec2:CreateTags", "elasticloadbalancing:AddTags", "dynamodb:TagResource"}
 )
-# Called only on some paths (the lock table exists already; another run holds the lock).
-CONDITIONAL_ACTIONS = frozenset({"dynamodb:CreateTable", "dynamodb:GetItem"})
+# Likewise: dependent actions the Service Authorization Reference lists
+# (wafv2:GetWebACLForResource on an ALB also checks GetLoadBalancerWebACL).
+DEPENDENT_ACTIONS = TAG_ON_CREATE_ACTIONS | {"elasticloadbalancing:GetLoadBalancerWebACL"}
+# Called only on some paths (the lock table exists already; another run holds the lock;
+# ``gameday recover`` after a crash: the markers' Scan, the WAF orphan finder's list).
+CONDITIONAL_ACTIONS = frozenset(
+    {"dynamodb:CreateTable", "dynamodb:GetItem", "dynamodb:Scan", "wafv2:ListWebACLs"}
+)
+
+
+def policy_names() -> list[str]:
+    """Every shipped policy: one per built-in experiment, plus variants named
+    ``<experiment>-<variant>`` (``rds-forced-failover-cluster``: the cluster path)."""
+    found = sorted(p.stem for p in (experiments_dir() / "policies").glob("*.json"))
+    return [n for n in found if any(n == e or n.startswith(f"{e}-") for e in EXPERIMENTS)]
 
 
 def policy_path(experiment: str) -> Path:
     name = Path(experiment).name.removesuffix(".yaml").removesuffix(".json")
-    if name not in EXPERIMENTS:
-        raise UserError(
-            f"no IAM policy for experiment {experiment!r} (known: {', '.join(EXPERIMENTS)})"
-        )
+    known = policy_names()
+    if name not in known:
+        raise UserError(f"no IAM policy for experiment {experiment!r} (known: {', '.join(known)})")
     return experiments_dir() / "policies" / f"{name}.json"
 
 

@@ -39,7 +39,7 @@ from moto import settings
 from chaosaws_ext.ledger import Ledger
 from gameday.policy import (
     CONDITIONAL_ACTIONS,
-    TAG_ON_CREATE_ACTIONS,
+    DEPENDENT_ACTIONS,
     load_policy,
     placeholders,
     policy_actions,
@@ -350,7 +350,7 @@ def test_the_policy_is_enough_and_every_action_is_used(
     }
     granted = policy_actions(policy)
     assert used <= granted, f"used but not granted: {sorted(used - granted)}"
-    unused = granted - used - TAG_ON_CREATE_ACTIONS - CONDITIONAL_ACTIONS
+    unused = granted - used - DEPENDENT_ACTIONS - CONDITIONAL_ACTIONS
     assert unused == set(), f"granted but never used: {sorted(unused)}"
     for action, arns in touched_arns(experiment, world, moto_endpoint).items():
         for arn in arns:

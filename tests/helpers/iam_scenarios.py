@@ -1,0 +1,336 @@
+"""Run every path of the four experiments against a moto server and record their calls.
+
+Used by tests/test_iam_authorization.py and ``python -m tests.helpers.iam_report``. The
+moto server must run in this process (the RDS failover emulator and the DynamoDB
+replicator patch its backends). Paths: each experiment's ``chaos run`` (rollbacks,
+safety control, target lock, DynamoDB write markers; the RDS instance AND cluster
+failover, the listener-rule AND WAF block, the AZ-scoped blackhole), and, per
+experiment, a run SIGKILLed after its inject followed by ``gameday recover --by-tag``
+and ``gameday recover --ledger``. The world is harder than the one the other tests
+use where the policies depend on it: the web ACL references an IP set, a regex pattern
+set, a rule group and a managed rule group (Count rules), and the global table has
+three replicas.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaosaws_ext.ledger import Ledger
+from tests.helpers.aws_calls import Call, load_calls, recording_env
+from tests.helpers.aws_world import (
+    ACCOUNT,
+    LOCK_TABLE,
+    OTHER_REGION,
+    REGION,
+    TABLE,
+    VISIBILITY,
+    client,
+    experiment_env,
+    seed_world,
+    with_safety_control,
+)
+
+__all__ = [
+    "Scenario",
+    "SCENARIOS",
+    "seed",
+    "run_scenario",
+    "record_all",
+    "fault_policy",
+    "policy_values",
+    "THIRD_REGION",
+]
+
+THIRD_REGION = "us-east-1"  # a third replica: what multi-region strong consistency needs
+CLUSTER = "analytics-aurora"
+BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parents[2]
+# The fault package behind a call's origin -> the policy that must grant it (``gameday
+# recover --by-tag`` runs every fault's orphan finder).
+FAULT_POLICIES = {
+    "chaosaws_ext.blackhole": "az-nacl-blackhole",
+    "chaosaws_ext.healthcheck": "healthcheck-path-block",
+    "chaosaws_ext.dynamodb": "dynamodb-replica-conflict",
+    "chaosaws_ext.rds": "rds-forced-failover",
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One path of one experiment, checked against ``policy``."""
+
+    name: str
+    experiment: str
+    policy: str
+    env: dict[str, str] = field(default_factory=dict)
+    crash: bool = False  # SIGKILL after the inject, then recover by tag and by ledger
+    variant: Callable[[dict[str, Any]], None] | None = None  # edits the experiment
+
+
+def _cluster_path(loaded: dict[str, Any]) -> None:
+    """The RDS experiment on a DB cluster, as its description says to run it."""
+    loaded["configuration"]["db_cluster"] = {"type": "env", "key": "GAMEDAY_DB_CLUSTER"}
+    hypothesis = loaded["steady-state-hypothesis"]
+    hypothesis["probes"] = [
+        p for p in hypothesis["probes"] if "db_instance_identifier" not in str(p)
+    ]
+    for activity in [*loaded["method"], *loaded.get("rollbacks", [])]:
+        provider = activity.get("provider", {})
+        arguments = provider.get("arguments") or {}
+        if "db_instance_identifier" in arguments:
+            arguments.pop("db_instance_identifier")
+            arguments["db_cluster_identifier"] = "${db_cluster}"
+        if provider.get("func") == "failover_db_instance":
+            provider["func"] = "failover_db_cluster"
+
+
+SCENARIOS = (
+    Scenario(
+        "blackhole az-scope run",
+        "az-nacl-blackhole",
+        "az-nacl-blackhole",
+        {"GAMEDAY_BLACKHOLE_SCOPE": "availability-zone"},
+    ),
+    Scenario("blackhole crash + recover", "az-nacl-blackhole", "az-nacl-blackhole", crash=True),
+    Scenario("rds instance run", "rds-forced-failover", "rds-forced-failover"),
+    Scenario("rds instance crash + recover", "rds-forced-failover", "rds-forced-failover",
+             crash=True),
+    Scenario("rds cluster run", "rds-forced-failover", "rds-forced-failover-cluster",
+             variant=_cluster_path),
+    Scenario("healthcheck listener-rule run", "healthcheck-path-block", "healthcheck-path-block",
+             {"GAMEDAY_BLOCK_MECHANISM": "listener-rule"}),
+    Scenario("healthcheck listener-rule crash + recover", "healthcheck-path-block",
+             "healthcheck-path-block", {"GAMEDAY_BLOCK_MECHANISM": "listener-rule"}, crash=True),
+    Scenario("healthcheck waf run", "healthcheck-path-block", "healthcheck-path-block",
+             {"GAMEDAY_BLOCK_MECHANISM": "waf"}),
+    Scenario("healthcheck waf crash + recover", "healthcheck-path-block",
+             "healthcheck-path-block", {"GAMEDAY_BLOCK_MECHANISM": "waf"}, crash=True),
+    Scenario("dynamodb run", "dynamodb-replica-conflict", "dynamodb-replica-conflict"),
+    Scenario("dynamodb crash + recover", "dynamodb-replica-conflict",
+             "dynamodb-replica-conflict", crash=True),
+)  # fmt: skip
+
+
+def _waf_references(endpoint: str, world: dict[str, Any]) -> None:
+    """Count rules in the web ACL referencing every kind of WAF resource UpdateWebACL's
+    authorization covers (ip set, regex set, rule group, managed rule group)."""
+    wafv2 = client("wafv2", endpoint)
+    ipset = wafv2.create_ip_set(
+        Name="office", Scope="REGIONAL", IPAddressVersion="IPV4", Addresses=["192.0.2.0/24"]
+    )["Summary"]["ARN"]
+    regex = wafv2.create_regex_pattern_set(
+        Name="bots", Scope="REGIONAL", RegularExpressionList=[{"RegexString": "^bot"}]
+    )["Summary"]["ARN"]
+    group = wafv2.create_rule_group(
+        Name="extra", Scope="REGIONAL", Capacity=10, VisibilityConfig=VISIBILITY, Rules=[]
+    )["Summary"]["ARN"]
+    acl = wafv2.get_web_acl(Scope="REGIONAL", Name=world["web_acl"]["Name"],
+                            Id=world["web_acl"]["Id"])  # fmt: skip
+    web_acl = acl["WebACL"]
+    agent = {"SingleHeader": {"Name": "user-agent"}}
+    none = [{"Priority": 0, "Type": "NONE"}]
+    statements = {
+        "office-ips": {"IPSetReferenceStatement": {"ARN": ipset}},
+        "bot-agents": {
+            "RegexPatternSetReferenceStatement": {
+                "ARN": regex, "FieldToMatch": agent, "TextTransformations": none
+            }
+        },
+        "extra-group": {"RuleGroupReferenceStatement": {"ARN": group}},
+        "aws-common": {
+            "ManagedRuleGroupStatement": {
+                "VendorName": "AWS", "Name": "AWSManagedRulesCommonRuleSet"
+            }
+        },
+    }  # fmt: skip
+    rules = list(web_acl.get("Rules", []))
+    for n, (name, statement) in enumerate(statements.items()):
+        rule: dict[str, Any] = {
+            "Name": name,
+            "Priority": 20 + n,
+            "Statement": statement,
+            "VisibilityConfig": {**VISIBILITY, "MetricName": name},
+        }
+        if "IPSetReferenceStatement" in statement or "RegexPatternSetReferenceStatement" in (
+            statement
+        ):
+            rule["Action"] = {"Count": {}}
+        else:
+            rule["OverrideAction"] = {"Count": {}}
+        rules.append(rule)
+    wafv2.update_web_acl(
+        Name=web_acl["Name"],
+        Scope="REGIONAL",
+        Id=web_acl["Id"],
+        DefaultAction=web_acl["DefaultAction"],
+        VisibilityConfig=web_acl["VisibilityConfig"],
+        Rules=rules,
+        LockToken=acl["LockToken"],
+    )
+
+
+def _cluster(endpoint: str) -> None:
+    rds = client("rds", endpoint)
+    rds.create_db_cluster(
+        DBClusterIdentifier=CLUSTER,
+        Engine="aurora-postgresql",
+        MasterUsername="admin_user",
+        MasterUserPassword="not-a-secret-1",
+    )
+    for index, zone in enumerate((f"{REGION}a", f"{REGION}b")):
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"{CLUSTER}-{index}",
+            DBClusterIdentifier=CLUSTER,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+            AvailabilityZone=zone,
+        )
+
+
+def seed(endpoint: str, replicator: Any) -> dict[str, Any]:
+    """The world of tests/helpers/aws_world.py, plus the harder parts (module docstring)."""
+    world = seed_world(endpoint)
+    replicator.make_global(TABLE, [REGION, OTHER_REGION, THIRD_REGION])
+    _waf_references(endpoint, world)
+    _cluster(endpoint)
+    world["cluster"] = CLUSTER
+    return world
+
+
+def policy_values(world: dict[str, Any]) -> dict[str, str]:
+    """What ``gameday policy NAME --account ... --region ... --set ...`` fills in."""
+    return {
+        "account": ACCOUNT,
+        "region": REGION,
+        "vpc_id": world["vpc_id"],
+        "db_instance": world["db"],
+        "db_cluster": world["cluster"],
+        "health_check_id": world["health_check_id"],
+        "table": world["table"],
+        "lock_table": LOCK_TABLE,
+    }
+
+
+def _experiment(scenario: Scenario, workdir: Path) -> Path:
+    path, _ = with_safety_control(
+        scenario.experiment, workdir, hold_seconds=120 if scenario.crash else None
+    )
+    if scenario.variant is not None:
+        loaded = yaml.safe_load(path.read_text())
+        scenario.variant(loaded)
+        path.write_text(yaml.safe_dump(loaded, sort_keys=False))
+    return path
+
+
+def _wait_for_hold(log: Path, process: subprocess.Popen[str], timeout: float) -> None:
+    """Until ``chaos run`` logs the hold action: the inject is complete."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"chaos run ended (exit {process.returncode}) before the hold")
+        if log.exists() and "hold-the-fault" in log.read_text(errors="replace"):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"chaos run did not reach the hold within {timeout} s")
+
+
+def _gameday(env: dict[str, str], workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "gameday"), *args],
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def run_scenario(
+    scenario: Scenario, world: dict[str, Any], endpoint: str, workdir: Path
+) -> list[Call]:
+    """Run one path with the recorder on; its calls (each run's outcome is asserted:
+    a path that failed half way would check only half of its calls)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    calls = workdir / "calls.jsonl"
+    path = _experiment(scenario, workdir)
+    env = experiment_env(
+        scenario.experiment,
+        world,
+        workdir,
+        endpoint,
+        **{
+            "GAMEDAY_LOCK_TABLE": LOCK_TABLE,
+            "GAMEDAY_DB_CLUSTER": world["cluster"],
+            **scenario.env,
+            **recording_env(calls),
+        },
+    )
+    command = [str(BIN / "chaos"), "--no-version-check", "--no-log-file", "run",
+               "--journal-path", str(workdir / "journal.json"), str(path)]  # fmt: skip
+    ledger = workdir / "ledger.jsonl"
+    if not scenario.crash:
+        done = subprocess.run(
+            command, cwd=workdir, env=env, capture_output=True, text=True, timeout=180
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"{scenario.name}: chaos run failed\n{done.stdout}{done.stderr}")
+        return load_calls(calls)
+    log = workdir / "chaos.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=output, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            _wait_for_hold(log, process, timeout=90)
+        finally:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    if not Ledger(ledger).unreverted():
+        raise AssertionError(f"{scenario.name}: nothing left to recover after the SIGKILL")
+    regions = (REGION, OTHER_REGION, THIRD_REGION)
+    by_tag = _gameday(env, workdir, "recover", "--by-tag", "--force", "--regions", *regions)
+    by_ledger = _gameday(env, workdir, "recover", "--ledger", str(ledger), "--region", REGION)
+    for done in (by_tag, by_ledger):
+        if done.returncode != 0:
+            raise AssertionError(f"{scenario.name}: {done.args}\n{done.stdout}{done.stderr}")
+    return load_calls(calls)
+
+
+def fault_policy(call: Call, scenario: Scenario) -> str:
+    """The policy that must grant ``call``: the scenario's, unless another fault's code
+    made it (an orphan finder during ``gameday recover --by-tag``)."""
+    for package, policy in FAULT_POLICIES.items():
+        if call.origin.startswith(package + ".") and not scenario.policy.startswith(policy):
+            return policy
+    return scenario.policy
+
+
+def _drop_lock_table(endpoint: str) -> None:
+    dynamodb = client("dynamodb", endpoint)
+    try:
+        dynamodb.delete_table(TableName=LOCK_TABLE)
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return
+
+
+def record_all(
+    world: dict[str, Any], endpoint: str, workdir: Path, scenarios: tuple[Scenario, ...] = SCENARIOS
+) -> dict[str, list[Call]]:
+    """Every scenario run once; the recorded calls, per policy that must grant them.
+
+    The lock table is dropped before the first path of each policy, so that each one
+    creates it (CreateTable with tags) as a first run in an account does."""
+    by_policy: dict[str, list[Call]] = {}
+    for n, scenario in enumerate(scenarios):
+        if all(s.policy != scenario.policy for s in scenarios[:n]):
+            _drop_lock_table(endpoint)
+        for call in run_scenario(scenario, world, endpoint, workdir / f"{n:02d}"):
+            by_policy.setdefault(fault_policy(call, scenario), []).append(call)
+    return by_policy
