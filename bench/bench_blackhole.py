@@ -79,12 +79,12 @@ def _serve(ports: Any) -> None:
 def _measure(
     vpc: str, subnets: int, ledger_dir: Path, repeat: int, workers: int, rtt_ms: float
 ) -> dict[str, Any]:
-    from chaosaws_ext.aws import aws_client
     from chaosaws_ext.blackhole import network_acls
     from chaosaws_ext.blackhole.actions import (
         blackhole_availability_zone,
         restore_availability_zone,
     )
+    from chaosaws_ext.core.clients import aws_client
     from chaosaws_ext.runcontext import start_run
 
     network_acls.WORKERS = workers
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
     import requests
 
-    from chaosaws_ext.aws import clear_client_cache
+    from chaosaws_ext.core.clients import clear_client_cache
 
     ports: multiprocessing.Queue[tuple[str, int]] = multiprocessing.Queue()
     child = multiprocessing.Process(target=_serve, args=(ports,), daemon=True)

@@ -19,7 +19,7 @@ from functools import lru_cache
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.planning import FaultPlan
 
 __all__ = ["check_plan", "plan_problems", "caller_account", "DEFAULT_PROTECTION_TAG"]

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.mutation import journaled
 from chaosaws_ext.runcontext import current_run
 from chaosaws_ext.undo import undoer

@@ -21,7 +21,7 @@ from chaoslib.exceptions import ChaosException
 from chaoslib.loader import load_experiment
 from chaoslib.secret import load_secrets
 
-from chaosaws_ext.aws import read_only
+from chaosaws_ext.core.clients import read_only
 from chaosaws_ext.guardrails import plan_problems
 from chaosaws_ext.planning import FaultPlan
 

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.core.clients import aws_client, probe_client_config, region_of
 from chaosaws_ext.core.timeline import wall_now
 from probes.recovery import Marker
 from probes.samplers import Cadence, SpecError
@@ -115,8 +116,6 @@ class DynamoMarkers:
     ) -> None:
         if not table:
             raise SpecError("markers.table is required for dynamodb markers")
-        from chaosaws_ext.aws import region_of
-
         self.table = table
         self.region = region_of(configuration, region)
         self.read_region = read_region or self.region
@@ -127,11 +126,9 @@ class DynamoMarkers:
 
     def client(self, region: str, probe: bool = False) -> Any:
         """The default client (retries), or with ``probe`` the measurement client: no
-        retries and the floored probe timeouts (chaosaws_ext.aws.probe_client_config),
+        retries and the floored probe timeouts (chaosaws_ext.core.clients.probe_client_config),
         one per region, so the connection warmed before t0 is the one the ticks use.
         Callers keep their own deadlines; those never shorten the client's timeouts."""
-        from chaosaws_ext.aws import aws_client, probe_client_config
-
         config = probe_client_config(self.configuration) if probe else None
         return aws_client("dynamodb", self.configuration, self.secrets, region, config=config)
 

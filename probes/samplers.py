@@ -13,7 +13,7 @@ Host header and SNI kept), ``tcp`` (connect), ``postgres`` (connect + query with
 connect and statement timeouts, psycopg 3), ``dynamodb`` (GetItem or PutItem; its
 client's connect/read timeouts are configuration ``aws_probe_client_timeout``, default
 2 s, never below 1 s, and its connection is warmed by one DescribeTable before the first
-tick: the per-sample deadline stays this module's, see chaosaws_ext.aws).
+tick: the per-sample deadline stays this module's, see chaosaws_ext.core.clients).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.core.clients import aws_client, probe_client_config
 from chaosaws_ext.core.timeline import wall_now
 from probes.recovery import Sample
 
@@ -262,7 +263,7 @@ class PostgresCheck:
 
 class DynamoDbCheck:
     """GetItem (or PutItem) on one key, no retries; the client's timeouts are the floored
-    probe timeouts (chaosaws_ext.aws.probe_client_config), the deadline the Sampler's.
+    probe timeouts (chaosaws_ext.core.clients.probe_client_config), the deadline the Sampler's.
 
     Without ``key``, the table's key schema is read once (DescribeTable) and the item
     ``gameday-health`` (string keys; 0 for a number sort key) is used: a GetItem of a
@@ -298,8 +299,6 @@ class DynamoDbCheck:
     def _client(self) -> Any:
         """One client for every tick (so the warmed connection is reused), with the
         floored probe timeouts: the tick's deadline is the Sampler's, not botocore's."""
-        from chaosaws_ext.aws import aws_client, probe_client_config
-
         with self._lock:
             if self._probe_client is None:
                 self._probe_client = aws_client(

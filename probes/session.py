@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.core.timeline import (
     PhaseStamp,
     fault_details,
@@ -582,8 +583,6 @@ class MeasurementSession:
         return None
 
     def environment(self) -> dict[str, Any]:
-        from chaosaws_ext.aws import region_of
-
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         sandbox = os.environ.get("GAMEDAY_TARGET") == "sandbox" or _loopback(endpoint)
         if not sandbox and not endpoint:
@@ -698,8 +697,6 @@ class MeasurementSession:
 def _account(configuration: Configuration | None, secrets: Secrets | None, region: str):
     """The account id via STS, bounded to 3 s (None when not cheap or not allowed)."""
     from botocore.config import Config
-
-    from chaosaws_ext.aws import aws_client
 
     result: list[str] = []
 

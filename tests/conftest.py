@@ -12,7 +12,7 @@ import pytest
 import requests
 from hypothesis import settings
 
-from chaosaws_ext.aws import clear_client_cache
+from chaosaws_ext.core.clients import clear_client_cache
 from chaosaws_ext.runcontext import RunContext, end_run, start_run
 
 # Property tests: derandomized in CI (the same examples every run, so green stays green);

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from botocore.credentials import RefreshableCredentials
 
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.clients import aws_client
 
 ROLE = "arn:aws:iam::123456789012:role/gameday-runner"
 CONFIG = {"aws_region": "eu-south-1", "aws_assume_role_arn": ROLE}

@@ -33,8 +33,8 @@ from chaoslib.exceptions import ActivityFailed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chaosaws_ext.aws import READ_ONLY_PREFIXES, clear_client_cache
 from chaosaws_ext.blackhole.actions import blackhole_availability_zone
+from chaosaws_ext.core.clients import READ_ONLY_PREFIXES, clear_client_cache
 from chaosaws_ext.dynamodb.actions import write_conflicting_items
 from chaosaws_ext.healthcheck.actions import block_health_check_path
 from chaosaws_ext.ledger import Ledger

@@ -18,9 +18,9 @@ from botocore.parsers import ResponseParserError
 from chaoslib.exceptions import ActivityFailed
 from conftest import REGION
 
-from chaosaws_ext.aws import aws_client
 from chaosaws_ext.blackhole import actions, probes
 from chaosaws_ext.blackhole.planning import plan_availability_zone_blackhole
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import fault_stamps
 from chaosaws_ext.runcontext import RunContext

@@ -54,7 +54,7 @@ time.sleep(120)
 
 HANG_ON_SECOND_SWAP = """
 import sys, threading
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.blackhole import network_acls
 from chaosaws_ext.blackhole.actions import blackhole_availability_zone
 configuration = {

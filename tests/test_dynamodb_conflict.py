@@ -15,7 +15,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed
 
 from chaosaws_ext import undo
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.dynamodb import actions, probes
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.runcontext import RunContext

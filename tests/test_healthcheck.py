@@ -14,7 +14,7 @@ from chaoslib.exceptions import ActivityFailed
 from conftest import REGION
 
 from chaosaws_ext import undo
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.core.waiting import WaitTimedOut
 from chaosaws_ext.healthcheck import actions
 from chaosaws_ext.healthcheck.actions import (

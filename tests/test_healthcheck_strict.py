@@ -22,7 +22,7 @@ from test_healthcheck import (
     mutating,
 )
 
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.healthcheck import actions, rules
 from chaosaws_ext.healthcheck.actions import block_health_check_path, unblock_health_check_path
 from chaosaws_ext.healthcheck.rules import shadowing_rules, waf_block_rule

@@ -121,7 +121,7 @@ def test_gameday_policy_prints_the_cluster_variant() -> None:
 def test_the_client_hook_records_every_call_of_our_clients(
     mocked_aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chaosaws_ext.aws import aws_client, clear_client_cache
+    from chaosaws_ext.core.clients import aws_client, clear_client_cache
     from chaosaws_ext.guardrails import caller_account
 
     path = tmp_path / "calls.jsonl"

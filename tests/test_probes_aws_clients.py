@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from chaosaws_ext.aws import MIN_PROBE_CLIENT_TIMEOUT_S, PROBE_CLIENT_TIMEOUT_S
+from chaosaws_ext.core.clients import MIN_PROBE_CLIENT_TIMEOUT_S, PROBE_CLIENT_TIMEOUT_S
 from probes.markers import DynamoMarkers, LagPoller, MarkerWriter
 from probes.samplers import Sampler, build_check
 

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from chaoslib.exceptions import ActivityFailed
 
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import fault_stamps
 from chaosaws_ext.rds import actions, probes

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from chaosaws_ext.aws import ReadOnlyViolation, aws_client, read_only
+from chaosaws_ext.core.clients import ReadOnlyViolation, aws_client, read_only
 
 
 def test_read_only_refuses_mutations_and_records_reads(mocked_aws) -> None:

@@ -25,7 +25,6 @@ from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client
 from chaosaws_ext.blackhole.network_acls import (
     FAULT,
     MAX_TAGS,
@@ -45,6 +44,7 @@ from chaosaws_ext.blackhole.planning import (
     blackhole_entries,
     plan_availability_zone_blackhole,
 )
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 from chaoslib.exceptions import ActivityFailed
 
-from chaosaws_ext.aws import error_code
+from chaosaws_ext.core.clients import error_code
 from chaosaws_ext.runcontext import TAG_MANAGED
 
 __all__ = [

@@ -13,8 +13,8 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client, region_of
 from chaosaws_ext.blackhole.network_acls import FAULT, describe_vpc_acls, tags_of
+from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 
 __all__ = [

@@ -6,8 +6,8 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client
 from chaosaws_ext.blackhole.network_acls import find_blackhole_acls
+from chaosaws_ext.core.clients import aws_client
 
 __all__ = ["subnets_on_blackhole", "no_subnet_on_blackhole"]
 

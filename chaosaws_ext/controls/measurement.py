@@ -54,7 +54,7 @@ from typing import Any
 from chaoslib.exceptions import InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import region_of
+from chaosaws_ext.core.clients import region_of
 from chaosaws_ext.core.redaction import (
     install_log_redaction,
     restore_dsn_password,

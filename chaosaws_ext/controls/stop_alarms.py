@@ -25,7 +25,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client, is_known_region, region_of
+from chaosaws_ext.core.clients import aws_client, is_known_region, region_of
 
 __all__ = ["StopAlarm", "parse_stop_alarms", "check_exist", "firing", "MAX_NAMES_PER_CALL"]
 

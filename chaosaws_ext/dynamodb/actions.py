@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.dynamodb.conflict import (
     CONFLICT_ERROR,
     FAULT,

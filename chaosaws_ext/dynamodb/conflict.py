@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client, region_of
+from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 from chaosaws_ext.runcontext import RunContext
 

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client, region_of
+from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.core.timeline import mark_phase, note_fault_detail
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.dynamodb.conflict import (

@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client, region_of
+from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.healthcheck.probes import failover_record_sets
 from chaosaws_ext.healthcheck.rules import (

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.core.timeline import mark_phase
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.healthcheck.targets import MAX_PAGES, error_code

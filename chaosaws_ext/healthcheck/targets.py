@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 
-from chaosaws_ext.aws import error_code
+from chaosaws_ext.core.clients import error_code
 
 __all__ = [
     "FAULT",

@@ -17,7 +17,7 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client, region_of
+from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.core.clock import iso_utc
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.aws import aws_client, error_code, region_of
+from chaosaws_ext.core.clients import aws_client, error_code, region_of
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 
 __all__ = [

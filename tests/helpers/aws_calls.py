@@ -27,7 +27,7 @@ __all__ = ["Call", "install", "load_calls", "recording_env", "CALLS_FILE_ENV"]
 CALLS_FILE_ENV = "GAMEDAY_TEST_AWS_CALLS"
 HOOK = "tests.helpers.aws_calls:install"
 OUR_PACKAGES = ("chaosaws_ext.", "probes.", "gameday.", "reports.")
-NOT_ORIGINS = ("chaosaws_ext.aws", "chaosaws_ext.waiting")
+NOT_ORIGINS = ("chaosaws_ext.aws", "chaosaws_ext.core", "chaosaws_ext.waiting")
 # Answer members holding table data, not identifiers: not written.
 DATA_MEMBERS = frozenset({"Item", "Items", "Responses", "Attributes", "UnprocessedKeys"})
 _write_lock = threading.Lock()
