@@ -12,6 +12,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.core.numbers import checked_integer, checked_number
 from chaosaws_ext.core.timeline import mark_phase, note_fault_detail
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.dynamodb.conflict import (
@@ -41,6 +42,9 @@ def table_has_active_replicas(
     secrets: Secrets = None,
 ) -> bool:
     """True when the table is ACTIVE in at least ``min_replicas`` regions (itself included)."""
+    min_replicas = checked_integer(
+        min_replicas, "min_replicas", minimum=1, activity="table_has_active_replicas"
+    )
     try:
         facts = describe_global_table(table_name, region_of(configuration), configuration, secrets)
     except ActivityFailed as error:
@@ -81,6 +85,10 @@ def wait_for_convergence(
     lost. On a multi-region strongly consistent table, lost is not applicable and the
     ``ReplicatedWriteConflictException`` count is the figure.
     """
+    where = "wait_for_convergence"
+    timeout = checked_number(timeout, "timeout", above=True, activity=where)
+    interval = checked_number(interval, "interval", above=True, activity=where)
+    settle_polls = checked_integer(settle_polls, "settle_polls", minimum=1, activity=where)
     run = current_run(configuration)
     batch = last_batch(run.run_id)
     if batch is None or batch.t0 is None:

@@ -13,6 +13,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client
+from chaosaws_ext.core.numbers import checked_integer, checked_number
 from chaosaws_ext.core.timeline import mark_phase
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.healthcheck.targets import MAX_PAGES, error_code
@@ -99,6 +100,9 @@ def wait_for_health_check_status(
     of failing, for targets where health checks are not evaluated (moto) or where the
     verdict is left to the measurement.
     """
+    where = "wait_for_health_check_status"
+    timeout = checked_number(timeout, "timeout", activity=where)
+    interval = checked_number(interval, "interval", above=True, activity=where)
     started = time.monotonic()
     last: dict[str, Any] = {}
 
@@ -160,6 +164,9 @@ def failover_record_answer(
     resolver. A DNS failure is reported in ``error`` (with empty ``answers``), not
     raised, so the probe can be sampled through an outage.
     """
+    where = "failover_record_answer"
+    port = checked_integer(port, "port", minimum=1, maximum=65535, activity=where)
+    timeout = checked_number(timeout, "timeout", above=True, activity=where)
     host, port = _nameserver(nameserver, port)
     if host is None:
         resolver = dns.resolver.Resolver()

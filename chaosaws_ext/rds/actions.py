@@ -19,6 +19,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.core.clock import iso_utc
+from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.rds.availability import SETTLED_POLL_INTERVAL_S, read_state, wait_available
@@ -181,6 +182,10 @@ def wait_for_db_available(
     DB, then is marked reverted), then waits for the named DB, if any, at most
     ``timeout`` seconds. Idempotent.
     """
+    timeout = checked_number(timeout, "timeout", above=True, activity="wait_for_db_available")
+    poll_interval = checked_number(
+        poll_interval, "poll_interval", above=True, activity="wait_for_db_available"
+    )
     if db_instance_identifier and db_cluster_identifier:
         raise ActivityFailed("name db_instance_identifier or db_cluster_identifier, not both")
     started = time.monotonic()

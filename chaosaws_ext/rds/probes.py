@@ -12,6 +12,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.core.clock import iso_utc
+from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.core.timeline import mark_phase
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.rds.availability import (
@@ -101,6 +102,15 @@ def wait_for_failover_completion(
     control-plane duration in seconds (monotonic, from the injection when known) and
     the RDS events since the injection.
     """
+    where = "wait_for_failover_completion"
+    timeout = checked_number(timeout, "timeout", above=True, activity=where)
+    poll_interval = checked_number(poll_interval, "poll_interval", above=True, activity=where)
+    transition_timeout = checked_number(
+        transition_timeout, "transition_timeout", above=True, activity=where
+    )
+    settled_poll_interval = checked_number(
+        settled_poll_interval, "settled_poll_interval", above=True, activity=where
+    )
     if bool(db_instance_identifier) == bool(db_cluster_identifier):
         raise ActivityFailed("name exactly one of db_instance_identifier or db_cluster_identifier")
     kind, db_id = (
