@@ -40,6 +40,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.aws import aws_client
 from chaosaws_ext.blackhole.network_acls import (
     FAULT,
+    LOOKUP_TIMEOUT_S,
     TAG_MARKER,
     TAG_ORIGINAL,
     VpcAcls,
@@ -49,6 +50,7 @@ from chaosaws_ext.blackhole.network_acls import (
     move_subnets,
     original_from_tags,
     poll_until,
+    read_seeing,
     restore_subnets,
     retry_propagation,
     run_concurrently,
@@ -405,7 +407,12 @@ def undo_delete_acl(
             )
         ]
 
-    state = describe_vpc_acls(ec2, [vpc_id])[vpc_id]
+    # a NACL just created may not be listed yet: look again (bounded) before "nothing"
+    state, _ = poll_until(
+        lambda: describe_vpc_acls(ec2, [vpc_id])[vpc_id],
+        lambda st: bool(ours(st)),
+        timeout=LOOKUP_TIMEOUT_S,
+    )
     acls = ours(state)
     result: dict[str, Any] = {"vpc": vpc_id, "deleted": [], "subnets": [], "on_default_nacl": []}
     for acl_id in acls:
@@ -495,7 +502,9 @@ def _fast_undo(
     results: list[dict[str, Any]] = []
     for (region, vpc), group in sorted(groups.items()):
         ec2 = aws_client("ec2", configuration, secrets, region or None)
-        state = describe_vpc_acls(ec2, [vpc])[vpc]
+        # one read, again until the blackholes are listed (a stale read predates them)
+        state = read_seeing(ec2, vpc, set(group["acls"])) if group["acls"] else None
+        state = state or describe_vpc_acls(ec2, [vpc])[vpc]
         blackholes = set(group["acls"]) | {
             acl
             for acl, tags in state.acls.items()

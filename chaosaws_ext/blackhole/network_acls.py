@@ -39,6 +39,7 @@ __all__ = [
     "PROPAGATION_ERRORS",
     "retry_propagation",
     "poll_until",
+    "read_seeing",
     "MAX_TAGS",
     "WORKERS",
     "VpcAcls",
@@ -76,6 +77,7 @@ PROPAGATION_ERRORS = frozenset(
 PROPAGATION_ATTEMPTS = 8
 PROPAGATION_BUDGET_S = 30.0
 VERIFY_TIMEOUT_S = 60.0  # how long a verification polls before it declares a failure
+LOOKUP_TIMEOUT_S = 5.0  # how long a read waits for a NACL we created to become visible
 
 T = TypeVar("T")
 
@@ -301,6 +303,17 @@ def move_subnets(
     return {subnet: new for (subnet, _), new in zip(items, results, strict=True)}
 
 
+def read_seeing(ec2: Any, vpc_id: str, acl_ids: set[str]) -> VpcAcls:
+    """The VPC's NACLs, read again (bounded, LOOKUP_TIMEOUT_S) until one of ``acl_ids``
+    (NACLs we created) is in the listing; the last read when none shows up (deleted)."""
+    state, _ = poll_until(
+        lambda: describe_vpc_acls(ec2, [vpc_id])[vpc_id],
+        lambda st: bool(acl_ids & set(st.acls)),
+        timeout=LOOKUP_TIMEOUT_S,
+    )
+    return state
+
+
 def restore_subnets(
     ec2: Any,
     vpc_id: str,
@@ -327,9 +340,9 @@ def restore_subnets(
         "missing": [],
     }
     if only_from and any(state.subnet_acl.get(s) == o for s, o in originals.items()):
-        # a stale read can show a subnet on its original before the blackhole swap is
-        # visible: read once more before deciding it is already restored
-        state = describe_vpc_acls(ec2, [vpc_id])[vpc_id]
+        # a stale read can show a subnet on its original before the blackhole (and the
+        # swap onto it) is visible: read again, until it is, before deciding "already"
+        state = read_seeing(ec2, vpc_id, only_from)
     for subnet, original in sorted(originals.items()):
         current = state.subnet_acl.get(subnet)
         if current is None:
