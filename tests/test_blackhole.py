@@ -26,6 +26,7 @@ from chaosaws_ext.mutation import fault_stamps
 from chaosaws_ext.runcontext import RunContext
 from chaosaws_ext.undo import undo_entry
 from gameday.recover import recover_by_tag, recover_from_ledger
+from sandbox.behaviour.ec2_consistency import Ec2Strictness
 
 SWAP_EVENT = "before-parameter-build.ec2.ReplaceNetworkAclAssociation"
 _NEXT_TO_PYTHON = Path(sys.executable).with_name("chaos")
@@ -384,7 +385,9 @@ def test_original_nacl_deleted_meanwhile_leaves_the_subnet_on_the_default_nacl(
     db_subnet = topo.target[1]
     ec2.delete_network_acl(NetworkAclId=topo.custom_acl)
 
-    restored = actions.restore_availability_zone(configuration)
+    # AWS's ReplaceNetworkAclAssociation is atomic (moto's drops the association first)
+    with Ec2Strictness(propagation_s=0, stale_read_s=0):
+        restored = actions.restore_availability_zone(configuration)
 
     expected = {s: a for s, a in before_map.items()}
     expected[db_subnet] = topo.default_acl

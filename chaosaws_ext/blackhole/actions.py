@@ -19,7 +19,9 @@ Undo puts each subnet back on its recorded NACL, or on the VPC's default NACL wh
 original vanished meanwhile (and says so); all undoers are idempotent.
 ``restore_availability_zone`` undoes this run's entries in one pass (the association ids
 the inject got back, no describe before the moves, one polled describe per VPC after);
-any surprise falls back to the per-entry replay.
+any surprise falls back to the per-entry replay. (``ReplaceNetworkAclAssociation`` is
+atomic in AWS: a move to a deleted original fails and changes nothing; moto's is not,
+the sandbox makes it so.)
 
 Limits of the fault (VPC user guide, network ACLs): a NACL cannot block DNS to and from
 the Route 53 Resolver, the instance metadata service, or traffic inside one subnet; a
@@ -30,6 +32,7 @@ data-plane effect.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -77,6 +80,12 @@ UNDO_ENTRIES_WITH_ACL = "az-blackhole.entries-go-with-acl"
 UNDO_RESTORE_SUBNETS = "az-blackhole.restore-subnets"
 SWAP_BATCH = 100  # subnets per ledger entry (keeps one ledger line small)
 DELETE_RETRY_ERRORS = frozenset({"DependencyViolation"})  # associations not propagated yet
+
+# What this process's inject got back, so its undo needs no describe before the moves:
+# (region, subnet) -> (blackhole NACL id, association id on it). A stale id (someone moved
+# the subnet) fails the move, which then reads the subnet's state (see _replace).
+_swapped: dict[tuple[str, str], tuple[str, str]] = {}
+_swapped_lock = threading.Lock()
 
 
 def blackhole_availability_zone(
@@ -280,7 +289,7 @@ def _blackhole_group(
     ordered = sorted(subnets)
     for start in range(0, len(ordered), SWAP_BATCH):
         batch = ordered[start : start + SWAP_BATCH]
-        journaled(
+        moved = journaled(
             fault=FAULT,
             region=plan.region,
             resource=",".join(batch),
@@ -299,6 +308,8 @@ def _blackhole_group(
             ),
             configuration=configuration,
         )
+        with _swapped_lock:
+            _swapped.update({(plan.region, s): (acl_id, a) for s, a in moved.items()})
     return acl_id
 
 
@@ -481,11 +492,11 @@ def _fast_undo(
 ) -> list[dict[str, Any]]:
     """Undo this run's unreverted entries in one pass; returns one result per VPC.
 
-    Per VPC: one describe (the current associations, and a fresh read before deciding a
-    subnet is already back), the moves, one ``DeleteNetworkAcl`` per blackhole (its
-    entries go with it), then one describe polled as verification. Raises on any
-    surprise (an original gone, a subnet moved elsewhere): the caller falls back to the
-    per-entry replay, which handles and reports those.
+    Per VPC: the moves (with the association ids this process's inject got back; else
+    after one describe, read again until our blackholes are listed), one
+    ``DeleteNetworkAcl`` per blackhole (its entries go with it), then one describe polled
+    as verification. Raises on any surprise (an original gone, a subnet moved elsewhere):
+    the caller falls back to the per-entry replay, which handles and reports those.
     """
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for entry in entries:
@@ -502,29 +513,20 @@ def _fast_undo(
     results: list[dict[str, Any]] = []
     for (region, vpc), group in sorted(groups.items()):
         ec2 = aws_client("ec2", configuration, secrets, region or None)
-        # one read, again until the blackholes are listed (a stale read predates them)
-        state = read_seeing(ec2, vpc, set(group["acls"])) if group["acls"] else None
-        state = state or describe_vpc_acls(ec2, [vpc])[vpc]
-        blackholes = set(group["acls"]) | {
-            acl
-            for acl, tags in state.acls.items()
-            if state.is_blackhole(acl) and tags.get(TAG_MARKER) in group["markers"]
-        }
-        moves: dict[str, tuple[str, str]] = {}
-        for subnet, (blackhole, original) in sorted(group["restore"].items()):
-            now = state.subnet_acl.get(subnet)
-            if now == original:
-                continue
-            if now != blackhole:
-                raise ActivityFailed(f"{subnet} is on {now}, neither its blackhole nor {original}")
-            if original not in state.acls:
-                raise ActivityFailed(f"original NACL {original} of {subnet} is gone")
-            moves[subnet] = (state.subnet_association[subnet], original)
-        stray = sorted(s for s, a in state.subnet_acl.items() if a in blackholes and s not in moves)
-        if stray:
-            raise ActivityFailed(f"subnets not in the ledger sit on the blackhole: {stray}")
-        move_subnets(ec2, vpc, moves)
-        present = sorted(blackholes & set(state.acls))
+        with _swapped_lock:
+            known = {s: _swapped.get((region, s)) for s in group["restore"]}
+        swapped_acls = {v[0] for v in known.values() if v}
+        if all(v and v[0] == group["restore"][s][0] for s, v in known.items()) and (
+            len(group["markers"]) <= len(swapped_acls)
+        ):
+            # this process swapped every subnet and knows the association ids: no read
+            blackholes = set(group["acls"])
+            moves = {s: (known[s][1], o) for s, (_, o) in group["restore"].items()}  # type: ignore[index]
+            move_subnets(ec2, vpc, moves, only_from=blackholes)
+            present = sorted(blackholes)
+        else:
+            blackholes, moves, present = _read_undo_moves(ec2, vpc, group)
+            move_subnets(ec2, vpc, moves)
         run_concurrently([(lambda a=a, c=ec2: _delete_acl(c, a)) for a in present])
         wanted = {s: o for s, (_, o) in group["restore"].items()}
         _, ok = poll_until(
@@ -535,8 +537,39 @@ def _fast_undo(
         )
         if not ok:
             raise ActivityFailed(f"undo of {vpc} not visible after polling")
+        with _swapped_lock:
+            for subnet in wanted:
+                _swapped.pop((region, subnet), None)
         results.append({"vpc": vpc, "restored": sorted(moves), "deleted": present})
     return results
+
+
+def _read_undo_moves(
+    ec2: Any, vpc: str, group: dict[str, Any]
+) -> tuple[set[str], dict[str, tuple[str, str]], list[str]]:
+    """One read (again until the blackholes are listed: a stale read predates them):
+    the blackholes, the moves back, and the blackholes present."""
+    state = read_seeing(ec2, vpc, set(group["acls"])) if group["acls"] else None
+    state = state or describe_vpc_acls(ec2, [vpc])[vpc]
+    blackholes = set(group["acls"]) | {
+        acl
+        for acl, tags in state.acls.items()
+        if state.is_blackhole(acl) and tags.get(TAG_MARKER) in group["markers"]
+    }
+    moves: dict[str, tuple[str, str]] = {}
+    for subnet, (blackhole, original) in sorted(group["restore"].items()):
+        now = state.subnet_acl.get(subnet)
+        if now == original:
+            continue
+        if now != blackhole:
+            raise ActivityFailed(f"{subnet} is on {now}, neither its blackhole nor {original}")
+        if original not in state.acls:
+            raise ActivityFailed(f"original NACL {original} of {subnet} is gone")
+        moves[subnet] = (state.subnet_association[subnet], original)
+    stray = sorted(s for s, a in state.subnet_acl.items() if a in blackholes and s not in moves)
+    if stray:
+        raise ActivityFailed(f"subnets not in the ledger sit on the blackhole: {stray}")
+    return blackholes, moves, sorted(blackholes & set(state.acls))
 
 
 def restore_availability_zone(

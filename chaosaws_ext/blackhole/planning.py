@@ -55,7 +55,7 @@ def _tag_filter(value: str, what: str) -> tuple[str, str]:
     return key.strip(), tag_value.strip()
 
 
-def _resolve_zone(ec2: Any, availability_zone: str, region: str) -> dict[str, str]:
+def _wanted_zone(availability_zone: str) -> str:
     if not isinstance(availability_zone, str | None):
         raise ActivityFailed(
             f"availability_zone must be a zone name or id (text), got {availability_zone!r}"
@@ -63,6 +63,20 @@ def _resolve_zone(ec2: Any, availability_zone: str, region: str) -> dict[str, st
     wanted = (availability_zone or "").strip().lower()
     if not wanted:
         raise ActivityFailed("no availability zone given (a name like eu-south-1a or an id)")
+    return wanted
+
+
+def _zone_of_subnets(subnets: list[dict[str, Any]], wanted: str) -> dict[str, str] | None:
+    """The zone as the subnet listing names it (saves a DescribeAvailabilityZones)."""
+    for subnet in subnets:
+        name, zone_id = subnet["AvailabilityZone"], subnet.get("AvailabilityZoneId", "")
+        if wanted in (name.lower(), zone_id.lower()):
+            return {"name": name, "id": zone_id}
+    return None
+
+
+def _resolve_zone(ec2: Any, availability_zone: str, region: str) -> dict[str, str]:
+    wanted = _wanted_zone(availability_zone)
     zones = ec2.describe_availability_zones()["AvailabilityZones"]
     for zone in zones:
         if wanted in (zone["ZoneName"].lower(), zone.get("ZoneId", "").lower()):
@@ -219,7 +233,7 @@ def plan_availability_zone_blackhole(
     guard_tag = protection_tag(configuration)
 
     ec2 = aws_client("ec2", configuration, secrets, region)
-    zone = _resolve_zone(ec2, availability_zone, region)
+    wanted_zone = _wanted_zone(availability_zone)
     vpcs = _resolve_vpcs(ec2, vpc_id, vpc_tag)
 
     subnets: list[dict[str, Any]] = []
@@ -227,6 +241,7 @@ def plan_availability_zone_blackhole(
         Filters=[{"Name": "vpc-id", "Values": sorted(vpcs)}]
     ):
         subnets.extend(page.get("Subnets", []))
+    zone = _zone_of_subnets(subnets, wanted_zone) or _resolve_zone(ec2, availability_zone, region)
 
     selected: dict[str, list[dict[str, Any]]] = {}
     excluded: list[dict[str, str]] = []
