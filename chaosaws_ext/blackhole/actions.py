@@ -134,6 +134,7 @@ def blackhole_availability_zone(
     ec2 = aws_client("ec2", configuration, secrets, plan.region)
     blackholes: dict[str, dict[str, str]] = {}  # vpc -> original -> blackhole
     original: dict[str, str] = {}
+    stamp = None
     try:
         for vpc in sorted(plan.details["vpcs"]):
             facts = plan.details["vpcs"][vpc]
@@ -142,17 +143,20 @@ def blackhole_availability_zone(
                 for acl in sorted(facts["blackholes"])
             }
             original.update({s: v["nacl"] for s, v in facts["subnets"].items()})
+        # t0 is the last mutating call's answer; the verification below only reads
+        stamp = stamp_injected(FAULT)
         _verify_injected(ec2, plan, blackholes)
     except Exception as error:
         logger.error("%s inject failed half-way (%s); undoing what was done", FAULT, error)
         problems = _undo_new_entries(ledger, run, known, configuration, secrets)
+        if stamp is not None and not problems:
+            stamp_reverted(FAULT)
         if problems:
             raise ActivityFailed(
                 f"{FAULT} inject failed ({error}) and its undo failed too: {'; '.join(problems)} "
                 f"(run `gameday recover --ledger {ledger.path}` once fixed)"
             ) from error
         raise ActivityFailed(f"{FAULT} inject failed and was undone: {error}") from error
-    stamp = stamp_injected(FAULT)
     ids = [acl for vpc in sorted(blackholes) for acl in blackholes[vpc].values()]
     return {
         "fault": FAULT,
