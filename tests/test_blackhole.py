@@ -544,6 +544,37 @@ def test_plan_is_read_only_and_describes_the_change(
     json.dumps(plan.to_dict())
 
 
+def test_a_protected_subnet_is_left_out_and_listed_in_plan_output_and_ledger(
+    topo: Topology, ec2: Any, configuration: dict[str, Any], run_context: RunContext
+) -> None:
+    from gameday.planner import format_plan
+
+    protected, moved = topo.target
+    ec2.create_tags(Resources=[protected], Tags=[{"Key": "chaos:protected", "Value": " Yes "}])
+    plan = plan_availability_zone_blackhole(ZONE, vpc_id=topo.vpc, configuration=configuration)
+    reason = "protected (chaos:protected= Yes )"
+    assert plan.details["excluded"] == [{"subnet": protected, "vpc": topo.vpc, "reason": reason}]
+    assert [c.resource for c in plan.changes if c.kind == "subnet"] == [moved]
+    text = format_plan(
+        {
+            "experiment": "x",
+            "path": "x.yaml",
+            "plans": [{"action": "a", "plan": plan.to_dict(), "problems": []}],
+            "api_calls": {},
+        }
+    )
+    assert f"    - excluded {protected}: {reason}, unchanged" in text.splitlines()
+
+    result = actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
+
+    assert result["subnets"] == [moved] and result["excluded"] == plan.details["excluded"]
+    ledger = Ledger(run_context.ledger_path).entries()
+    assert protected not in json.dumps([e.undo for e in ledger])  # never changed, never undone
+    assert ledger[0].change.endswith(f"; excluded: {protected} {reason}")
+    assert subnet_acls(ec2)[protected] == topo.default_acl
+    actions.restore_availability_zone(configuration)
+
+
 def test_the_experiment_validates_with_the_example_env() -> None:
     root = Path(__file__).resolve().parents[1]
     env_file = root / "experiments/env/staging.example.env"

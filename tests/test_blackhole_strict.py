@@ -143,12 +143,14 @@ def test_the_fault_copes_with_eventual_consistency(
     assert Ledger(run_context.ledger_path).unreverted() == []
 
 
+@pytest.mark.parametrize("scope", ["all", "availability-zone"])  # swaps / entries first
 def test_without_the_propagation_retry_the_fault_fails_against_the_strict_sandbox(
     topo: Topology,
     ec2: Any,
     configuration: dict[str, Any],
     strict: Ec2Strictness,
     monkeypatch: pytest.MonkeyPatch,
+    scope: str,
 ) -> None:
     before = settled_snapshot(ec2, snapshot(ec2))
 
@@ -159,7 +161,7 @@ def test_without_the_propagation_retry_the_fault_fails_against_the_strict_sandbo
     monkeypatch.setattr(actions, "retry_propagation", no_retry)
     with pytest.raises(ActivityFailed, match=r"inject failed and was undone: .*NotFound"):
         actions.blackhole_availability_zone(
-            ZONE, vpc_id=topo.vpc, scope="availability-zone", configuration=configuration
+            ZONE, vpc_id=topo.vpc, scope=scope, configuration=configuration
         )
     # the undo found the NACL once it was visible and deleted it
     assert settled_snapshot(ec2, before) == before

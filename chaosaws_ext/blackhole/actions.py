@@ -244,13 +244,19 @@ def _blackhole_group(
     zone, scope = plan.details["zone"], plan.details["scope"]
     subnets: dict[str, dict[str, str]] = {s: facts["subnets"][s] for s in group["subnets"]}
     marker = uuid.uuid4().hex[:16]
+    change = (
+        f"create blackhole network ACL ({scope}) for {zone}, copy of {original_acl}"
+        if scope == "availability-zone"
+        else f"create blackhole network ACL ({scope}) for {zone} (subnets of {original_acl})"
+    )
+    left_out = [e for e in plan.details["excluded"] if e["vpc"] == vpc]
+    if left_out:
+        change += "; excluded: " + ", ".join(f"{e['subnet']} {e['reason']}" for e in left_out)
     acl_id = journaled(
         fault=FAULT,
         region=plan.region,
         resource=f"{vpc}/network-acl:{marker}",
-        change=f"create blackhole network ACL ({scope}) for {zone}, copy of {original_acl}"
-        if scope == "availability-zone"
-        else f"create blackhole network ACL ({scope}) for {zone} (subnets of {original_acl})",
+        change=change,
         undoer=UNDO_DELETE_ACL,
         undo_args={"vpc_id": vpc, "marker": marker},
         undo_describe=f"move any subnet left on the NACL tagged {TAG_MARKER}={marker} back, "
