@@ -12,7 +12,8 @@ as before after each undo.
 
 azchaosaws is NOT a dependency of this project: run the bench in its own environment,
 
-    python -m venv .venv-bench && .venv-bench/bin/pip install -e '.[test]' aws-az-failure-chaostoolkit
+    python -m venv .venv-bench
+    .venv-bench/bin/pip install -e '.[test]' aws-az-failure-chaostoolkit
     .venv-bench/bin/python bench/bench_blackhole.py [--sizes 2 60 300] [--repeat 3]
 
 ``--rtt-ms`` adds a simulated network round trip per request to both tools (a sleep in a
