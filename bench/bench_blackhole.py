@@ -1,16 +1,23 @@
-"""Benchmark: AZ blackhole inject + undo against a local moto server.
+"""Benchmark: AZ blackhole inject and undo, ours side by side with azchaosaws, one moto server.
 
-For 3, 30 and 300 subnets in the zone: wall time of inject + restore (median of 5) and
-the number of API calls (counted with a botocore ``before-call`` hook), as a table.
-Calls should grow linearly with the subnets; wall time far slower (concurrent swaps).
+For 2, 60 and 300 subnets in the zone (one VPC, every subnet on the default NACL, one
+subnet in each other zone): the AWS API calls of inject and of undo (counted with a
+botocore ``before-call`` hook on every client each tool makes) and their wall times
+(median of ``--repeat``), for chaosaws-ext (scope ``all``) and for azchaosaws
+(``aws-az-failure-chaostoolkit``, ``fail_az``/``recover_az`` with ``failure_type
+network``; it selects subnets tagged ``AZ_FAILURE=True``, so every subnet is tagged so).
+Both run in the same process against the same moto server (``ThreadedMotoServer`` on
+127.0.0.1, own process), alternately, on the same VPC, which is checked to be exactly
+as before after each undo.
 
-The moto server (``ThreadedMotoServer`` on 127.0.0.1, port 0) runs in its own process
-so it does not share the client's GIL. Each size is timed with the default 8 workers
-and with 1 (sequential), on raw moto and with a simulated network round trip
-(``--rtt-ms``, a sleep per request in a botocore ``before-send`` hook; AWS API calls take
-tens of milliseconds, moto on loopback about one).
+azchaosaws is NOT a dependency of this project: run the bench in its own environment,
 
-    python bench/bench_blackhole.py [--sizes 3 30 300] [--repeat 5] [--rtt-ms 20]
+    python -m venv .venv-bench
+    .venv-bench/bin/pip install -e '.[test]' aws-az-failure-chaostoolkit
+    .venv-bench/bin/python bench/bench_blackhole.py [--sizes 2 60 300] [--repeat 3]
+
+``--rtt-ms`` adds a simulated network round trip per request to both tools (a sleep in a
+``before-send`` hook; real AWS calls take tens of milliseconds, moto on loopback ~1).
 """
 
 from __future__ import annotations
@@ -25,11 +32,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REGION = "eu-south-1"
 ZONE = f"{REGION}a"
+PEER_TAG = {"Key": "AZ_FAILURE", "Value": "True"}  # azchaosaws' default subnet filter
 
 
 def _environment(endpoint: str) -> None:
@@ -51,13 +60,15 @@ def _environment(endpoint: str) -> None:
 
 
 def _build(ec2: Any, subnets: int) -> str:
-    """A VPC with ``subnets`` /26 subnets in ZONE and one in each other zone."""
+    """A VPC with ``subnets`` /26 subnets in ZONE and one in each other zone, all tagged."""
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    tags = [{"ResourceType": "subnet", "Tags": [PEER_TAG]}]
     for index in range(subnets):
         ec2.create_subnet(
             VpcId=vpc,
             CidrBlock=f"10.0.{index // 4}.{(index % 4) * 64}/26",
             AvailabilityZone=ZONE,
+            TagSpecifications=tags,
         )
     ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.250.0/24", AvailabilityZone=f"{REGION}b")
     ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.251.0/24", AvailabilityZone=f"{REGION}c")
@@ -67,7 +78,7 @@ def _build(ec2: Any, subnets: int) -> str:
 def _serve(ports: Any) -> None:
     """Child process: a moto server on a free loopback port, until terminated."""
     os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"
-    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)  # moto's 500s are counted anyway
+    logging.getLogger("werkzeug").setLevel(logging.CRITICAL)
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -76,125 +87,204 @@ def _serve(ports: Any) -> None:
     threading.Event().wait()
 
 
-def _measure(
-    vpc: str, subnets: int, ledger_dir: Path, repeat: int, workers: int, rtt_ms: float
-) -> dict[str, Any]:
-    from chaosaws_ext.blackhole import network_acls
+class Counter:
+    """Counts calls on every client it is attached to; optional simulated round trip."""
+
+    def __init__(self, rtt_ms: float) -> None:
+        self.calls: collections.Counter[str] = collections.Counter()
+        self.rtt_ms = rtt_ms
+        self._lock = threading.Lock()
+
+    def attach(self, client: Any) -> Any:
+        client.meta.events.register("before-call", self._count)
+        if self.rtt_ms:
+            client.meta.events.register("before-send", self._round_trip)
+        return client
+
+    def detach(self, client: Any) -> None:
+        client.meta.events.unregister("before-call", self._count)
+        client.meta.events.unregister("before-send", self._round_trip)
+
+    def take(self) -> collections.Counter[str]:
+        with self._lock:
+            taken, self.calls = self.calls, collections.Counter()
+        return taken
+
+    def _count(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls[model.name] += 1
+
+    def _round_trip(self, **_: Any) -> None:
+        time.sleep(self.rtt_ms / 1000)
+
+
+def _subnet_acls(ec2: Any, vpc: str) -> dict[str, str]:
+    acls = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    return {
+        a["SubnetId"]: n["NetworkAclId"] for n in acls["NetworkAcls"] for a in n["Associations"]
+    }
+
+
+def _timed(counter: Counter, call: Callable[[], Any]) -> tuple[float, int, Any]:
+    counter.take()
+    started = time.perf_counter()
+    result = call()
+    return time.perf_counter() - started, sum(counter.take().values()), result
+
+
+def _ours(vpc: str, size: int, folder: Path, attempt: int, counter: Counter) -> dict[str, Any]:
+    from chaosaws_ext.aws import aws_client
     from chaosaws_ext.blackhole.actions import (
         blackhole_availability_zone,
         restore_availability_zone,
     )
-    from chaosaws_ext.core.clients import aws_client
     from chaosaws_ext.runcontext import start_run
 
-    network_acls.WORKERS = workers
-
-    walls: list[float] = []
-    inject_walls: list[float] = []
-    counts: list[collections.Counter[str]] = []
-    for attempt in range(repeat):
-        configuration = {
-            "aws_region": REGION,
-            "chaos_ledger_path": str(ledger_dir / f"ledger-{subnets}-{attempt}.jsonl"),
-            "allowed_accounts": "123456789012",  # moto's account
-            "max_resources": subnets + 1,  # guardrail blast radius: the subnets + the VPC
-        }
-        start_run(configuration, "bench-blackhole")
-        calls: collections.Counter[str] = collections.Counter()
-        client = aws_client("ec2", configuration, None, REGION)
-
-        def count(model: Any, _calls: collections.Counter[str] = calls, **_: Any) -> None:
-            _calls[model.name] += 1
-
-        def round_trip(**_: Any) -> None:
-            time.sleep(rtt_ms / 1000)
-
-        client.meta.events.register("before-call.ec2", count)
-        if rtt_ms:
-            client.meta.events.register("before-send.ec2", round_trip)
-        try:
-            started = time.perf_counter()
-            result = blackhole_availability_zone(
-                ZONE, vpc_id=vpc, max_subnets=subnets, configuration=configuration
-            )
-            injected = time.perf_counter()
-            restore_availability_zone(configuration)
-            ended = time.perf_counter()
-        finally:
-            client.meta.events.unregister("before-call.ec2", count)
-            client.meta.events.unregister("before-send.ec2", round_trip)
-        assert result["subnets_moved"] == subnets, result
-        walls.append(ended - started)
-        inject_walls.append(injected - started)
-        counts.append(calls)
-    total_calls = [sum(c.values()) for c in counts]
-    swaps = [c["ReplaceNetworkAclAssociation"] for c in counts]
-    return {
-        "subnets": subnets,
-        "calls": int(statistics.median(total_calls)),
-        "swaps": int(statistics.median(swaps)),
-        "inject_s": statistics.median(inject_walls),
-        "wall_s": statistics.median(walls),
-        "by_operation": dict(counts[0]),
+    configuration = {
+        "aws_region": REGION,
+        "chaos_ledger_path": str(folder / f"ledger-{size}-{attempt}.jsonl"),
+        "allowed_accounts": "123456789012",  # moto's account
+        "max_resources": size + 1,
     }
+    start_run(configuration, "bench-blackhole")
+    clients = [aws_client(s, configuration, None, REGION) for s in ("ec2", "sts")]
+    for client in clients:
+        counter.attach(client)
+    try:
+        inject = _timed(
+            counter,
+            lambda: blackhole_availability_zone(
+                ZONE, vpc_id=vpc, max_subnets=size, configuration=configuration
+            ),
+        )
+        undo = _timed(counter, lambda: restore_availability_zone(configuration))
+    finally:
+        for client in clients:
+            counter.detach(client)
+    return {"inject": inject, "undo": undo, "moved": inject[2]["subnets_moved"]}
+
+
+def _peer(size: int, folder: Path, attempt: int, counter: Counter) -> dict[str, Any]:
+    import azchaosaws.ec2.actions as peer
+
+    made: list[Any] = []
+    original_client = peer.client
+
+    def counted_client(*args: Any, **kwargs: Any) -> Any:
+        made.append(counter.attach(original_client(*args, **kwargs)))
+        return made[-1]
+
+    peer.client = counted_client
+    state = str(folder / f"peer-{size}-{attempt}.json")
+    configuration = {"aws_region": REGION}
+    try:
+        inject = _timed(
+            counter,
+            lambda: peer.fail_az(
+                az=ZONE,
+                dry_run=False,
+                failure_type="network",
+                state_path=state,
+                configuration=configuration,
+            ),
+        )
+        undo = _timed(
+            counter, lambda: peer.recover_az(state_path=state, configuration=configuration)
+        )
+    finally:
+        peer.client = original_client
+        for client in made:
+            counter.detach(client)
+    return {"inject": inject, "undo": undo, "moved": len(inject[2]["Subnets"])}
+
+
+def _median(runs: list[dict[str, Any]], key: str, index: int) -> float:
+    return statistics.median(run[key][index] for run in runs)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[3, 30, 300])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--workers", type=int, nargs="+", default=[8, 1])
-    parser.add_argument("--rtt-ms", type=float, default=20.0, help="0: raw moto only")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2, 60, 300])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rtt-ms", type=float, default=0.0, help="simulated round trip")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.ERROR)
-    logging.getLogger("chaosaws_ext").setLevel(logging.CRITICAL)
+    for name in ("chaosaws_ext", "azchaosaws", "logzero_default"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    try:
+        import azchaosaws.ec2.actions  # noqa: F401
+    except ImportError:
+        print("azchaosaws is not installed here: see the docstring (its own venv)")
+        return 2
     import boto3
+    import logzero
     import requests
 
-    from chaosaws_ext.core.clients import clear_client_cache
+    from chaosaws_ext.aws import clear_client_cache
 
+    logzero.loglevel(logging.CRITICAL)
     ports: multiprocessing.Queue[tuple[str, int]] = multiprocessing.Queue()
     child = multiprocessing.Process(target=_serve, args=(ports,), daemon=True)
     child.start()
     host, port = ports.get(timeout=60)
     endpoint = f"http://{host}:{port}"
     _environment(endpoint)
-    modes = [(w, 0.0) for w in args.workers]
-    if args.rtt_ms:
-        modes += [(w, args.rtt_ms) for w in args.workers]
-    rows: dict[int, dict[tuple[int, float], dict[str, Any]]] = {}
+    counter = Counter(args.rtt_ms)
+    rows: list[tuple[int, dict[str, list[dict[str, Any]]]]] = []
     try:
         with tempfile.TemporaryDirectory() as folder:
             for size in args.sizes:
                 requests.post(f"{endpoint}/moto-api/reset", timeout=10).raise_for_status()
                 clear_client_cache()
+                boto3.DEFAULT_SESSION = None
                 ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
                 vpc = _build(ec2, size)
-                rows[size] = {
-                    mode: _measure(vpc, size, Path(folder), args.repeat, *mode) for mode in modes
-                }
+                before = _subnet_acls(ec2, vpc)
+                runs: dict[str, list[dict[str, Any]]] = {"chaosaws-ext": [], "azchaosaws": []}
+                for attempt in range(args.repeat):
+                    for tool in (
+                        ("chaosaws-ext", "azchaosaws")
+                        if attempt % 2 == 0
+                        else (
+                            "azchaosaws",
+                            "chaosaws-ext",
+                        )
+                    ):
+                        if tool == "chaosaws-ext":
+                            run = _ours(vpc, size, Path(folder), attempt, counter)
+                        else:
+                            run = _peer(size, Path(folder), attempt, counter)
+                        if _subnet_acls(ec2, vpc) != before:
+                            raise SystemExit(f"{tool} did not restore the VPC exactly")
+                        runs[tool].append(run)
+                rows.append((size, runs))
     finally:
         child.terminate()
         child.join(10)
 
-    first = rows[args.sizes[0]]
-    print(f"AZ blackhole inject + undo against a moto server: median of {args.repeat} runs")
-    header = f"{'subnets':>7} {'API calls':>9} {'calls x':>7}"
-    for workers, rtt in modes:
-        label = f"{workers}w" + (f"+{rtt:g}ms" if rtt else " raw")
-        header += f" | {label + ' s':>12} {'x':>5}"
-    print(header)
-    for size in args.sizes:
-        row = rows[size]
-        base = row[modes[0]]
-        line = f"{size:>7} {base['calls']:>9} {base['calls'] / first[modes[0]]['calls']:>7.1f}"
-        for mode in modes:
-            wall = row[mode]["wall_s"]
-            line += f" | {wall:>12.3f} {wall / first[mode]['wall_s']:>5.1f}"
-        print(line)
-    largest = rows[args.sizes[-1]][modes[0]]
-    print(f"calls at {args.sizes[-1]} subnets: {dict(sorted(largest['by_operation'].items()))}")
+    rtt = f", {args.rtt_ms:g} ms simulated round trip" if args.rtt_ms else ", raw moto"
+    print(f"AZ blackhole on one moto server: median of {args.repeat} runs{rtt}")
+    print(
+        f"{'subnets':>7} {'tool':<13} {'moved':>5} {'inject calls':>12} {'undo calls':>10} "
+        f"{'inject s':>9} {'undo s':>8}"
+    )
+    for size, runs in rows:
+        for tool, tool_runs in runs.items():
+            print(
+                f"{size:>7} {tool:<13} {tool_runs[0]['moved']:>5} "
+                f"{int(_median(tool_runs, 'inject', 1)):>12} "
+                f"{int(_median(tool_runs, 'undo', 1)):>10} "
+                f"{_median(tool_runs, 'inject', 0):>9.3f} {_median(tool_runs, 'undo', 0):>8.3f}"
+            )
+        ours, peer = runs["chaosaws-ext"], runs["azchaosaws"]
+        print(
+            f"{'':>7} {'ratio':<13} {'':>5} "
+            f"{_median(ours, 'inject', 1) / _median(peer, 'inject', 1):>12.2f} "
+            f"{_median(ours, 'undo', 1) / _median(peer, 'undo', 1):>10.2f} "
+            f"{_median(ours, 'inject', 0) / _median(peer, 'inject', 0):>9.2f} "
+            f"{_median(ours, 'undo', 0) / _median(peer, 'undo', 0):>8.2f}"
+        )
     return 0
 
 

@@ -4,7 +4,8 @@ Called by every inject action with its :class:`~chaosaws_ext.planning.FaultPlan`
 Configuration keys (each also readable from the ``GAMEDAY_*`` environment variable):
 ``allowed_accounts`` (the caller's account must be listed; unknown accounts are refused),
 ``allowed_regions`` (when set, the plan's region must be listed), ``protection_tag``
-(default ``chaos:protected``; a resource carrying it is refused), ``max_resources``
+(default ``chaos:protected``; a resource carrying it with a true value, see
+:data:`PROTECTED_VALUES`, is refused), ``max_resources``
 (blast radius: most resources one fault may change, default 100) and ``lock_table``
 (one run at a time per target, see :mod:`chaosaws_ext.locking`).
 All problems are reported together, in one line, before anything is changed.
@@ -22,11 +23,22 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.planning import FaultPlan
 
-__all__ = ["check_plan", "plan_problems", "caller_account", "DEFAULT_PROTECTION_TAG"]
+__all__ = [
+    "check_plan",
+    "plan_problems",
+    "caller_account",
+    "DEFAULT_PROTECTION_TAG",
+    "PROTECTED_VALUES",
+    "protection_tag",
+    "is_protected",
+]
 
 logger = logging.getLogger("chaosaws_ext")
 DEFAULT_PROTECTION_TAG = "chaos:protected"
 DEFAULT_MAX_RESOURCES = 100
+# Values of the protection tag that protect (compared case-insensitively, spaces stripped);
+# any other value (``false``, ``no``, ``0``, empty) does not.
+PROTECTED_VALUES = frozenset({"true", "yes", "1", "on"})
 
 
 def _as_list(value: object) -> list[str]:
@@ -42,6 +54,17 @@ def _setting(configuration: Configuration | None, key: str) -> object:
     if value in (None, ""):
         value = os.environ.get(f"GAMEDAY_{key.upper()}")
     return value
+
+
+def protection_tag(configuration: Configuration | None) -> str:
+    """The tag key that protects a resource (``protection_tag``, default chaos:protected)."""
+    return str(_setting(configuration, "protection_tag") or DEFAULT_PROTECTION_TAG)
+
+
+def is_protected(tags: dict[str, str], configuration: Configuration | None) -> bool:
+    """Whether ``tags`` carry the protection tag with a true value (PROTECTED_VALUES)."""
+    value = tags.get(protection_tag(configuration))
+    return value is not None and value.strip().lower() in PROTECTED_VALUES
 
 
 @lru_cache(maxsize=32)
@@ -83,9 +106,9 @@ def plan_problems(
     regions = _as_list(_setting(configuration, "allowed_regions"))
     if regions and plan.region not in regions:
         problems.append(f"region {plan.region} is not in allowed_regions ({', '.join(regions)})")
-    tag = str(_setting(configuration, "protection_tag") or DEFAULT_PROTECTION_TAG)
+    tag = protection_tag(configuration)
     for change in plan.changes:
-        if tag in change.resource_tags:
+        if is_protected(change.resource_tags, configuration):
             problems.append(f"{change.resource} carries the protection tag {tag!r}")
     raw = _setting(configuration, "max_resources") or DEFAULT_MAX_RESOURCES
     try:

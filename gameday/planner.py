@@ -131,6 +131,8 @@ def format_plan(result: dict[str, Any]) -> str:
         for change in plan["changes"]:
             lines.append(f"    - {change['resource']}: {change['change']}")
             lines.append(f"      undo: {change['undo']}")
+        for left_out in plan["details"].get("excluded") or []:
+            lines.append(f"    - excluded {left_out['subnet']}: {left_out['reason']}, unchanged")
         if item["problems"]:
             lines.append("    guardrails: REFUSED: " + "; ".join(item["problems"]))
         else:

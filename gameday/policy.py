@@ -43,7 +43,13 @@ DEPENDENT_ACTIONS = TAG_ON_CREATE_ACTIONS | {"elasticloadbalancing:GetLoadBalanc
 # Called only on some paths (the lock table exists already; another run holds the lock;
 # ``gameday recover`` after a crash: the markers' Scan, the WAF orphan finder's list).
 CONDITIONAL_ACTIONS = frozenset(
-    {"dynamodb:CreateTable", "dynamodb:GetItem", "dynamodb:Scan", "wafv2:ListWebACLs"}
+    {
+        "dynamodb:CreateTable",
+        "dynamodb:GetItem",
+        "dynamodb:Scan",
+        "wafv2:ListWebACLs",
+        "ec2:DescribeAvailabilityZones",  # only when no subnet of the zone is listed
+    }
 )
 
 

@@ -176,6 +176,9 @@ class Sandbox:
     ``stop``) when None. ``env_file``: write the env file there instead of
     ``<workdir>/sandbox.env`` (it is left in place). ``strictness``: the ELBv2/WAFv2
     limits moto lacks (:class:`sandbox.behaviour.aws_limits.Strictness`; None = all on).
+    ``ec2_strictness``: EC2 NACL
+    eventual consistency and quota as AWS (:mod:`sandbox.behaviour.ec2_consistency`);
+    None: as the environment says (on by default), False: off, or an ``Ec2Strictness``.
     """
 
     def __init__(
@@ -189,6 +192,7 @@ class Sandbox:
         with_database: bool = True,
         env_file: str | Path | None = None,
         strictness: Any = None,
+        ec2_strictness: Any = None,
     ) -> None:
         if health_check_request_interval not in (10, 30):
             raise ValueError("Route 53 RequestInterval is 10 or 30 seconds")
@@ -202,6 +206,8 @@ class Sandbox:
         # ELBv2/WAFv2 limits moto does not enforce (sandbox.behaviour.aws_limits.Strictness;
         # None = every switch on, as AWS)
         self._strictness = strictness
+        self._ec2_strictness = ec2_strictness
+        self.ec2_strictness: Any = None
         self._stack: contextlib.ExitStack | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self.topology: Topology | None = None
@@ -315,6 +321,7 @@ class Sandbox:
             for r, n in networks.items()
         }
         db = seed.seed_database(self.client("rds", primary), networks[primary])
+        self._install_ec2_strictness(stack)  # after seeding: the seed is old news
         table = seed.seed_table(self.client("dynamodb", primary))
 
         self._install_rds(stack)
@@ -445,6 +452,18 @@ class Sandbox:
             with contextlib.suppress(Exception):
                 client.close()
         self._clients.clear()
+
+    def _install_ec2_strictness(self, stack: contextlib.ExitStack) -> None:
+        from sandbox.behaviour.ec2_consistency import Ec2Strictness, from_environment
+
+        if self._ec2_strictness is False:
+            return
+        chosen = self._ec2_strictness
+        self.ec2_strictness = (chosen if isinstance(chosen, Ec2Strictness) else None) or (
+            from_environment()
+        )
+        self.ec2_strictness.install()
+        self._defer(stack, self.ec2_strictness.uninstall)
 
     def _install_rds(self, stack: contextlib.ExitStack) -> None:
         from sandbox.behaviour.rds_failover import RdsFailoverEmulator

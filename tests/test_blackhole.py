@@ -26,6 +26,7 @@ from chaosaws_ext.mutation import fault_stamps
 from chaosaws_ext.runcontext import RunContext
 from chaosaws_ext.undo import undo_entry
 from gameday.recover import recover_by_tag, recover_from_ledger
+from sandbox.behaviour.ec2_consistency import Ec2Strictness
 
 SWAP_EVENT = "before-parameter-build.ec2.ReplaceNetworkAclAssociation"
 _NEXT_TO_PYTHON = Path(sys.executable).with_name("chaos")
@@ -198,35 +199,34 @@ def test_inject_scope_all_moves_only_the_zone_and_undo_restores_exactly(
 
     result = actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
 
-    acl_id = result["blackhole_nacl_id"]
+    # one blackhole NACL per original NACL: the default one and the custom "db" one
+    per_original = result["blackhole_nacl_ids"][topo.vpc]
+    assert set(per_original) == {topo.default_acl, topo.custom_acl}
+    assert result["blackhole_nacl_id"] == ",".join(per_original[a] for a in sorted(per_original))
     assert result["vpc"] == topo.vpc and result["zone"] == ZONE and result["zone_id"] == ZONE_ID
     assert result["subnets"] == sorted(topo.target) and result["subnets_moved"] == 2
     assert result["original"] == {s: before_map[s] for s in topo.target}
     assert result["original"][topo.target[1]] == topo.custom_acl
+    assert result["excluded"] == []
     assert result["injected_at"] and fault_stamps()[-1].event == "injected"
     after = subnet_acls(ec2)
-    assert after == {**before_map, **{s: acl_id for s in topo.target}}
+    assert after == {**before_map, **{s: per_original[before_map[s]] for s in topo.target}}
     assert after[topo.other_vpc_subnet] == before_map[topo.other_vpc_subnet]
-    acl = acl_of(ec2, acl_id)
-    assert acl["VpcId"] == topo.vpc and not acl["IsDefault"]
-    assert entries_of(acl) == {
-        (1, False, "deny", "0.0.0.0/0"),
-        (2, False, "deny", "::/0"),
-        (1, True, "deny", "0.0.0.0/0"),
-        (2, True, "deny", "::/0"),
-    }
-    tags = {t["Key"]: t["Value"] for t in acl["Tags"]}
-    assert tags["chaos:managed-by"] == "chaosaws-ext" and tags["chaos:fault"] == "az-blackhole"
-    assert tags["chaos:run-id"] == run_context.run_id
-    assert tags["chaos:experiment"] == "test-experiment" and tags["chaos:expires-at"]
-    assert tags["Name"] == f"chaos-az-blackhole-{ZONE}" and tags["chaos:blackhole-id"]
-    assert {k: v for k, v in tags.items() if k.startswith("chaos:orig:")} == {
-        f"chaos:orig:{s}": before_map[s] for s in topo.target
-    }
+    for original, acl_id in per_original.items():
+        acl = acl_of(ec2, acl_id)
+        assert acl["VpcId"] == topo.vpc and not acl["IsDefault"]
+        # a new custom NACL denies everything with its default rules: nothing added
+        assert entries_of(acl) == set()
+        tags = {t["Key"]: t["Value"] for t in acl["Tags"]}
+        assert tags["chaos:managed-by"] == "chaosaws-ext" and tags["chaos:fault"] == "az-blackhole"
+        assert tags["chaos:run-id"] == run_context.run_id
+        assert tags["chaos:experiment"] == "test-experiment" and tags["chaos:expires-at"]
+        assert tags["Name"] == f"chaos-az-blackhole-{ZONE}" and tags["chaos:blackhole-id"]
+        assert tags["chaos:original-nacl"] == original
     assert probes.subnets_on_blackhole(ZONE, topo.vpc, configuration) == {
         "count": 2,
         "subnets": sorted(topo.target),
-        "nacls": [acl_id],
+        "nacls": sorted(per_original.values()),
         "zone": ZONE,
         "vpc": topo.vpc,
     }
@@ -236,7 +236,7 @@ def test_inject_scope_all_moves_only_the_zone_and_undo_restores_exactly(
     restored = actions.restore_availability_zone(configuration)
 
     assert restored["verified"] and restored["subnets_restored"] == 2
-    assert restored["on_default_nacl"] == [] and restored["reverted"] == 3
+    assert restored["on_default_nacl"] == [] and restored["reverted"] == 4
     assert fault_stamps()[-1].event == "reverted"
     assert snapshot(ec2) == before
     assert Ledger(run_context.ledger_path).unreverted() == []
@@ -253,22 +253,27 @@ def test_zone_id_and_scope_availability_zone_denies_exactly_the_other_zones(
     )
 
     assert result["zone"] == ZONE and result["scope"] == "availability-zone"
+    per_original = result["blackhole_nacl_ids"][topo.vpc]
     assert subnet_acls(ec2) == {
         **before_map,
-        **{s: result["blackhole_nacl_id"] for s in topo.target},
+        **{s: per_original[before_map[s]] for s in topo.target},
     }
     other_v4 = sorted(topo.cidrs[s] for s in topo.others)
     other_v6 = sorted(topo.ipv6[s] for s in topo.others)
-    entries = entries_of(acl_of(ec2, result["blackhole_nacl_id"]))
-    for egress in (False, True):
-        mine = sorted(e for e in entries if e[1] == egress)
-        denies = [e for e in mine if e[2] == "deny"]
-        allows = [e for e in mine if e[2] == "allow"]
-        assert [e[3] for e in denies] == other_v4 + other_v6
-        assert [e[0] for e in denies] == [1, 2, 3, 4]
-        assert [(e[0], e[3]) for e in allows] == [(100, "0.0.0.0/0"), (101, "::/0")]
-        assert max(e[0] for e in denies) < min(e[0] for e in allows)
-    assert len(entries) == 12
+    for original, acl_id in per_original.items():
+        entries = entries_of(acl_of(ec2, acl_id))
+        own = entries_of(acl_of(ec2, original))
+        for egress in (False, True):
+            mine = sorted(e for e in entries if e[1] == egress)
+            denies = [e for e in mine if e[2] == "deny" and e[0] <= 4]
+            assert [e[3] for e in denies] == other_v4 + other_v6
+            assert [e[0] for e in denies] == [1, 2, 3, 4]
+            # then the original's own entries, numbered as they were (all above 4)
+            assert set(mine[4:]) == {e for e in own if e[1] == egress}
+    copied = acl_of(ec2, per_original[topo.custom_acl])["Entries"]
+    assert [
+        (e["RuleNumber"], e["Protocol"], e["PortRange"]) for e in copied if e["RuleNumber"] > 4
+    ] == [(100, "6", {"From": 5432, "To": 5432})]
 
     actions.restore_availability_zone(configuration)
     assert snapshot(ec2) == before
@@ -291,10 +296,11 @@ def test_subnet_tag_narrows_and_vpc_tag_can_select_several_vpcs(
     assert set(result["blackhole_nacl_ids"]) == {topo.vpc, topo.other_vpc}
     moved = [*topo.target, topo.other_vpc_subnet]
     assert result["subnets"] == sorted(moved)
+    ids = result["blackhole_nacl_ids"]
     assert subnet_acls(ec2) == {
         **before_map,
-        **{s: result["blackhole_nacl_ids"][topo.vpc] for s in topo.target},
-        topo.other_vpc_subnet: result["blackhole_nacl_ids"][topo.other_vpc],
+        **{s: ids[topo.vpc][before_map[s]] for s in topo.target},
+        topo.other_vpc_subnet: ids[topo.other_vpc][before_map[topo.other_vpc_subnet]],
     }
     actions.restore_availability_zone(configuration)
     assert snapshot(ec2) == before
@@ -311,7 +317,11 @@ REFUSALS = [
     ({"vpc_tag": "team"}, r"exactly one of vpc_id"),
     ({"vpc_id": "", "vpc_tag": "team"}, r"vpc_tag must look like Key=Value"),
     ({"subnet_tag": "tier"}, r"subnet_tag must look like Key=Value"),
-    ({"protect": True}, r"refusing az-blackhole: subnet-\S+ carries the protection tag"),
+    ({"protect": "TRUE"}, r"every subnet in zone eu-south-1a of vpc-\S+ is protected by chaos:pro"),
+    (
+        {"protect_one": "yes", "refuse_if_protected": True},
+        r"1 subnet\(s\) in zone .* carry chaos:protected \(subnet-\S+\) and refuse_if_protected",
+    ),
     ({"allowed_regions": "eu-west-1"}, r"region eu-south-1 is not in allowed_regions"),
     ({"allowed_accounts": "000000000000"}, r"account 123456789012 is not in allowed_accounts"),
 ]
@@ -330,8 +340,14 @@ def test_refusals_are_one_line_and_make_no_mutating_call(
     arguments: dict[str, Any] = {"availability_zone": ZONE, "vpc_id": topo.vpc}
     if change.pop("vpc", None):
         arguments["vpc_id"] = topo.other_vpc
-    if change.pop("protect", None):
-        ec2.create_tags(Resources=[topo.target[0]], Tags=[{"Key": "chaos:protected", "Value": ""}])
+    if "protect" in change:
+        value = change.pop("protect")
+        ec2.create_tags(Resources=topo.target, Tags=[{"Key": "chaos:protected", "Value": value}])
+    if "protect_one" in change:
+        value = change.pop("protect_one")
+        ec2.create_tags(
+            Resources=topo.target[:1], Tags=[{"Key": "chaos:protected", "Value": value}]
+        )
     for key in ("allowed_regions", "allowed_accounts"):
         if key in change:
             configuration[key] = change.pop(key)
@@ -369,7 +385,9 @@ def test_original_nacl_deleted_meanwhile_leaves_the_subnet_on_the_default_nacl(
     db_subnet = topo.target[1]
     ec2.delete_network_acl(NetworkAclId=topo.custom_acl)
 
-    restored = actions.restore_availability_zone(configuration)
+    # AWS's ReplaceNetworkAclAssociation is atomic (moto's drops the association first)
+    with Ec2Strictness(propagation_s=0, stale_read_s=0):
+        restored = actions.restore_availability_zone(configuration)
 
     expected = {s: a for s, a in before_map.items()}
     expected[db_subnet] = topo.default_acl
@@ -476,7 +494,8 @@ def test_a_transient_swap_failure_is_checked_and_retried(
         client.meta.events.unregister(SWAP_EVENT, garble_first_swap)
     assert len(garbled) == 1
     assert calls.operations.count("ReplaceNetworkAclAssociation") == 2  # one retried swap
-    assert all(subnet_acls(ec2)[s] == result["blackhole_nacl_id"] for s in topo.target)
+    per_original = result["blackhole_nacl_ids"][topo.vpc]
+    assert all(subnet_acls(ec2)[s] == per_original[result["original"][s]] for s in topo.target)
     actions.restore_availability_zone(configuration)
     assert snapshot(ec2) == before
 
@@ -495,7 +514,7 @@ def test_orphans_are_found_by_tag_and_restored_without_the_ledger(
 
     outcome = recover_by_tag([REGION], {"aws_region": REGION}, force=True)
 
-    assert outcome["left"] == [] and len(outcome["results"]) == 1
+    assert outcome["left"] == [] and len(outcome["results"]) == 2  # one per original NACL
     assert snapshot(ec2) == before
     assert recover_by_tag([REGION], {"aws_region": REGION}, force=True)["results"] == []
 
@@ -508,26 +527,8 @@ def test_ledger_recovery_replays_every_entry(
         ZONE, vpc_id=topo.vpc, scope="availability-zone", configuration=configuration
     )
     outcome = recover_from_ledger(run_context.ledger_path, {"aws_region": REGION})
-    assert outcome["pending"] == 3 and outcome["left"] == []
+    assert outcome["pending"] == 6 and outcome["left"] == []  # 2 x (create, entries, swap)
     assert snapshot(ec2) == before
-
-
-def test_more_subnets_than_the_tag_limit_fall_back_to_the_default_nacl_by_tag(
-    mocked_aws: None, ec2: Any, configuration: dict[str, Any], run_context: RunContext
-) -> None:
-    vpc = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
-    for third, zone in [(200, "b")] + [(n, "a") for n in range(48)]:
-        ec2.create_subnet(
-            VpcId=vpc, CidrBlock=f"10.2.{third}.0/24", AvailabilityZone=f"{REGION}{zone}"
-        )
-    before = snapshot(ec2)
-    result = actions.blackhole_availability_zone(ZONE, vpc_id=vpc, configuration=configuration)
-    tags = acl_of(ec2, result["blackhole_nacl_id"])["Tags"]
-    assert len(tags) == 50
-    assert result["subnets_moved"] == 48
-    Path(run_context.ledger_path).unlink()
-    assert recover_by_tag([REGION], {"aws_region": REGION}, force=True)["left"] == []
-    assert snapshot(ec2) == before  # every original was the default NACL here
 
 
 def test_plan_is_read_only_and_describes_the_change(
@@ -541,6 +542,37 @@ def test_plan_is_read_only_and_describes_the_change(
         topo.cidrs[s] for s in topo.others
     )
     json.dumps(plan.to_dict())
+
+
+def test_a_protected_subnet_is_left_out_and_listed_in_plan_output_and_ledger(
+    topo: Topology, ec2: Any, configuration: dict[str, Any], run_context: RunContext
+) -> None:
+    from gameday.planner import format_plan
+
+    protected, moved = topo.target
+    ec2.create_tags(Resources=[protected], Tags=[{"Key": "chaos:protected", "Value": " Yes "}])
+    plan = plan_availability_zone_blackhole(ZONE, vpc_id=topo.vpc, configuration=configuration)
+    reason = "protected (chaos:protected= Yes )"
+    assert plan.details["excluded"] == [{"subnet": protected, "vpc": topo.vpc, "reason": reason}]
+    assert [c.resource for c in plan.changes if c.kind == "subnet"] == [moved]
+    text = format_plan(
+        {
+            "experiment": "x",
+            "path": "x.yaml",
+            "plans": [{"action": "a", "plan": plan.to_dict(), "problems": []}],
+            "api_calls": {},
+        }
+    )
+    assert f"    - excluded {protected}: {reason}, unchanged" in text.splitlines()
+
+    result = actions.blackhole_availability_zone(ZONE, vpc_id=topo.vpc, configuration=configuration)
+
+    assert result["subnets"] == [moved] and result["excluded"] == plan.details["excluded"]
+    ledger = Ledger(run_context.ledger_path).entries()
+    assert protected not in json.dumps([e.undo for e in ledger])  # never changed, never undone
+    assert ledger[0].change.endswith(f"; excluded: {protected} {reason}")
+    assert subnet_acls(ec2)[protected] == topo.default_acl
+    actions.restore_availability_zone(configuration)
 
 
 def test_the_experiment_validates_with_the_example_env() -> None:

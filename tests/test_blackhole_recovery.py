@@ -144,11 +144,13 @@ def test_sigkill_half_way_through_the_swaps_then_gameday_recover(
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
     during = subnet_acls(server_ec2)
-    first, second = sorted(server_topo.target)
-    assert during[first] != before_map[first] and during[second] == before_map[second]
+    # one blackhole per original NACL, one swap entry each: the second swap hangs
     swap_entry = Ledger(ledger).entries()[-1]
+    (second,) = swap_entry.undo["args"]["subnets"]
+    (first,) = set(server_topo.target) - {second}
+    assert during[first] != before_map[first] and during[second] == before_map[second]
     assert swap_entry.outcome is None and swap_entry.undo["args"]["subnets"] == {
-        s: before_map[s] for s in server_topo.target
+        second: before_map[second]
     }
 
     done = _gameday("recover", "--ledger", str(ledger), "--region", REGION)
@@ -176,10 +178,12 @@ def test_sigkill_after_inject_then_gameday_recover_from_the_ledger(
     result = _inject_and_sigkill(server_topo, ledger, scope="availability-zone")
 
     during = subnet_acls(server_ec2)
-    assert all(during[s] == result["blackhole_nacl_id"] for s in server_topo.target)
+    per_original = result["blackhole_nacl_ids"][server_topo.vpc]
+    assert all(during[s] == per_original[result["original"][s]] for s in server_topo.target)
     done = _gameday("recover", "--ledger", str(ledger), "--region", REGION)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "3 unreverted entries found, 0 left" in done.stdout
+    # per original NACL: create, entries, swap
+    assert "6 unreverted entries found, 0 left" in done.stdout
     assert snapshot(server_ec2) == before
     again = _gameday("recover", "--ledger", str(ledger))
     assert again.returncode == 0 and "0 unreverted entries found" in again.stdout
@@ -196,8 +200,9 @@ def test_sigkill_after_inject_ledger_lost_then_gameday_recover_by_tag(
     done = _gameday("recover", "--by-tag", "--force", "--regions", REGION)
 
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{result['blackhole_nacl_id']}: restored" in done.stdout
-    assert "1 orphan(s) found by tag, 0 left" in done.stdout
+    for acl_id in result["blackhole_nacl_ids"][server_topo.vpc].values():
+        assert f"{acl_id}: restored" in done.stdout
+    assert "2 orphan(s) found by tag, 0 left" in done.stdout
     assert snapshot(server_ec2) == before
 
 
@@ -255,7 +260,7 @@ def test_chaos_run_of_the_experiment_completes_and_leaves_the_account_as_it_was(
     assert inject["output"]["subnets"] == sorted(server_topo.target)
     assert placeholder["output"]["subnets"] == sorted(server_topo.target)
     assert restore["status"] == "succeeded", restore
-    assert restore["output"]["reverted"] == 3 and restore["output"]["verified"] is True
+    assert restore["output"]["reverted"] == 4 and restore["output"]["verified"] is True
     (rollback,) = record["rollbacks"]
     assert rollback["status"] == "succeeded", rollback
     assert rollback["output"]["reverted"] == 0 and rollback["output"]["verified"] is True

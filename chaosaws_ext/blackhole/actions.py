@@ -1,23 +1,38 @@
 """Inject and undo the AZ network blackhole (fault ``az-blackhole``).
 
-Inject: plan (read-only) -> guardrails -> per VPC, create ONE blackhole NACL (tagged with
-the run's chaos tags, a unique ``chaos:blackhole-id`` and ``chaos:orig:<subnet>`` =
-original NACL for as many subnets as the 50-tag limit allows), add its deny entries
-(denies first, no allow before them), then swap the subnets onto it concurrently. Every
-mutating call is journaled first with its exact undo, keyed by NACL ids:
+Inject: plan (read-only) -> guardrails -> per VPC and per original NACL of the selected
+subnets, create ONE blackhole NACL (``ClientToken`` = its marker; tagged with the run's
+chaos tags, a unique ``chaos:blackhole-id`` and ``chaos:original-nacl`` = the original
+NACL, which is the by-tag undo record of every subnet on it, whatever their number),
+add its entries (scope ``availability-zone``: the denies, then a copy of the original's
+entries; scope ``all``: none, a new NACL denies everything), swap the subnets onto it
+concurrently, then verify by polling that every swap is visible. Every mutating call is
+journaled first with its exact undo, keyed by stable ids:
 
 - create NACL      -> ``az-blackhole.delete-acl`` (by VPC + marker tag: the id is not
   known before the call); moves any subnet still on it back, then deletes it
-- add entries      -> ``az-blackhole.delete-entries`` (NACL id, rule numbers)
+- add entries      -> ``az-blackhole.entries-go-with-acl`` (nothing to call:
+  ``DeleteNetworkAcl`` removes a NACL's entries)
 - swap a batch     -> ``az-blackhole.restore-subnets`` (subnet -> original NACL id)
 
 Undo puts each subnet back on its recorded NACL, or on the VPC's default NACL when the
 original vanished meanwhile (and says so); all undoers are idempotent.
+``restore_availability_zone`` undoes this run's entries in one pass (the association ids
+the inject got back, no describe before the moves, one polled describe per VPC after);
+any surprise falls back to the per-entry replay. (``ReplaceNetworkAclAssociation`` is
+atomic in AWS: a move to a deleted original fails and changes nothing; moto's is not,
+the sandbox makes it so.)
+
+Limits of the fault (VPC user guide, network ACLs): a NACL cannot block DNS to and from
+the Route 53 Resolver, the instance metadata service, or traffic inside one subnet; a
+change takes effect after a short period, so t0 (the API's answer) precedes the
+data-plane effect.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -27,26 +42,29 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.blackhole.network_acls import (
     FAULT,
-    MAX_TAGS,
+    LOOKUP_TIMEOUT_S,
     TAG_MARKER,
-    TAG_ORIGINAL_PREFIX,
+    TAG_ORIGINAL,
+    VpcAcls,
     describe_vpc_acls,
     error_code,
     find_blackhole_acls,
     move_subnets,
     original_from_tags,
+    poll_until,
+    read_seeing,
     restore_subnets,
+    retry_propagation,
     run_concurrently,
     tags_of,
 )
 from chaosaws_ext.blackhole.planning import (
     DEFAULT_MAX_SUBNETS,
-    blackhole_entries,
     plan_availability_zone_blackhole,
 )
 from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.guardrails import check_plan
-from chaosaws_ext.ledger import Ledger
+from chaosaws_ext.ledger import Ledger, LedgerEntry
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.planning import FaultPlan
 from chaosaws_ext.runcontext import TAG_EXPIRES_AT, TAG_RUN_ID, RunContext, chaos_tags, current_run
@@ -57,9 +75,17 @@ __all__ = ["blackhole_availability_zone", "restore_availability_zone"]
 logger = logging.getLogger("chaosaws_ext")
 
 UNDO_DELETE_ACL = "az-blackhole.delete-acl"
-UNDO_DELETE_ENTRIES = "az-blackhole.delete-entries"
+UNDO_DELETE_ENTRIES = "az-blackhole.delete-entries"  # ledgers written before 2026-12
+UNDO_ENTRIES_WITH_ACL = "az-blackhole.entries-go-with-acl"
 UNDO_RESTORE_SUBNETS = "az-blackhole.restore-subnets"
 SWAP_BATCH = 100  # subnets per ledger entry (keeps one ledger line small)
+DELETE_RETRY_ERRORS = frozenset({"DependencyViolation"})  # associations not propagated yet
+
+# What this process's inject got back, so its undo needs no describe before the moves:
+# (region, subnet) -> (blackhole NACL id, association id on it). A stale id (someone moved
+# the subnet) fails the move, which then reads the subnet's state (see _replace).
+_swapped: dict[tuple[str, str], tuple[str, str]] = {}
+_swapped_lock = threading.Lock()
 
 
 def blackhole_availability_zone(
@@ -70,18 +96,22 @@ def blackhole_availability_zone(
     scope: str = "all",
     allow_all_azs: bool = False,
     max_subnets: int = DEFAULT_MAX_SUBNETS,
+    refuse_if_protected: bool = False,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict[str, Any]:
-    """Cut the subnets of one AZ off the network by swapping them onto a blackhole NACL.
+    """Cut the subnets of one AZ off the network by swapping them onto blackhole NACLs.
 
     ``availability_zone``: zone name (eu-south-1a) or zone id (eus1-az1). VPC: ``vpc_id``
     or ``vpc_tag`` (``Key=Value``). ``subnet_tag`` (``Key=Value``) narrows the subnets.
     ``scope``: ``all`` denies every IPv4/IPv6 packet both ways; ``availability-zone``
-    denies only traffic to and from the VPC's subnets in the other AZs. Refuses (one
-    line, nothing changed) an unknown zone, no match, every AZ of a VPC unless
-    ``allow_all_azs``, more than ``max_subnets`` subnets. Undo with
-    ``restore_availability_zone`` (or ``gameday recover``).
+    denies traffic to and from the VPC's subnets in the other AZs and keeps every rule
+    of the subnet's own NACL (as AWS FIS). Subnets with the protection tag set to a true
+    value (true/yes/1/on) are left out and listed in ``excluded``; with
+    ``refuse_if_protected`` the fault refuses instead. Refuses (one line, nothing
+    changed) an unknown zone, nothing left to blackhole, every AZ of a VPC unless
+    ``allow_all_azs``, more than ``max_subnets`` subnets, a NACL over its rules quota.
+    Undo with ``restore_availability_zone`` (or ``gameday recover``).
     """
     plan = plan_availability_zone_blackhole(
         availability_zone,
@@ -91,30 +121,43 @@ def blackhole_availability_zone(
         scope=scope,
         allow_all_azs=allow_all_azs,
         max_subnets=max_subnets,
+        refuse_if_protected=refuse_if_protected,
         configuration=configuration,
         secrets=secrets,
     )
     check_plan(plan, configuration, secrets)
+    for excluded in plan.details["excluded"]:
+        logger.warning("%s: %s left out, %s", FAULT, excluded["subnet"], excluded["reason"])
     run = current_run(configuration)
     ledger = Ledger(run.ledger_path)
     known = {entry.id for entry in ledger.entries()}
     ec2 = aws_client("ec2", configuration, secrets, plan.region)
-    blackholes: dict[str, str] = {}
+    blackholes: dict[str, dict[str, str]] = {}  # vpc -> original -> blackhole
     original: dict[str, str] = {}
+    stamp = None
     try:
         for vpc in sorted(plan.details["vpcs"]):
-            blackholes[vpc] = _blackhole_vpc(ec2, plan, vpc, run, configuration)
-            original.update({s: v["nacl"] for s, v in plan.details["vpcs"][vpc]["subnets"].items()})
+            facts = plan.details["vpcs"][vpc]
+            blackholes[vpc] = {
+                acl: _blackhole_group(ec2, plan, vpc, acl, run, configuration)
+                for acl in sorted(facts["blackholes"])
+            }
+            original.update({s: v["nacl"] for s, v in facts["subnets"].items()})
+        # t0 is the last mutating call's answer; the verification below only reads
+        stamp = stamp_injected(FAULT)
+        _verify_injected(ec2, plan, blackholes)
     except Exception as error:
         logger.error("%s inject failed half-way (%s); undoing what was done", FAULT, error)
         problems = _undo_new_entries(ledger, run, known, configuration, secrets)
+        if stamp is not None and not problems:
+            stamp_reverted(FAULT)
         if problems:
             raise ActivityFailed(
                 f"{FAULT} inject failed ({error}) and its undo failed too: {'; '.join(problems)} "
                 f"(run `gameday recover --ledger {ledger.path}` once fixed)"
             ) from error
         raise ActivityFailed(f"{FAULT} inject failed and was undone: {error}") from error
-    stamp = stamp_injected(FAULT)
+    ids = [acl for vpc in sorted(blackholes) for acl in blackholes[vpc].values()]
     return {
         "fault": FAULT,
         "vpc": ",".join(sorted(blackholes)),
@@ -123,12 +166,29 @@ def blackhole_availability_zone(
         "scope": plan.details["scope"],
         "subnets_moved": len(original),
         "subnets": sorted(original),
-        "blackhole_nacl_id": ",".join(blackholes[v] for v in sorted(blackholes)),
+        "excluded": plan.details["excluded"],
+        "blackhole_nacl_id": ",".join(ids),
         "blackhole_nacl_ids": blackholes,
         "original": original,
         "injected_at": stamp.wall,
         "ledger": str(run.ledger_path),
     }
+
+
+def _verify_injected(ec2: Any, plan: FaultPlan, blackholes: dict[str, dict[str, str]]) -> None:
+    """Poll (bounded) until every swap is visible: one describe per VPC when consistent."""
+    for vpc in sorted(blackholes):
+        wanted = {
+            subnet: blackholes[vpc][facts["nacl"]]
+            for subnet, facts in plan.details["vpcs"][vpc]["subnets"].items()
+        }
+        state, ok = poll_until(
+            lambda v=vpc: describe_vpc_acls(ec2, [v])[v],
+            lambda st, w=wanted: all(st.subnet_acl.get(s) == a for s, a in w.items()),
+        )
+        if not ok:
+            wrong = sorted(s for s, a in wanted.items() if state.subnet_acl.get(s) != a)
+            raise ActivityFailed(f"swaps not visible after polling: {', '.join(wrong)}")
 
 
 def _undo_new_entries(
@@ -152,100 +212,114 @@ def _undo_new_entries(
     return problems
 
 
-def _blackhole_tags(
-    run: RunContext, zone: str, marker: str, original: dict[str, str]
-) -> list[dict[str, str]]:
+def _blackhole_tags(run: RunContext, zone: str, marker: str, original: str) -> list[dict[str, str]]:
     tags = chaos_tags(run, FAULT)
     tags["Name"] = f"chaos-az-blackhole-{zone}"
     tags[TAG_MARKER] = marker
-    room = MAX_TAGS - len(tags)
-    fitting = sorted(original)[:room]
-    if len(original) > room:
-        logger.info(
-            "%d of %d original NACLs recorded in tags (50-tag limit); the ledger holds all",
-            room,
-            len(original),
-        )
-    tags.update({f"{TAG_ORIGINAL_PREFIX}{s}": original[s] for s in fitting})
+    tags[TAG_ORIGINAL] = original
     return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
-def _blackhole_vpc(
-    ec2: Any, plan: FaultPlan, vpc: str, run: RunContext, configuration: Configuration
+def _entry_text(entry: dict[str, Any]) -> str:
+    where = entry.get("CidrBlock") or entry.get("Ipv6CidrBlock")
+    ports = entry.get("PortRange")
+    what = f" proto {entry['Protocol']}" if entry.get("Protocol", "-1") != "-1" else ""
+    if ports:
+        what += f" ports {ports.get('From')}-{ports.get('To')}"
+    direction = "out" if entry["Egress"] else "in"
+    return f"{direction} {entry['RuleNumber']} {entry['RuleAction']} {where}{what}"
+
+
+def _blackhole_group(
+    ec2: Any,
+    plan: FaultPlan,
+    vpc: str,
+    original_acl: str,
+    run: RunContext,
+    configuration: Configuration,
 ) -> str:
-    """Create the VPC's blackhole NACL, fill it, swap its subnets on. Returns its id."""
+    """Create the blackhole NACL of one original NACL, fill it, swap its subnets on."""
     facts = plan.details["vpcs"][vpc]
+    group = facts["blackholes"][original_acl]
     zone, scope = plan.details["zone"], plan.details["scope"]
-    subnets: dict[str, dict[str, str]] = facts["subnets"]
-    original = {s: v["nacl"] for s, v in subnets.items()}
+    subnets: dict[str, dict[str, str]] = {s: facts["subnets"][s] for s in group["subnets"]}
     marker = uuid.uuid4().hex[:16]
+    change = (
+        f"create blackhole network ACL ({scope}) for {zone}, copy of {original_acl}"
+        if scope == "availability-zone"
+        else f"create blackhole network ACL ({scope}) for {zone} (subnets of {original_acl})"
+    )
+    left_out = [e for e in plan.details["excluded"] if e["vpc"] == vpc]
+    if left_out:
+        change += "; excluded: " + ", ".join(f"{e['subnet']} {e['reason']}" for e in left_out)
     acl_id = journaled(
         fault=FAULT,
         region=plan.region,
         resource=f"{vpc}/network-acl:{marker}",
-        change=f"create blackhole network ACL ({scope}) for {zone}",
+        change=change,
         undoer=UNDO_DELETE_ACL,
         undo_args={"vpc_id": vpc, "marker": marker},
         undo_describe=f"move any subnet left on the NACL tagged {TAG_MARKER}={marker} back, "
         "then delete that NACL",
         call=lambda: ec2.create_network_acl(
             VpcId=vpc,
+            ClientToken=marker,  # a retried create cannot make a second NACL
             TagSpecifications=[
                 {
                     "ResourceType": "network-acl",
-                    "Tags": _blackhole_tags(run, zone, marker, original),
+                    "Tags": _blackhole_tags(run, zone, marker, original_acl),
                 }
             ],
         )["NetworkAcl"]["NetworkAclId"],
         configuration=configuration,
     )
-    entries = blackhole_entries(scope, facts["other_az_cidrs"])
-    journaled(
-        fault=FAULT,
-        region=plan.region,
-        resource=acl_id,
-        change=f"add {len(entries)} entries: "
-        + ", ".join(
-            f"{'out' if e['Egress'] else 'in'} {e['RuleNumber']} {e['RuleAction']} "
-            f"{e.get('CidrBlock') or e.get('Ipv6CidrBlock')}"
-            for e in entries
-        ),
-        undoer=UNDO_DELETE_ENTRIES,
-        undo_args={
-            "vpc_id": vpc,
-            "network_acl_id": acl_id,
-            "entries": [[e["RuleNumber"], e["Egress"]] for e in entries],
-        },
-        undo_describe=f"delete those entries from {acl_id}",
-        call=lambda: run_concurrently(
-            [
-                (lambda e=e: ec2.create_network_acl_entry(NetworkAclId=acl_id, Protocol="-1", **e))
-                for e in entries
-            ]
-        ),
-        configuration=configuration,
-    )
-    ordered = sorted(subnets)
-    for start in range(0, len(ordered), SWAP_BATCH):
-        batch = ordered[start : start + SWAP_BATCH]
+    entries: list[dict[str, Any]] = group["entries"]
+    if entries:
         journaled(
             fault=FAULT,
             region=plan.region,
+            resource=acl_id,
+            change=f"add {len(entries)} entries: " + ", ".join(_entry_text(e) for e in entries),
+            undoer=UNDO_ENTRIES_WITH_ACL,
+            undo_args={"vpc_id": vpc, "network_acl_id": acl_id},
+            undo_describe=f"nothing: deleting {acl_id} removes its entries",
+            call=lambda: run_concurrently(
+                [
+                    (
+                        lambda e=e: retry_propagation(
+                            lambda: ec2.create_network_acl_entry(NetworkAclId=acl_id, **e),
+                            f"adding rule {e['RuleNumber']} to {acl_id}",
+                        )
+                    )
+                    for e in entries
+                ]
+            ),
+            configuration=configuration,
+        )
+    ordered = sorted(subnets)
+    for start in range(0, len(ordered), SWAP_BATCH):
+        batch = ordered[start : start + SWAP_BATCH]
+        moved = journaled(
+            fault=FAULT,
+            region=plan.region,
             resource=",".join(batch),
-            change="; ".join(f"{s}: {original[s]} -> {acl_id}" for s in batch),
+            change="; ".join(f"{s}: {original_acl} -> {acl_id}" for s in batch),
             undoer=UNDO_RESTORE_SUBNETS,
             undo_args={
                 "vpc_id": vpc,
                 "blackhole_acl_id": acl_id,
-                "subnets": {s: original[s] for s in batch},
+                "marker": marker,
+                "subnets": {s: original_acl for s in batch},
             },
-            undo_describe=f"put each subnet back on its original NACL (default NACL of {vpc} "
+            undo_describe=f"put each subnet back on {original_acl} (default NACL of {vpc} "
             "if that one is gone)",
             call=lambda batch=batch: move_subnets(
-                ec2, vpc, {s: (subnets[s]["association"], acl_id) for s in batch}
+                ec2, vpc, {s: (subnets[s]["association"], acl_id) for s in batch}, fresh=True
             ),
             configuration=configuration,
         )
+        with _swapped_lock:
+            _swapped.update({(plan.region, s): (acl_id, a) for s, a in moved.items()})
     return acl_id
 
 
@@ -257,6 +331,7 @@ def undo_restore_subnets(
     vpc_id: str,
     blackhole_acl_id: str,
     subnets: dict[str, str],
+    marker: str = "",
     configuration: Configuration = None,
     secrets: Secrets = None,
     region: str | None = None,
@@ -264,6 +339,18 @@ def undo_restore_subnets(
     """Put each subnet that sits on the blackhole NACL back on its original NACL."""
     ec2 = aws_client("ec2", configuration, secrets, region)
     return restore_subnets(ec2, vpc_id, subnets, only_from={blackhole_acl_id})
+
+
+@undoer(UNDO_ENTRIES_WITH_ACL)
+def undo_entries_with_acl(
+    vpc_id: str,
+    network_acl_id: str,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    region: str | None = None,
+) -> dict[str, Any]:
+    """Nothing to call: the entries go with their NACL (its delete-acl undo, older)."""
+    return {"network_acl_id": network_acl_id, "entries": "deleted with the NACL"}
 
 
 @undoer(UNDO_DELETE_ENTRIES)
@@ -275,27 +362,38 @@ def undo_delete_entries(
     secrets: Secrets = None,
     region: str | None = None,
 ) -> dict[str, Any]:
-    """Delete the blackhole entries (nothing to do when the NACL is already gone)."""
-    ec2 = aws_client("ec2", configuration, secrets, region)
-    if network_acl_id not in describe_vpc_acls(ec2, [vpc_id])[vpc_id].acls:
-        return {"network_acl_id": network_acl_id, "deleted": 0, "gone": True}
+    """Ledgers written before the entries went with the NACL: same, nothing to call."""
+    return {"network_acl_id": network_acl_id, "entries": "deleted with the NACL"}
 
-    def delete(number: int, egress: bool) -> int:
+
+def _delete_acl(ec2: Any, acl_id: str) -> None:
+    """DeleteNetworkAcl; gone already is fine; associations not propagated are retried."""
+
+    def delete() -> None:
         try:
-            ec2.delete_network_acl_entry(
-                NetworkAclId=network_acl_id, RuleNumber=int(number), Egress=bool(egress)
-            )
+            ec2.delete_network_acl(NetworkAclId=acl_id)
         except ClientError as error:
-            if error_code(error) not in (
-                "InvalidNetworkAclEntry.NotFound",
-                "InvalidNetworkAclID.NotFound",
-            ):
-                raise
-            return 0
-        return 1
+            if error_code(error) == "InvalidNetworkAclID.NotFound":
+                return
+            if error_code(error) in DELETE_RETRY_ERRORS:
+                raise _Retry(error) from error
+            raise
 
-    done = run_concurrently([(lambda n=n, e=e: delete(n, e)) for n, e in entries])
-    return {"network_acl_id": network_acl_id, "deleted": sum(done), "gone": False}
+    _, done = poll_until(lambda: _attempt(delete), bool)
+    if not done:
+        raise ActivityFailed(f"blackhole NACL {acl_id} still has subnets; not deleted")
+
+
+class _Retry(Exception):
+    pass
+
+
+def _attempt(call: Any) -> bool:
+    try:
+        call()
+    except _Retry:
+        return False
+    return True
 
 
 @undoer(UNDO_DELETE_ACL)
@@ -309,40 +407,64 @@ def undo_delete_acl(
 ) -> dict[str, Any]:
     """Delete the blackhole NACL (found by marker tag or id) after moving its subnets back.
 
-    Subnets still on it go to the NACL recorded in its ``chaos:orig:<subnet>`` tag when
-    that NACL exists, else to the VPC's default NACL. Nothing found: nothing to do.
+    Subnets still on it go to the NACL recorded in its ``chaos:original-nacl`` tag (or
+    the legacy ``chaos:orig:<subnet>`` tags). A subnet whose original is unrecorded or
+    gone is put on the VPC's default NACL (never left blackholed) and the undo FAILS
+    naming it, so ``gameday recover`` says so and exits non-zero. Nothing found: nothing
+    to do.
     """
     ec2 = aws_client("ec2", configuration, secrets, region)
     if not marker and not network_acl_id:
         raise ActivityFailed("delete-acl undo needs a marker or a network_acl_id")
 
-    def ours() -> list[dict[str, Any]]:
-        # matched client-side: moto lacks the network-acl-id filter
+    def ours(state: VpcAcls) -> list[str]:
         return [
-            acl
-            for acl in find_blackhole_acls(ec2, [{"Name": "vpc-id", "Values": [vpc_id]}])
-            if (marker and tags_of(acl).get(TAG_MARKER) == marker)
-            or (not marker and acl["NetworkAclId"] == network_acl_id)
+            acl_id
+            for acl_id, tags in state.acls.items()
+            if state.is_blackhole(acl_id)
+            and (
+                (marker and tags.get(TAG_MARKER) == marker)
+                or (not marker and acl_id == network_acl_id)
+            )
         ]
 
-    acls = ours()
-    result: dict[str, Any] = {"vpc": vpc_id, "deleted": [], "subnets": []}
-    for acl in acls:
-        acl_id = acl["NetworkAclId"]
-        on_it = [a["SubnetId"] for a in acl.get("Associations") or [] if a.get("SubnetId")]
+    # a NACL just created may not be listed yet: look again (bounded) before "nothing"
+    state, _ = poll_until(
+        lambda: describe_vpc_acls(ec2, [vpc_id])[vpc_id],
+        lambda st: bool(ours(st)),
+        timeout=LOOKUP_TIMEOUT_S,
+    )
+    acls = ours(state)
+    result: dict[str, Any] = {"vpc": vpc_id, "deleted": [], "subnets": [], "on_default_nacl": []}
+    for acl_id in acls:
+        on_it = sorted(s for s, a in state.subnet_acl.items() if a == acl_id)
         if on_it:
-            recorded = original_from_tags(tags_of(acl))
-            default = describe_vpc_acls(ec2, [vpc_id])[vpc_id].default_acl
-            wanted = {s: recorded.get(s, default) for s in on_it}
-            result["subnets"].append(restore_subnets(ec2, vpc_id, wanted, only_from={acl_id}))
-        try:
-            ec2.delete_network_acl(NetworkAclId=acl_id)
-        except ClientError as error:
-            if error_code(error) != "InvalidNetworkAclID.NotFound":
-                raise
+            recorded = original_from_tags(state.acls[acl_id], on_it)
+            wanted = {s: recorded.get(s, "") for s in on_it}
+            unrecorded = sorted(s for s, o in wanted.items() if not o)
+            for subnet in unrecorded:
+                wanted[subnet] = state.default_acl
+            restored = restore_subnets(ec2, vpc_id, wanted, only_from={acl_id})
+            result["subnets"].append(restored)
+            result["on_default_nacl"] += [d["message"] for d in restored["on_default_nacl"]]
+            result["on_default_nacl"] += [
+                f"no original NACL recorded for {s}; subnet put on the VPC default NACL "
+                f"{state.default_acl}"
+                for s in unrecorded
+            ]
+        _delete_acl(ec2, acl_id)
         result["deleted"].append(acl_id)
-    if acls and ours():
-        raise ActivityFailed(f"blackhole NACL(s) {', '.join(result['deleted'])} still exist")
+    if acls:
+        after, gone = poll_until(
+            lambda: describe_vpc_acls(ec2, [vpc_id])[vpc_id], lambda st: not ours(st)
+        )
+        if not gone:
+            raise ActivityFailed(f"blackhole NACL(s) {', '.join(ours(after))} still exist")
+    if result["on_default_nacl"]:
+        raise ActivityFailed(
+            f"{', '.join(result['deleted'])} deleted, but NOT restored exactly: "
+            + "; ".join(result["on_default_nacl"])
+        )
     return result
 
 
@@ -364,8 +486,8 @@ def find_blackhole_orphans(
                     "marker": tags.get(TAG_MARKER, ""),
                     "network_acl_id": acl["NetworkAclId"],
                 },
-                "describe": f"move subnets on {acl['NetworkAclId']} back (tags, else the "
-                "default NACL) and delete it",
+                "describe": f"move subnets on {acl['NetworkAclId']} back to "
+                f"{tags.get(TAG_ORIGINAL) or 'their recorded NACLs'} and delete it",
                 "expires_at": tags.get(TAG_EXPIRES_AT),
             }
         )
@@ -373,6 +495,91 @@ def find_blackhole_orphans(
 
 
 # --- rollback action -------------------------------------------------------------
+
+
+def _fast_undo(
+    entries: list[LedgerEntry], configuration: Configuration, secrets: Secrets
+) -> list[dict[str, Any]]:
+    """Undo this run's unreverted entries in one pass; returns one result per VPC.
+
+    Per VPC: the moves (with the association ids this process's inject got back; else
+    after one describe, read again until our blackholes are listed), one
+    ``DeleteNetworkAcl`` per blackhole (its entries go with it), then one describe polled
+    as verification. Raises on any surprise (an original gone, a subnet moved elsewhere):
+    the caller falls back to the per-entry replay, which handles and reports those.
+    """
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in entries:
+        args = entry.undo.get("args", {})
+        group = groups.setdefault(
+            (entry.region, args["vpc_id"]), {"restore": {}, "markers": set(), "acls": set()}
+        )
+        if entry.undo["undoer"] == UNDO_RESTORE_SUBNETS:
+            for subnet, original in args["subnets"].items():
+                group["restore"][subnet] = (args["blackhole_acl_id"], original)
+            group["acls"].add(args["blackhole_acl_id"])
+        elif entry.undo["undoer"] == UNDO_DELETE_ACL:
+            group["markers"].add(args.get("marker", ""))
+    results: list[dict[str, Any]] = []
+    for (region, vpc), group in sorted(groups.items()):
+        ec2 = aws_client("ec2", configuration, secrets, region or None)
+        with _swapped_lock:
+            known = {s: _swapped.get((region, s)) for s in group["restore"]}
+        swapped_acls = {v[0] for v in known.values() if v}
+        if all(v and v[0] == group["restore"][s][0] for s, v in known.items()) and (
+            len(group["markers"]) <= len(swapped_acls)
+        ):
+            # this process swapped every subnet and knows the association ids: no read
+            blackholes = set(group["acls"])
+            moves = {s: (known[s][1], o) for s, (_, o) in group["restore"].items()}  # type: ignore[index]
+            move_subnets(ec2, vpc, moves, only_from=blackholes)
+            present = sorted(blackholes)
+        else:
+            blackholes, moves, present = _read_undo_moves(ec2, vpc, group)
+            move_subnets(ec2, vpc, moves)
+        run_concurrently([(lambda a=a, c=ec2: _delete_acl(c, a)) for a in present])
+        wanted = {s: o for s, (_, o) in group["restore"].items()}
+        _, ok = poll_until(
+            lambda v=vpc, c=ec2: describe_vpc_acls(c, [v])[v],
+            lambda st, w=wanted, b=blackholes: (
+                all(st.subnet_acl.get(s) == o for s, o in w.items()) and not (b & set(st.acls))
+            ),
+        )
+        if not ok:
+            raise ActivityFailed(f"undo of {vpc} not visible after polling")
+        with _swapped_lock:
+            for subnet in wanted:
+                _swapped.pop((region, subnet), None)
+        results.append({"vpc": vpc, "restored": sorted(moves), "deleted": present})
+    return results
+
+
+def _read_undo_moves(
+    ec2: Any, vpc: str, group: dict[str, Any]
+) -> tuple[set[str], dict[str, tuple[str, str]], list[str]]:
+    """One read (again until the blackholes are listed: a stale read predates them):
+    the blackholes, the moves back, and the blackholes present."""
+    state = read_seeing(ec2, vpc, set(group["acls"])) if group["acls"] else None
+    state = state or describe_vpc_acls(ec2, [vpc])[vpc]
+    blackholes = set(group["acls"]) | {
+        acl
+        for acl, tags in state.acls.items()
+        if state.is_blackhole(acl) and tags.get(TAG_MARKER) in group["markers"]
+    }
+    moves: dict[str, tuple[str, str]] = {}
+    for subnet, (blackhole, original) in sorted(group["restore"].items()):
+        now = state.subnet_acl.get(subnet)
+        if now == original:
+            continue
+        if now != blackhole:
+            raise ActivityFailed(f"{subnet} is on {now}, neither its blackhole nor {original}")
+        if original not in state.acls:
+            raise ActivityFailed(f"original NACL {original} of {subnet} is gone")
+        moves[subnet] = (state.subnet_association[subnet], original)
+    stray = sorted(s for s, a in state.subnet_acl.items() if a in blackholes and s not in moves)
+    if stray:
+        raise ActivityFailed(f"subnets not in the ledger sit on the blackhole: {stray}")
+    return blackholes, moves, sorted(blackholes & set(state.acls))
 
 
 def restore_availability_zone(
@@ -385,41 +592,93 @@ def restore_availability_zone(
     blackhole NACL of this run may remain. Idempotent.
     """
     run = current_run(configuration)
+    ledger = Ledger(run.ledger_path)
+    pending = ledger.unreverted(run_id=run.run_id, fault=FAULT)
+    fast = bool(pending) and all(
+        e.undo.get("undoer")
+        in (UNDO_RESTORE_SUBNETS, UNDO_DELETE_ACL, UNDO_ENTRIES_WITH_ACL, UNDO_DELETE_ENTRIES)
+        for e in pending
+    )
+    reverted: dict[str, Any] | None = None
+    if fast:
+        try:
+            detail = _fast_undo(pending, configuration, secrets)
+        except Exception as error:  # noqa: BLE001 - the per-entry replay handles the rest
+            logger.warning("%s one-pass undo stopped (%s); replaying entry by entry", FAULT, error)
+        else:
+            for entry in reversed(pending):
+                ledger.mark_reverted(entry.id, {"one_pass": detail})
+            return _restored(run, len(pending), [], True)
     reverted = revert_faults(fault=FAULT, configuration=configuration, secrets=secrets)
+    on_default = _verify_restored(run, configuration, secrets)
+    return _restored(run, reverted["reverted"], on_default, bool(reverted["reverted"]))
+
+
+def _restored(run: RunContext, count: int, on_default: list[Any], stamp: bool) -> dict[str, Any]:
+    entries = [
+        e for e in Ledger(run.ledger_path).entries() if e.run_id == run.run_id and e.fault == FAULT
+    ]
+    subnets = {
+        s
+        for e in entries
+        if e.undo.get("undoer") == UNDO_RESTORE_SUBNETS
+        for s in e.undo["args"]["subnets"]
+    }
+    result: dict[str, Any] = {
+        "fault": FAULT,
+        "reverted": count,
+        "subnets_restored": len(subnets),
+        "on_default_nacl": on_default,
+        "verified": True,
+        "reverted_at": None,
+    }
+    if stamp:
+        result["reverted_at"] = stamp_reverted(FAULT).wall
+    return result
+
+
+def _verify_restored(
+    run: RunContext, configuration: Configuration, secrets: Secrets
+) -> list[dict[str, str]]:
+    """Poll one describe per VPC until every subnet is back and no blackhole is left."""
     entries = [
         e for e in Ledger(run.ledger_path).entries() if e.run_id == run.run_id and e.fault == FAULT
     ]
     expected: dict[tuple[str, str], dict[str, str]] = {}  # (region, vpc) -> subnet -> nacl
-    blackholes: dict[tuple[str, str], set[str]] = {}
+    vpcs: set[tuple[str, str]] = set()
     for entry in entries:
         args = entry.undo.get("args", {})
         if entry.undo.get("undoer") == UNDO_RESTORE_SUBNETS:
-            key = (entry.region, args["vpc_id"])
-            expected.setdefault(key, {}).update(args["subnets"])
-            blackholes.setdefault(key, set()).add(args["blackhole_acl_id"])
-        elif entry.undo.get("undoer") == UNDO_DELETE_ACL:
-            blackholes.setdefault((entry.region, args["vpc_id"]), set())
+            expected.setdefault((entry.region, args["vpc_id"]), {}).update(args["subnets"])
+        if "vpc_id" in args:
+            vpcs.add((entry.region, args["vpc_id"]))
     on_default: list[dict[str, str]] = []
     wrong: list[str] = []
-    for region, vpc in sorted(blackholes):
+    for region, vpc in sorted(vpcs):
         ec2 = aws_client("ec2", configuration, secrets, region or None)
-        state = describe_vpc_acls(ec2, [vpc])[vpc]
-        left = [
-            a["NetworkAclId"]
-            for a in find_blackhole_acls(
-                ec2,
-                [
-                    {"Name": "vpc-id", "Values": [vpc]},
-                    {"Name": f"tag:{TAG_RUN_ID}", "Values": [run.run_id]},
-                ],
-            )
-        ]
-        wrong.extend(f"blackhole NACL {acl} still exists" for acl in left)
-        for subnet, original in sorted(expected.get((region, vpc), {}).items()):
+        wanted = expected.get((region, vpc), {})
+
+        def problems(state: VpcAcls, wanted: dict[str, str] = wanted) -> list[str]:
+            found = [
+                f"blackhole NACL {acl} still exists"
+                for acl, tags in state.acls.items()
+                if state.is_blackhole(acl) and tags.get(TAG_RUN_ID) == run.run_id
+            ]
+            for subnet, original in sorted(wanted.items()):
+                now = state.subnet_acl.get(subnet)
+                if now == original or (original not in state.acls and now == state.default_acl):
+                    continue
+                found.append(f"{subnet} is on {now or 'no NACL'}, expected {original}")
+            return found
+
+        state, _ = poll_until(
+            lambda v=vpc, c=ec2: describe_vpc_acls(c, [v])[v],
+            lambda st, p=problems: not p(st),  # type: ignore[misc]
+        )
+        wrong += problems(state)
+        for subnet, original in sorted(wanted.items()):
             now = state.subnet_acl.get(subnet)
-            if now == original:
-                continue
-            if original not in state.acls and now == state.default_acl:
+            if now != original and original not in state.acls and now == state.default_acl:
                 message = (
                     f"original NACL {original} of {subnet} no longer exists; subnet left on "
                     f"the VPC default NACL {now}"
@@ -428,18 +687,6 @@ def restore_availability_zone(
                 on_default.append(
                     {"subnet": subnet, "original": original, "nacl": now, "message": message}
                 )
-                continue
-            wrong.append(f"{subnet} is on {now or 'no NACL'}, expected {original}")
     if wrong:
         raise ActivityFailed(f"{FAULT} not fully restored: " + "; ".join(wrong))
-    result: dict[str, Any] = {
-        "fault": FAULT,
-        "reverted": reverted["reverted"],
-        "subnets_restored": sum(len(v) for v in expected.values()),
-        "on_default_nacl": on_default,
-        "verified": True,
-        "reverted_at": None,
-    }
-    if reverted["reverted"]:
-        result["reverted_at"] = stamp_reverted(FAULT).wall
-    return result
+    return on_default

@@ -5,6 +5,13 @@ Subnet -> NACL is always matched client-side from a listing of the VPC's NACLs (
 is cheaper than one call per subnet anyway). Whether a NACL exists is read from the
 same listing (moto lacks the ``network-acl-id`` filter and answers a missing id with
 the wrong error code). Moves run concurrently on a bounded thread pool.
+
+The EC2 API is eventually consistent
+(https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): a NACL just
+created can be unknown for a moment (``InvalidNetworkAclID.NotFound``), an association
+just replaced can still be listed under its old id, and a describe right after a change
+can return the previous state. So those errors are retried (bounded, see
+:func:`retry_propagation`) and every verification polls (bounded, :func:`poll_until`).
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ __all__ = [
     "TAG_FAULT",
     "TAG_MARKER",
     "TAG_ORIGINAL_PREFIX",
+    "TAG_ORIGINAL",
+    "PROPAGATION_ERRORS",
+    "retry_propagation",
+    "poll_until",
+    "read_seeing",
     "MAX_TAGS",
     "WORKERS",
     "VpcAcls",
@@ -46,10 +58,26 @@ logger = logging.getLogger("chaosaws_ext")
 FAULT = "az-blackhole"
 TAG_FAULT = "chaos:fault"
 TAG_MARKER = "chaos:blackhole-id"  # unique per created NACL: the undo key known before creation
-TAG_ORIGINAL_PREFIX = "chaos:orig:"  # chaos:orig:<subnet-id> = original NACL id
+TAG_ORIGINAL_PREFIX = "chaos:orig:"  # legacy: chaos:orig:<subnet-id> = original NACL id
+# One blackhole NACL per original NACL: every subnet on it came from this one NACL, so
+# one tag records the subnet -> original mapping for any number of subnets.
+TAG_ORIGINAL = "chaos:original-nacl"
 MAX_TAGS = 50  # AWS limit of tags per resource
 WORKERS = 8  # bounded concurrency of independent calls
 SWAP_ATTEMPTS = 3  # per subnet move, after transient failures only
+# Errors the EC2 eventual-consistency guide documents as propagation delays of a resource
+# that does exist (read-after-write); retried with backoff within PROPAGATION_BUDGET_S.
+PROPAGATION_ERRORS = frozenset(
+    {
+        "InvalidNetworkAclID.NotFound",
+        "InvalidAssociationID.NotFound",
+        "InvalidSubnetID.NotFound",
+    }
+)
+PROPAGATION_ATTEMPTS = 8
+PROPAGATION_BUDGET_S = 30.0
+VERIFY_TIMEOUT_S = 60.0  # how long a verification polls before it declares a failure
+LOOKUP_TIMEOUT_S = 5.0  # how long a read waits for a NACL we created to become visible
 
 T = TypeVar("T")
 
@@ -67,6 +95,7 @@ class VpcAcls:
     acls: dict[str, dict[str, str]] = field(default_factory=dict)  # acl id -> tags
     subnet_acl: dict[str, str] = field(default_factory=dict)  # subnet id -> acl id
     subnet_association: dict[str, str] = field(default_factory=dict)  # subnet -> assoc id
+    entries: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # acl -> entries
 
     def is_blackhole(self, acl_id: str) -> bool:
         tags = self.acls.get(acl_id) or {}
@@ -85,6 +114,7 @@ def describe_vpc_acls(ec2: Any, vpc_ids: Iterable[str]) -> dict[str, VpcAcls]:
             vpc = found.setdefault(acl["VpcId"], VpcAcls(vpc_id=acl["VpcId"]))
             acl_id = acl["NetworkAclId"]
             vpc.acls[acl_id] = tags_of(acl)
+            vpc.entries[acl_id] = list(acl.get("Entries") or [])
             if acl.get("IsDefault"):
                 vpc.default_acl = acl_id
             for association in acl.get("Associations") or []:
@@ -110,13 +140,61 @@ def find_blackhole_acls(
     return acls
 
 
-def original_from_tags(tags: dict[str, str]) -> dict[str, str]:
-    """``{subnet: original NACL}`` recorded on a blackhole NACL's tags."""
-    return {
+def original_from_tags(tags: dict[str, str], subnets: Iterable[str] = ()) -> dict[str, str]:
+    """``{subnet: original NACL}`` recorded on a blackhole NACL's tags.
+
+    ``chaos:original-nacl`` names the one original of every subnet on the NACL (given as
+    ``subnets``); the legacy ``chaos:orig:<subnet>`` tags name one subnet each.
+    """
+    found = {
         key[len(TAG_ORIGINAL_PREFIX) :]: value
         for key, value in tags.items()
         if key.startswith(TAG_ORIGINAL_PREFIX)
     }
+    if tags.get(TAG_ORIGINAL):
+        found.update({subnet: tags[TAG_ORIGINAL] for subnet in subnets})
+    return found
+
+
+def retry_propagation(call: Callable[[], T], what: str) -> T:
+    """``call()``, retried while it fails with a documented propagation error (bounded).
+
+    Backoff 0.1 s doubling up to 4 s, at most PROPAGATION_ATTEMPTS tries and
+    PROPAGATION_BUDGET_S seconds; the last error is raised.
+    """
+    deadline = time.monotonic() + PROPAGATION_BUDGET_S
+    delay = 0.1
+    for attempt in range(1, PROPAGATION_ATTEMPTS + 1):
+        try:
+            return call()
+        except ClientError as error:
+            if error_code(error) not in PROPAGATION_ERRORS:
+                raise
+            if attempt == PROPAGATION_ATTEMPTS or time.monotonic() + delay > deadline:
+                raise
+            logger.info("%s: %s, not propagated yet; retrying", what, error_code(error))
+        time.sleep(delay)
+        delay = min(delay * 2, 4.0)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def poll_until(
+    read: Callable[[], T], done: Callable[[T], bool], timeout: float | None = None
+) -> tuple[T, bool]:
+    """Read until ``done(value)`` or the timeout (VERIFY_TIMEOUT_S); returns (last, done).
+
+    The first read is immediate; then 0.2 s doubling up to 5 s between reads.
+    """
+    deadline = time.monotonic() + (VERIFY_TIMEOUT_S if timeout is None else timeout)
+    delay = 0.2
+    while True:
+        value = read()
+        if done(value):
+            return value, True
+        if time.monotonic() + delay > deadline:
+            return value, False
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def run_concurrently(calls: list[Callable[[], T]], workers: int | None = None) -> list[T]:
@@ -155,19 +233,36 @@ def _transient(error: Exception) -> bool:
     return isinstance(error, ResponseParserError)
 
 
-def _replace(ec2: Any, vpc_id: str, subnet: str, association: str, acl_id: str) -> str:
+class LeftAlone(Exception):
+    """The subnet sits on a NACL the move may not take it from (someone moved it)."""
+
+
+def _replace(
+    ec2: Any,
+    vpc_id: str,
+    subnet: str,
+    association: str,
+    acl_id: str,
+    only_from: set[str] | None = None,
+    fresh: bool = False,
+) -> str:
     """Move ``subnet`` onto ``acl_id`` and return the new association id.
 
-    After a transient failure (stale association id, 5xx, garbled answer; moto answers
-    concurrent swaps out of one NACL with an HTML 500 now and then) the subnet's state is
-    read again: done if it already sits on ``acl_id``, else retried with the fresh
-    association id, at most ``SWAP_ATTEMPTS`` times.
+    With ``fresh`` (the target was just created), a target not propagated yet
+    (``InvalidNetworkAclID.NotFound``) is retried by :func:`retry_propagation`; an old
+    target answering that is gone, and fails at once. After a transient failure (stale
+    association id, 5xx, garbled answer; moto answers concurrent swaps out of one NACL
+    with an HTML 500 now and then) the subnet's state is read again: done if it already
+    sits on ``acl_id``; :class:`LeftAlone` if ``only_from`` is given and it sits on none of
+    those; else retried with the fresh association id, at most ``SWAP_ATTEMPTS`` times.
     """
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         try:
-            answer = ec2.replace_network_acl_association(
-                AssociationId=association, NetworkAclId=acl_id
-            )
+
+            def swap(a: str = association) -> Any:
+                return ec2.replace_network_acl_association(AssociationId=a, NetworkAclId=acl_id)
+
+            answer = retry_propagation(swap, f"moving {subnet} onto {acl_id}") if fresh else swap()
             return str(answer["NewAssociationId"])
         except (ClientError, ResponseParserError) as error:
             if not _transient(error) or attempt == SWAP_ATTEMPTS:
@@ -177,6 +272,8 @@ def _replace(ec2: Any, vpc_id: str, subnet: str, association: str, acl_id: str) 
         state = describe_vpc_acls(ec2, [vpc_id])[vpc_id]
         if state.subnet_acl.get(subnet) == acl_id:
             return state.subnet_association[subnet]
+        if only_from is not None and state.subnet_acl.get(subnet) not in only_from:
+            raise LeftAlone(state.subnet_acl.get(subnet) or "no NACL")
         fresh = state.subnet_association.get(subnet)
         if not fresh:
             raise ActivityFailed(f"subnet {subnet} has no network ACL association in {vpc_id}")
@@ -185,18 +282,36 @@ def _replace(ec2: Any, vpc_id: str, subnet: str, association: str, acl_id: str) 
 
 
 def move_subnets(
-    ec2: Any, vpc_id: str, moves: dict[str, tuple[str, str]], workers: int | None = None
+    ec2: Any,
+    vpc_id: str,
+    moves: dict[str, tuple[str, str]],
+    workers: int | None = None,
+    only_from: set[str] | None = None,
+    fresh: bool = False,
 ) -> dict[str, str]:
-    """Move each ``subnet: (association id, target acl)``; returns the new association ids."""
+    """Move each ``subnet: (association id, target acl)``; returns the new association ids
+    (:class:`LeftAlone` raised for a subnet found on none of ``only_from``; ``fresh``:
+    the targets were just created, see :func:`_replace`)."""
     items = sorted(moves.items())
     results = run_concurrently(
         [
-            (lambda s=subnet, a=assoc, t=target: _replace(ec2, vpc_id, s, a, t))
+            (lambda s=subnet, a=assoc, t=target: _replace(ec2, vpc_id, s, a, t, only_from, fresh))
             for subnet, (assoc, target) in items
         ],
         workers,
     )
     return {subnet: new for (subnet, _), new in zip(items, results, strict=True)}
+
+
+def read_seeing(ec2: Any, vpc_id: str, acl_ids: set[str]) -> VpcAcls:
+    """The VPC's NACLs, read again (bounded, LOOKUP_TIMEOUT_S) until one of ``acl_ids``
+    (NACLs we created) is in the listing; the last read when none shows up (deleted)."""
+    state, _ = poll_until(
+        lambda: describe_vpc_acls(ec2, [vpc_id])[vpc_id],
+        lambda st: bool(acl_ids & set(st.acls)),
+        timeout=LOOKUP_TIMEOUT_S,
+    )
+    return state
 
 
 def restore_subnets(
@@ -224,6 +339,10 @@ def restore_subnets(
         "left_alone": [],
         "missing": [],
     }
+    if only_from and any(state.subnet_acl.get(s) == o for s, o in originals.items()):
+        # a stale read can show a subnet on its original before the blackhole (and the
+        # swap onto it) is visible: read again, until it is, before deciding "already"
+        state = read_seeing(ec2, vpc_id, only_from)
     for subnet, original in sorted(originals.items()):
         current = state.subnet_acl.get(subnet)
         if current is None:
@@ -263,7 +382,10 @@ def restore_subnets(
         moves[subnet] = (state.subnet_association[subnet], target)
     if moves:
         move_subnets(ec2, vpc_id, moves, workers)
-        after = describe_vpc_acls(ec2, [vpc_id])[vpc_id]
+        after, _ = poll_until(
+            lambda: describe_vpc_acls(ec2, [vpc_id])[vpc_id],
+            lambda a: all(a.subnet_acl.get(s) == t for s, (_, t) in moves.items()),
+        )
         wrong = {
             subnet: after.subnet_acl.get(subnet)
             for subnet, (_, target) in moves.items()

@@ -15,23 +15,31 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.blackhole.network_acls import FAULT, describe_vpc_acls, tags_of
 from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.guardrails import is_protected, protection_tag
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 
 __all__ = [
     "plan_availability_zone_blackhole",
     "SCOPES",
     "DEFAULT_MAX_SUBNETS",
+    "MAX_ENTRIES_PER_DIRECTION",
     "MAX_RULES_PER_FAMILY",
     "blackhole_entries",
+    "entries_per_direction",
 ]
 
 logger = logging.getLogger("chaosaws_ext")
 
 SCOPES = ("all", "availability-zone")
 DEFAULT_MAX_SUBNETS = 50
-MAX_RULES_PER_FAMILY = 20  # AWS default: 20 rules per direction, IPv4 and IPv6 apart
-ALLOW_RULE_V4 = 100
-ALLOW_RULE_V6 = 101
+# "Rules per network ACL: 20 ... This quota includes the default deny rules (rule number
+# 32767 for IPv4 and 32768 for IPv6 ...)", one direction, IPv4 and IPv6 together
+# (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html).
+MAX_ENTRIES_PER_DIRECTION = 20
+MAX_RULES_PER_FAMILY = MAX_ENTRIES_PER_DIRECTION  # former name, kept for importers
+DEFAULT_DENY_V4, DEFAULT_DENY_V6 = 32767, 32768
+HIGHEST_CUSTOM_RULE = 32766
+_ENTRY_FIELDS = ("Protocol", "CidrBlock", "Ipv6CidrBlock", "PortRange", "IcmpTypeCode")
 
 
 def _as_bool(value: object) -> bool:
@@ -47,7 +55,7 @@ def _tag_filter(value: str, what: str) -> tuple[str, str]:
     return key.strip(), tag_value.strip()
 
 
-def _resolve_zone(ec2: Any, availability_zone: str, region: str) -> dict[str, str]:
+def _wanted_zone(availability_zone: str) -> str:
     if not isinstance(availability_zone, str | None):
         raise ActivityFailed(
             f"availability_zone must be a zone name or id (text), got {availability_zone!r}"
@@ -55,6 +63,20 @@ def _resolve_zone(ec2: Any, availability_zone: str, region: str) -> dict[str, st
     wanted = (availability_zone or "").strip().lower()
     if not wanted:
         raise ActivityFailed("no availability zone given (a name like eu-south-1a or an id)")
+    return wanted
+
+
+def _zone_of_subnets(subnets: list[dict[str, Any]], wanted: str) -> dict[str, str] | None:
+    """The zone as the subnet listing names it (saves a DescribeAvailabilityZones)."""
+    for subnet in subnets:
+        name, zone_id = subnet["AvailabilityZone"], subnet.get("AvailabilityZoneId", "")
+        if wanted in (name.lower(), zone_id.lower()):
+            return {"name": name, "id": zone_id}
+    return None
+
+
+def _resolve_zone(ec2: Any, availability_zone: str, region: str) -> dict[str, str]:
+    wanted = _wanted_zone(availability_zone)
     zones = ec2.describe_availability_zones()["AvailabilityZones"]
     for zone in zones:
         if wanted in (zone["ZoneName"].lower(), zone.get("ZoneId", "").lower()):
@@ -66,7 +88,7 @@ def _resolve_zone(ec2: Any, availability_zone: str, region: str) -> dict[str, st
     )
 
 
-def _resolve_vpcs(ec2: Any, vpc_id: str, vpc_tag: str) -> dict[str, dict[str, str]]:
+def _resolve_vpcs(ec2: Any, vpc_id: str, vpc_tag: str) -> dict[str, dict[str, Any]]:
     if bool(vpc_id) == bool(vpc_tag):
         raise ActivityFailed("give exactly one of vpc_id (vpc-...) or vpc_tag (Key=Value)")
     if vpc_id:
@@ -76,10 +98,15 @@ def _resolve_vpcs(ec2: Any, vpc_id: str, vpc_tag: str) -> dict[str, dict[str, st
         key, value = _tag_filter(vpc_tag, "vpc_tag")
         filters = [{"Name": f"tag:{key}", "Values": [value]}]
         what = f"VPC tagged {key}={value}"
-    vpcs: dict[str, dict[str, str]] = {}
+    vpcs: dict[str, dict[str, Any]] = {}
     for page in ec2.get_paginator("describe_vpcs").paginate(Filters=filters):
         for vpc in page.get("Vpcs", []):
-            vpcs[vpc["VpcId"]] = tags_of(vpc)
+            ipv6 = any(
+                a.get("Ipv6CidrBlock")
+                and (a.get("Ipv6CidrBlockState") or {}).get("State", "associated") == "associated"
+                for a in vpc.get("Ipv6CidrBlockAssociationSet") or []
+            )
+            vpcs[vpc["VpcId"]] = {"tags": tags_of(vpc), "ipv6": ipv6}
     if not vpcs:
         raise ActivityFailed(f"no {what} in this region")
     return vpcs
@@ -90,33 +117,76 @@ def _collapse(cidrs: list[str]) -> list[str]:
     return [str(n) for n in ipaddress.collapse_addresses(networks)] if networks else []
 
 
-def blackhole_entries(scope: str, other_az_cidrs: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """The NACL entries, both directions: denies first (rule 1..), allows (if any) after.
+def _copyable(entry: dict[str, Any]) -> dict[str, Any]:
+    """A described NACL entry as CreateNetworkAclEntry arguments."""
+    args = {"RuleNumber": int(entry["RuleNumber"]), "Egress": bool(entry["Egress"])}
+    args["RuleAction"] = str(entry["RuleAction"]).lower()
+    args.update({key: entry[key] for key in _ENTRY_FIELDS if entry.get(key) not in (None, "")})
+    args.setdefault("Protocol", "-1")
+    return args
 
-    ``all``: deny 0.0.0.0/0 and ::/0. ``availability-zone``: deny each CIDR of the other
-    AZs' subnets, then allow 0.0.0.0/0 and ::/0 at rules 100/101.
+
+def _renumbered(copies: list[dict[str, Any]], first_free: int) -> list[dict[str, Any]]:
+    """``copies`` (one direction) numbered from ``first_free`` on, evaluation order kept.
+
+    Kept as they are when they already start after the denies; shifted by the number of
+    denies when that fits under 32766; else numbered densely.
+    """
+    ordered = sorted(copies, key=lambda e: e["RuleNumber"])
+    if not ordered or ordered[0]["RuleNumber"] >= first_free:
+        return ordered
+    shift = first_free - 1
+    if ordered[-1]["RuleNumber"] + shift <= HIGHEST_CUSTOM_RULE:
+        return [{**e, "RuleNumber": e["RuleNumber"] + shift} for e in ordered]
+    return [{**e, "RuleNumber": first_free + i} for i, e in enumerate(ordered)]
+
+
+def blackhole_entries(
+    scope: str,
+    other_az_cidrs: dict[str, list[str]],
+    original_entries: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The entries to add to a fresh blackhole NACL (CreateNetworkAclEntry arguments).
+
+    ``all``: none. A new custom NACL "blocks all inbound and outbound traffic until you
+    add rules" (VPC user guide, network ACLs): its default ``*`` deny rules do the work.
+    ``availability-zone`` (as AWS FIS ``aws:network:disrupt-connectivity``): deny each
+    CIDR of the other AZs' subnets both ways at rules 1.., then a copy of the original
+    NACL's own entries (both directions, IPv4 and IPv6; default rules excluded, the new
+    NACL has them) numbered after the denies, so every flow the original denied stays
+    denied and every other flow is judged as before.
     """
     if scope == "all":
-        denies = [("CidrBlock", "0.0.0.0/0"), ("Ipv6CidrBlock", "::/0")]
-        allows: list[tuple[int, str, str]] = []
-    else:
-        denies = [("CidrBlock", c) for c in other_az_cidrs.get("ipv4", [])]
-        denies += [("Ipv6CidrBlock", c) for c in other_az_cidrs.get("ipv6", [])]
-        allows = [
-            (ALLOW_RULE_V4, "CidrBlock", "0.0.0.0/0"),
-            (ALLOW_RULE_V6, "Ipv6CidrBlock", "::/0"),
-        ]
+        return []
+    denies = [("CidrBlock", c) for c in other_az_cidrs.get("ipv4", [])]
+    denies += [("Ipv6CidrBlock", c) for c in other_az_cidrs.get("ipv6", [])]
+    copies = [
+        _copyable(e) for e in original_entries or [] if int(e["RuleNumber"]) <= HIGHEST_CUSTOM_RULE
+    ]
     entries: list[dict[str, Any]] = []
     for egress in (False, True):
         for number, (family, cidr) in enumerate(denies, start=1):
             entries.append(
-                {"RuleNumber": number, "Egress": egress, "RuleAction": "deny", family: cidr}
+                {
+                    "RuleNumber": number,
+                    "Egress": egress,
+                    "RuleAction": "deny",
+                    "Protocol": "-1",
+                    family: cidr,
+                }
             )
-        for number, family, cidr in allows:
-            entries.append(
-                {"RuleNumber": number, "Egress": egress, "RuleAction": "allow", family: cidr}
-            )
+        entries += _renumbered([c for c in copies if c["Egress"] == egress], len(denies) + 1)
     return entries
+
+
+def entries_per_direction(entries: list[dict[str, Any]], vpc_ipv6: bool) -> dict[str, int]:
+    """Entries of a NACL per direction as the quota counts them: ``entries`` plus the
+    default deny rules a new NACL of the VPC has (32767, and 32768 with IPv6)."""
+    defaults = 2 if vpc_ipv6 else 1
+    return {
+        "inbound": defaults + sum(1 for e in entries if not e["Egress"]),
+        "outbound": defaults + sum(1 for e in entries if e["Egress"]),
+    }
 
 
 def plan_availability_zone_blackhole(
@@ -127,6 +197,7 @@ def plan_availability_zone_blackhole(
     scope: str = "all",
     allow_all_azs: bool = False,
     max_subnets: int = DEFAULT_MAX_SUBNETS,
+    refuse_if_protected: bool = False,
     region: str | None = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
@@ -136,10 +207,13 @@ def plan_availability_zone_blackhole(
     ``availability_zone`` is a zone name (eu-south-1a) or id (eus1-az1) of the region;
     the VPC is ``vpc_id`` or every VPC matching ``vpc_tag`` (``Key=Value``); only
     subnets of that zone (and matching ``subnet_tag`` ``Key=Value`` when given) are
-    selected. Refuses an unknown zone, no matching subnet, a selection that is every AZ
-    of a VPC (unless ``allow_all_azs``), more than ``max_subnets`` subnets, a subnet
-    already on a blackhole NACL, and (scope ``availability-zone``) more CIDRs to deny
-    than a NACL holds.
+    selected. A subnet carrying the protection tag (``protection_tag``, default
+    chaos:protected) with a true value (true, yes, 1, on; any case) is left out and
+    listed in ``details["excluded"]``; ``refuse_if_protected`` refuses instead. Refuses an
+    unknown zone, no subnet left, a selection that is every AZ of a VPC (unless
+    ``allow_all_azs``), more than ``max_subnets`` subnets, a subnet already on a
+    blackhole NACL, and (scope ``availability-zone``) a blackhole NACL that would hold
+    more entries than the quota. One blackhole NACL is planned per original NACL.
     """
     region = region_of(configuration, region)
     if not isinstance(scope, str | None):
@@ -154,10 +228,12 @@ def plan_availability_zone_blackhole(
     if max_subnets < 1:
         raise ActivityFailed(f"max_subnets must be at least 1, got {max_subnets}")
     allow_all_azs = _as_bool(allow_all_azs)
+    refuse_if_protected = _as_bool(refuse_if_protected)
     subnet_filter = _tag_filter(subnet_tag, "subnet_tag") if subnet_tag else None
+    guard_tag = protection_tag(configuration)
 
     ec2 = aws_client("ec2", configuration, secrets, region)
-    zone = _resolve_zone(ec2, availability_zone, region)
+    wanted_zone = _wanted_zone(availability_zone)
     vpcs = _resolve_vpcs(ec2, vpc_id, vpc_tag)
 
     subnets: list[dict[str, Any]] = []
@@ -165,19 +241,42 @@ def plan_availability_zone_blackhole(
         Filters=[{"Name": "vpc-id", "Values": sorted(vpcs)}]
     ):
         subnets.extend(page.get("Subnets", []))
+    zone = _zone_of_subnets(subnets, wanted_zone) or _resolve_zone(ec2, availability_zone, region)
 
     selected: dict[str, list[dict[str, Any]]] = {}
-    for subnet in subnets:
+    excluded: list[dict[str, str]] = []
+    for subnet in sorted(subnets, key=lambda s: s["SubnetId"]):
         if subnet["AvailabilityZone"] != zone["name"]:
             continue
-        if subnet_filter and tags_of(subnet).get(subnet_filter[0]) != subnet_filter[1]:
+        tags = tags_of(subnet)
+        if subnet_filter and tags.get(subnet_filter[0]) != subnet_filter[1]:
+            continue
+        if is_protected(tags, configuration):
+            excluded.append(
+                {
+                    "subnet": subnet["SubnetId"],
+                    "vpc": subnet["VpcId"],
+                    "reason": f"protected ({guard_tag}={tags[guard_tag]})",
+                }
+            )
             continue
         selected.setdefault(subnet["VpcId"], []).append(subnet)
     where = f"zone {zone['name']} of {', '.join(sorted(vpcs))}"
     if subnet_tag:
         where += f" tagged {subnet_tag}"
+    names = ", ".join(e["subnet"] for e in excluded)
+    if excluded and refuse_if_protected:
+        raise ActivityFailed(
+            f"refusing {FAULT}: {len(excluded)} subnet(s) in {where} carry {guard_tag} "
+            f"({names}) and refuse_if_protected is set (unset it to leave them out)"
+        )
     total = sum(len(s) for s in selected.values())
     if not total:
+        if excluded:
+            raise ActivityFailed(
+                f"refusing {FAULT}: every subnet in {where} is protected by {guard_tag} "
+                f"({names}); nothing left to blackhole"
+            )
         raise ActivityFailed(f"refusing {FAULT}: no subnet in {where}")
     if total > max_subnets:
         raise ActivityFailed(
@@ -197,33 +296,14 @@ def plan_availability_zone_blackhole(
     changes: list[PlannedChange] = []
     for vpc in sorted(selected):
         state = acls[vpc]
-        others = [s for s in subnets if s["VpcId"] == vpc and s["AvailabilityZone"] != zone["name"]]
-        cidrs = {
-            "ipv4": _collapse([s["CidrBlock"] for s in others if s.get("CidrBlock")]),
-            "ipv6": _collapse(
-                [
-                    a["Ipv6CidrBlock"]
-                    for s in others
-                    for a in s.get("Ipv6CidrBlockAssociationSet") or []
-                    if a.get("Ipv6CidrBlock")
-                ]
-            ),
-        }
-        if scope == "availability-zone":
-            if not cidrs["ipv4"] and not cidrs["ipv6"]:
-                raise ActivityFailed(
-                    f"refusing {FAULT}: {vpc} has no subnet outside {zone['name']}, nothing "
-                    "to deny with scope availability-zone"
-                )
-            for family in ("ipv4", "ipv6"):
-                if len(cidrs[family]) > MAX_RULES_PER_FAMILY - 1:
-                    raise ActivityFailed(
-                        f"refusing {FAULT}: {vpc} needs {len(cidrs[family])} {family} deny "
-                        f"rules for the other AZs, a NACL holds {MAX_RULES_PER_FAMILY - 1} plus "
-                        "the allow (use scope all)"
-                    )
+        cidrs = _other_az_cidrs(subnets, vpc, zone["name"])
+        if scope == "availability-zone" and not cidrs["ipv4"] and not cidrs["ipv6"]:
+            raise ActivityFailed(
+                f"refusing {FAULT}: {vpc} has no subnet outside {zone['name']}, nothing "
+                "to deny with scope availability-zone"
+            )
         chosen: dict[str, Any] = {}
-        for subnet in sorted(selected[vpc], key=lambda s: s["SubnetId"]):
+        for subnet in selected[vpc]:
             subnet_id = subnet["SubnetId"]
             acl_id = state.subnet_acl.get(subnet_id)
             if not acl_id:
@@ -249,24 +329,43 @@ def plan_availability_zone_blackhole(
                     kind="subnet",
                 )
             )
-        denied = (
-            "deny all IPv4 and IPv6, both ways"
-            if scope == "all"
-            else "deny to/from " + ", ".join(cidrs["ipv4"] + cidrs["ipv6"]) + ", allow the rest"
-        )
-        changes.append(
-            PlannedChange(
-                resource=vpc,
-                change=f"create one blackhole network ACL ({denied}) for {len(chosen)} subnet(s)",
-                undo="delete the blackhole network ACL",
-                resource_tags=vpcs[vpc],
-                kind="vpc",
+        blackholes: dict[str, Any] = {}
+        for original in sorted({c["nacl"] for c in chosen.values()}):
+            entries = blackhole_entries(scope, cidrs, state.entries.get(original))
+            counts = entries_per_direction(entries, vpcs[vpc]["ipv6"])
+            for direction, count in counts.items():
+                if count > MAX_ENTRIES_PER_DIRECTION:
+                    raise ActivityFailed(
+                        f"refusing {FAULT}: the blackhole copy of {original} would hold {count} "
+                        f"{direction} rules (its own, the denies of the other AZs and the "
+                        f"default deny), more than the NACL quota of {MAX_ENTRIES_PER_DIRECTION} "
+                        "(use scope all, or fewer CIDRs in the other AZs)"
+                    )
+            members = sorted(s for s, c in chosen.items() if c["nacl"] == original)
+            blackholes[original] = {"subnets": members, "entries": entries, "rules": counts}
+            denied = (
+                "deny all IPv4 and IPv6, both ways (a new NACL's default rules)"
+                if scope == "all"
+                else "deny to/from "
+                + ", ".join(cidrs["ipv4"] + cidrs["ipv6"])
+                + f" ahead of a copy of {original}'s entries"
             )
-        )
+            changes.append(
+                PlannedChange(
+                    resource=vpc,
+                    change=f"create a blackhole network ACL for the {len(members)} subnet(s) "
+                    f"of {original} ({denied})",
+                    undo="delete that blackhole network ACL",
+                    resource_tags=vpcs[vpc]["tags"],
+                    kind="vpc",
+                )
+            )
         details_vpcs[vpc] = {
             "default_nacl": state.default_acl,
+            "ipv6": vpcs[vpc]["ipv6"],
             "subnets": chosen,
             "other_az_cidrs": cidrs,
+            "blackholes": blackholes,
         }
     plan = FaultPlan(
         fault=FAULT,
@@ -279,7 +378,25 @@ def plan_availability_zone_blackhole(
             "scope": scope,
             "allow_all_azs": bool(allow_all_azs),
             "vpcs": details_vpcs,
+            "excluded": excluded,
         },
     )
-    logger.info("planned %s on %s: %d subnet(s)", FAULT, plan.target, total)
+    logger.info(
+        "planned %s on %s: %d subnet(s), %d excluded", FAULT, plan.target, total, len(excluded)
+    )
     return plan
+
+
+def _other_az_cidrs(subnets: list[dict[str, Any]], vpc: str, zone: str) -> dict[str, list[str]]:
+    others = [s for s in subnets if s["VpcId"] == vpc and s["AvailabilityZone"] != zone]
+    return {
+        "ipv4": _collapse([s["CidrBlock"] for s in others if s.get("CidrBlock")]),
+        "ipv6": _collapse(
+            [
+                a["Ipv6CidrBlock"]
+                for s in others
+                for a in s.get("Ipv6CidrBlockAssociationSet") or []
+                if a.get("Ipv6CidrBlock")
+            ]
+        ),
+    }
