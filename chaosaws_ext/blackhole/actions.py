@@ -63,6 +63,7 @@ from chaosaws_ext.blackhole.planning import (
     plan_availability_zone_blackhole,
 )
 from chaosaws_ext.core.clients import aws_client
+from chaosaws_ext.core.numbers import checked_integer
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.ledger import Ledger, LedgerEntry
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
@@ -113,6 +114,9 @@ def blackhole_availability_zone(
     ``allow_all_azs``, more than ``max_subnets`` subnets, a NACL over its rules quota.
     Undo with ``restore_availability_zone`` (or ``gameday recover``).
     """
+    max_subnets = checked_integer(
+        max_subnets, "max_subnets", minimum=1, activity="blackhole_availability_zone"
+    )
     plan = plan_availability_zone_blackhole(
         availability_zone,
         vpc_id=vpc_id,

@@ -15,6 +15,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.blackhole.network_acls import FAULT, describe_vpc_acls, tags_of
 from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.core.numbers import checked_integer
 from chaosaws_ext.guardrails import is_protected, protection_tag
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 
@@ -221,12 +222,7 @@ def plan_availability_zone_blackhole(
     scope = (scope or "all").strip()
     if scope not in SCOPES:
         raise ActivityFailed(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
-    try:
-        max_subnets = int(max_subnets)
-    except (TypeError, ValueError):
-        raise ActivityFailed(f"max_subnets must be a whole number, got {max_subnets!r}") from None
-    if max_subnets < 1:
-        raise ActivityFailed(f"max_subnets must be at least 1, got {max_subnets}")
+    max_subnets = checked_integer(max_subnets, "max_subnets", minimum=1)
     allow_all_azs = _as_bool(allow_all_azs)
     refuse_if_protected = _as_bool(refuse_if_protected)
     subnet_filter = _tag_filter(subnet_tag, "subnet_tag") if subnet_tag else None

@@ -36,6 +36,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.core.numbers import checked_integer
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.healthcheck.probes import failover_record_sets
 from chaosaws_ext.healthcheck.rules import (
@@ -409,6 +410,9 @@ def block_health_check_path(
     mutating call, which is journaled with its exact undo. Undo with
     ``unblock_health_check_path`` (rollback) or ``gameday recover``.
     """
+    waf_capacity = checked_integer(
+        waf_capacity, "waf_capacity", minimum=1, activity="block_health_check_path"
+    )
     plan = plan_health_check_path_block(
         health_check_id,
         path,
