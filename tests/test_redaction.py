@@ -82,3 +82,24 @@ def test_log_filter_masks_messages_arguments_and_tracebacks(tmp_path) -> None:
             if other is not None:
                 other.removeFilter(installed)
     assert isinstance(installed, SecretLogFilter)
+
+
+def test_log_redaction_never_chmods_a_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """chaos --no-log-file logs to /dev/null: making that 0600 breaks the machine."""
+    import logging
+    import os
+    from pathlib import Path
+
+    from chaosaws_ext.core.redaction import install_log_redaction
+
+    changed: list[str] = []
+    monkeypatch.setattr(Path, "chmod", lambda self, mode: changed.append(str(self)))
+    handler = logging.FileHandler(os.devnull)
+    logger = logging.getLogger("chaostoolkit")
+    logger.addHandler(handler)
+    try:
+        install_log_redaction({"s3cr3t-value"})
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert os.devnull not in changed

@@ -489,8 +489,11 @@ def install_log_redaction(values: Iterable[str]) -> SecretLogFilter:
 
 
 def _owner_only(path: Path) -> None:
+    """Make a log file ours alone; never a device (chaos logs to /dev/null with
+    ``--no-log-file``, and a chmod there breaks every process on the machine)."""
     try:
-        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        mode = path.stat().st_mode
+        if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o077:
             path.chmod(0o600)
     except OSError as error:
         logging.getLogger(__name__).warning("could not make %s private: %s", path, error)
