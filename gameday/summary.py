@@ -33,8 +33,12 @@ def summary_of(outcome: RunOutcome) -> RunSummary | None:
 
 
 def verdict_of(outcome: RunOutcome) -> str:
-    """One word a reviewer reads first: met, MISSED, FAILED, INTERRUPTED, ..."""
+    """One word a reviewer reads first: met, MISSED, FAILED, CANCELLED, NOT STARTED, ..."""
+    if not outcome.started:
+        return "NOT STARTED"
     summary = summary_of(outcome)
+    if outcome.cancelled:
+        return "CANCELLED"
     if summary is None:
         return "NO JOURNAL"
     return "met" if summary.verdict == "met" else summary.verdict.upper()
@@ -52,6 +56,12 @@ def _figure(summary: RunSummary | None, name: str) -> str:
     measured = "-" if figure.measured_s is None else format_seconds(figure.measured_s, False)
     target = "n/a" if figure.target_s is None else format_seconds(figure.target_s, False)
     return f"{measured} / {target}"
+
+
+def _reverted(outcome: RunOutcome) -> str:
+    if not outcome.started:
+        return "-"
+    return "yes" if not outcome.unreverted else f"NO ({len(outcome.unreverted)} left)"
 
 
 def summary_table(outcomes: list[RunOutcome]) -> str:
@@ -73,8 +83,8 @@ def summary_table(outcomes: list[RunOutcome]) -> str:
                 _figure(summary, "rto"),
                 _figure(summary, "rpo"),
                 verdict_of(outcome),
-                "yes" if not outcome.unreverted else f"NO ({len(outcome.unreverted)} left)",
-                f"{outcome.elapsed_s:.0f}s",
+                _reverted(outcome),
+                f"{outcome.elapsed_s:.0f}s" if outcome.started else "-",
             )
         )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
