@@ -41,6 +41,7 @@ from chaosaws_ext.healthcheck.rules import (
     smallest_free_waf_priority,
     waf_block_rule,
     waf_rule_blocks_path,
+    waf_rule_expiry,
     waf_rule_is_ours,
     waf_rule_name,
     web_acl_update_args,
@@ -347,7 +348,7 @@ def _add_waf_rule(wafv2: Any, acl_arn: str, rule_name: str, path: str, priority:
             return next(int(r["Priority"]) for r in rules if r.get("Name") == rule_name)
         if any(int(r["Priority"]) == priority for r in rules):
             priority = smallest_free_waf_priority(rules)
-        rules.append(waf_block_rule(rule_name, path, priority))
+        rules.append(waf_block_rule(rule_name, path, priority, current_run().expires_at()))
         try:
             wafv2.update_web_acl(
                 **web_acl_update_args(wafv2, acl, scope, rules, found["LockToken"])
@@ -553,6 +554,7 @@ def find_blocked_paths(
                             "undoer": UNDO_WAF_RULE,
                             "args": {"web_acl_arn": summary["ARN"], "rule_name": rule["Name"]},
                             "describe": f"remove WAF rule {rule['Name']} from {summary['ARN']}",
+                            "expires_at": waf_rule_expiry(rule),
                         }
                     )
         marker = page.get("NextMarker")
