@@ -1,0 +1,200 @@
+"""The ledger lost: ``chaos run`` SIGKILLed once its fault is in, the ledger deleted, then
+``gameday recover --by-tag --var-file``: nothing of ours is left, read from the
+sandbox's AWS (moto) and PostgreSQL state, not from our records."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from chaosaws_ext.ledger import Ledger
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parent.parent
+CHAOS = str(Path(sys.executable).with_name("chaos"))
+LOCK_TABLE = "gameday-locks"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Any]:
+    from sandbox.server import running_sandbox
+
+    with running_sandbox(time_scale=0.05) as (_box, topology):
+        yield topology
+
+
+def _client(topology: Any, service: str, region: str | None = None) -> Any:
+    return boto3.client(
+        service,
+        region_name=region or topology.region,
+        endpoint_url=topology.endpoint_url,
+        aws_access_key_id="SANDBOXDUMMYKEYID",
+        aws_secret_access_key="sandbox-dummy-secret-access-key",
+    )
+
+
+def _listener_rules(topology: Any) -> set[str]:
+    elbv2 = _client(topology, "elbv2")
+    found = set()
+    for balancer in elbv2.describe_load_balancers()["LoadBalancers"]:
+        for listener in elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])[
+            "Listeners"
+        ]:
+            rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+            found |= {r["RuleArn"] for r in rules}
+    return found
+
+
+def _waf_rules(topology: Any) -> set[str]:
+    wafv2 = _client(topology, "wafv2")
+    found = set()
+    for acl in wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]:
+        rules = wafv2.get_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"])["WebACL"]
+        found |= {f"{acl['Name']}/{r['Name']}" for r in rules.get("Rules", [])}
+    return found
+
+
+def _our_items(topology: Any) -> dict[str, list[str]]:
+    """Conflict items (chaos-*) and write markers (gameday-marker#*) in each region."""
+    found = {}
+    for region in (topology.region, topology.other_region):
+        items = _client(topology, "dynamodb", region).scan(TableName=topology.table_name)["Items"]
+        keys = [str(next(iter(v.values()))) for item in items for v in item.values()]
+        found[region] = sorted(k for k in keys if k.startswith(("chaos-", "gameday-marker#")))
+    return found
+
+
+def _locks(topology: Any) -> list[Any]:
+    dynamodb = _client(topology, "dynamodb")
+    try:
+        return dynamodb.scan(TableName=LOCK_TABLE)["Items"]
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return []
+
+
+def _postgres_markers(topology: Any) -> int:
+    """Rows of the markers table, through the DB proxy (which refuses connections
+    while a failover is emulated: retried, bounded)."""
+    import psycopg
+
+    for _ in range(100):
+        try:
+            with psycopg.connect(topology.db_dsn, connect_timeout=5, autocommit=True) as conn:
+                try:
+                    return int(conn.execute("SELECT count(*) FROM gameday_markers").fetchone()[0])
+                except psycopg.errors.UndefinedTable:
+                    return 0
+        except psycopg.OperationalError:
+            time.sleep(0.2)
+    raise AssertionError("the sandbox database never answered")
+
+
+def _state(topology: Any) -> dict[str, Any]:
+    return {
+        "listener rules": _listener_rules(topology),
+        "waf rules": _waf_rules(topology),
+        "conflict items and dynamodb markers": _our_items(topology),
+        "lock items": len(_locks(topology)),
+        "postgres markers": _postgres_markers(topology),
+    }
+
+
+def _var_file(topology: Any, path: Path, **overrides: str) -> Path:
+    text = Path(topology.env_file).read_text()
+    for key, value in overrides.items():
+        text = re.sub(rf"(?m)^{key}=.*$", "", text) + f"\n{key}={value}\n"
+    path.write_text(text)
+    return path
+
+
+def _applied(ledger: Path, fault: str) -> bool:
+    try:
+        return any(e.fault == fault and e.outcome == "applied" for e in Ledger(ledger).entries())
+    except Exception:  # noqa: BLE001 - a line being written
+        return False
+
+
+def _wait(check: Any, bound: float) -> bool:
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _kill_after_inject(experiment: str, fault: str, var_file: Path, ledger: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
+    process = subprocess.Popen(
+        [CHAOS, "--no-version-check", "--log-file", str(ledger.with_suffix(".log")), "run",
+         "--var-file", str(var_file), str(ROOT / "experiments" / f"{experiment}.yaml")],
+        cwd=ledger.parent, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        log = ledger.with_suffix(".log")
+        assert _wait(lambda: _applied(ledger, fault), 90), f"{experiment}: never injected: " + (
+            log.read_text()[-1500:] if log.exists() else ""
+        )
+        time.sleep(0.5)  # markers written meanwhile
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
+HEALTHCHECK = ("healthcheck-path-block", "healthcheck-block")
+ROUNDS = {
+    # a fault left in place fails the next experiment's steady state if they share the
+    # service: the two health-check mechanisms (each the last of its round) are apart
+    "items-markers-locks-waf": [
+        ("dynamodb-replica-conflict", "dynamodb-conflict", {}),
+        ("rds-forced-failover", "rds-failover", {}),
+        (*HEALTHCHECK, {"GAMEDAY_BLOCK_MECHANISM": "waf"}),
+    ],
+    "listener-rule": [(*HEALTHCHECK, {"GAMEDAY_BLOCK_MECHANISM": "listener-rule"})],
+}
+
+
+@pytest.mark.parametrize("round_name", list(ROUNDS))
+def test_recover_by_tag_after_sigkill_without_ledger_leaves_nothing(
+    sandbox: Any, tmp_path: Path, round_name: str
+) -> None:
+    runs = ROUNDS[round_name]
+    before = _state(sandbox)
+    var_files = []
+    for index, (experiment, fault, overrides) in enumerate(runs):
+        ledger = tmp_path / f"ledger-{index}.jsonl"
+        var_file = _var_file(
+            sandbox, tmp_path / f"run-{index}.env", GAMEDAY_LEDGER=str(ledger), **overrides
+        )
+        _kill_after_inject(experiment, fault, var_file, ledger)
+        ledger.unlink()
+        var_files.append(var_file)
+    left = _state(sandbox)
+    assert left["lock items"] == len(runs)
+    if round_name == "listener-rule":
+        assert left["listener rules"] != before["listener rules"]
+    else:
+        assert left["waf rules"] != before["waf rules"]
+        assert left["postgres markers"] > 0
+        assert all(left["conflict items and dynamodb markers"].values())
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "gameday", "recover", "--by-tag", "--force",
+         "--var-file", str(var_files[-1])],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _wait(lambda: _state(sandbox) == before, 30), (_state(sandbox), done.stdout)
