@@ -5,7 +5,6 @@ sandbox's AWS (moto) and PostgreSQL state, not from our records."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -14,15 +13,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from chaosaws_ext.ledger import Ledger
+from tests.helpers.sandbox_state import state as _state
+from tests.helpers.sandbox_state import var_file as _var_file
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
 CHAOS = str(Path(sys.executable).with_name("chaos"))
-LOCK_TABLE = "gameday-locks"
 
 
 @pytest.fixture(scope="module")
@@ -31,90 +30,6 @@ def sandbox() -> Iterator[Any]:
 
     with running_sandbox(time_scale=0.05) as (_box, topology):
         yield topology
-
-
-def _client(topology: Any, service: str, region: str | None = None) -> Any:
-    return boto3.client(
-        service,
-        region_name=region or topology.region,
-        endpoint_url=topology.endpoint_url,
-        aws_access_key_id="SANDBOXDUMMYKEYID",
-        aws_secret_access_key="sandbox-dummy-secret-access-key",
-    )
-
-
-def _listener_rules(topology: Any) -> set[str]:
-    elbv2 = _client(topology, "elbv2")
-    found = set()
-    for balancer in elbv2.describe_load_balancers()["LoadBalancers"]:
-        for listener in elbv2.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])[
-            "Listeners"
-        ]:
-            rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
-            found |= {r["RuleArn"] for r in rules}
-    return found
-
-
-def _waf_rules(topology: Any) -> set[str]:
-    wafv2 = _client(topology, "wafv2")
-    found = set()
-    for acl in wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]:
-        rules = wafv2.get_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"])["WebACL"]
-        found |= {f"{acl['Name']}/{r['Name']}" for r in rules.get("Rules", [])}
-    return found
-
-
-def _our_items(topology: Any) -> dict[str, list[str]]:
-    """Conflict items (chaos-*) and write markers (gameday-marker#*) in each region."""
-    found = {}
-    for region in (topology.region, topology.other_region):
-        items = _client(topology, "dynamodb", region).scan(TableName=topology.table_name)["Items"]
-        keys = [str(next(iter(v.values()))) for item in items for v in item.values()]
-        found[region] = sorted(k for k in keys if k.startswith(("chaos-", "gameday-marker#")))
-    return found
-
-
-def _locks(topology: Any) -> list[Any]:
-    dynamodb = _client(topology, "dynamodb")
-    try:
-        return dynamodb.scan(TableName=LOCK_TABLE)["Items"]
-    except dynamodb.exceptions.ResourceNotFoundException:
-        return []
-
-
-def _postgres_markers(topology: Any) -> int:
-    """Rows of the markers table, through the DB proxy (which refuses connections
-    while a failover is emulated: retried, bounded)."""
-    import psycopg
-
-    for _ in range(100):
-        try:
-            with psycopg.connect(topology.db_dsn, connect_timeout=5, autocommit=True) as conn:
-                try:
-                    return int(conn.execute("SELECT count(*) FROM gameday_markers").fetchone()[0])
-                except psycopg.errors.UndefinedTable:
-                    return 0
-        except psycopg.OperationalError:
-            time.sleep(0.2)
-    raise AssertionError("the sandbox database never answered")
-
-
-def _state(topology: Any) -> dict[str, Any]:
-    return {
-        "listener rules": _listener_rules(topology),
-        "waf rules": _waf_rules(topology),
-        "conflict items and dynamodb markers": _our_items(topology),
-        "lock items": len(_locks(topology)),
-        "postgres markers": _postgres_markers(topology),
-    }
-
-
-def _var_file(topology: Any, path: Path, **overrides: str) -> Path:
-    text = Path(topology.env_file).read_text()
-    for key, value in overrides.items():
-        text = re.sub(rf"(?m)^{key}=.*$", "", text) + f"\n{key}={value}\n"
-    path.write_text(text)
-    return path
 
 
 def _applied(ledger: Path, fault: str) -> bool:
