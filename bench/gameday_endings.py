@@ -122,17 +122,19 @@ def cancel_trial(topology: Any, sig: int, delay: float, trial_dir: Path) -> Endi
     return trial
 
 
-def _sandbox_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("gameday-sandbox-*")}
+def _sandbox_dirs(tmp: Path) -> set[str]:
+    return {p.name for p in tmp.glob("gameday-sandbox-*")}
 
 
 def cancel_kill_trial(delay: float, trial_dir: Path) -> Ending:
     trial = Ending("cancel-then-kill", "SIGTERM, SIGKILL 10 s later", round(delay, 2))
     out = trial_dir / "out"
-    dirs = _sandbox_dirs()
+    private_tmp = trial_dir / "tmp"  # its own TMPDIR: other sandboxes are not counted
+    private_tmp.mkdir()
+    env = {**_env(), "TMPDIR": str(private_tmp)}
     process = subprocess.Popen(
         [*GAMEDAY, "run", "--sandbox", "--out", str(out), *CANCEL_EXPERIMENTS],
-        cwd=trial_dir, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=trial_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
     time.sleep(delay)
@@ -145,14 +147,14 @@ def cancel_kill_trial(delay: float, trial_dir: Path) -> Ending:
         trial.detail += " (killed)"
     fresh = subprocess.run(
         [*GAMEDAY, "run", "--sandbox", "--out", str(out), "dynamodb-replica-conflict"],
-        cwd=trial_dir, env=_env(), capture_output=True, text=True, timeout=300,
+        cwd=trial_dir, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     trial.exit_code = fresh.returncode
     if fresh.returncode != 0:
         trial.leftover = (
             "fresh run refused/failed: " + (fresh.stderr.strip().splitlines() or [""])[-1]
         )
-    if _sandbox_dirs() - dirs:
+    if _sandbox_dirs(private_tmp):
         trial.leftover += " sandbox folder left"
     return trial
 

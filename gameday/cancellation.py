@@ -39,6 +39,11 @@ class Cancellation:
         return self.signum is not None
 
     @property
+    def stopped_running(self) -> bool:
+        """The signal reached the experiment attached last (it was cancelled mid-run)."""
+        return self._forwarded
+
+    @property
     def signal_name(self) -> str:
         return signal.Signals(self.signum).name if self.signum else ""
 

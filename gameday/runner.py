@@ -155,7 +155,7 @@ def run_experiment(
         exit_code,
         run_id,
         elapsed_s=time.monotonic() - started,
-        cancelled=cancel is not None and cancel.requested,
+        cancelled=cancel is not None and cancel.stopped_running,
     )
     if journal.exists():
         try:

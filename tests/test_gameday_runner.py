@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -67,19 +66,31 @@ def test_the_ledger_of_a_gone_sandbox_does_not_block_the_next_run(
     assert "1 unreverted change(s)" in err and "which is gone with its resources" in err
 
 
-def _sandbox_dirs() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("gameday-sandbox-*")}
+def _sandbox_dirs(tmp: Path) -> set[str]:
+    """The sandbox folders under ``tmp``: the gameday under test gets its own TMPDIR, so
+    other sandboxes on this machine are not counted."""
+    return {p.name for p in tmp.glob("gameday-sandbox-*")}
 
 
-def _children_of(pid: int) -> list[int]:
-    found = []
+def _private_env(tmp: Path) -> dict[str, str]:
+    tmp.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
+    env["TMPDIR"] = str(tmp)
+    return env
+
+
+def _descendants_of(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
             continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
     return found
 
 
@@ -105,8 +116,7 @@ def _applied_faults(ledger: Path) -> list:
 @pytest.mark.parametrize("sig", [signal.SIGTERM])
 def test_a_cancelled_sandbox_game_day_injects_nothing_more(tmp_path: Path, sig: int) -> None:
     out = tmp_path / "out"
-    dirs_before = _sandbox_dirs()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
+    env = _private_env(tmp_path / "tmp")
     process = subprocess.Popen(
         [sys.executable, "-m", "gameday", "run", "--sandbox", "--out", str(out),
          "healthcheck-path-block", "az-nacl-blackhole", "dynamodb-replica-conflict"],
@@ -115,7 +125,7 @@ def test_a_cancelled_sandbox_game_day_injects_nothing_more(tmp_path: Path, sig: 
     ledger = out / "ledger.jsonl"
     try:
         assert _wait(lambda: _applied_faults(ledger), 120), "no fault was injected"
-        children = _children_of(process.pid)
+        children = _descendants_of(process.pid)
         process.send_signal(sig)
         signalled_at = time.time()
         time.sleep(0.3)
@@ -138,5 +148,27 @@ def test_a_cancelled_sandbox_game_day_injects_nothing_more(tmp_path: Path, sig: 
     assert "cancelled by SIGTERM: 2 experiment(s) not started" in stderr
     assert (out / "healthcheck-path-block.journal.json").exists()
     assert not (out / "az-nacl-blackhole.journal.json").exists()
-    assert _sandbox_dirs() <= dirs_before  # the sandbox's folder is gone
-    assert [c for c in children if Path(f"/proc/{c}").exists()] == []
+    assert _sandbox_dirs(tmp_path / "tmp") == set()  # the sandbox's folder is gone
+    assert _wait(lambda: not [c for c in children if Path(f"/proc/{c}").exists()], 10)
+
+
+@pytest.mark.e2e
+def test_a_signal_during_sandbox_start_up_cleans_up(tmp_path: Path) -> None:
+    env = _private_env(tmp_path / "tmp")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gameday", "run", "--sandbox", "--out", str(tmp_path / "out")],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert _wait(lambda: bool(_sandbox_dirs(tmp_path / "tmp")), 60), "no sandbox started"
+        time.sleep(0.2)  # inside the start-up: its folder created, processes starting
+        children = _descendants_of(process.pid)
+        process.send_signal(signal.SIGTERM)
+        _stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert "SIGTERM during sandbox start-up: stopped and cleaned up" in stderr
+    assert _sandbox_dirs(tmp_path / "tmp") == set()
+    assert _wait(lambda: not [c for c in children if Path(f"/proc/{c}").exists()], 10)

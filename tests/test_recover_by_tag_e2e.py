@@ -105,11 +105,17 @@ def test_recover_by_tag_after_sigkill_without_ledger_leaves_nothing(
         assert all(left["conflict items and dynamodb markers"].values())
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
+    command = [sys.executable, "-m", "gameday", "recover", "--by-tag"]
+    command += ["--var-file", str(var_files[-1])]
+    careful = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    # every find carries its expiry: all of them are of runs that may still be live
+    assert careful.returncode == 1 and ": restored" not in careful.stdout, careful.stdout
+    assert careful.stdout.count("its run may still be live") >= len(runs)
+    assert _state(sandbox) == left
+
     done = subprocess.run(
-        [sys.executable, "-m", "gameday", "recover", "--by-tag", "--force",
-         "--var-file", str(var_files[-1])],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [*command, "--force"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert _wait(lambda: _state(sandbox) == before, 30), (_state(sandbox), done.stdout)

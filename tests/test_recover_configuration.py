@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -12,6 +14,8 @@ import yaml
 
 from chaosaws_ext import undo
 from chaosaws_ext.dynamodb.actions import _find_conflict_items
+from chaosaws_ext.healthcheck.rules import waf_block_rule, waf_rule_expiry, waf_rule_is_ours
+from gameday.recover import recover_by_tag
 from tests.conftest import REGION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,3 +86,42 @@ def test_gameday_recover_without_the_table_configured_exits_non_zero(tmp_path: P
     assert "NOT SEARCHED: conflict: conflict items not searched: table_name not set" in done.stdout
     assert "0 orphan(s) found by tag, 0 left" not in done.stdout
     assert "search INCOMPLETE" in done.stdout
+
+
+def test_recover_releases_expired_locks_and_leaves_live_ones(mocked_aws: None) -> None:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName="locks",
+        AttributeDefinitions=[{"AttributeName": "lock_key", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "lock_key", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    now = int(time.time())
+    for target, run_id, expires in (
+        ("db-1", "run-dead", now - 60),
+        ("alb-1", "run-live", now + 600),
+    ):
+        dynamodb.put_item(
+            TableName="locks",
+            Item={"lock_key": {"S": target}, "run_id": {"S": run_id},
+                  "expires_at": {"N": str(expires)}},
+        )  # fmt: skip
+    configuration = {"lock_table": "locks", "chaos_markers": [], "aws_region": REGION}
+
+    outcome = recover_by_tag([REGION], configuration)
+
+    by_resource = {r["resource"]: r for r in outcome["results"]}
+    assert by_resource["lock locks/db-1"]["ok"] is True
+    assert by_resource["lock locks/alb-1"]["skipped"] is True
+    assert "its run may still be live" in by_resource["lock locks/alb-1"]["error"]
+    keys = [i["lock_key"]["S"] for i in dynamodb.scan(TableName="locks")["Items"]]
+    assert keys == ["alb-1"]
+
+
+def test_our_waf_rule_carries_its_expiry_in_a_label() -> None:
+    rule = waf_block_rule("chaos-run-1", "/health", 3, "2026-12-01T09:00:00Z")
+
+    assert rule["RuleLabels"] == [{"Name": "chaos:expires-at:2026-12-01T09:00:00Z"}]
+    assert re.fullmatch(r"[0-9A-Za-z_\-:]+", rule["RuleLabels"][0]["Name"])  # WAF's pattern
+    assert waf_rule_expiry(rule) == "2026-12-01T09:00:00Z"
+    assert waf_rule_is_ours(rule)
