@@ -113,7 +113,7 @@ def _applied_faults(ledger: Path) -> list:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("sig", [signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_cancelled_sandbox_game_day_injects_nothing_more(tmp_path: Path, sig: int) -> None:
     out = tmp_path / "out"
     env = _private_env(tmp_path / "tmp")
@@ -145,7 +145,7 @@ def test_a_cancelled_sandbox_game_day_injects_nothing_more(tmp_path: Path, sig: 
     assert "CANCELLED" in rows["healthcheck-path-block"]
     assert "NOT STARTED" in rows["az-nacl-blackhole"]
     assert "NOT STARTED" in rows["dynamodb-replica-conflict"]
-    assert "cancelled by SIGTERM: 2 experiment(s) not started" in stderr
+    assert f"cancelled by {signal.Signals(sig).name}: 2 experiment(s) not started" in stderr
     assert (out / "healthcheck-path-block.journal.json").exists()
     assert not (out / "az-nacl-blackhole.journal.json").exists()
     assert _sandbox_dirs(tmp_path / "tmp") == set()  # the sandbox's folder is gone
