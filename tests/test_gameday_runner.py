@@ -124,7 +124,9 @@ def test_a_cancelled_sandbox_game_day_injects_nothing_more(tmp_path: Path, sig: 
     )  # fmt: skip
     ledger = out / "ledger.jsonl"
     try:
-        assert _wait(lambda: _applied_faults(ledger), 120), "no fault was injected"
+        if not _wait(lambda: _applied_faults(ledger), 120):
+            process.kill()
+            raise AssertionError("no fault was injected: " + process.communicate()[1][-3000:])
         children = _descendants_of(process.pid)
         process.send_signal(sig)
         signalled_at = time.time()
