@@ -183,6 +183,8 @@ def kill_recover_trial(topology: Any, experiment: str, delay: float, trial_dir: 
     )  # fmt: skip
     trial.exit_code = done.returncode
     trial.leftover = _settled(topology, before)
+    if done.returncode != 0:
+        trial.leftover += " recover: " + " | ".join(done.stdout.strip().splitlines()[-3:])
     return trial
 
 

@@ -49,6 +49,7 @@ with ``errors``. Faults report phases with ``probes.phases.mark_phase(name)``.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -202,6 +203,28 @@ def _marker_spec(args: dict[str, Any], resource: str, written: Any, configuratio
     }
 
 
+# A crashed failover run leaves the database failing over: RDS Multi-AZ failover
+# "typically completes within 60-120 seconds" (Amazon RDS User Guide, "Failing over a
+# Multi-AZ DB instance"), so the search waits for it to accept connections again.
+MARKERS_CONNECT_WAIT_S = 150.0
+
+
+def _postgres_runs_left(backend: PostgresMarkers, configuration: Any) -> dict[str, Any]:
+    """:meth:`PostgresMarkers.runs_left`, retried (bounded) while the database refuses
+    connections (``markers_connect_wait_s``, default the failover window above)."""
+    import psycopg
+
+    wait = float(configuration.get("markers_connect_wait_s") or MARKERS_CONNECT_WAIT_S)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return backend.runs_left()
+        except psycopg.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+
+
 @orphan_finder(MARKERS_FAULT)
 def find_markers(
     configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
@@ -228,7 +251,7 @@ def find_markers(
             if region != (configuration.get("chaos_recovery_regions") or [region])[0]:
                 continue  # one database, searched with the first region only
             try:
-                runs = PostgresMarkers(str(spec["dsn"]), table).runs_left()
+                runs = _postgres_runs_left(PostgresMarkers(str(spec["dsn"]), table), configuration)
             except Exception as error:  # noqa: BLE001 - reported, never "0 found"
                 report_incomplete(f"postgres markers table {table}: {type(error).__name__}")
                 continue
