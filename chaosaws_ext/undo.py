@@ -20,7 +20,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.ledger import Ledger, LedgerEntry
 from chaosaws_ext.runcontext import current_run
 
-__all__ = ["revert_faults", "FinderSkipped", "report_incomplete", "find_orphans"]
+__all__ = ["revert_faults"]  # the activities chaos discover lists
 
 logger = logging.getLogger("chaosaws_ext")
 
