@@ -28,7 +28,14 @@ action right after the inject (so that signals land while the fault is in place)
 carries the safety control (``chaosaws_ext.controls.safety``) when the experiment lacks
 it; the table says which.
 
+Then the game-day endings (bench/gameday_endings.py, against a sandbox): SIGTERM and
+SIGINT to ``gameday run`` (faults injected after the signal), the same then SIGKILL 10 s
+later and a fresh ``gameday run``, SIGKILL with the ledger deleted then ``gameday recover
+--by-tag``, and SIGINT ignored plus the dead-man's switch (abort to method end).
+
     python bench/bench_interrupts.py [--trials 10] [--stop-trials 10] [--faults a,b]
+        [--modes faults,cancel-SIGTERM,cancel-SIGINT,cancel-then-kill,
+                 kill-recover-by-tag,sigint-ignored]
 """
 
 from __future__ import annotations
@@ -55,6 +62,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.gameday_endings import MODES as ENDING_MODES  # noqa: E402
+from bench.gameday_endings import print_table, run_modes  # noqa: E402
 from chaosaws_ext.ledger import Ledger  # noqa: E402
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator  # noqa: E402
 from sandbox.behaviour.rds_failover import RdsFailoverEmulator  # noqa: E402
@@ -310,13 +319,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", default=",".join(EXPERIMENTS))
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--json", help="also write every trial to this file")
+    parser.add_argument(
+        "--modes",
+        default=",".join(("faults", *ENDING_MODES)),
+        help="faults (chaos run x signal per fault, and the stop condition) and/or the "
+        "game-day endings: " + ", ".join(ENDING_MODES),
+    )
     args = parser.parse_args(argv)
+    modes = args.modes.split(",")
+    unknown = set(modes) - {"faults", *ENDING_MODES}
+    if unknown:
+        parser.error(f"unknown mode(s): {', '.join(sorted(unknown))}")
     # Started in the background by a shell, this process may ignore SIGINT, and so would
     # every `chaos run` it starts (Python keeps an ignored SIGINT ignored): undo that.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("sandbox").setLevel(logging.ERROR)
     rng = random.Random(args.seed)
+    endings = []
+    if set(modes) & set(ENDING_MODES):
+        endings = run_modes(modes, args.trials, rng)
+        print_table(endings)
+    if "faults" not in modes:
+        return 1 if any(t.leftover or t.after_signal for t in endings) else 0
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -419,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  LEFTOVER {t.fault} {t.how} delay {t.delay}s: {t.leftover}")
     if args.json:
         Path(args.json).write_text(json.dumps([t.__dict__ for t in trials], indent=1))
-    return 1 if leftovers else 0
+    return 1 if leftovers or any(t.leftover or t.after_signal for t in endings) else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import UTC, datetime
+from typing import Any
 
 from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
@@ -20,12 +22,13 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.mutation import journaled
 from chaosaws_ext.runcontext import current_run
-from chaosaws_ext.undo import undoer
+from chaosaws_ext.undo import FinderSkipped, orphan_finder, report_incomplete, undoer
 
 __all__ = ["lock_table_name", "acquire_target_lock", "release_target_lock"]
 
 logger = logging.getLogger("chaosaws_ext")
 LOCK_FAULT = "target-lock"
+LOCK_SCAN_PAGES = 20  # a lock table holds one item per target: tens, not thousands
 
 
 def lock_table_name(configuration: Configuration | None) -> str | None:
@@ -141,3 +144,48 @@ def release_target_lock(
             return "lock table gone"
         raise
     return "released"
+
+
+@orphan_finder(LOCK_FAULT)
+def find_lock_items(
+    configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
+) -> list[dict[str, Any]]:
+    """Every lock item of the lock table, as an undo spec releasing it; its expiry is the
+    item's ``expires_at``, so a lock of a live run is left alone (unless forced) and an
+    expired one is released. Locking off (configured empty): nothing to find."""
+    table = lock_table_name(configuration)
+    if not table:
+        if (configuration or {}).get("chaos_recovery_configured"):
+            return []  # the experiments' configuration says: no locking
+        raise FinderSkipped("no lock table configured (lock_table / GAMEDAY_LOCK_TABLE)")
+    client = aws_client("dynamodb", configuration, secrets, region)
+    request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
+    found: list[dict[str, Any]] = []
+    for page_number in range(1, LOCK_SCAN_PAGES + 1):
+        try:
+            page = client.scan(**request)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ResourceNotFoundException":
+                return found  # never created in this region: no lock to release
+            raise
+        for item in page.get("Items", []):
+            target = item["lock_key"]["S"]
+            run_id = item.get("run_id", {}).get("S", "")
+            expires = int(float(item.get("expires_at", {}).get("N") or 0))
+            found.append(
+                {
+                    "resource": f"lock {table}/{target}",
+                    "undoer": "lock.release",
+                    "args": {"table": table, "target": target, "run_id": run_id},
+                    "describe": f"release the lock on {target} held by run {run_id}",
+                    "expires_at": datetime.fromtimestamp(expires, UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"
+                    ),
+                }
+            )
+        if "LastEvaluatedKey" not in page:
+            return found
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if page_number == LOCK_SCAN_PAGES:
+            report_incomplete(f"scan of lock table {table} truncated at {page_number} pages")
+    return found

@@ -29,6 +29,7 @@ __all__ = [
     "TAG_MANAGED",
     "chaos_tags",
     "elb_tag_value",
+    "expiry_after",
 ]
 
 DEFAULT_MAX_FAULT_SECONDS = 900
@@ -125,3 +126,12 @@ def chaos_tags(run: RunContext, fault: str, service: str | None = None) -> dict[
     if service == "elbv2":
         return {key: elb_tag_value(value) for key, value in tags.items()}
     return tags
+
+
+def expiry_after(written_at: datetime, configuration: Configuration | None) -> str:
+    """The expiry of an item that carries only its write time (markers, conflict items):
+    its run started before the write, so write time + ``max_fault_seconds`` is at or
+    after the run's own ``chaos:expires-at`` (never too early for the live-run check)."""
+    max_fault = float((configuration or {}).get("max_fault_seconds") or DEFAULT_MAX_FAULT_SECONDS)
+    moment = written_at if written_at.tzinfo else written_at.replace(tzinfo=UTC)
+    return (moment.astimezone(UTC) + timedelta(seconds=max_fault)).strftime("%Y-%m-%dT%H:%M:%SZ")

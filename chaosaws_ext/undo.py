@@ -20,14 +20,21 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.ledger import Ledger, LedgerEntry
 from chaosaws_ext.runcontext import current_run
 
-__all__ = ["revert_faults"]
+__all__ = ["revert_faults"]  # the activities chaos discover lists
 
 logger = logging.getLogger("chaosaws_ext")
 
 Undoer = Callable[..., Any]
 OrphanFinder = Callable[..., list[dict[str, Any]]]
 
+
+class FinderSkipped(Exception):
+    """An orphan finder could not look (no table, DSN or region configured): reported to
+    the user and fails the recovery, never read as "nothing found"."""
+
+
 _UNDOERS: dict[str, Undoer] = {}
+_incomplete: list[str] = []
 _ORPHAN_FINDERS: dict[str, OrphanFinder] = {}
 UNDO_MODULES = (
     "chaosaws_ext.blackhole.actions",
@@ -123,18 +130,47 @@ def replay(
     return results
 
 
+def report_incomplete(message: str) -> None:
+    """A finder looked but not everywhere (e.g. its scan bound was hit): the recovery
+    lists it and fails instead of claiming it found everything."""
+    _incomplete.append(message)
+
+
 def find_orphans(
-    configuration: Configuration | None, secrets: Secrets | None, regions: list[str]
+    configuration: Configuration | None,
+    secrets: Secrets | None,
+    regions: list[str],
+    problems: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Undo specs ``{"fault", "region", "resource", "undoer", "args"}`` found by tag."""
+    """Undo specs ``{"fault", "region", "resource", "undoer", "args"}`` found by tag.
+
+    What a finder could not search (:class:`FinderSkipped`, :func:`report_incomplete`)
+    is appended to ``problems`` (logged when None)."""
     load_undo_modules()
     found: list[dict[str, Any]] = []
+    missed: list[str] = []
     for fault, finder in _ORPHAN_FINDERS.items():
         for region in regions:
-            for spec in finder(configuration=configuration, secrets=secrets, region=region):
+            _incomplete.clear()
+            try:
+                specs = finder(configuration=configuration, secrets=secrets, region=region)
+            except FinderSkipped as error:
+                missed.append(f"{fault} in {region}: not searched: {error}")
+                continue
+            except Exception as error:  # noqa: BLE001 - one failed search must not hide the rest
+                missed.append(f"{fault} in {region}: search failed: {error}")
+                continue
+            missed.extend(f"{fault} in {region}: {message}" for message in _incomplete)
+            for spec in specs:
                 spec.setdefault("fault", fault)
                 spec.setdefault("region", region)
                 found.append(spec)
+    _incomplete.clear()
+    if problems is None:
+        for line in missed:
+            logger.warning("orphan search incomplete: %s", line)
+    else:
+        problems.extend(missed)
     return found
 
 

@@ -16,19 +16,36 @@ logger = logging.getLogger("gameday")
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:
-    from gameday.recover import recover_by_tag, recover_from_ledger
+    from gameday.recover import recover_by_tag, recover_from_ledger, recovery_configuration
 
     configuration = {"aws_region": args.region} if args.region else {}
     if args.by_tag:
+        for var_file in args.var_file or []:
+            if not Path(var_file).is_file():
+                raise UserError(f"var file {var_file} does not exist")
+        loaded, problems = recovery_configuration(
+            args.experiment, [Path(f) for f in args.var_file or []]
+        )
         regions = args.regions or ([args.region] if args.region else [])
+        regions = regions or loaded["chaos_recovery_regions"]
         if not regions:
             raise UserError("--by-tag needs --regions (for example --regions eu-south-1 eu-west-1)")
-        outcome = recover_by_tag(regions, configuration, force=args.force)
+        outcome = recover_by_tag(regions, {**loaded, **configuration}, force=args.force)
         for result in outcome["results"]:
             state = "restored" if result["ok"] else f"FAILED: {result['error']}"
             print(f"{result['resource']}: {state}")
-        print(f"{len(outcome['results'])} orphan(s) found by tag, {len(outcome['left'])} left")
-        return 1 if outcome["left"] else 0
+        problems += outcome["problems"]
+        for problem in problems:
+            print(f"NOT SEARCHED: {problem}")
+        found, left = len(outcome["results"]), len(outcome["left"])
+        if problems:
+            print(
+                f"search INCOMPLETE: {len(problems)} part(s) not searched (above); "
+                f"{found} orphan(s) found by tag in the rest, {left} left"
+            )
+        else:
+            print(f"{found} orphan(s) found by tag, {left} left")
+        return 1 if outcome["left"] or problems else 0
     ledger = Path(args.ledger)
     if not ledger.exists():
         raise UserError(f"ledger {ledger} does not exist (pass --ledger, or use --by-tag)")
@@ -262,7 +279,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="--by-tag: also undo resources whose run has not expired yet",
     )
     recover.add_argument("--region", help="default region for entries that name none")
-    recover.add_argument("--regions", nargs="+", help="regions to search with --by-tag")
+    recover.add_argument(
+        "--regions",
+        nargs="+",
+        help="regions to search with --by-tag (default: the experiments' configured regions)",
+    )
+    recover.add_argument(
+        "--var-file",
+        action="append",
+        help="--by-tag: the experiments' chaos --var-file (tables, DSNs, regions; repeatable)",
+    )
+    recover.add_argument(
+        "--experiment",
+        action="append",
+        help="--by-tag: an experiment whose configuration names what to search "
+        "(built-in name or path; repeatable; default: all four)",
+    )
     recover.set_defaults(func=_cmd_recover)
     return parser
 

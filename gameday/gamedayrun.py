@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -11,6 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from chaosaws_ext.ledger import Ledger
+from gameday.cancellation import Cancellation
 from gameday.catalog import EXPERIMENTS, resolve_experiment
 from gameday.errors import UserError
 from gameday.runner import RunOutcome, run_experiment
@@ -25,7 +29,60 @@ class GameDayError(UserError):
     """The game day cannot start (bad input or leftovers from an earlier run)."""
 
 
+def _sandbox_marker(ledger: Path) -> Path:
+    """Names the sandbox a ledger belongs to (its entries describe that sandbox only)."""
+    return ledger.with_name(ledger.name + ".sandbox")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _set_aside_gone_sandbox(ledger: Path) -> None:
+    """A ledger of a sandbox that no longer exists describes resources that went with it:
+    move it aside (kept for reading) so it cannot block this run, and say so."""
+    marker = _sandbox_marker(ledger)
+    if not marker.exists():
+        return
+    try:
+        owner = json.loads(marker.read_text())
+        pid = int(owner["pid"])
+    except (ValueError, KeyError, TypeError):
+        owner, pid = {}, 0
+    if pid and pid != os.getpid() and _process_alive(pid):
+        raise GameDayError(
+            f"{ledger} belongs to the sandbox of a game day still running (pid {pid}); "
+            "wait for it or use another --out"
+        )
+    left = Ledger(ledger).unreverted() if ledger.exists() else []
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    if ledger.exists():
+        aside = ledger.with_name(f"{ledger.stem}.sandbox-{stamp}.jsonl")
+        ledger.rename(aside)
+        if left:
+            print(
+                f"gameday: {len(left)} unreverted change(s) in {ledger} belong to sandbox "
+                f"{owner.get('sandbox', '?')} (pid {pid or '?'}), which is gone with its "
+                f"resources: not blocking this run; ledger kept as {aside}",
+                file=sys.stderr,
+            )
+    marker.unlink()
+
+
+def _claim_for_sandbox(ledger: Path, sandbox_id: str) -> None:
+    _sandbox_marker(ledger).write_text(
+        json.dumps({"sandbox": sandbox_id, "pid": os.getpid(), "started_at": time.time()})
+    )
+
+
 def _refuse_leftovers(ledger: Path) -> None:
+    _set_aside_gone_sandbox(ledger)
     left = Ledger(ledger).unreverted()
     if left:
         names = "; ".join(entry.describe() for entry in left[:3])
@@ -50,6 +107,35 @@ def run_game_day(
     paths = [resolve_experiment(name) for name in names]
     out_dir.mkdir(parents=True, exist_ok=True)
     _refuse_leftovers(out_dir / "ledger.jsonl")
+    cancel = Cancellation()
+    with cancel.installed():  # until the reports are written: a signal never cuts them
+        outcomes = _run_all(paths, out_dir, sandbox, var_files, time_scale, progress, cancel)
+        if outcomes is None:
+            return 128 + int(cancel.signum or signal.SIGINT)
+        _write_reports(outcomes, out_dir, pushgateway, var_files)
+        print(summary_table(outcomes))
+        print(f"\njournals, ledger and reports in {out_dir}/")
+    if cancel.requested:
+        print(
+            f"gameday: cancelled by {cancel.signal_name}: "
+            f"{sum(1 for o in outcomes if not o.started)} experiment(s) not started",
+            file=sys.stderr,
+        )
+        return 128 + int(cancel.signum or signal.SIGINT)
+    return 1 if any(run_failed(o) for o in outcomes) else 0
+
+
+def _run_all(
+    paths: list[Path],
+    out_dir: Path,
+    sandbox: bool,
+    var_files: list[Path],
+    time_scale: float | None,
+    progress: Callable[[int, int, str], Callable[[str, str, float], None]] | None,
+    cancel: Cancellation,
+) -> list[RunOutcome] | None:
+    """One outcome per experiment (not started ones after a cancel); None when the
+    cancel came during sandbox start-up (cleaned up, nothing ran)."""
     outcomes: list[RunOutcome] = []
     with ExitStack() as stack:
         env: dict[str, str] = {}
@@ -58,20 +144,46 @@ def run_game_day(
             from gameday.sandboxing import start_sandbox
 
             print("starting the sandbox ...", file=sys.stderr, flush=True)
-            env_file, env = stack.enter_context(start_sandbox(out_dir, time_scale))
+            try:
+                with cancel.interruptible():
+                    env_file, env = stack.enter_context(start_sandbox(out_dir, time_scale))
+            except KeyboardInterrupt:
+                print(
+                    f"gameday: {cancel.signal_name or 'interrupted'} during sandbox start-up: "
+                    "stopped and cleaned up",
+                    file=sys.stderr,
+                )
+                return None
+            _claim_for_sandbox(out_dir / "ledger.jsonl", env.get("AWS_ENDPOINT_URL", "local"))
             files.insert(0, env_file)
             print(f"sandbox up; env file {env_file}", file=sys.stderr, flush=True)
         for index, path in enumerate(paths, start=1):
             short = path.stem
+            if cancel.requested:
+                outcomes.append(_not_started(short, out_dir))
+                continue
             show = progress(index, len(paths), short) if progress else None
-            outcome = run_experiment(short, path, out_dir, files, env=env, progress=show)
+            outcome = run_experiment(
+                short, path, out_dir, files, env=env, progress=show, cancel=cancel
+            )
             outcomes.append(outcome)
             if show:
                 show("done", f"{outcome.status}, exit {outcome.exit_code}", outcome.elapsed_s)
-    _write_reports(outcomes, out_dir, pushgateway, var_files)
-    print(summary_table(outcomes))
-    print(f"\njournals, ledger and reports in {out_dir}/")
-    return 1 if any(run_failed(o) for o in outcomes) else 0
+    return outcomes
+
+
+def _not_started(name: str, out_dir: Path) -> RunOutcome:
+    """The row of an experiment the cancel kept from starting (an earlier run's journal
+    of the same name would otherwise be reported as this run's)."""
+    (out_dir / f"{name}.journal.json").unlink(missing_ok=True)
+    return RunOutcome(
+        name,
+        out_dir / f"{name}.journal.json",
+        out_dir / f"{name}.chaos.log",
+        exit_code=-1,
+        run_id="",
+        started=False,
+    )
 
 
 def _write_reports(

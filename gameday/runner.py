@@ -30,6 +30,7 @@ from chaosaws_ext.core.redaction import (
     secret_values_from_var_files,
 )
 from chaosaws_ext.ledger import Ledger
+from gameday.cancellation import Cancellation
 
 __all__ = ["RunOutcome", "run_experiment", "PHASE_PATTERNS"]
 
@@ -55,9 +56,13 @@ class RunOutcome:
     journal: dict[str, Any] | None = None
     unreverted: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    cancelled: bool = False  # the game day was cancelled while this experiment ran
+    started: bool = True  # False: cancelled before it started
 
     @property
     def status(self) -> str:
+        if not self.started:
+            return "not started"
         if self.journal is None:
             return "no journal"
         status = self.journal.get("status") or "interrupted"
@@ -97,8 +102,10 @@ def run_experiment(
     env: dict[str, str] | None = None,
     progress: Callable[[str, str, float], None] | None = None,
     timeout_s: float = 1800,
+    cancel: Cancellation | None = None,
 ) -> RunOutcome:
-    """Run ``experiment`` to its end; forward SIGINT/SIGTERM to it; never leave it running."""
+    """Run ``experiment`` to its end; forward SIGINT/SIGTERM to it (through ``cancel``
+    when given: the game day's handler); never leave it running."""
     out_dir.mkdir(parents=True, exist_ok=True)
     journal = out_dir / f"{name}.journal.json"
     log = out_dir / f"{name}.chaos.log"
@@ -128,12 +135,16 @@ def run_experiment(
         target=_follow, args=(process, name, started, progress, secrets), daemon=True
     )
     reader.start()
-    forwarded = _forward_signals(process)
+    if cancel is not None:
+        cancel.attach(process)
+        forwarded = cancel.detach
+    else:
+        forwarded = _forward_signals(process)
     try:
         exit_code = process.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         logger.error("%s exceeded %ss: interrupting it so it undoes its fault", name, timeout_s)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # reaches chaos even when SIGINT is ignored
         try:
             exit_code = process.wait(timeout=UNDO_GRACE_S)
         except subprocess.TimeoutExpired:
@@ -149,7 +160,13 @@ def run_experiment(
         forwarded()
         reader.join(timeout=5)
     outcome = RunOutcome(
-        name, journal, log, exit_code, run_id, elapsed_s=time.monotonic() - started
+        name,
+        journal,
+        log,
+        exit_code,
+        run_id,
+        elapsed_s=time.monotonic() - started,
+        cancelled=cancel is not None and cancel.stopped_running,
     )
     if journal.exists():
         try:
@@ -219,7 +236,7 @@ def _forward_signals(process: subprocess.Popen[str]) -> Callable[[], None]:
     def forward(signum: int, _frame: object) -> None:
         logger.warning("signal %s: asking %s to stop and undo", signum, process.pid)
         if process.poll() is None:
-            process.send_signal(signum)
+            process.send_signal(signal.SIGTERM)  # SIGINT may be ignored by the child
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
 

@@ -46,8 +46,12 @@ def summary_of(outcome: RunOutcome) -> RunSummary | None:
 
 
 def verdict_of(outcome: RunOutcome) -> str:
-    """One word a reviewer reads first: met, MISSED, FAILED, INTERRUPTED, ..."""
+    """One word a reviewer reads first: met, MISSED, FAILED, CANCELLED, NOT STARTED, ..."""
+    if not outcome.started:
+        return "NOT STARTED"
     summary = summary_of(outcome)
+    if outcome.cancelled:
+        return "CANCELLED"
     if summary is None:
         return "NO JOURNAL"
     return "met" if summary.verdict == "met" else summary.verdict.upper()
@@ -74,7 +78,10 @@ def no_journal_reason(outcome: RunOutcome) -> str:
 
 
 def reverted_of(outcome: RunOutcome) -> str:
-    """What the ledger knows: every change undone, some left, or nothing ever applied."""
+    """What the ledger knows: every change undone, some left, or nothing ever applied
+    ("-" for an experiment a cancelled game day never started)."""
+    if not outcome.started:
+        return "-"
     if outcome.unreverted:
         return f"NO ({len(outcome.unreverted)} left)"
     ledger = outcome.journal_path.parent / "ledger.jsonl"
@@ -111,13 +118,13 @@ def summary_table(outcomes: list[RunOutcome]) -> str:
                 _figure(summary, "rpo"),
                 verdict_of(outcome),
                 reverted_of(outcome),
-                f"{outcome.elapsed_s:.0f}s",
+                f"{outcome.elapsed_s:.0f}s" if outcome.started else "-",
             )
         )
     notes = [
         f"{outcome.name}: no journal: {no_journal_reason(outcome)}"
         for outcome in outcomes
-        if summary_of(outcome) is None
+        if outcome.started and summary_of(outcome) is None
     ]
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(header))]
     lines = [

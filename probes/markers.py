@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from typing import Any, Protocol
 
 from chaoslib.types import Configuration, Secrets
@@ -100,6 +101,20 @@ class PostgresMarkers:
         with self._connect(self.dsn, 30) as conn:
             cursor = conn.execute(f"DELETE FROM {self.table} WHERE run_id = %s", (run_id,))
             return cursor.rowcount
+
+    def runs_left(self) -> dict[str, datetime]:
+        """Run id -> last write of every run with markers in the table (the orphan
+        search: one indexed GROUP BY, whatever the table's size); {} without the table."""
+        import psycopg
+
+        with self._connect(self.dsn, 30) as conn:
+            try:
+                rows = conn.execute(
+                    f"SELECT run_id, max(written_at) FROM {self.table} GROUP BY run_id"
+                ).fetchall()
+            except psycopg.errors.UndefinedTable:
+                return {}
+        return {str(run_id): written for run_id, written in rows}
 
 
 class DynamoMarkers:
@@ -225,6 +240,33 @@ class DynamoMarkers:
                     break
                 request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         return deleted
+
+    def runs_left(self, region: str, max_pages: int, page_size: int) -> tuple[dict[str, str], bool]:
+        """(run id -> last ``gameday_written_at``, truncated) of the markers in ``region``:
+        a scan filtered on our attributes, at most ``max_pages`` x ``page_size`` items
+        evaluated (``truncated`` when items were left unexamined)."""
+        client = self.client(region)
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "FilterExpression": "attribute_exists(gameday_run_id) "
+            "AND attribute_exists(gameday_seq)",
+            "ProjectionExpression": "gameday_run_id, gameday_written_at",
+            "Limit": page_size,
+        }
+        runs: dict[str, str] = {}
+        for _ in range(max_pages):
+            try:
+                page = client.scan(**request)
+            except client.exceptions.ResourceNotFoundException:
+                return runs, False  # no table in this region: no marker left there
+            for item in page.get("Items", []):
+                run_id = item["gameday_run_id"]["S"]
+                written = item.get("gameday_written_at", {}).get("S", "")
+                runs[run_id] = max(runs.get(run_id, ""), written)
+            if not page.get("LastEvaluatedKey"):
+                return runs, False
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return runs, True
 
     def cleanup(self, run_id: str, seqs: list[int]) -> int:
         deleted = 0

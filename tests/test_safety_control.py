@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import boto3
@@ -114,7 +115,13 @@ def _experiment(
     return path
 
 
-def _start(tmp_path: Path, experiment: Path, **env: str) -> subprocess.Popen[str]:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as nohup/cron/CI scripts start jobs
+
+
+def _start(
+    tmp_path: Path, experiment: Path, sigint_ignored: bool = False, **env: str
+) -> subprocess.Popen[str]:
     state = tmp_path / "state"
     state.write_text("normal")
     full_env = dict(os.environ)
@@ -143,6 +150,7 @@ def _start(tmp_path: Path, experiment: Path, **env: str) -> subprocess.Popen[str
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_ignore_sigint if sigint_ignored else None,
     )
 
 
@@ -471,3 +479,29 @@ def test_secrets_from_a_var_file_never_reach_the_journal(tmp_path: Path) -> None
     text = (tmp_path / "journal.json").read_text()
     assert "connected with" in text, done.stdout + done.stderr  # the echo ran
     assert "from-var-file-s3cret" not in text
+
+
+@pytest.mark.parametrize("hold", ["python", "process"])
+def test_with_sigint_ignored_the_dead_mans_switch_still_ends_the_method(
+    tmp_path: Path, hold: str
+) -> None:
+    experiment = yaml.safe_load(_experiment(tmp_path, hold=60).read_text())
+    if hold == "process":
+        experiment["method"][1] = {
+            "type": "action",
+            "name": "hold-in-a-process",
+            "provider": {"type": "process", "path": "sleep", "arguments": "60"},
+        }
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump(experiment, sort_keys=False))
+    process = _start(tmp_path, path, sigint_ignored=True, GAMEDAY_MAX_FAULT_SECONDS="1")
+    _wait_for_injection(tmp_path)
+    started = time.monotonic()
+    assert _finish(process) == 1
+    assert time.monotonic() - started < 20  # not the 60 s hold
+    _assert_restored(tmp_path)
+    journal = _journal(tmp_path)
+    assert journal["status"] == "aborted"
+    restored = datetime.fromisoformat(journal["safety"]["abort"]["restored_at"])
+    ended = datetime.fromisoformat(journal["end"])
+    assert (ended - restored).total_seconds() < 10  # the method ended soon after the abort

@@ -49,6 +49,8 @@ with ``errors``. Faults report phases with ``probes.phases.mark_phase(name)``.
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from chaoslib.exceptions import InterruptExecution
@@ -64,8 +66,8 @@ from chaosaws_ext.core.redaction import (
 from chaosaws_ext.core.timeline import clear_phases
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import journaled
-from chaosaws_ext.runcontext import current_run
-from chaosaws_ext.undo import undoer
+from chaosaws_ext.runcontext import current_run, expiry_after
+from chaosaws_ext.undo import FinderSkipped, orphan_finder, report_incomplete, undoer
 from probes import session as measurement
 from probes.markers import DynamoMarkers, PostgresMarkers
 from probes.samplers import SpecError
@@ -187,6 +189,116 @@ def delete_markers(
         # configuration may be empty (gameday recover): the region comes from the ledger
         deleted = backend.cleanup_run(run_id)
     return {"deleted": deleted}
+
+
+MARKERS_FAULT = "measurement-markers"
+MARKER_SCAN_PAGES = 20  # x MARKER_SCAN_PAGE_SIZE items evaluated; configuration overrides
+MARKER_SCAN_PAGE_SIZE = 500
+
+
+def _when(written: Any) -> datetime:
+    if isinstance(written, datetime):
+        return written
+    try:
+        return datetime.fromisoformat(str(written).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.fromtimestamp(0, UTC)  # unreadable: treat as long expired
+
+
+def _marker_spec(args: dict[str, Any], resource: str, written: Any, configuration: Any) -> dict:
+    return {
+        "resource": resource,
+        "undoer": "measurement.delete-markers",
+        "args": args,
+        "describe": f"delete the write markers of run {args['run_id']} ({resource})",
+        "expires_at": expiry_after(_when(written), configuration),
+    }
+
+
+# A crashed failover run leaves the database failing over: RDS Multi-AZ failover
+# "typically completes within 60-120 seconds" (Amazon RDS User Guide, "Failing over a
+# Multi-AZ DB instance"), so the search waits for it to accept connections again.
+MARKERS_CONNECT_WAIT_S = 150.0
+
+
+def _postgres_runs_left(backend: PostgresMarkers, configuration: Any) -> dict[str, Any]:
+    """:meth:`PostgresMarkers.runs_left`, retried (bounded) while the database refuses
+    connections (``markers_connect_wait_s``, default the failover window above)."""
+    import psycopg
+
+    wait = float(configuration.get("markers_connect_wait_s") or MARKERS_CONNECT_WAIT_S)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return backend.runs_left()
+        except psycopg.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(1.0)
+
+
+@orphan_finder(MARKERS_FAULT)
+def find_markers(
+    configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
+) -> list[dict[str, Any]]:
+    """Write markers a crashed run left, found without the ledger, in the tables and
+    databases the experiments' markers specs name (configuration ``chaos_markers``, set
+    by ``gameday recover`` from the experiments). A marker's expiry is its last write +
+    max_fault_seconds; PostgreSQL rows are searched once (region ``local``)."""
+    specs = (configuration or {}).get("chaos_markers")
+    if specs is None:
+        raise FinderSkipped(
+            "no experiment configuration naming the marker tables and DSNs "
+            "(gameday recover --var-file ... --experiment ...)"
+        )
+    configuration = configuration or {}
+    pages = int(configuration.get("orphan_scan_pages") or MARKER_SCAN_PAGES)
+    size = int(configuration.get("orphan_scan_page_size") or MARKER_SCAN_PAGE_SIZE)
+    found: list[dict[str, Any]] = []
+    for spec in specs:
+        table = str(spec.get("table") or "gameday_markers")
+        if spec.get("kind") == "postgres":
+            if not spec.get("dsn"):
+                continue  # configured empty: no markers were written
+            if region != (configuration.get("chaos_recovery_regions") or [region])[0]:
+                continue  # one database, searched with the first region only
+            try:
+                runs = _postgres_runs_left(PostgresMarkers(str(spec["dsn"]), table), configuration)
+            except Exception as error:  # noqa: BLE001 - reported, never "0 found"
+                report_incomplete(f"postgres markers table {table}: {type(error).__name__}")
+                continue
+            for run_id, written in sorted(runs.items()):
+                args = {"kind": "postgres", "run_id": run_id, "dsn": spec["dsn"], "table": table}
+                marker = _marker_spec(args, f"postgres table {table}", written, configuration)
+                found.append({**marker, "region": "local"})
+            continue
+        home = region_of(configuration, spec.get("region"))
+        if region not in (home, spec.get("replica_region")):
+            continue
+        backend = DynamoMarkers(
+            table, home, None, spec.get("replica_region"), configuration, secrets
+        )
+        try:
+            runs, truncated = backend.runs_left(str(region), pages, size)
+        except Exception as error:  # noqa: BLE001 - reported, never "0 found"
+            report_incomplete(f"dynamodb markers table {table}: {error}")
+            continue
+        if truncated:
+            report_incomplete(
+                f"scan of markers table {table} truncated after {pages} page(s) of {size} "
+                "items evaluated; raise orphan_scan_pages to search the rest"
+            )
+        for run_id, written in sorted(runs.items()):
+            args = {
+                "kind": "dynamodb",
+                "run_id": run_id,
+                "table": table,
+                "replica_region": spec.get("replica_region"),
+            }
+            found.append(
+                _marker_spec(args, f"dynamodb table {table}@{home}", written, configuration)
+            )
+    return found
 
 
 def before_method_control(

@@ -113,13 +113,39 @@ class _Guard:
 _guard = _Guard()
 
 
+# The abort's own signal: a real-time signal nothing else uses, whose handler the control
+# installs. SIGINT cannot be relied on: a job started with it ignored (nohup, cron, CI
+# scripts) keeps SIG_IGN, and a SIGINT sent to it does nothing.
+ABORT_SIGNAL = signal.SIGRTMIN + 2
+
+
+def _on_abort_signal(signum: int, _frame: Any) -> None:
+    """Stop the method (KeyboardInterrupt, as Ctrl-C would); late ones are ignored."""
+    if _guard.stop.is_set():
+        return
+    raise KeyboardInterrupt(f"abort: {_guard.abort_reason or 'stop'}")
+
+
+def _install_abort_handler() -> None:
+    """Left installed after the run (a late abort signal must not kill the process)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(ABORT_SIGNAL, _on_abort_signal)
+
+
 def _interrupt_main_thread() -> None:
-    """A real SIGINT aimed at the main thread: unlike ``_thread.interrupt_main`` it also
-    wakes a main thread blocked in C (a sleep, a subprocess wait), so the method stops
-    at once (KeyboardInterrupt) instead of when that call returns."""
+    """The abort signal aimed at the main thread: unlike ``_thread.interrupt_main`` it
+    also wakes a main thread blocked in C (a sleep, a subprocess wait), so the method
+    stops at once (KeyboardInterrupt) instead of when that call returns, whatever the
+    disposition of SIGINT."""
     main = threading.main_thread()
-    if main.ident is not None and main.is_alive():
-        signal.pthread_kill(main.ident, signal.SIGINT)
+    if main.ident is None or not main.is_alive():
+        return
+    if signal.getsignal(ABORT_SIGNAL) is _on_abort_signal:
+        signal.pthread_kill(main.ident, ABORT_SIGNAL)
+    elif signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.pthread_kill(main.ident, signal.SIGINT)  # control not started on main
+    else:
+        logger.error("cannot interrupt the method: no handler for the abort signal")
 
 
 def _revert(guard: _Guard, configuration: Configuration, secrets: Secrets) -> dict[str, Any]:
@@ -243,6 +269,7 @@ def before_experiment_control(
     alarms = _stop_alarms(stop_alarms, configuration, secrets)
     if threading.current_thread() is threading.main_thread():
         _guard.previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+    _install_abort_handler()
     if alarms:
         watcher = threading.Thread(
             target=_watch_alarms,

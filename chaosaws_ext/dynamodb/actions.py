@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,6 +29,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.dynamodb.conflict import (
+    CLIENT_TS_ATTRIBUTE,
     CONFLICT_ERROR,
     FAULT,
     KEY_PREFIX,
@@ -44,14 +46,23 @@ from chaosaws_ext.dynamodb.conflict import (
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.planning import FaultPlan
-from chaosaws_ext.runcontext import current_run
-from chaosaws_ext.undo import orphan_finder, revert_faults, undoer
+from chaosaws_ext.runcontext import current_run, expiry_after
+from chaosaws_ext.undo import (
+    FinderSkipped,
+    orphan_finder,
+    report_incomplete,
+    revert_faults,
+    undoer,
+)
 
 __all__ = ["write_conflicting_items", "delete_conflict_items"]
 
 logger = logging.getLogger("chaosaws_ext")
 
 UNDOER = "dynamodb-delete-conflict-items"
+# Scan bound of the orphan search (configuration orphan_scan_pages / orphan_scan_page_size).
+# Limit counts items EVALUATED before the filter, so 20 x 500 examines 10,000 items of a
+# big table; past that the search says "truncated" (AWS-FIDELITY #16).
 ORPHAN_SCAN_PAGES = 20
 ORPHAN_SCAN_PAGE_SIZE = 500
 
@@ -280,6 +291,14 @@ def _delete_items(
     return {"table": table_name, "deleted": deleted}
 
 
+def scan_bound(configuration: Configuration | None) -> tuple[int, int]:
+    """(pages, page size) of the orphan scans, from configuration or the defaults."""
+    configuration = configuration or {}
+    pages = int(configuration.get("orphan_scan_pages") or ORPHAN_SCAN_PAGES)
+    size = int(configuration.get("orphan_scan_page_size") or ORPHAN_SCAN_PAGE_SIZE)
+    return max(1, pages), max(1, size)
+
+
 @orphan_finder(FAULT)
 def _find_conflict_items(
     configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
@@ -287,49 +306,66 @@ def _find_conflict_items(
     """Our items left behind, found without the ledger.
 
     Bounded: only the table named by configuration ``table_name`` (a full-account scan
-    would read every table), at most ``ORPHAN_SCAN_PAGES`` pages of
-    ``ORPHAN_SCAN_PAGE_SIZE`` items, keys starting with ``chaos-`` AND carrying a
-    ``chaos_run_id`` attribute. One undo spec per run id, deleting in ``region`` only.
+    would read every table), at most ``orphan_scan_pages`` pages of
+    ``orphan_scan_page_size`` items evaluated (reported "truncated" when hit), keys
+    starting with ``chaos-`` AND carrying a ``chaos_run_id`` attribute. One undo spec per
+    run id, deleting in ``region`` only; its expiry is its last write + max_fault_seconds.
     """
     table_name = (configuration or {}).get("table_name")
     if not table_name:
-        logger.info("%s orphans: no configuration table_name, nothing scanned", FAULT)
+        raise FinderSkipped("no table_name configured (the experiment's GAMEDAY_TABLE)")
+    client = aws_client("dynamodb", configuration, secrets, region=region)
+    try:
+        client.describe_table(TableName=str(table_name))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return []  # no table in this region: none of its items can be left
+        report_incomplete(f"table {table_name} not readable: {error}")
         return []
     try:
         facts = describe_global_table(str(table_name), str(region), configuration, secrets)
-    except ActivityFailed:
+    except ActivityFailed as error:
+        report_incomplete(f"table {table_name} not readable: {error}")
         return []
     if facts.schema.problem():
+        report_incomplete(f"table {table_name}: {facts.schema.problem()}")
         return []
-    client = aws_client("dynamodb", configuration, secrets, region=region)
     key_names = [facts.schema.hash_name] + (
         [facts.schema.range_name] if facts.schema.range_name else []
     )
     names = {f"#k{i}": name for i, name in enumerate(key_names)}
     names["#run"] = RUN_ID_ATTRIBUTE
+    names["#ts"] = CLIENT_TS_ATTRIBUTE
+    pages, page_size = scan_bound(configuration)
     request: dict[str, Any] = {
         "TableName": table_name,
         "FilterExpression": "begins_with(#k0, :prefix) AND attribute_exists(#run)",
         "ProjectionExpression": ", ".join(list(names)),
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": {":prefix": {"S": KEY_PREFIX}},
-        "Limit": ORPHAN_SCAN_PAGE_SIZE,
+        "Limit": page_size,
     }
     by_run: dict[str, list[dict[str, Any]]] = {}
-    for _ in range(ORPHAN_SCAN_PAGES):
+    last_write: dict[str, float] = {}
+    for page_number in range(1, pages + 1):
         try:
             page = client.scan(**request)
         except (ClientError, BotoCoreError) as error:
-            logger.warning(
-                "%s orphans: scan of %s in %s failed: %s", FAULT, table_name, region, error
-            )
+            report_incomplete(f"scan of {table_name} failed: {error}")
             break
         for item in page.get("Items", []):
             run_id = item[RUN_ID_ATTRIBUTE]["S"]
             by_run.setdefault(run_id, []).append({k: item[k] for k in key_names})
+            written = float(item.get(CLIENT_TS_ATTRIBUTE, {}).get("N") or 0)
+            last_write[run_id] = max(last_write.get(run_id, 0.0), written)
         if "LastEvaluatedKey" not in page:
             break
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if page_number == pages:
+            report_incomplete(
+                f"scan of {table_name} truncated after {pages} page(s) of {page_size} "
+                "items evaluated; raise orphan_scan_pages to search the rest"
+            )
     return [
         {
             "resource": f"{FAULT}:{table_name}@{region}",
@@ -342,6 +378,10 @@ def _find_conflict_items(
             },
             "describe": (
                 f"DeleteItem {len(found)} item(s) of run {run_id} from {table_name} in {region}"
+            ),
+            "expires_at": expiry_after(
+                datetime.fromtimestamp(last_write.get(run_id, 0.0), UTC),
+                configuration,
             ),
         }
         for run_id, found in sorted(by_run.items())

@@ -50,6 +50,7 @@ from chaosaws_ext.healthcheck.rules import (
     smallest_free_waf_priority,
     waf_block_rule,
     waf_rule_blocks_path,
+    waf_rule_expiry,
     waf_rule_is_ours,
     waf_rule_name,
     waf_rule_terminates,
@@ -533,7 +534,7 @@ def _add_waf_rule(
                 f"web ACL {acl_arn} changed meanwhile: {', '.join(ahead)} now come before "
                 f"priority {priority} and may Allow or Block {path}; nothing was changed"
             )
-        rules.append(waf_block_rule(rule_name, path, priority))
+        rules.append(waf_block_rule(rule_name, path, priority, current_run().expires_at()))
         needed = waf_capacity_needed(wafv2, scope, rules)
         if needed is not None and needed > capacity_limit:
             raise ActivityFailed(
@@ -745,6 +746,7 @@ def find_blocked_paths(
                             "undoer": UNDO_WAF_RULE,
                             "args": {"web_acl_arn": summary["ARN"], "rule_name": rule["Name"]},
                             "describe": f"remove WAF rule {rule['Name']} from {summary['ARN']}",
+                            "expires_at": waf_rule_expiry(rule),
                         }
                     )
         marker = page.get("NextMarker")

@@ -26,6 +26,7 @@ __all__ = [
     "fixed_response_rule",
     "waf_rule_name",
     "waf_block_rule",
+    "waf_rule_expiry",
     "waf_rule_blocks_path",
     "waf_rule_is_ours",
     "smallest_free_waf_priority",
@@ -166,7 +167,16 @@ def waf_rule_name(run_id: str) -> str:
     return (WAF_RULE_PREFIX + cleaned)[:128]
 
 
-def waf_block_rule(name: str, path: str, priority: int) -> dict[str, Any]:
+WAF_EXPIRY_LABEL = "chaos:expires-at:"
+
+
+def waf_block_rule(
+    name: str, path: str, priority: int, expires_at: str | None = None
+) -> dict[str, Any]:
+    """Our Block rule. WAF rules carry no tags: its expiry is a rule label
+    ``chaos:expires-at:<ISO UTC>`` (label names allow letters, digits, ``_-:``), so the
+    orphan search can tell a live run's rule from a leftover."""
+    labels = [{"Name": WAF_EXPIRY_LABEL + expires_at}] if expires_at else []
     return {
         "Name": name,
         "Priority": priority,
@@ -184,7 +194,17 @@ def waf_block_rule(name: str, path: str, priority: int) -> dict[str, Any]:
             "CloudWatchMetricsEnabled": True,
             "MetricName": name,
         },
+        **({"RuleLabels": labels} if labels else {}),
     }
+
+
+def waf_rule_expiry(rule: dict[str, Any]) -> str | None:
+    """The ``chaos:expires-at`` a rule of ours carries in its labels (None: none)."""
+    for label in rule.get("RuleLabels") or []:
+        name = str(label.get("Name", ""))
+        if name.startswith(WAF_EXPIRY_LABEL):
+            return name.removeprefix(WAF_EXPIRY_LABEL)
+    return None
 
 
 def _waf_block_path(rule: dict[str, Any]) -> str | None:
