@@ -17,6 +17,8 @@ from pathlib import Path
 
 from chaoslib.types import Configuration
 
+from chaosaws_ext.core.numbers import checked_number
+
 __all__ = [
     "RunContext",
     "current_run",
@@ -68,7 +70,12 @@ def _from_configuration(configuration: Configuration | None, experiment: str | N
         or os.environ.get("GAMEDAY_LEDGER")
         or "chaos-ledger.jsonl"
     )
-    max_fault = float(configuration.get("max_fault_seconds") or DEFAULT_MAX_FAULT_SECONDS)
+    max_fault = checked_number(
+        configuration.get("max_fault_seconds") or DEFAULT_MAX_FAULT_SECONDS,
+        "max_fault_seconds",
+        above=True,
+        activity="configuration",
+    )
     return RunContext(
         run_id=run_id,
         experiment=experiment or str(configuration.get("chaos_experiment") or "adhoc"),

@@ -129,3 +129,27 @@ def test_gameday_numeric_options_refuse_bad_numbers(
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "--time-scale" in lines[0] and "finite number > 0" in lines[0]
     assert not (tmp_path / "gameday-out").exists()  # nothing started, nothing written
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS)
+@pytest.mark.parametrize("argument", ["stop_poll_interval", "max_fault_seconds"])
+def test_the_safety_control_refuses_bad_numbers_before_the_run(
+    argument: str, bad: Any, tmp_path: Path, aws_calls: list[str]
+) -> None:
+    from chaoslib.exceptions import InterruptExecution
+
+    from chaosaws_ext.controls import safety
+
+    configuration = {"aws_region": "eu-south-1", "chaos_ledger_path": str(tmp_path / "l")}
+    arguments: dict[str, Any] = {}
+    if argument == "max_fault_seconds":
+        configuration[argument] = bad
+    else:
+        arguments[argument] = bad
+    with pytest.raises(InterruptExecution) as refused:
+        safety.before_experiment_control(
+            {"title": "t"}, configuration=configuration, secrets=None, **arguments
+        )
+    message = str(refused.value)
+    assert "\n" not in message and argument in message, message
+    assert aws_calls == [] and not (tmp_path / "l").exists()

@@ -46,6 +46,7 @@ from chaoslib.types import Configuration, Experiment, Journal, Secrets
 from chaosaws_ext import undo
 from chaosaws_ext.controls.stop_alarms import StopAlarm, check_exist, firing, parse_stop_alarms
 from chaosaws_ext.core.clock import iso_utc
+from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.core.redaction import (
     install_log_redaction,
     redact,
@@ -263,7 +264,13 @@ def before_experiment_control(
     _guard = _Guard()
     install_log_redaction(_run_secrets(configuration, secrets, context))
     name = (configuration or {}).get("chaos_experiment") or (context or {}).get("title")
-    run = start_run(configuration, name)
+    try:  # bad numbers end the run here, before anything (chaos swallows other errors)
+        stop_poll_interval = checked_number(
+            stop_poll_interval, "stop_poll_interval", above=True, activity="safety control"
+        )
+        run = start_run(configuration, name)
+    except ActivityFailed as error:
+        raise InterruptExecution(str(error)) from None
     fault_stamps(clear=True)
     logger.info("run %s, ledger %s", run.run_id, run.ledger_path)
     alarms = _stop_alarms(stop_alarms, configuration, secrets)

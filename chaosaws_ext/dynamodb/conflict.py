@@ -20,6 +20,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.core.numbers import checked_integer
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 from chaosaws_ext.runcontext import RunContext
 
@@ -233,15 +234,9 @@ def table_tags(
 
 
 def _as_int(value: Any, name: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError) as error:
-        raise ActivityFailed(
-            f"refusing {FAULT}: {name} must be an integer, got {value!r}"
-        ) from error
-    if isinstance(value, float) and value != number:
-        raise ActivityFailed(f"refusing {FAULT}: {name} must be an integer, got {value!r}")
-    return number
+    """A whole number (inf, nan, 2.5 and words refused in one line); the range is
+    checked by the caller, which lists every problem at once."""
+    return checked_integer(value, name, minimum=-(2**62), activity=f"refusing {FAULT}")
 
 
 def _as_regions(value: Any) -> list[str] | None:
