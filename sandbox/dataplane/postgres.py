@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import warnings
@@ -50,10 +51,26 @@ def _open_root() -> str:
 def import_pgserver():  # type: ignore[no-untyped-def]
     """pgserver, imported without platformdirs' XDG_RUNTIME_DIR warning (it asks for the
     runtime dir at import; we give each server a socket folder of its own anyway)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        import pgserver
-        import pgserver.postgres_server
+    if "pgserver.postgres_server" in sys.modules:
+        return sys.modules["pgserver"]
+    # pgserver keeps an inter-process lock in the user's runtime dir, which platformdirs
+    # puts under TMPDIR when XDG_RUNTIME_DIR is unset: a folder left in the user's temp
+    # dir by every run. Without XDG_RUNTIME_DIR, use the per-user cache we keep the
+    # PostgreSQL template in (see sandbox.server._pgdata_template) for that import.
+    unset = "XDG_RUNTIME_DIR" not in os.environ
+    if unset:
+        runtime = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        runtime = runtime / "gameday-sandbox" / "runtime"
+        runtime.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
+            import pgserver
+            import pgserver.postgres_server
+    finally:
+        if unset:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
     return pgserver
 
 
