@@ -15,6 +15,7 @@ from botocore.config import Config
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.core.recovery_schema import EnvironmentBlock
 
 __all__ = ["environment", "is_loopback", "tool_versions", "account_id"]
 
@@ -76,7 +77,7 @@ def environment(
     markers: dict[str, Any] | None,
     configuration: Configuration | None,
     secrets: Secrets | None,
-) -> dict[str, Any]:
+) -> EnvironmentBlock:
     """The ``environment`` of the recovery block, from the sampler and marker specs."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     sandbox = os.environ.get("GAMEDAY_TARGET") == "sandbox" or is_loopback(endpoint)
@@ -93,9 +94,9 @@ def environment(
     account = None
     if region and (uses_aws or is_loopback(endpoint)):
         account = account_id(configuration, secrets, region)
-    return {
-        "target": "sandbox" if sandbox else "aws",
-        "region": region,
-        "account": account,
-        "versions": tool_versions(),
-    }
+    return EnvironmentBlock(
+        target="sandbox" if sandbox else "aws",
+        region=region,
+        account=account,
+        versions=tool_versions(),
+    )

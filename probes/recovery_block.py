@@ -7,8 +7,21 @@ change meaning). Building it reads the session only; the control stops the sessi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
+from chaosaws_ext.core.recovery_schema import (
+    AvailabilityBlock,
+    FaultBlock,
+    LagBlock,
+    RecoveryBlock,
+    RpoBlock,
+    RtoBlock,
+    SamplerAvailability,
+    SamplerRef,
+    SamplerRto,
+    SamplingBlock,
+    TargetBlock,
+)
 from chaosaws_ext.core.timeline import PhaseStamp, fault_details, phase_stamps
 from probes.recovery import RtoResult, availability, percentiles
 from probes.verdicts import T0, find_t0, headline_rto, reverted_at, rpo_verdict, rto_verdict
@@ -74,7 +87,7 @@ def phases(
     return found
 
 
-def _replication_lag(session: MeasurementSession) -> dict[str, Any] | None:
+def _replication_lag(session: MeasurementSession) -> LagBlock | None:
     """p50/p99/max of first visibility in the replica region - acknowledgement."""
     if not (session.poller and session.writer):
         return None
@@ -83,28 +96,44 @@ def _replication_lag(session: MeasurementSession) -> dict[str, Any] | None:
         for m in session.writer.markers()
         if m.seen_mono is not None and m.ack_mono is not None
     ]
-    lag: dict[str, Any] = dict(percentiles(values))
-    lag["unseen"] = sum(1 for m in session.writer.markers() if m.acked and m.seen_mono is None)
-    lag["resolution_s"] = session.poller.interval
-    return lag
+    spread = percentiles(values)
+    return LagBlock(
+        p50=spread["p50"],
+        p99=spread["p99"],
+        max=spread["max"],
+        count=int(spread["count"] or 0),
+        unseen=sum(1 for m in session.writer.markers() if m.acked and m.seen_mono is None),
+        resolution_s=session.poller.interval,
+    )
 
 
-def _availability(session: MeasurementSession, origin: float) -> dict[str, Any]:
+def _sampler_availability(counts: dict[str, object]) -> SamplerAvailability:
+    return SamplerAvailability(
+        samples=cast(int, counts["samples"]),
+        ok=cast(int, counts["ok"]),
+        ratio=cast(float | None, counts["ratio"]),
+    )
+
+
+def _availability(session: MeasurementSession, origin: float) -> AvailabilityBlock:
     primary = next(
         (s for s in session.samplers if s.judge), session.samplers[0] if session.samplers else None
     )
     if primary is None:
-        return {"samples": 0, "ok": 0, "ratio": None, "series": []}
-    avail: dict[str, Any] = availability(primary.samples(), origin, session.spec.series_limit)
-    avail["sampler"] = primary.name
-    avail["by_sampler"] = {
-        s.name: {k: v for k, v in availability(s.samples(), origin, 1).items() if k != "series"}
-        for s in session.samplers
-    }
-    return avail
+        return AvailabilityBlock(samples=0, ok=0, ratio=None, series=[])
+    counts = availability(primary.samples(), origin, session.spec.series_limit)
+    return AvailabilityBlock(
+        **_sampler_availability(counts),
+        series=cast(list, counts["series"]),
+        sampler=primary.name,
+        by_sampler={
+            s.name: _sampler_availability(availability(s.samples(), origin, 1))
+            for s in session.samplers
+        },
+    )
 
 
-def recovery_block(session: MeasurementSession) -> dict[str, Any]:
+def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     """The journal's top-level ``recovery`` block of ``session``."""
     spec = session.spec
     target = spec.target
@@ -112,60 +141,68 @@ def recovery_block(session: MeasurementSession) -> dict[str, Any]:
     by_sampler = session.rto_by_sampler() or {}
     worst, _reason = headline_rto(session)
     rto = rto_verdict(session)
-    rto_block: dict[str, Any] = {
-        "measured_s": rto["measured_s"],
-        "resolution_s": rto["resolution_s"],
-        "met": rto["met"],
-        "target_s": rto["target_s"],
-        "reason": rto["reason"],
-        "consecutive": spec.consecutive,
-        "outage_started_at": worst.outage_started_wall if worst else None,
-        "recovered_at": worst.recovered_wall if worst else None,
-        "phases": phases(session, t0, by_sampler) if t0 else {},
-        "by_sampler": {
-            name: {
-                "measured_s": None if r.measured_s is None else round(r.measured_s, 3),
-                "outage": r.outage,
-                "failed_samples": r.failed_samples,
-                "judge": next(s.judge for s in session.samplers if s.name == name),
-            }
+    rto_block = RtoBlock(
+        measured_s=rto["measured_s"],
+        resolution_s=rto["resolution_s"],
+        met=rto["met"],
+        target_s=rto["target_s"],
+        reason=rto["reason"],
+        consecutive=spec.consecutive,
+        outage_started_at=worst.outage_started_wall if worst else None,
+        recovered_at=worst.recovered_wall if worst else None,
+        phases=phases(session, t0, by_sampler) if t0 else {},
+        by_sampler={
+            name: SamplerRto(
+                measured_s=None if r.measured_s is None else round(r.measured_s, 3),
+                outage=r.outage,
+                failed_samples=r.failed_samples,
+                judge=next(s.judge for s in session.samplers if s.name == name),
+            )
             for name, r in by_sampler.items()
         },
-    }
+    )
     rpo = rpo_verdict(session)
-    rpo_block = {k: v for k, v in rpo.items() if k not in ("service", "bound")}
-    if not spec.markers:  # this experiment does not judge RPO: no verdict, not a miss
-        rpo_block["met"] = None
+    rpo_block = RpoBlock(
+        target_s=rpo["target_s"],
+        measured_s=rpo["measured_s"],
+        resolution_s=rpo["resolution_s"],
+        # no markers: this experiment does not judge RPO: no verdict, not a miss
+        met=rpo["met"] if spec.markers else None,
+        reason=rpo["reason"],
+        written=rpo["written"],
+        acknowledged=rpo["acknowledged"],
+        lost=rpo["lost"],
+    )
     if session.cleaned is not None:
         rpo_block["cleaned_up"] = session.cleaned
     origin = t0.monotonic if t0 else (session.started_mono or 0.0)
-    return {
-        "service": spec.service,
-        "target": {
-            "rto_s": target.rto_s,
-            "rpo_s": target.rpo_s,
-            "rto_bound": target.rto_bound,
-            "rpo_bound": target.rpo_bound,
-            "source": target.source,
-            "file": target.file,
-        },
-        "fault": {
-            "name": t0.fault if t0 else None,
-            "injected_at": t0.wall if t0 else None,
-            "t0_source": t0.source if t0 else None,
-            "reverted_at": reverted_at(t0),
-            "detail": fault_details() or None,
-        },
-        "rto": rto_block,
-        "rpo": rpo_block,
-        "replication_lag_s": _replication_lag(session),
-        "availability": _availability(session, origin),
-        "sampling": {
-            "interval_s": session.interval,
-            "timeout_s": session.sample_timeout,
-            "started_at": session.started_wall,
-            "samplers": [{"name": s.name, "kind": s.kind} for s in session.samplers],
-        },
-        "environment": session.environment(),
-        "errors": list(session.errors),
-    }
+    return RecoveryBlock(
+        service=spec.service,
+        target=TargetBlock(
+            rto_s=target.rto_s,
+            rpo_s=target.rpo_s,
+            rto_bound=target.rto_bound,
+            rpo_bound=target.rpo_bound,
+            source=target.source,
+            file=target.file,
+        ),
+        fault=FaultBlock(
+            name=t0.fault if t0 else None,
+            injected_at=t0.wall if t0 else None,
+            t0_source=t0.source if t0 else None,
+            reverted_at=reverted_at(t0),
+            detail=fault_details() or None,
+        ),
+        rto=rto_block,
+        rpo=rpo_block,
+        replication_lag_s=_replication_lag(session),
+        availability=_availability(session, origin),
+        sampling=SamplingBlock(
+            interval_s=session.interval,
+            timeout_s=session.sample_timeout,
+            started_at=session.started_wall,
+            samplers=[SamplerRef(name=s.name, kind=s.kind) for s in session.samplers],
+        ),
+        environment=session.environment(),
+        errors=list(session.errors),
+    )

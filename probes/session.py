@@ -20,6 +20,7 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.core.recovery_schema import EnvironmentBlock, RecoveryBlock
 from chaosaws_ext.core.timeline import wall_now
 from chaosaws_ext.runcontext import current_run  # moves to core.identity
 from probes import recovery_block as _block
@@ -256,10 +257,10 @@ class MeasurementSession:
     def phases(self, t0: T0, by_sampler: dict[str, RtoResult]) -> dict[str, float | None]:
         return _block.phases(self, t0, by_sampler)
 
-    def environment(self) -> dict[str, Any]:
+    def environment(self) -> EnvironmentBlock:
         return environment(self.spec.samplers, self.spec.markers, self.configuration, self.secrets)
 
-    def recovery_block(self) -> dict[str, Any]:
+    def recovery_block(self) -> RecoveryBlock:
         """The journal's top-level ``recovery`` block (:mod:`probes.recovery_block`)."""
         return _block.recovery_block(self)
 

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chaosaws_ext.core.recovery_schema import problems
 from probes import session as measurement
 from probes.outage_servers import SwitchableServer
 from probes.recovery import Marker
@@ -136,6 +137,7 @@ def test_postgres_markers_lost_in_the_middle_and_at_the_end(start_session, postg
     assert verdict["measured_s"] == pytest.approx(max(middle_span, end_span), abs=0.001)
     assert verdict["met"] == (verdict["measured_s"] <= 0.5)
     block = session.recovery_block()
+    assert problems(block) == []
     assert block["rpo"]["lost"] == 5 and block["rpo"]["resolution_s"] == WRITER_INTERVAL
     session.cleanup()
     assert pg_rows(postgres, session.run_id) == set()
@@ -252,6 +254,7 @@ def test_dynamodb_markers_rpo_lag_and_cleanup(start_session, moto_endpoint) -> N
             )
         session.stop()  # waits (bounded) until the replica saw every marker
     block = session.recovery_block()
+    assert problems(block) == []  # the lag block too
     assert block["rpo"]["lost"] == 2
     expected = markers[lost[-1]].ack_mono - markers[acked[2]].ack_mono
     assert block["rpo"]["measured_s"] == pytest.approx(expected, abs=0.001)
