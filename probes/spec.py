@@ -9,8 +9,8 @@ from typing import Any
 from chaoslib.types import Configuration
 
 from probes.checks import SAMPLER_KINDS, SpecError, build_check
+from probes.dr_targets import ServiceTarget, target_for
 from probes.samplers import MAX_HZ
-from probes.targets import ServiceTarget, target_for
 
 __all__ = ["MeasurementSpec", "SpecError", "parse_spec"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaosaws_ext.core.timeline import fault_stamps
+from probes.dr_targets import meets
 from probes.recovery import RtoResult, compute_rto
-from probes.targets import meets
 
 if TYPE_CHECKING:
     from probes.session import MeasurementSession
