@@ -21,7 +21,7 @@ from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.numbers import checked_integer, checked_number
 from probes import session as measurement
-from probes.targets import TargetsError, meets, target_for
+from probes.dr_targets import TargetsError, meets, target_for
 
 __all__ = ["wait_for_recovery", "rto_within_target", "rpo_within_target"]
 

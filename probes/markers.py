@@ -44,7 +44,7 @@ __all__ = [
     "LagPoller",
 ]
 
-logger = logging.getLogger("chaosaws_ext.probes")
+logger = logging.getLogger(__name__)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 __all__ = ["SwitchableServer", "OutageSwitch"]
 
-logger = logging.getLogger("chaosaws_ext.probes")
+logger = logging.getLogger(__name__)
 
 _OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 _FAIL = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\ndown"

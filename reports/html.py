@@ -22,7 +22,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from reports.charts import HATCH_DEFS, Mark, availability_chart, replication_lag_chart, trend_chart
-from reports.journal import Journal, as_journals, get_path, number, parse_time
+from reports.journal import Journal, as_journals, get_path, number, parse_time, recovery_value
 from reports.redaction import CUT_MARK, mask_journals
 from reports.series import failing_spans, parse_samples
 from reports.trend import ExperimentTrend, build_trends
@@ -30,7 +30,7 @@ from reports.verdicts import VERDICTS, RunSummary, format_seconds, summarise
 
 __all__ = ["build_report_html", "render_html"]
 
-logger = logging.getLogger("reports")
+logger = logging.getLogger(__name__)
 
 _PHASE_WORDS = {
     "detected_s": "detected",
@@ -156,18 +156,21 @@ def _timeline(
     """The availability block for display and its chart; notes on what was odd."""
     notes: list[str] = []
     recovery = journal.recovery
-    availability = get_path(recovery, "availability")
+    availability = recovery_value(recovery, "availability")
     if not isinstance(availability, dict):
         return None, None, notes
-    samples, skipped = parse_samples(availability.get("series"))
+    samples, skipped = parse_samples(recovery_value(recovery, "availability", "series"))
     if skipped:
         notes.append(f"{skipped} malformed availability sample(s) ignored")
-    injected = parse_time(get_path(recovery, "fault", "injected_at"))
+    injected = parse_time(recovery_value(recovery, "fault", "injected_at"))
     # t_rel_s counts from the fault's t0, or from the sampling start when there is no t0
     origin = (
-        parse_time(availability.get("origin") or availability.get("started_at"))
+        parse_time(
+            recovery_value(recovery, "availability", "origin")
+            or recovery_value(recovery, "availability", "started_at")
+        )
         or injected
-        or parse_time(get_path(recovery, "sampling", "started_at"))
+        or parse_time(recovery_value(recovery, "sampling", "started_at"))
     )
 
     def rel(value: Any) -> float | None:
@@ -176,18 +179,18 @@ def _timeline(
             return None
         return (moment - origin).total_seconds()
 
-    t0 = rel(get_path(recovery, "fault", "injected_at"))
+    t0 = rel(recovery_value(recovery, "fault", "injected_at"))
     if t0 is None and injected is None and summary.rto.measured_s is not None:
         t0 = 0.0 if origin is None else None
     spans = failing_spans(samples)
     marks: list[Mark] = []
     if t0 is not None:
         marks.append(Mark(t0, "injected", "fault injected"))
-    reverted = rel(get_path(recovery, "fault", "reverted_at"))
+    reverted = rel(recovery_value(recovery, "fault", "reverted_at"))
     if reverted is not None:
         marks.append(Mark(reverted, "reverted", "reverted"))
-    outage_start = rel(summary.rto.details.get("outage_started_at"))
-    recovered = rel(summary.rto.details.get("recovered_at"))
+    outage_start = rel(recovery_value(recovery, "rto", "outage_started_at"))
+    recovered = rel(recovery_value(recovery, "rto", "recovered_at"))
     if recovered is None and t0 is not None and summary.rto.measured_s:
         recovered = t0 + summary.rto.measured_s
     if outage_start is None and spans and summary.rto.measured_s:
@@ -207,9 +210,9 @@ def _timeline(
         return availability, None, notes
     chart = availability_chart(samples, spans, marks, outage, title="Availability timeline")
     display = {
-        "samples": availability.get("samples", len(samples)),
-        "ok": availability.get("ok"),
-        "ratio": number(availability.get("ratio")),
+        "samples": recovery_value(recovery, "availability", "samples", default=len(samples)),
+        "ok": recovery_value(recovery, "availability", "ok"),
+        "ratio": number(recovery_value(recovery, "availability", "ratio")),
         "series_points": len(samples),
         "failing_spans": len(spans),
     }
@@ -217,11 +220,14 @@ def _timeline(
 
 
 def _lag(journal: Journal, summary: RunSummary) -> tuple[dict[str, float | None] | None, Any]:
-    lag = get_path(journal.recovery, "replication_lag_s")
+    recovery = journal.recovery
+    lag = recovery_value(recovery, "replication_lag_s")
     if not isinstance(lag, dict):
         return None, None
-    values = {k: number(lag.get(k)) for k in ("p50", "p99", "max")}
-    raw_series = lag.get("series")
+    values = {
+        k: number(recovery_value(recovery, "replication_lag_s", k)) for k in ("p50", "p99", "max")
+    }
+    raw_series = recovery_value(recovery, "replication_lag_s", "series")
     series = []
     if isinstance(raw_series, list):
         for row in raw_series:
@@ -258,7 +264,7 @@ def _environment(journal: Journal, summary: RunSummary) -> list[tuple[str, str]]
 
 def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSection:
     recovery = journal.recovery
-    phases_raw = summary.rto.details.get("phases")
+    phases_raw = recovery_value(recovery, "rto", "phases")
     phases = []
     if isinstance(phases_raw, dict):
         for key, value in phases_raw.items():
@@ -266,27 +272,29 @@ def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSec
                 (_PHASE_WORDS.get(key, key.removesuffix("_s")), format_seconds(number(value)))
             )
     rto_edges = [
-        ("outage started", _when(summary.rto.details.get("outage_started_at"))),
-        ("recovered", _when(summary.rto.details.get("recovered_at"))),
+        ("outage started", _when(recovery_value(recovery, "rto", "outage_started_at"))),
+        ("recovered", _when(recovery_value(recovery, "rto", "recovered_at"))),
     ]
     rpo_counts = [
         (f"writes {name}", str(value) if value is not None else "—")
         for name in ("written", "acknowledged", "lost")
-        for value in [summary.rpo.details.get(name)]
+        for value in [recovery_value(recovery, "rpo", name)]
     ]
     for figure, rows in ((summary.rto, rto_edges), (summary.rpo, rpo_counts)):
-        reason = figure.details.get("reason")
+        reason = recovery_value(recovery, figure.name.lower(), "reason")
         if reason:
             rows.append(("why", str(_short(reason, 300))))
-    target_source = get_path(recovery, "target", "file") or get_path(recovery, "target", "source")
+    target_source = recovery_value(recovery, "target", "file") or recovery_value(
+        recovery, "target", "source"
+    )
     if target_source:
         rto_edges.append(("targets from", str(_short(target_source, 200))))
     availability, chart, notes = _timeline(journal, summary)
     lag, lag_chart = _lag(journal, summary)
     before = journal.steady_state("before")
     after = journal.steady_state("after")
-    fault = get_path(recovery, "fault", default={})
-    errors = get_path(recovery, "errors", default=[])
+    fault = recovery_value(recovery, "fault", default={})
+    errors = recovery_value(recovery, "errors", default=[])
     for error in errors if isinstance(errors, list) else [errors]:
         notes.append(f"measurement: {_short(error, 300)}")
     if not recovery:

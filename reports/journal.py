@@ -1,6 +1,8 @@
 """The journal schema: loading Chaos Toolkit journals and reading them tolerantly.
 
-This is the only module of ``reports`` that knows where things live in a journal. Every
+This is the only module of ``reports`` that knows where things live in a journal; inside
+the ``recovery`` block, every field is named through the block's schema
+(:mod:`chaosaws_ext.core.recovery_schema`) with :func:`recovery_value`. Every
 accessor tolerates missing keys, ``null`` values and wrong types: a SIGINT journal has no
 ``status``, a plain chaostoolkit experiment has no ``recovery`` block, an old control may
 write fewer fields. Nothing here raises on a journal that was parsed; only
@@ -17,19 +19,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaosaws_ext.core.recovery_schema import field as schema_field
+
 __all__ = [
     "Journal",
     "JournalError",
     "as_journals",
+    "fault_value",
     "find_journal_files",
     "get_path",
     "load_journal",
     "load_journals",
     "number",
     "parse_time",
+    "recovery_value",
 ]
 
-logger = logging.getLogger("reports")
+logger = logging.getLogger(__name__)
 
 #: run statuses chaoslib writes; a journal without one was interrupted (SIGINT).
 KNOWN_STATUSES = ("completed", "deviated", "failed", "aborted", "interrupted")
@@ -109,6 +115,19 @@ def get_path(data: Any, *keys: str | int, default: Any = None) -> Any:
                 return default
             current = current[key]
     return default if current is None else current
+
+
+def recovery_value(recovery: Any, *path: str, default: Any = None) -> Any:
+    """The ``recovery`` block's field at ``path``, or ``default`` when it is missing, null or
+    of the wrong type. ``path`` is checked against the schema (KeyError naming the step it
+    does not hold): a renamed field breaks its reader here, not silently in a report."""
+    return get_path(recovery, *schema_field(*path), default=default)
+
+
+def fault_value(fault: Any, key: str) -> Any:
+    """A field of one fault record (``recovery.fault``, or one item of a list of them),
+    named through the schema like :func:`recovery_value`."""
+    return get_path(fault, schema_field("fault", key)[-1])
 
 
 def number(value: Any) -> float | None:

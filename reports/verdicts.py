@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reports.journal import Journal, get_path, number, parse_time
+from reports.journal import (
+    Journal,
+    fault_value,
+    get_path,
+    number,
+    parse_time,
+    recovery_value,
+)
 
 __all__ = [
     "VERDICTS",
@@ -133,15 +140,15 @@ class RunSummary:
 
 
 def _figure(recovery: dict[str, Any] | None, name: str) -> Figure:
-    key = name.lower()
-    block = get_path(recovery, key, default={})
+    key = name.lower()  # "rto" or "rpo": the block of the figure
+    block = recovery_value(recovery, key, default={})
     block = block if isinstance(block, dict) else {}
-    measured = number(block.get("measured_s"))
-    target = number(get_path(recovery, "target", f"{key}_s"))
+    measured = number(recovery_value(recovery, key, "measured_s"))
+    target = number(recovery_value(recovery, "target", f"{key}_s"))
     if target is None:
-        target = number(block.get("target_s"))
-    resolution = number(block.get("resolution_s"))
-    met = block.get("met")
+        target = number(recovery_value(recovery, key, "target_s"))
+    resolution = number(recovery_value(recovery, key, "resolution_s"))
+    met = recovery_value(recovery, key, "met")
     if not isinstance(met, bool):
         met = None if measured is None or target is None else measured <= target
     elif measured is None and target is None:
@@ -151,7 +158,7 @@ def _figure(recovery: dict[str, Any] | None, name: str) -> Figure:
 
 
 def _faults(recovery: dict[str, Any] | None) -> list[dict[str, Any]]:
-    fault = get_path(recovery, "fault")
+    fault = recovery_value(recovery, "fault")
     if isinstance(fault, dict):
         return [fault]
     if isinstance(fault, list):
@@ -169,15 +176,15 @@ def _reverted(journal: Journal) -> tuple[bool | None, str]:
         names = ", ".join(str(get_path(r, "activity", "name", default="?")) for r in failed)
         return False, f"rollback did not succeed: {names}"
     if faults:
-        injected = [f for f in faults if f.get("injected_at")]
-        pending = [f for f in injected if not f.get("reverted_at")]
-        unstamped = all(f.get("t0_source") == "method-action" for f in pending)
+        injected = [f for f in faults if fault_value(f, "injected_at")]
+        pending = [f for f in injected if not fault_value(f, "reverted_at")]
+        unstamped = all(fault_value(f, "t0_source") == "method-action" for f in pending)
         if pending and unstamped and declared and len(rollbacks) >= len(declared):
             # t0 fell back to the end of the method's first action: the fault does not
             # stamp, so it cannot stamp its revert either; the rollbacks are the evidence
             return True, "every rollback succeeded (the fault records no revert time)"
         if pending:
-            names = ", ".join(str(f.get("name") or "fault") for f in pending)
+            names = ", ".join(str(fault_value(f, "name") or "fault") for f in pending)
             return False, f"no revert recorded for {names}"
         if not injected:
             return True, "no fault was injected"
@@ -219,8 +226,8 @@ def summarise(journal: Journal) -> RunSummary:
     rpo = _figure(recovery, "RPO")
     verdict, reason = _verdict(journal, rto, rpo)
     reverted, reverted_reason = _reverted(journal)
-    environment = get_path(recovery, "environment", "target")
-    service = get_path(recovery, "service")
+    environment = recovery_value(recovery, "environment", "target")
+    service = recovery_value(recovery, "service")
     failed_activities = sum(
         1 for r in journal.activities("run") if r.get("status") not in ("succeeded", None)
     )
@@ -233,12 +240,13 @@ def summarise(journal: Journal) -> RunSummary:
         measured=recovery is not None,
         service=str(service) if service is not None else None,
         environment=str(environment).lower() if environment else "unknown",
-        region=str(get_path(recovery, "environment", "region") or "") or None,
-        account=str(get_path(recovery, "environment", "account") or "") or None,
+        region=str(recovery_value(recovery, "environment", "region") or "") or None,
+        account=str(recovery_value(recovery, "environment", "account") or "") or None,
         rto=rto,
         rpo=rpo,
         reverted=reverted,
         reverted_reason=reverted_reason,
-        started_at=journal.started_at or parse_time(get_path(recovery, "fault", "injected_at")),
+        started_at=journal.started_at
+        or parse_time(recovery_value(recovery, "fault", "injected_at")),
         failed_activities=failed_activities,
     )

@@ -11,6 +11,7 @@ import pytest
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
 from chaosaws_ext.controls import measurement as control
+from chaosaws_ext.core.recovery_schema import problems
 from chaosaws_ext.core.timeline import mark_phase
 from chaosaws_ext.mutation import stamp_injected, stamp_reverted
 from probes import activities
@@ -136,6 +137,7 @@ def test_life_cycle_with_a_fault_stamp_phases_and_a_rollback(server, tmp_path: P
     assert environment == {"target": "sandbox", "region": "eu-south-1", "account": None}
     assert versions["chaostoolkit-lib"] and versions["chaosaws-ext"]
     assert block["errors"] == []
+    assert problems(block) == []  # chaosaws_ext.core.recovery_schema
 
 
 def test_after_experiment_writes_the_block_even_when_sampling_never_started(server) -> None:
@@ -147,6 +149,7 @@ def test_after_experiment_writes_the_block_even_when_sampling_never_started(serv
     block = journal["recovery"]
     assert block["rto"]["met"] is False and block["rto"]["measured_s"] is None
     assert "no t0" in block["rto"]["reason"]
+    assert problems(block) == []
 
 
 def test_sandbox_detection_from_the_endpoint(server, monkeypatch, moto_endpoint) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chaosaws_ext.core.recovery_schema import problems
 from probes import session as measurement
 from probes.outage_servers import SwitchableServer
 from probes.recovery import Marker
@@ -136,9 +137,31 @@ def test_postgres_markers_lost_in_the_middle_and_at_the_end(start_session, postg
     assert verdict["measured_s"] == pytest.approx(max(middle_span, end_span), abs=0.001)
     assert verdict["met"] == (verdict["measured_s"] <= 0.5)
     block = session.recovery_block()
+    assert problems(block) == []
     assert block["rpo"]["lost"] == 5 and block["rpo"]["resolution_s"] == WRITER_INTERVAL
     session.cleanup()
     assert pg_rows(postgres, session.run_id) == set()
+
+
+def test_verdicts_during_the_method_leave_the_writer_running(start_session, postgres) -> None:
+    """A verdict asked before the method ends (a continuous hypothesis) judges nothing
+    yet and changes nothing: the writer keeps writing, the RPO is read back by stop."""
+    session = start_session(
+        {"kind": "postgres", "dsn": postgres.get_uri(), "interval_s": WRITER_INTERVAL}
+    )
+    wait_acked(session, 3)
+    early = [session.rpo_verdict(), session.rpo_verdict()]
+    assert early[0] == early[1]
+    assert early[0]["measured_s"] is None and early[0]["met"] is False  # db has an RPO target
+    assert early[0]["reason"].startswith("RPO not measured: the markers are still being written")
+    session.rto_verdict()
+    assert session.rpo_result is None and session.stopped_mono is None
+    before = len(by_seq(session))
+    wait_acked(session, before + 3)  # still writing after the verdicts
+    session.stop()
+    verdict = session.rpo_verdict()
+    assert verdict["measured_s"] == 0.0 and verdict["acknowledged"] >= before + 3
+    session.cleanup()
 
 
 def test_postgres_markers_unreachable_primary(start_session) -> None:
@@ -231,6 +254,7 @@ def test_dynamodb_markers_rpo_lag_and_cleanup(start_session, moto_endpoint) -> N
             )
         session.stop()  # waits (bounded) until the replica saw every marker
     block = session.recovery_block()
+    assert problems(block) == []  # the lag block too
     assert block["rpo"]["lost"] == 2
     expected = markers[lost[-1]].ack_mono - markers[acked[2]].ack_mono
     assert block["rpo"]["measured_s"] == pytest.approx(expected, abs=0.001)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.targets import (
+from probes.dr_targets import (
     TargetsError,
     load_targets,
     meets,
@@ -97,3 +97,11 @@ def test_meets() -> None:
     assert meets(0.0, 0.0, "<=") is True
     assert meets(None, 10.0, "<=") is False
     assert meets(5.0, None, "<=") is None
+
+
+def test_the_old_module_path_still_imports_the_same_objects() -> None:
+    import probes.dr_targets as new
+    import probes.targets as old
+
+    assert set(old.__all__) == set(new.__all__)
+    assert all(getattr(old, name) is getattr(new, name) for name in new.__all__)

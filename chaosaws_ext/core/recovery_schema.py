@@ -1,0 +1,266 @@
+"""The journal's top-level ``recovery`` block as types: what the measurement writes
+(``probes.recovery_block``) and what ``reports`` reads, named once.
+
+Field names may grow, never change meaning (architecture notes, "The recovery journal
+block"). Writers build these TypedDicts; readers name a field with :func:`field`, which
+refuses a path the schema does not hold, so a renamed field breaks its readers loudly
+instead of blanking a report. :func:`problems` checks a parsed block against the types.
+A block written after a failure holds ``service`` and ``errors`` only (every other key
+is ``NotRequired`` for readers; the writer always fills them).
+"""
+
+import types
+from typing import Any, NotRequired, TypedDict, Union, get_args, get_origin, get_type_hints
+
+__all__ = [
+    "RecoveryBlock",
+    "TargetBlock",
+    "FaultBlock",
+    "RtoBlock",
+    "SamplerRto",
+    "RpoBlock",
+    "LagBlock",
+    "AvailabilityBlock",
+    "SamplerAvailability",
+    "SamplingBlock",
+    "SamplerRef",
+    "EnvironmentBlock",
+    "field",
+    "is_field",
+    "problems",
+]
+
+Seconds = float | None  # a duration in seconds; None when not measured / no target
+Instant = str | None  # ISO 8601 wall time (UTC); None when it did not happen
+
+
+class TargetBlock(TypedDict):
+    """The DR plan's targets the run was judged against (targets.yaml)."""
+
+    rto_s: Seconds
+    rpo_s: Seconds
+    rto_bound: str  # "<=" or "<"
+    rpo_bound: str
+    source: str  # where the plan states it
+    file: str  # the targets file used
+
+
+class FaultBlock(TypedDict):
+    """t0 and the fault's revert: what the RTO is measured from."""
+
+    name: str | None
+    injected_at: Instant  # t0: the fault's mutating call returned
+    t0_source: str | None  # "stamp" or "method-action" (fallback)
+    reverted_at: Instant
+    detail: dict[str, Any] | None  # the fault's own findings (core.timeline)
+
+
+class SamplerRto(TypedDict):
+    measured_s: Seconds
+    outage: bool
+    failed_samples: int
+    judge: bool  # false: observed, not judged
+
+
+class RtoBlock(TypedDict):
+    """RTO = recovery (first of K consecutive successes after the outage) - t0."""
+
+    measured_s: Seconds
+    resolution_s: float  # the sampling interval
+    met: bool
+    target_s: Seconds
+    reason: str | None  # why not met / not measured
+    consecutive: int  # K
+    outage_started_at: Instant
+    recovered_at: Instant
+    phases: dict[str, Seconds]  # detected_s, first_success_s, <fault phase>_s, ... from t0
+    by_sampler: dict[str, SamplerRto]
+
+
+class RpoBlock(TypedDict):
+    """RPO = the longest span of acknowledged write markers lost; 0 when none is."""
+
+    measured_s: Seconds
+    resolution_s: float | None  # the writer interval; None when not measured
+    met: bool | None  # None: this experiment does not judge RPO (no markers)
+    target_s: Seconds
+    reason: str | None
+    written: int
+    acknowledged: int
+    lost: int
+    cleaned_up: NotRequired[int]  # markers deleted after the run
+
+
+class LagBlock(TypedDict):
+    """DynamoDB replication lag: first visibility in the replica - acknowledgement."""
+
+    p50: Seconds
+    p99: Seconds
+    max: Seconds
+    count: int
+    unseen: int  # acknowledged markers never seen in the replica
+    resolution_s: float  # the lag poller's interval
+    series: NotRequired[list[list[float]]]  # [t_rel_s, lag_s]; read by reports, not written
+
+
+class SamplerAvailability(TypedDict):
+    samples: int
+    ok: int
+    ratio: float | None
+
+
+class AvailabilityBlock(TypedDict):
+    """The headline sampler's samples: counts and ``[t_rel_s, ok, latency_ms]`` rows,
+    ``t_rel_s`` from t0 (from the sampling start without a t0)."""
+
+    samples: int
+    ok: int
+    ratio: float | None
+    series: list[list[float | int | None]]
+    sampler: NotRequired[str]
+    by_sampler: NotRequired[dict[str, SamplerAvailability]]
+    origin: NotRequired[Instant]  # the series' zero when not t0; read by reports, not written
+    started_at: NotRequired[Instant]  # older name of ``origin``; read by reports, not written
+
+
+class SamplerRef(TypedDict):
+    name: str
+    kind: str
+
+
+class SamplingBlock(TypedDict):
+    interval_s: float
+    timeout_s: float
+    started_at: Instant
+    samplers: list[SamplerRef]
+
+
+class EnvironmentBlock(TypedDict):
+    target: str  # "sandbox" or "aws"
+    region: str | None
+    account: str | None
+    versions: dict[str, str | None]
+
+
+class RecoveryBlock(TypedDict):
+    service: str
+    target: NotRequired[TargetBlock]
+    fault: NotRequired[FaultBlock]
+    rto: NotRequired[RtoBlock]
+    rpo: NotRequired[RpoBlock]
+    replication_lag_s: NotRequired[LagBlock | None]
+    availability: NotRequired[AvailabilityBlock]
+    sampling: NotRequired[SamplingBlock]
+    environment: NotRequired[EnvironmentBlock]
+    errors: list[str]
+
+
+def _hints(typed: Any) -> dict[str, Any]:
+    return get_type_hints(typed)
+
+
+def _is_typeddict(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, dict) and hasattr(kind, "__total__")
+
+
+def _strip(kind: Any) -> Any:
+    """``NotRequired[X]`` -> X and ``X | None`` -> X (for walking a path)."""
+    if get_origin(kind) is NotRequired:
+        kind = get_args(kind)[0]
+    if get_origin(kind) in (Union, types.UnionType):
+        rest = [a for a in get_args(kind) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return kind
+
+
+def _step(kind: Any, key: str, where: str) -> Any:
+    kind = _strip(kind)
+    if _is_typeddict(kind):
+        hints = _hints(kind)
+        if key not in hints:
+            raise KeyError(f"recovery schema: {where} has no field {key!r}")
+        return hints[key]
+    if get_origin(kind) is dict:  # a mapping by name (by_sampler, phases, versions)
+        return get_args(kind)[1]
+    raise KeyError(f"recovery schema: {where} is a value, not a block: no {key!r} in it")
+
+
+def field(*path: str) -> tuple[str, ...]:
+    """``path`` into the recovery block, checked against the schema (KeyError naming the
+    first step it does not hold): readers name every field they read through this."""
+    kind: Any = RecoveryBlock
+    where = "recovery"
+    for key in path:
+        kind = _step(kind, key, where)
+        where = f"{where}.{key}"
+    return tuple(path)
+
+
+def is_field(*path: str) -> bool:
+    try:
+        field(*path)
+    except KeyError:
+        return False
+    return True
+
+
+def _check(value: Any, kind: Any, where: str, found: list[str]) -> None:
+    origin = get_origin(kind)
+    if origin is NotRequired:
+        _check(value, get_args(kind)[0], where, found)
+    elif kind is Any:
+        return
+    elif origin in (Union, types.UnionType):
+        for option in get_args(kind):
+            trial: list[str] = []
+            _check(value, option, where, trial)
+            if not trial:
+                return
+        found.append(f"{where}: {value!r} is not {kind}")
+    elif kind is type(None):
+        if value is not None:
+            found.append(f"{where}: {value!r} is not null")
+    elif _is_typeddict(kind):
+        if not isinstance(value, dict):
+            found.append(f"{where}: {type(value).__name__}, not an object")
+            return
+        hints = _hints(kind)
+        for key in sorted(kind.__required_keys__ - set(value)):
+            found.append(f"{where}.{key}: missing")
+        for key in sorted(set(value) - set(hints)):
+            found.append(f"{where}.{key}: not in the schema")
+        for key, item in value.items():
+            if key in hints:
+                _check(item, hints[key], f"{where}.{key}", found)
+    elif origin is dict:
+        if not isinstance(value, dict):
+            found.append(f"{where}: {type(value).__name__}, not an object")
+            return
+        key_kind, item_kind = get_args(kind)
+        for key, item in value.items():
+            _check(key, key_kind, f"{where} key", found)
+            _check(item, item_kind, f"{where}.{key}", found)
+    elif origin is list:
+        if not isinstance(value, list):
+            found.append(f"{where}: {type(value).__name__}, not a list")
+            return
+        (item_kind,) = get_args(kind)
+        for index, item in enumerate(value):
+            _check(item, item_kind, f"{where}[{index}]", found)
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            found.append(f"{where}: {value!r} is not a number")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            found.append(f"{where}: {value!r} is not an integer")
+    elif isinstance(kind, type) and not isinstance(value, kind):
+        found.append(f"{where}: {value!r} is not {kind.__name__}")
+
+
+def problems(block: Any) -> list[str]:
+    """What in ``block`` does not match :class:`RecoveryBlock` (empty: it matches);
+    extra keys are reported too: a new field is added here first."""
+    found: list[str] = []
+    _check(block, RecoveryBlock, "recovery", found)
+    return found

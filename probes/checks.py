@@ -1,0 +1,378 @@
+"""The data-plane checks a sampler runs, one per ``kind``; each is a callable
+``check(timeout) -> detail`` that raises on failure, with its arguments checked at
+construction (:class:`SpecError`) without touching the target.
+
+Kinds: ``http`` (URL, expected status/body), ``http_dns`` (the URL's host resolved
+against a chosen nameserver, answer cached for its TTL like a client would, Host header
+and SNI kept), ``tcp`` (connect), ``postgres`` (connect + query with connect and
+statement timeouts, psycopg 3), ``dynamodb`` (GetItem or PutItem; its client's
+connect/read timeouts are configuration ``aws_probe_client_timeout``, default 2 s, never
+below 1 s, and its connection is warmed by one DescribeTable before the first tick: the
+per-sample deadline stays the sampler's, see chaosaws_ext.core.clients).
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import math
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from chaoslib.types import Configuration, Secrets
+
+from chaosaws_ext.core.clients import aws_client, probe_client_config
+from chaosaws_ext.core.timeline import wall_now
+
+__all__ = [
+    "CheckFailed",
+    "Check",
+    "HttpCheck",
+    "DnsHttpCheck",
+    "TcpCheck",
+    "PostgresCheck",
+    "DynamoDbCheck",
+    "SpecError",
+    "build_check",
+    "error_class",
+    "SAMPLER_KINDS",
+]
+
+SAMPLER_KINDS = ("http", "http_dns", "tcp", "postgres", "dynamodb")
+Check = Callable[[float], str | None]  # check(timeout) -> detail; raises on failure
+
+
+class SpecError(ValueError):
+    """A sampler or marker spec is wrong (message names the key)."""
+
+
+class CheckFailed(Exception):
+    """A check saw the target answer wrongly; ``kind`` is the error class."""
+
+    def __init__(self, kind: str, message: str = "") -> None:
+        super().__init__(message or kind)
+        self.kind = kind
+
+
+def error_class(error: BaseException) -> str:
+    """A short, stable class for a failure: timeout, refused, reset, dns, status, ..."""
+    if isinstance(error, CheckFailed):
+        return error.kind
+    if isinstance(error, TimeoutError | socket.timeout):
+        return "timeout"
+    if isinstance(error, ConnectionRefusedError):
+        return "refused"
+    if isinstance(error, ConnectionResetError | BrokenPipeError | http.client.RemoteDisconnected):
+        return "reset"
+    if isinstance(error, socket.gaierror):
+        return "dns"
+    if isinstance(error, ssl.SSLError):
+        return "tls"
+    name = type(error).__name__
+    text = str(error).lower()
+    if "timeout" in text or "timed out" in text:
+        return "timeout"
+    if "refused" in text:
+        return "refused"
+    return name
+
+
+class _SniHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address while presenting (and verifying) another name."""
+
+    def __init__(self, address: str, port: int, server_name: str, **kwargs: Any) -> None:
+        super().__init__(address, port, **kwargs)
+        self._server_name = server_name
+
+    def connect(self) -> None:  # pragma: no cover - exercised against real TLS only
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self._server_name)
+
+
+class HttpCheck:
+    """GET a URL on a fresh connection; ok when status and body match."""
+
+    def __init__(
+        self,
+        url: str,
+        expect_status: list[int] | None = None,
+        expect_body: str | None = None,
+        verify_tls: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SpecError(f"url must be http(s)://host[:port]/path, got {url!r}")
+        self.url = url
+        self.https = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.https else 80)
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.expect_status = list(expect_status or [200])
+        self.expect_body = expect_body
+        self.headers = dict(headers or {})
+        self.context = ssl.create_default_context()
+        if not verify_tls:
+            self.context.check_hostname = False
+            self.context.verify_mode = ssl.CERT_NONE
+
+    def request(self, timeout: float, address: str | None = None) -> str | None:
+        host_header = self.host if self.port in (80, 443) else f"{self.host}:{self.port}"
+        if self.https:
+            conn: http.client.HTTPConnection = _SniHTTPSConnection(
+                address or self.host, self.port, self.host, timeout=timeout, context=self.context
+            )
+        else:
+            conn = http.client.HTTPConnection(address or self.host, self.port, timeout=timeout)
+        try:
+            conn.request(
+                "GET",
+                self.path,
+                headers={"Host": host_header, "Connection": "close", **self.headers},
+            )
+            response = conn.getresponse()
+            body = response.read(65536)
+        finally:
+            conn.close()
+        if response.status not in self.expect_status:
+            raise CheckFailed("status", f"HTTP {response.status}")
+        if self.expect_body is not None and self.expect_body not in body.decode("utf-8", "replace"):
+            raise CheckFailed("body", "expected text not in the body")
+        return address
+
+    def __call__(self, timeout: float) -> str | None:
+        return self.request(timeout)
+
+
+class DnsHttpCheck:
+    """HTTP(S) through a DNS name resolved against one nameserver, honouring the TTL.
+
+    The A answer is cached until its TTL expires, as a client resolver would; that is
+    how a Route 53 failover is seen by clients. ``detail`` is the address used.
+    """
+
+    def __init__(self, url: str, nameserver: str | None, **http: Any) -> None:
+        self.http = HttpCheck(url, **http)
+        self.nameserver: str | None = None  # None: the system's resolvers
+        self.ns_port = 53
+        if nameserver:
+            host, port = nameserver, "53"
+            if nameserver.count(":") == 1 or nameserver.startswith("["):
+                host, _, port = nameserver.rpartition(":")
+            host = host.strip("[]")
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                raise SpecError(
+                    f"nameserver must be 'ip' or 'ip:port', got {nameserver!r}"
+                ) from None
+            if not port.isdigit():
+                raise SpecError(f"nameserver must be 'ip' or 'ip:port', got {nameserver!r}")
+            self.nameserver, self.ns_port = host, int(port)
+        self._lock = threading.Lock()
+        self._cached: tuple[str, float] | None = None  # (address, expires monotonic)
+
+    def resolve(self, timeout: float) -> str:
+        now = time.monotonic()
+        with self._lock:
+            if self._cached and now < self._cached[1]:
+                return self._cached[0]
+        import dns.exception
+        import dns.resolver
+
+        if self.nameserver is None:
+            resolver = dns.resolver.Resolver()
+        else:
+            resolver = dns.resolver.Resolver(configure=False)
+            resolver.nameservers = [self.nameserver]
+            resolver.port = self.ns_port
+        resolver.cache = None
+        try:
+            answer = resolver.resolve(self.http.host, "A", lifetime=timeout, search=False)
+        except dns.exception.Timeout as error:
+            raise CheckFailed("dns_timeout", str(error)) from error
+        except dns.exception.DNSException as error:
+            raise CheckFailed("dns", str(error)) from error
+        address = str(answer[0])
+        ttl = answer.rrset.ttl if answer.rrset is not None else 0
+        with self._lock:
+            self._cached = (address, now + ttl)
+        return address
+
+    def __call__(self, timeout: float) -> str | None:
+        start = time.monotonic()
+        address = self.resolve(timeout)
+        remaining = max(0.001, timeout - (time.monotonic() - start))
+        try:
+            return self.http.request(remaining, address)
+        except Exception as error:  # keep the class, add the address used
+            raise CheckFailed(error_class(error), f"{error} via {address}") from error
+
+
+class TcpCheck:
+    def __init__(self, host: str, port: int) -> None:
+        if not host or not isinstance(port, int) or not 0 < port < 65536:
+            raise SpecError(f"tcp needs host and a port 1-65535, got {host!r}:{port!r}")
+        self.host, self.port = host, port
+
+    def __call__(self, timeout: float) -> str | None:
+        with socket.create_connection((self.host, self.port), timeout=timeout):
+            return None
+
+
+class PostgresCheck:
+    """Connect and run one query on a fresh connection (connect and statement timeouts)."""
+
+    def __init__(self, dsn: str, query: str = "SELECT 1") -> None:
+        if not dsn:
+            raise SpecError("postgres needs a dsn")
+        self.dsn, self.query = dsn, query
+
+    def __call__(self, timeout: float) -> str | None:
+        import psycopg
+
+        statement_ms = max(1, int(timeout * 1000))
+        with psycopg.connect(
+            self.dsn,
+            connect_timeout=max(2, math.ceil(timeout)),  # libpq's minimum is 2 s
+            autocommit=True,
+            options=f"-c statement_timeout={statement_ms}",
+        ) as conn:
+            conn.execute(self.query).fetchone()
+        return None
+
+
+class DynamoDbCheck:
+    """GetItem (or PutItem) on one key, no retries; the client's timeouts are the floored
+    probe timeouts (chaosaws_ext.core.clients.probe_client_config), the deadline the Sampler's.
+
+    Without ``key``, the table's key schema is read once (DescribeTable) and the item
+    ``gameday-health`` (string keys; 0 for a number sort key) is used: a GetItem of a
+    missing item succeeds, which is all a data-plane check needs.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        key: dict[str, Any] | None = None,
+        operation: str = "get",
+        region: str | None = None,
+        configuration: Configuration | None = None,
+        secrets: Secrets | None = None,
+    ) -> None:
+        if not table:
+            raise SpecError("dynamodb needs table")
+        if key is not None and (not isinstance(key, dict) or not key):
+            raise SpecError("dynamodb key must be a mapping of key attributes (or omitted)")
+        if operation not in ("get", "put"):
+            raise SpecError(f"dynamodb operation must be 'get' or 'put', got {operation!r}")
+        from boto3.dynamodb.types import TypeSerializer
+
+        serializer = TypeSerializer()
+        self.table, self.operation, self.region = table, operation, region
+        self.key: dict[str, Any] | None = None
+        if key is not None:
+            self.key = {name: serializer.serialize(value) for name, value in key.items()}
+        self.configuration, self.secrets = configuration, secrets
+        self._probe_client: Any = None
+        self._lock = threading.Lock()
+
+    def _client(self) -> Any:
+        """One client for every tick (so the warmed connection is reused), with the
+        floored probe timeouts: the tick's deadline is the Sampler's, not botocore's."""
+        with self._lock:
+            if self._probe_client is None:
+                self._probe_client = aws_client(
+                    "dynamodb",
+                    self.configuration,
+                    self.secrets,
+                    region=self.region,
+                    config=probe_client_config(self.configuration),
+                )
+            return self._probe_client
+
+    def warm(self) -> None:
+        """One cheap call before t0 (DescribeTable; it also yields the default key) so
+        the first samples do not pay for the TLS handshake."""
+        client = self._client()
+        if self.key is None:
+            self._item_key(client)
+        else:
+            client.describe_table(TableName=self.table)
+
+    def _item_key(self, client: Any) -> dict[str, Any]:
+        if self.key is None:
+            table = client.describe_table(TableName=self.table)["Table"]
+            types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+            self.key = {
+                k["AttributeName"]: (
+                    {"N": "0"} if types.get(k["AttributeName"]) == "N" else {"S": "gameday-health"}
+                )
+                for k in table["KeySchema"]
+            }
+        return self.key
+
+    def __call__(self, timeout: float) -> str | None:
+        client = self._client()
+        key = self._item_key(client)
+        if self.operation == "get":
+            client.get_item(TableName=self.table, Key=key)
+        else:
+            item = dict(key)
+            item["gameday_probe_at"] = {"S": wall_now()}
+            client.put_item(TableName=self.table, Item=item)
+        return None
+
+
+def build_check(
+    spec: dict[str, Any],
+    configuration: Configuration | None = None,
+    secrets: Secrets | None = None,
+) -> Check:
+    """A check from one sampler spec (see the control's argument schema)."""
+    kind = spec.get("kind")
+    if kind not in SAMPLER_KINDS:
+        raise SpecError(f"kind must be one of {', '.join(SAMPLER_KINDS)}, got {kind!r}")
+    http_args = {
+        "expect_status": spec.get("expect_status"),
+        "expect_body": spec.get("expect_body"),
+        "verify_tls": bool(spec.get("verify_tls", True)),
+        "headers": spec.get("headers"),
+    }
+    if kind in ("http", "http_dns"):
+        if not isinstance(spec.get("url"), str):
+            raise SpecError(f"{kind} needs url")
+        status = http_args["expect_status"]
+        if status is not None:
+            if isinstance(status, int):
+                http_args["expect_status"] = [status]
+            elif not (isinstance(status, list) and all(isinstance(s, int) for s in status)):
+                raise SpecError("expect_status must be an int or a list of ints")
+        if kind == "http":
+            return HttpCheck(spec["url"], **http_args)
+        nameserver = spec.get("nameserver")
+        if nameserver is not None and not isinstance(nameserver, str):
+            raise SpecError("http_dns nameserver must be 'ip', 'ip:port' or empty (system)")
+        return DnsHttpCheck(spec["url"], nameserver, **http_args)
+    if kind == "tcp":
+        port = spec.get("port")
+        try:
+            port = int(port)  # env substitution gives strings
+        except (TypeError, ValueError):
+            raise SpecError(f"tcp port must be an integer, got {port!r}") from None
+        return TcpCheck(str(spec.get("host") or ""), port)
+    if kind == "postgres":
+        return PostgresCheck(str(spec.get("dsn") or ""), str(spec.get("query") or "SELECT 1"))
+    return DynamoDbCheck(
+        str(spec.get("table") or ""),
+        spec.get("key"),
+        str(spec.get("operation") or "get"),
+        spec.get("region"),
+        configuration,
+        secrets,
+    )
