@@ -24,7 +24,7 @@ from chaosaws_ext.planning import FaultPlan
 
 __all__ = ["check_plan", "plan_problems", "caller_account", "DEFAULT_PROTECTION_TAG"]
 
-logger = logging.getLogger("chaosaws_ext")
+logger = logging.getLogger(__name__)
 DEFAULT_PROTECTION_TAG = "chaos:protected"
 DEFAULT_MAX_RESOURCES = 100
 

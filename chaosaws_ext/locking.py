@@ -24,7 +24,7 @@ from chaosaws_ext.undo import undoer
 
 __all__ = ["lock_table_name", "acquire_target_lock", "release_target_lock"]
 
-logger = logging.getLogger("chaosaws_ext")
+logger = logging.getLogger(__name__)
 LOCK_FAULT = "target-lock"
 
 

@@ -24,7 +24,7 @@ from reports.redaction import secret_values_from_var_files
 
 __all__ = ["build_parser", "report_main", "run_report", "write_reports"]
 
-logger = logging.getLogger("reports")
+logger = logging.getLogger(__name__)
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:

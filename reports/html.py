@@ -30,7 +30,7 @@ from reports.verdicts import VERDICTS, RunSummary, format_seconds, summarise
 
 __all__ = ["build_report_html", "render_html"]
 
-logger = logging.getLogger("reports")
+logger = logging.getLogger(__name__)
 
 _PHASE_WORDS = {
     "detected_s": "detected",

@@ -29,7 +29,7 @@ __all__ = [
     "parse_time",
 ]
 
-logger = logging.getLogger("reports")
+logger = logging.getLogger(__name__)
 
 #: run statuses chaoslib writes; a journal without one was interrupted (SIGINT).
 KNOWN_STATUSES = ("completed", "deviated", "failed", "aborted", "interrupted")

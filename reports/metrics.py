@@ -32,7 +32,7 @@ from reports.verdicts import VERDICTS, RunSummary, summarise
 
 __all__ = ["DEFAULT_JOB", "build_registry", "push_metrics", "write_textfile"]
 
-logger = logging.getLogger("reports")
+logger = logging.getLogger(__name__)
 
 DEFAULT_JOB = "gameday"
 LABELS = ("experiment", "service", "environment")

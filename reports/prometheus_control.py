@@ -29,7 +29,7 @@ from reports.metrics import DEFAULT_JOB, push_metrics, write_textfile
 
 __all__ = ["after_experiment_control"]
 
-logger = logging.getLogger("reports")
+logger = logging.getLogger(__name__)
 
 
 def after_experiment_control(
