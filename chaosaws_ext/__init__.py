@@ -18,7 +18,7 @@ from chaoslib.types import DiscoveredActivities, Discovery
 __version__ = "0.1.0"
 __all__ = ["__version__", "discover"]
 
-logger = logging.getLogger("chaosaws_ext")
+logger = logging.getLogger(__name__)
 
 ACTION_MODULES = (
     "chaosaws_ext.blackhole.actions",

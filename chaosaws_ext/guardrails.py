@@ -33,7 +33,7 @@ __all__ = [
     "is_protected",
 ]
 
-logger = logging.getLogger("chaosaws_ext")
+logger = logging.getLogger(__name__)
 DEFAULT_PROTECTION_TAG = "chaos:protected"
 DEFAULT_MAX_RESOURCES = 100
 # Values of the protection tag that protect (compared case-insensitively, spaces stripped);

@@ -24,7 +24,7 @@ from chaosaws_ext.core.clock import iso_utc
 
 __all__ = ["Ledger", "LedgerEntry", "LedgerError"]
 
-logger = logging.getLogger("chaosaws_ext")
+logger = logging.getLogger(__name__)
 
 
 class LedgerError(Exception):

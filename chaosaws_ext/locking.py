@@ -26,7 +26,7 @@ from chaosaws_ext.undo import FinderSkipped, orphan_finder, report_incomplete, u
 
 __all__ = ["lock_table_name", "acquire_target_lock", "release_target_lock"]
 
-logger = logging.getLogger("chaosaws_ext")
+logger = logging.getLogger(__name__)
 LOCK_FAULT = "target-lock"
 LOCK_SCAN_PAGES = 20  # a lock table holds one item per target: tens, not thousands
 

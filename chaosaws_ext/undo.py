@@ -22,7 +22,7 @@ from chaosaws_ext.runcontext import current_run
 
 __all__ = ["revert_faults"]  # the activities chaos discover lists
 
-logger = logging.getLogger("chaosaws_ext")
+logger = logging.getLogger(__name__)
 
 Undoer = Callable[..., Any]
 OrphanFinder = Callable[..., list[dict[str, Any]]]

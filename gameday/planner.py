@@ -27,7 +27,7 @@ from chaosaws_ext.planning import FaultPlan
 
 __all__ = ["PLAN_FUNCTIONS", "plan_experiment", "format_plan", "PlanError"]
 
-logger = logging.getLogger("gameday")
+logger = logging.getLogger(__name__)
 
 # inject action -> its read-only plan function (same arguments)
 PLAN_FUNCTIONS: dict[tuple[str, str], tuple[str, str]] = {

@@ -11,7 +11,7 @@ from gameday.errors import UserError
 
 __all__ = ["DEMO_TIME_SCALE", "start_sandbox", "sandbox_up"]
 
-logger = logging.getLogger("gameday")
+logger = logging.getLogger(__name__)
 
 # Every emulated AWS timing (failover window, health-check interval, DNS TTL,
 # replication lag) is multiplied by this in a demo game day: 60-120 s of RDS failover

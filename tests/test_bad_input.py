@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -51,10 +50,11 @@ from tests.helpers.aws_world import (
     with_safety_control,
     world_state,
 )
+from tests.helpers.executables import chaos_executable, gameday_executable
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAOS = str(Path(sys.executable).with_name("chaos"))
-GAMEDAY = str(Path(sys.executable).with_name("gameday"))
+CHAOS = chaos_executable()
+GAMEDAY = gameday_executable()
 TRIED: Counter[str] = Counter()
 MUTATIONS: Counter[str] = Counter()
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from ipaddress import ip_network
@@ -27,10 +25,10 @@ from chaosaws_ext.runcontext import RunContext
 from chaosaws_ext.undo import undo_entry
 from gameday.recover import recover_by_tag, recover_from_ledger
 from sandbox.behaviour.ec2_consistency import Ec2Strictness
+from tests.helpers.executables import chaos_executable
 
 SWAP_EVENT = "before-parameter-build.ec2.ReplaceNetworkAclAssociation"
-_NEXT_TO_PYTHON = Path(sys.executable).with_name("chaos")
-CHAOS = str(_NEXT_TO_PYTHON) if _NEXT_TO_PYTHON.exists() else (shutil.which("chaos") or "chaos")
+CHAOS = chaos_executable()
 ACCOUNT = "123456789012"  # moto's default account
 ZONE, ZONE_ID = f"{REGION}a", "eus1-az1"
 

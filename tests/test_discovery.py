@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 from chaosaws_ext import ACTION_MODULES, PROBE_MODULES
+from tests.helpers.executables import chaos_executable
 
-CHAOS = str(Path(sys.executable).with_name("chaos"))
+CHAOS = chaos_executable()
 
 
 def test_chaos_discover_lists_every_exported_activity(tmp_path: Path) -> None:
@@ -32,9 +32,7 @@ def test_chaos_discover_lists_every_exported_activity(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    found = {
-        (a["type"], a["mod"], a["name"]): a for a in json.loads(out.read_text())["activities"]
-    }
+    found = {(a["type"], a["mod"], a["name"]): a for a in json.loads(out.read_text())["activities"]}
     expected = {
         (kind, module, name)
         for kind, modules in (("action", ACTION_MODULES), ("probe", PROBE_MODULES))

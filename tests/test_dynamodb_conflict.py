@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +20,12 @@ from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.runcontext import RunContext
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
 from tests.conftest import OTHER_REGION, REGION
+from tests.helpers.executables import chaos_executable
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = "support-tickets"
 LAG = 0.2
-CHAOS = shutil.which("chaos") or "chaos"
+CHAOS = chaos_executable()
 READS = ("Describe", "Get", "List", "Scan", "Query", "BatchGet")
 
 

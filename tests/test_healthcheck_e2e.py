@@ -21,6 +21,7 @@ from test_healthcheck import acl_state, build_world, listener_state
 from test_healthcheck_dns import FailoverResolver
 
 from chaosaws_ext.ledger import Ledger
+from tests.helpers.executables import chaos_executable, gameday_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = ROOT / "experiments" / "healthcheck-path-block.yaml"
@@ -114,7 +115,7 @@ def test_sigkill_after_inject_then_gameday_recover_restores(
     assert [e.outcome for e in Ledger(ledger).unreverted()] == ["applied"]
 
     recovered = subprocess.run(
-        ["gameday", "recover", "--ledger", str(ledger)],
+        [gameday_executable(), "recover", "--ledger", str(ledger)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -155,7 +156,7 @@ def test_chaos_run_blocks_and_leaves_everything_as_found(
     try:
         ran = subprocess.run(
             [
-                "chaos",
+                chaos_executable(),
                 "--no-version-check",
                 "--no-log-file",
                 "run",
@@ -208,7 +209,7 @@ def test_chaos_validate_with_the_staging_example_env(tmp_path: Path) -> None:
             key, _, value = line.partition("=")
             env[key.strip()] = value
     validated = subprocess.run(
-        ["chaos", "--no-version-check", "--no-log-file", "validate", str(EXPERIMENT)],
+        [chaos_executable(), "--no-version-check", "--no-log-file", "validate", str(EXPERIMENT)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -62,9 +62,10 @@ from tests.helpers.aws_world import (
     with_safety_control,
     world_state,
 )
+from tests.helpers.executables import chaos_executable
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAOS = str(Path(sys.executable).with_name("chaos"))
+CHAOS = chaos_executable()
 # Variants whose union must use every action of the policy.
 VARIANTS: dict[str, list[dict[str, str]]] = {
     "az-nacl-blackhole": [{"GAMEDAY_BLACKHOLE_SCOPE": "availability-zone"}],

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,11 @@ from typing import Any
 import pytest
 
 from probes.outage_servers import OutageSwitch, SwitchableServer
+from tests.helpers.executables import chaos_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = ROOT / "experiments" / "examples" / "measured-http-outage.yaml"
-CHAOS = Path(sys.executable).with_name("chaos")
+CHAOS = chaos_executable()
 
 
 @pytest.fixture

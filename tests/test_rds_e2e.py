@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,10 +16,11 @@ import pytest
 from chaosaws_ext.ledger import Ledger
 from sandbox.behaviour.rds_failover import RdsFailoverEmulator
 from tests.conftest import REGION
+from tests.helpers.executables import chaos_executable, gameday_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPERIMENT = ROOT / "experiments" / "rds-forced-failover.yaml"
-CHAOS = shutil.which("chaos") or "chaos"
+CHAOS = chaos_executable()
 DB = "production-analytics-db"
 WINDOW = 1.0
 RECOVER_WINDOW = 3.0  # longer than the subprocess start-up, so recover really waits
@@ -151,7 +151,7 @@ def test_gameday_recover_waits_for_availability(
     )
 
     recovered = subprocess.run(
-        ["gameday", "recover", "--ledger", str(ledger)],
+        [gameday_executable(), "recover", "--ledger", str(ledger)],
         env=dict(os.environ),
         capture_output=True,
         text=True,

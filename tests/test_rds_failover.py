@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -28,11 +27,12 @@ from sandbox.behaviour.rds_failover import (
     RdsFailoverEmulator,
 )
 from tests.conftest import REGION
+from tests.helpers.executables import chaos_executable
 
 WINDOW = 0.3
 CONFIG = {"aws_region": REGION}
 POLL = 0.02
-CHAOS = shutil.which("chaos") or "chaos"
+CHAOS = chaos_executable()
 
 
 @pytest.fixture

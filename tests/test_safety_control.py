@@ -16,10 +16,11 @@ import pytest
 import yaml
 
 from chaosaws_ext.ledger import Ledger
+from tests.helpers.executables import chaos_executable
 from tests.helpers.moto_cloudwatch import strict_cloudwatch
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAOS = str(Path(sys.executable).with_name("chaos"))
+CHAOS = chaos_executable()
 pytestmark = pytest.mark.e2e
 
 

@@ -23,6 +23,7 @@ import yaml
 
 from chaosaws_ext.core.redaction import MASK
 from chaosaws_ext.ledger import Ledger
+from tests.helpers.executables import chaos_executable
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,7 +184,7 @@ def test_plain_chaos_runs_write_no_secret(
     dsn = _sandbox_dsn(sandbox_env_file).replace("postgres@", f"postgres:{DSN_PASSWORD}@", 1)
     assert DSN_PASSWORD in dsn
     (inputs / "db.env").write_text(f"GAMEDAY_DB_DSN={dsn}\n")
-    chaos = str(Path(sys.executable).with_name("chaos"))
+    chaos = chaos_executable()
     for name in EXPERIMENTS:
         cwd = tmp_path / name
         cwd.mkdir()

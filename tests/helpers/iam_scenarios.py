@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from tests.helpers.aws_world import (
     seed_world,
     with_safety_control,
 )
+from tests.helpers.executables import chaos_executable, gameday_executable
 
 __all__ = [
     "Scenario",
@@ -54,7 +54,6 @@ __all__ = [
 
 THIRD_REGION = "us-east-1"  # a third replica: what multi-region strong consistency needs
 CLUSTER = "analytics-aurora"
-BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
 # The fault package behind a call's origin -> the policy that must grant it (``gameday
 # recover --by-tag`` runs every fault's orphan finder).
@@ -247,7 +246,7 @@ def _wait_for_hold(log: Path, process: subprocess.Popen[str], timeout: float) ->
 
 def _gameday(env: dict[str, str], workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BIN / "gameday"), *args],
+        [gameday_executable(), *args],
         cwd=workdir, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
@@ -272,7 +271,7 @@ def run_scenario(
             **recording_env(calls),
         },
     )
-    command = [str(BIN / "chaos"), "--no-version-check", "--no-log-file", "run",
+    command = [chaos_executable(), "--no-version-check", "--no-log-file", "run",
                "--journal-path", str(workdir / "journal.json"), str(path)]  # fmt: skip
     ledger = workdir / "ledger.jsonl"
     if not scenario.crash:
