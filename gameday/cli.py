@@ -151,9 +151,15 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
     """The built-in experiments and where they are installed (for plain ``chaos run``)."""
     import shutil
 
-    from gameday.catalog import EXPERIMENTS, experiments_dir
+    from gameday.catalog import EXPERIMENTS, experiments_dir, resolve_experiment
 
     folder = experiments_dir()
+    if args.path:
+        print(resolve_experiment(args.path))
+        return 0
+    if args.env_example:
+        print(folder / "env" / "staging.example.env")
+        return 0
     if args.copy:
         target = Path(args.copy)
         if target.exists() and any(target.iterdir()):
@@ -164,7 +170,7 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
             dirs_exist_ok=True,
             ignore=shutil.ignore_patterns("__init__.py", "__pycache__"),
         )
-        print(f"copied the experiments, targets, IAM policies and env examples to {target}/")
+        print(f"copied the experiments, targets, IAM policies and env example to {target}/")
         return 0
     for name in EXPERIMENTS:
         print(f"{name}  {folder / (name + '.yaml')}")
@@ -246,8 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser(
         "experiments", help="list the built-in experiments and where they are installed"
     )
-    listing.add_argument(
-        "--copy", metavar="DIR", help="copy experiments, targets, policies and env examples to DIR"
+    shown = listing.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--copy", metavar="DIR", help="copy experiments, targets, policies and env example to DIR"
+    )
+    shown.add_argument("--path", metavar="EXPERIMENT", help="print the file of one experiment")
+    shown.add_argument(
+        "--env-example", action="store_true", help="print the file of the env example"
     )
     listing.set_defaults(func=_cmd_experiments)
 
