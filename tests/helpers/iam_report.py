@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _record() -> tuple[dict[str, list[Call]], dict[str, Any]]:
+    import requests
     from moto.server import ThreadedMotoServer
 
     from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
@@ -185,6 +186,8 @@ def _record() -> tuple[dict[str, list[Call]], dict[str, Any]]:
     finally:
         replicator.stop()
         emulator.uninstall()
+        # moto's backends are this process's: a sandbox started next seeds a clean account
+        requests.post(f"{endpoint}/moto-api/reset", timeout=10)
         server.stop()
 
 

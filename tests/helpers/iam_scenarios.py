@@ -121,6 +121,8 @@ SCENARIOS = (
              crash=True),
     Scenario("rds cluster run", "rds-forced-failover", "rds-forced-failover-cluster",
              variant=_cluster_path),
+    Scenario("rds cluster crash + recover", "rds-forced-failover", "rds-forced-failover-cluster",
+             crash=True, variant=_cluster_path),
     Scenario("rds instance run, stop alarm in another region", "rds-forced-failover",
              "rds-forced-failover",
              {"GAMEDAY_STOP_ALARMS": f"{ALARM},{ALARM_REGION}:{CROSS_REGION_ALARM}"}),
