@@ -49,6 +49,7 @@ CONDITIONAL_ACTIONS = frozenset(
         "dynamodb:Scan",
         "wafv2:ListWebACLs",
         "ec2:DescribeAvailabilityZones",  # only when no subnet of the zone is listed
+        "route53:ListResourceRecordSets",  # only when a hosted zone holds the record
     }
 )
 

@@ -31,7 +31,14 @@ from sandbox.behaviour.rds_failover import RdsFailoverEmulator
 from tests.helpers.aws_calls import Call, load_calls, recording_env
 from tests.helpers.aws_world import ACCOUNT, REGION
 from tests.helpers.iam_authz import check_policy, failures, requirements
-from tests.helpers.iam_scenarios import SCENARIOS, policy_values, record_all, seed
+from tests.helpers.iam_scenarios import (
+    ALARM_REGION,
+    CROSS_REGION_ALARM,
+    SCENARIOS,
+    policy_values,
+    record_all,
+    seed,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 STATEMENTS = [
@@ -281,3 +288,27 @@ def test_scenarios_cover_both_paths_of_the_two_mechanism_experiments() -> None:
     assert {"waf", "listener-rule"} <= mechanisms
     assert all(any(s.crash for s in SCENARIOS if s.experiment == e) for e in
                {s.experiment for s in SCENARIOS})  # fmt: skip
+
+
+@pytest.mark.parametrize("name", policy_names())
+def test_a_stop_alarm_in_another_region_is_granted_by_every_policy(name: str) -> None:
+    # stop_alarms "us-east-1:name" (or its ARN): DescribeAlarms in that region
+    # (chaosaws_ext/controls/stop_alarms.py)
+    call = Call("cloudwatch", "DescribeAlarms", ALARM_REGION,
+                {"AlarmNames": [CROSS_REGION_ALARM], "AlarmTypes": ["MetricAlarm"]})  # fmt: skip
+    policy = render(load_policy(name), {"account": ACCOUNT, "region": REGION})
+    assert failures(check_policy(policy, requirements([call]))) == []
+    home_only = {**policy, "Statement": [
+        {**s, "Resource": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"}
+        if s["Sid"] == "StopConditionAlarms" else s for s in policy["Statement"]
+    ]}  # fmt: skip
+    assert failures(check_policy(home_only, requirements([call]))) == [
+        f"not granted: cloudwatch.DescribeAlarms in {ALARM_REGION} (from ?) needs "
+        f"cloudwatch:DescribeAlarms on arn:aws:cloudwatch:{ALARM_REGION}:{ACCOUNT}:alarm:"
+        f"{CROSS_REGION_ALARM} (alarm)"
+    ]
+
+
+def test_a_scenario_names_a_stop_alarm_in_another_region() -> None:
+    named = [s.env.get("GAMEDAY_STOP_ALARMS", "") for s in SCENARIOS]
+    assert any(f"{ALARM_REGION}:{CROSS_REGION_ALARM}" in n.split(",") for n in named)

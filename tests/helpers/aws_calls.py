@@ -1,14 +1,19 @@
 """Record every AWS call a run makes, subprocesses included, one JSON line per call.
 
-``chaosaws_ext.aws.aws_client`` calls the function named by ``GAMEDAY_AWS_CLIENT_HOOK``
+``chaosaws_ext.core.clients.aws_client`` calls the function named by ``GAMEDAY_AWS_CLIENT_HOOK``
 with each client it makes; :func:`install` (named there by :func:`recording_env`)
 registers two botocore hooks on it: ``before-parameter-build`` keeps the API parameters
 of the call, ``after-call`` (or ``after-call-error``) appends the record to the file
 named by ``GAMEDAY_TEST_AWS_CALLS``. Each record holds the service, the operation, the
 region, the parameters, the answer (identifiers AWS resolves server side, such as the
 subnet behind a NACL association, are read from it; item data is left out), the error
-code if any, and ``origin``: the module of ours that made the call (``gameday recover
---by-tag`` runs every fault's orphan finder, each needing its own experiment's policy).
+code if any, ``origin``: the module of ours that made the call (``gameday recover
+--by-tag`` runs every fault's orphan finder, each needing its own experiment's policy),
+and ``run``: the process's ``GAMEDAY_RUN_ID`` (``gameday run`` gives each experiment's
+``chaos run`` its own, starting with the experiment's name), "" outside a run.
+
+Only clients made by that factory are hooked: the sandbox's own clients (its seeding,
+its emulators) are plain boto3 clients and are never recorded.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Any
 __all__ = ["Call", "install", "load_calls", "recording_env", "CALLS_FILE_ENV"]
 
 CALLS_FILE_ENV = "GAMEDAY_TEST_AWS_CALLS"
+RUN_ID_ENV = "GAMEDAY_RUN_ID"
 HOOK = "tests.helpers.aws_calls:install"
 OUR_PACKAGES = ("chaosaws_ext.", "probes.", "gameday.", "reports.")
 NOT_ORIGINS = ("chaosaws_ext.aws", "chaosaws_ext.core", "chaosaws_ext.waiting")
@@ -44,6 +50,7 @@ class Call:
     response: dict[str, Any] = field(default_factory=dict)
     error: str = ""
     origin: str = ""
+    run: str = ""
 
     def describe(self) -> str:
         return f"{self.service}.{self.operation} in {self.region} (from {self.origin or '?'})"
@@ -109,6 +116,7 @@ def _append(region: str, model: Any, context: dict[str, Any], response: Any, err
         ),
         "error": error,
         "origin": context.get("recorded_origin", ""),
+        "run": os.environ.get(RUN_ID_ENV, ""),
     }
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
     with _write_lock:

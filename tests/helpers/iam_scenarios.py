@@ -8,8 +8,9 @@ failover, the listener-rule AND WAF block, the AZ-scoped blackhole), and, per
 experiment, a run SIGKILLed after its inject followed by ``gameday recover --by-tag``
 and ``gameday recover --ledger``. The world is harder than the one the other tests
 use where the policies depend on it: the web ACL references an IP set, a regex pattern
-set, a rule group and a managed rule group (Count rules), and the global table has
-three replicas.
+set, a rule group and a managed rule group (Count rules), the global table has
+three replicas, and a stop alarm lives in us-east-1 (where Route 53 health-check metrics
+are), named ``us-east-1:name`` by one run.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from chaosaws_ext.ledger import Ledger
 from tests.helpers.aws_calls import Call, load_calls, recording_env
 from tests.helpers.aws_world import (
     ACCOUNT,
+    ALARM,
     LOCK_TABLE,
     OTHER_REGION,
     REGION,
@@ -50,10 +52,16 @@ __all__ = [
     "fault_policy",
     "policy_values",
     "THIRD_REGION",
+    "ALARM_REGION",
+    "CROSS_REGION_ALARM",
 ]
 
 THIRD_REGION = "us-east-1"  # a third replica: what multi-region strong consistency needs
 CLUSTER = "analytics-aurora"
+# Route 53 health-check metrics exist only in us-east-1, so an alarm on them lives there
+# ("Monitoring health checks using CloudWatch", Amazon Route 53 Developer Guide).
+ALARM_REGION = "us-east-1"
+CROSS_REGION_ALARM = "route53-primary-unhealthy"
 ROOT = Path(__file__).resolve().parents[2]
 # The fault package behind a call's origin -> the policy that must grant it (``gameday
 # recover --by-tag`` runs every fault's orphan finder).
@@ -62,7 +70,12 @@ FAULT_POLICIES = {
     "chaosaws_ext.healthcheck": "healthcheck-path-block",
     "chaosaws_ext.dynamodb": "dynamodb-replica-conflict",
     "chaosaws_ext.rds": "rds-forced-failover",
+    # the write markers in DynamoDB are the DynamoDB experiment's (the RDS experiment's
+    # are PostgreSQL rows): ``recover --by-tag`` searching them needs its policy
+    "probes.markers": "dynamodb-replica-conflict",
 }
+FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-replica-conflict",
+                     "rds-forced-failover")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,11 @@ SCENARIOS = (
              crash=True),
     Scenario("rds cluster run", "rds-forced-failover", "rds-forced-failover-cluster",
              variant=_cluster_path),
+    Scenario("rds cluster crash + recover", "rds-forced-failover", "rds-forced-failover-cluster",
+             crash=True, variant=_cluster_path),
+    Scenario("rds instance run, stop alarm in another region", "rds-forced-failover",
+             "rds-forced-failover",
+             {"GAMEDAY_STOP_ALARMS": f"{ALARM},{ALARM_REGION}:{CROSS_REGION_ALARM}"}),
     Scenario("healthcheck listener-rule run", "healthcheck-path-block", "healthcheck-path-block",
              {"GAMEDAY_BLOCK_MECHANISM": "listener-rule"}),
     Scenario("healthcheck listener-rule crash + recover", "healthcheck-path-block",
@@ -197,12 +215,27 @@ def _cluster(endpoint: str) -> None:
         )
 
 
+def _cross_region_alarm(endpoint: str, world: dict[str, Any]) -> None:
+    client("cloudwatch", endpoint, region=ALARM_REGION).put_metric_alarm(
+        AlarmName=CROSS_REGION_ALARM,
+        Namespace="AWS/Route53",
+        MetricName="HealthCheckStatus",
+        Dimensions=[{"Name": "HealthCheckId", "Value": world["health_check_id"]}],
+        Statistic="Minimum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="LessThanThreshold",
+    )
+
+
 def seed(endpoint: str, replicator: Any) -> dict[str, Any]:
     """The world of tests/helpers/aws_world.py, plus the harder parts (module docstring)."""
     world = seed_world(endpoint)
     replicator.make_global(TABLE, [REGION, OTHER_REGION, THIRD_REGION])
     _waf_references(endpoint, world)
     _cluster(endpoint)
+    _cross_region_alarm(endpoint, world)
     world["cluster"] = CLUSTER
     return world
 
@@ -217,7 +250,7 @@ def policy_values(world: dict[str, Any]) -> dict[str, str]:
         "db_cluster": world["cluster"],
         "health_check_id": world["health_check_id"],
         "table": world["table"],
-        "lock_table": LOCK_TABLE,
+        "lock_table": world.get("lock_table", LOCK_TABLE),
     }
 
 
@@ -294,7 +327,13 @@ def run_scenario(
     if not Ledger(ledger).unreverted():
         raise AssertionError(f"{scenario.name}: nothing left to recover after the SIGKILL")
     regions = (REGION, OTHER_REGION, THIRD_REGION)
-    by_tag = _gameday(env, workdir, "recover", "--by-tag", "--force", "--regions", *regions)
+    # every experiment's configuration, as the SRE gives it (``--var-file`` of each):
+    # recover --by-tag searches what each names (tables, markers, lock table)
+    everything = {}
+    for experiment in FAULT_EXPERIMENTS:
+        everything.update(experiment_env(experiment, world, workdir, endpoint))
+    by_tag = _gameday({**everything, **env}, workdir, "recover", "--by-tag", "--force",
+                      "--regions", *regions)  # fmt: skip
     by_ledger = _gameday(env, workdir, "recover", "--ledger", str(ledger), "--region", REGION)
     for done in (by_tag, by_ledger):
         if done.returncode != 0:
@@ -304,9 +343,11 @@ def run_scenario(
 
 def fault_policy(call: Call, scenario: Scenario) -> str:
     """The policy that must grant ``call``: the scenario's, unless another fault's code
-    made it (an orphan finder during ``gameday recover --by-tag``)."""
+    made it (an orphan finder during ``gameday recover --by-tag``). Keyed by package
+    (``chaosaws_ext.<fault>``), whatever module of it made the call."""
     for package, policy in FAULT_POLICIES.items():
-        if call.origin.startswith(package + ".") and not scenario.policy.startswith(policy):
+        ours = call.origin == package or call.origin.startswith(package + ".")
+        if ours and not scenario.policy.startswith(policy):
             return policy
     return scenario.policy
 
