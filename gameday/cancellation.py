@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 __all__ = ["Cancellation", "CANCEL_SIGNALS"]
 
-logger = logging.getLogger("gameday")
+logger = logging.getLogger(__name__)
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

@@ -58,7 +58,7 @@ __all__ = [
     "MAX_ENTRIES_PER_DIRECTION",
 ]
 
-logger = logging.getLogger("sandbox.ec2_consistency")
+logger = logging.getLogger(__name__)
 
 PROPAGATION_SECONDS = 1.0  # no published figure: "a moment"
 STALE_READ_SECONDS = 0.5  # no published figure
