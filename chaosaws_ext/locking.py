@@ -20,8 +20,8 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client
+from chaosaws_ext.core.identity import MANAGED_BY, TAG_MANAGED, TAG_PURPOSE, current_run
 from chaosaws_ext.mutation import journaled
-from chaosaws_ext.runcontext import current_run
 from chaosaws_ext.undo import FinderSkipped, orphan_finder, report_incomplete, undoer
 
 __all__ = ["lock_table_name", "acquire_target_lock", "release_target_lock"]
@@ -52,8 +52,8 @@ def _ensure_table(client, table: str) -> None:
             KeySchema=[{"AttributeName": "lock_key", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
             Tags=[
-                {"Key": "chaos:managed-by", "Value": "chaosaws-ext"},
-                {"Key": "chaos:purpose", "Value": "target-locks"},
+                {"Key": TAG_MANAGED, "Value": MANAGED_BY},
+                {"Key": TAG_PURPOSE, "Value": "target-locks"},
             ],
         )
     except ClientError as error:

@@ -17,8 +17,8 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.core.identity import current_run
 from chaosaws_ext.ledger import Ledger, LedgerEntry
-from chaosaws_ext.runcontext import current_run
 
 __all__ = ["revert_faults"]  # the activities chaos discover lists
 

@@ -295,7 +295,7 @@ class MeasurementSession:
                     )
                 )
             self._warm_samplers()
-            from chaosaws_ext.runcontext import current_run
+            from chaosaws_ext.core.identity import current_run
 
             # the safety control may start a new run before the method: take its id now
             self.run_id = current_run(self.configuration).run_id

@@ -63,12 +63,18 @@ from chaosaws_ext.blackhole.planning import (
     plan_availability_zone_blackhole,
 )
 from chaosaws_ext.core.clients import aws_client
+from chaosaws_ext.core.identity import (
+    TAG_EXPIRES_AT,
+    TAG_RUN_ID,
+    RunContext,
+    chaos_tags,
+    current_run,
+)
 from chaosaws_ext.core.numbers import checked_integer
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.ledger import Ledger, LedgerEntry
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.planning import FaultPlan
-from chaosaws_ext.runcontext import TAG_EXPIRES_AT, TAG_RUN_ID, RunContext, chaos_tags, current_run
 from chaosaws_ext.undo import orphan_finder, revert_faults, undo_entry, undoer
 
 __all__ = ["blackhole_availability_zone", "restore_availability_zone"]

@@ -28,6 +28,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client
+from chaosaws_ext.core.identity import current_run, expiry_after
 from chaosaws_ext.dynamodb.conflict import (
     CLIENT_TS_ATTRIBUTE,
     CONFLICT_ERROR,
@@ -46,7 +47,6 @@ from chaosaws_ext.dynamodb.conflict import (
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.planning import FaultPlan
-from chaosaws_ext.runcontext import current_run, expiry_after
 from chaosaws_ext.undo import (
     FinderSkipped,
     orphan_finder,

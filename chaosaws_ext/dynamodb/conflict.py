@@ -20,9 +20,9 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.core.identity import RunContext
 from chaosaws_ext.core.numbers import checked_integer
 from chaosaws_ext.planning import FaultPlan, PlannedChange
-from chaosaws_ext.runcontext import RunContext
 
 __all__ = [
     "FAULT",

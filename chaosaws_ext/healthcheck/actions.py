@@ -36,6 +36,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.core.identity import TAG_EXPIRES_AT, TAG_RUN_ID, current_run
 from chaosaws_ext.core.numbers import checked_integer
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.healthcheck.probes import failover_record_sets
@@ -73,7 +74,6 @@ from chaosaws_ext.healthcheck.targets import (
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.planning import FaultPlan, PlannedChange
-from chaosaws_ext.runcontext import current_run
 from chaosaws_ext.undo import orphan_finder, revert_faults, undoer
 
 __all__ = ["block_health_check_path", "unblock_health_check_path"]
@@ -194,7 +194,7 @@ def _plan_listener_rule(
         rule, tags = ours[0]
         raise ActivityFailed(
             f"path {path} is already blocked by chaosaws-ext on listener {arn} (rule "
-            f"{rule['RuleArn']}, run {tags.get('chaos:run-id')}); roll that run back or run "
+            f"{rule['RuleArn']}, run {tags.get(TAG_RUN_ID)}); roll that run back or run "
             "`gameday recover` first"
         )
     _check_rules_quota(elbv2, balancer_arn, arn, rules)
@@ -724,9 +724,9 @@ def find_blocked_paths(
                         "undoer": UNDO_LISTENER_RULE,
                         "args": {"rule_arn": rule["RuleArn"]},
                         "describe": f"delete listener rule {rule['RuleArn']} "
-                        f"({listener_rule_paths(rule)}, run {tags.get('chaos:run-id')}, "
-                        f"expires {tags.get('chaos:expires-at')})",
-                        "expires_at": tags.get("chaos:expires-at"),
+                        f"({listener_rule_paths(rule)}, run {tags.get(TAG_RUN_ID)}, "
+                        f"expires {tags.get(TAG_EXPIRES_AT)})",
+                        "expires_at": tags.get(TAG_EXPIRES_AT),
                     }
                 )
     wafv2 = aws_client("wafv2", configuration, secrets, region)
