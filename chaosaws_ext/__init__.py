@@ -1,7 +1,8 @@
 """chaosaws-ext: AWS faults for Chaos Toolkit with an exact, crash-safe undo.
 
 Each fault lives in its own subpackage (``blackhole``, ``rds``, ``healthcheck``,
-``dynamodb``) with ``actions.py`` (inject and undo) and ``probes.py``.
+``dynamodb``), declared once in its ``__init__.py`` (see :mod:`chaosaws_ext.faults`);
+what Chaos Toolkit discovers is derived from those declarations.
 """
 
 from __future__ import annotations
@@ -15,25 +16,16 @@ from chaoslib.discovery.discover import (
 )
 from chaoslib.types import DiscoveredActivities, Discovery
 
+from chaosaws_ext.faults import action_modules, probe_modules
+
 __version__ = "0.1.0"
 __all__ = ["__version__", "discover"]
 
 logger = logging.getLogger("chaosaws_ext")
 
-ACTION_MODULES = (
-    "chaosaws_ext.blackhole.actions",
-    "chaosaws_ext.rds.actions",
-    "chaosaws_ext.healthcheck.actions",
-    "chaosaws_ext.dynamodb.actions",
-    "chaosaws_ext.undo",
-)
-PROBE_MODULES = (
-    "chaosaws_ext.blackhole.probes",
-    "chaosaws_ext.rds.probes",
-    "chaosaws_ext.healthcheck.probes",
-    "chaosaws_ext.dynamodb.probes",
-    "probes.activities",
-)
+# derived from the fault declarations, plus what is not a fault's
+ACTION_MODULES = (*action_modules(), "chaosaws_ext.undo")
+PROBE_MODULES = (*probe_modules(), "probes.activities")
 
 
 def discover(discover_system: bool = True) -> Discovery:

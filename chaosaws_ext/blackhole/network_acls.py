@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 from chaoslib.exceptions import ActivityFailed
 
+from chaosaws_ext.blackhole import FAULT
 from chaosaws_ext.core.clients import error_code
 from chaosaws_ext.core.identity import (
     TAG_BLACKHOLE_ID,
@@ -61,7 +62,6 @@ __all__ = [
 
 logger = logging.getLogger("chaosaws_ext")
 
-FAULT = "az-blackhole"
 TAG_MARKER = TAG_BLACKHOLE_ID  # unique per created NACL: the undo key known before creation
 # One blackhole NACL per original NACL: every subnet on it came from this one NACL, so
 # one tag records the subnet -> original mapping for any number of subnets.

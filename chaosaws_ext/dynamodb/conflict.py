@@ -22,6 +22,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.core.identity import RunContext
 from chaosaws_ext.core.numbers import checked_integer
+from chaosaws_ext.dynamodb import FAULT
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
 
 logger = logging.getLogger("chaosaws_ext")
 
-FAULT = "dynamodb-conflict"
 KEY_PREFIX = "chaos-"
 RUN_ID_ATTRIBUTE = "chaos_run_id"
 WRITER_ATTRIBUTE = "chaos_writer_region"

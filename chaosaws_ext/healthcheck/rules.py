@@ -21,7 +21,7 @@ from chaosaws_ext.core.identity import (
     chaos_tags,
     elb_tag_value,
 )
-from chaosaws_ext.healthcheck.targets import FAULT, MAX_PAGES, tags_of
+from chaosaws_ext.healthcheck.load_balancers import FAULT, MAX_PAGES, tags_of
 
 __all__ = [
     "WAF_RULE_PREFIX",
@@ -177,6 +177,7 @@ def waf_rule_name(run_id: str) -> str:
 
 
 WAF_EXPIRY_LABEL = LABEL_EXPIRES_AT_PREFIX
+LOCK_ATTEMPTS = 5  # WAFOptimisticLockException retries (someone else edited the ACL)
 
 
 def waf_block_rule(
