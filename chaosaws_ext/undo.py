@@ -40,11 +40,13 @@ class FinderSkipped(Exception):
 _UNDOERS: dict[str, Undoer] = {}
 _incomplete: list[str] = []
 _ORPHAN_FINDERS: dict[str, OrphanFinder] = {}
+_registered_modules: set[str] = set()  # undo modules of declarations already registered
 UNDO_MODULES = undo_modules()  # derived from the declarations
 
 
 def undoer(name: str) -> Callable[[Undoer], Undoer]:
-    """Register an idempotent undo function under a stable name stored in ledgers."""
+    """Register an idempotent undo function under a stable name stored in ledgers (for
+    faults outside this package; ours are named by their declarations)."""
 
     def register(func: Undoer) -> Undoer:
         _UNDOERS[name] = func
@@ -54,7 +56,8 @@ def undoer(name: str) -> Callable[[Undoer], Undoer]:
 
 
 def orphan_finder(fault: str) -> Callable[[OrphanFinder], OrphanFinder]:
-    """Register a function returning undo specs for resources found by our tags."""
+    """Register a function returning undo specs for resources found by our tags (for
+    faults outside this package; ours are named by their declarations)."""
 
     def register(func: OrphanFinder) -> OrphanFinder:
         _ORPHAN_FINDERS[fault] = func
@@ -74,9 +77,6 @@ def _register_declared() -> None:
         if declaration.orphan_finder:
             _ORPHAN_FINDERS[declaration.id] = getattr(module, declaration.orphan_finder)
         _registered_modules.add(module.__name__)
-
-
-_registered_modules: set[str] = set()
 
 
 def load_undo_modules() -> None:
