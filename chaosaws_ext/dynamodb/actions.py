@@ -31,11 +31,13 @@ from chaosaws_ext.dynamodb.conflict import (
     FAULT,
     ConflictBatch,
     KeySchema,
-    build_plan,
     remember_batch,
     run_writers,
 )
-from chaosaws_ext.dynamodb.planning import plan_conflicting_writes  # noqa: F401 - moved there
+from chaosaws_ext.dynamodb.planning import (
+    build_plan,
+    plan_conflicting_writes,  # noqa: F401 - moved there
+)
 from chaosaws_ext.dynamodb.undo import UNDOER
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
