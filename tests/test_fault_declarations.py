@@ -171,3 +171,16 @@ def test_a_ledger_line_with_each_old_name_replays(mocked_aws: None, tmp_path: Pa
     assert results["lock.release"]["detail"] == "lock table gone"
     assert results["measurement.delete-markers"]["detail"] == {"deleted": 0}
     assert ledger.unreverted() == []
+
+
+@pytest.mark.parametrize("declaration", faults.fault_declarations(), ids=lambda d: d.id)
+def test_every_fault_package_has_the_same_layout(declaration: faults.FaultDeclaration) -> None:
+    folder = Path(importlib.import_module(declaration.package).__file__ or "").parent
+    for module in ("planning", "actions", "undo", "probes"):
+        assert (folder / f"{module}.py").is_file(), f"{declaration.package}.{module}"
+    assert (declaration.planning, declaration.actions, declaration.undo, declaration.probes) == (
+        "planning",
+        "actions",
+        "undo",
+        "probes",
+    )
