@@ -1,7 +1,8 @@
 """chaosaws-ext: AWS faults for Chaos Toolkit with an exact, crash-safe undo.
 
 Each fault lives in its own subpackage (``blackhole``, ``rds``, ``healthcheck``,
-``dynamodb``) with ``actions.py`` (inject and undo) and ``probes.py``.
+``dynamodb``), declared once in its ``__init__.py`` (see :mod:`chaosaws_ext.faults`);
+what Chaos Toolkit discovers is derived from those declarations.
 """
 
 from __future__ import annotations
@@ -20,20 +21,18 @@ __all__ = ["__version__", "discover"]
 
 logger = logging.getLogger(__name__)
 
-ACTION_MODULES = (
-    "chaosaws_ext.blackhole.actions",
-    "chaosaws_ext.rds.actions",
-    "chaosaws_ext.healthcheck.actions",
-    "chaosaws_ext.dynamodb.actions",
-    "chaosaws_ext.undo",
-)
-PROBE_MODULES = (
-    "chaosaws_ext.blackhole.probes",
-    "chaosaws_ext.rds.probes",
-    "chaosaws_ext.healthcheck.probes",
-    "chaosaws_ext.dynamodb.probes",
-    "probes.activities",
-)
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``ACTION_MODULES`` / ``PROBE_MODULES``: derived from the fault declarations, plus
+    what is not a fault's. Computed on first use, so that importing the core layer
+    (``chaosaws_ext.core``, beneath the faults) does not load the fault packages."""
+    from chaosaws_ext.faults import action_modules, probe_modules
+
+    if name == "ACTION_MODULES":
+        return (*action_modules(), "chaosaws_ext.undo")
+    if name == "PROBE_MODULES":
+        return (*probe_modules(), "probes.activities")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def discover(discover_system: bool = True) -> Discovery:
@@ -46,8 +45,8 @@ def discover(discover_system: bool = True) -> Discovery:
 
 def _load_activities() -> list[DiscoveredActivities]:
     activities: list[DiscoveredActivities] = []
-    for module in ACTION_MODULES:
+    for module in __getattr__("ACTION_MODULES"):
         activities.extend(discover_actions(module))
-    for module in PROBE_MODULES:
+    for module in __getattr__("PROBE_MODULES"):
         activities.extend(discover_probes(module))
     return activities

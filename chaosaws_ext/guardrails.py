@@ -21,6 +21,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client
+from chaosaws_ext.core.identity import TAG_PROTECTED
 from chaosaws_ext.planning import FaultPlan
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-DEFAULT_PROTECTION_TAG = "chaos:protected"
+DEFAULT_PROTECTION_TAG = TAG_PROTECTED
 DEFAULT_MAX_RESOURCES = 100
 # Values of the protection tag that protect (compared case-insensitively, spaces stripped);
 # any other value (``false``, ``no``, ``0``, empty) does not.

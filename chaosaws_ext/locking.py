@@ -20,14 +20,16 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client
+from chaosaws_ext.core.identity import MANAGED_BY, TAG_MANAGED, TAG_PURPOSE, current_run
+from chaosaws_ext.faults import LOCK_DECLARATION
 from chaosaws_ext.mutation import journaled
-from chaosaws_ext.runcontext import current_run
-from chaosaws_ext.undo import FinderSkipped, orphan_finder, report_incomplete, undoer
+from chaosaws_ext.undo import FinderSkipped, report_incomplete
 
 __all__ = ["lock_table_name", "acquire_target_lock", "release_target_lock"]
 
 logger = logging.getLogger(__name__)
-LOCK_FAULT = "target-lock"
+LOCK_FAULT = LOCK_DECLARATION.id  # "target-lock"
+LOCK_UNDOER = LOCK_DECLARATION.undoer_name("release-lock")
 LOCK_SCAN_PAGES = 20  # a lock table holds one item per target: tens, not thousands
 
 
@@ -52,8 +54,8 @@ def _ensure_table(client, table: str) -> None:
             KeySchema=[{"AttributeName": "lock_key", "KeyType": "HASH"}],
             BillingMode="PAY_PER_REQUEST",
             Tags=[
-                {"Key": "chaos:managed-by", "Value": "chaosaws-ext"},
-                {"Key": "chaos:purpose", "Value": "target-locks"},
+                {"Key": TAG_MANAGED, "Value": MANAGED_BY},
+                {"Key": TAG_PURPOSE, "Value": "target-locks"},
             ],
         )
     except ClientError as error:
@@ -100,7 +102,7 @@ def acquire_target_lock(
             region=region,
             resource=f"lock {table}/{target}",
             change=f"lock taken by {run.run_id}",
-            undoer="lock.release",
+            undoer=LOCK_UNDOER,
             undo_args={"table": table, "target": target, "run_id": run.run_id},
             undo_describe="delete the lock item if this run still holds it",
             call=put,
@@ -118,7 +120,6 @@ def acquire_target_lock(
     return True
 
 
-@undoer("lock.release")
 def release_target_lock(
     table: str,
     target: str,
@@ -146,7 +147,6 @@ def release_target_lock(
     return "released"
 
 
-@orphan_finder(LOCK_FAULT)
 def find_lock_items(
     configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
 ) -> list[dict[str, Any]]:
@@ -175,7 +175,7 @@ def find_lock_items(
             found.append(
                 {
                     "resource": f"lock {table}/{target}",
-                    "undoer": "lock.release",
+                    "undoer": LOCK_UNDOER,
                     "args": {"table": table, "target": target, "run_id": run_id},
                     "describe": f"release the lock on {target} held by run {run_id}",
                     "expires_at": datetime.fromtimestamp(expires, UTC).strftime(

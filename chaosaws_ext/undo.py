@@ -1,9 +1,12 @@
 """Undo registry and replay: how a ledger entry is turned back into AWS calls.
 
-Each fault module registers its undoers with :func:`undoer`. An undoer receives the
+The undoers and orphan finders are those the fault declarations name
+(:mod:`chaosaws_ext.faults`); a fault written outside this package registers its own
+with :func:`undoer` / :func:`orphan_finder` in a module named by
+``GAMEDAY_EXTRA_UNDO_MODULES``. An undoer receives the
 arguments stored in the ledger plus ``configuration``/``secrets``/``region`` and must be
 idempotent: running it twice, or after a partial undo, ends in the same state.
-Orphan finders (``@orphan_finder``) rebuild undo specs from tags when the ledger is lost.
+Orphan finders rebuild undo specs from tags when the ledger is lost.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ from typing import Any
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.core.identity import current_run
+from chaosaws_ext.faults import declarations, undo_modules
 from chaosaws_ext.ledger import Ledger, LedgerEntry
-from chaosaws_ext.runcontext import current_run
 
 __all__ = ["revert_faults"]  # the activities chaos discover lists
 
@@ -36,18 +40,13 @@ class FinderSkipped(Exception):
 _UNDOERS: dict[str, Undoer] = {}
 _incomplete: list[str] = []
 _ORPHAN_FINDERS: dict[str, OrphanFinder] = {}
-UNDO_MODULES = (
-    "chaosaws_ext.blackhole.actions",
-    "chaosaws_ext.rds.actions",
-    "chaosaws_ext.healthcheck.actions",
-    "chaosaws_ext.dynamodb.actions",
-    "chaosaws_ext.locking",
-    "chaosaws_ext.controls.measurement",
-)
+_registered_modules: set[str] = set()  # undo modules of declarations already registered
+UNDO_MODULES = undo_modules()  # derived from the declarations
 
 
 def undoer(name: str) -> Callable[[Undoer], Undoer]:
-    """Register an idempotent undo function under a stable name stored in ledgers."""
+    """Register an idempotent undo function under a stable name stored in ledgers (for
+    faults outside this package; ours are named by their declarations)."""
 
     def register(func: Undoer) -> Undoer:
         _UNDOERS[name] = func
@@ -57,7 +56,8 @@ def undoer(name: str) -> Callable[[Undoer], Undoer]:
 
 
 def orphan_finder(fault: str) -> Callable[[OrphanFinder], OrphanFinder]:
-    """Register a function returning undo specs for resources found by our tags."""
+    """Register a function returning undo specs for resources found by our tags (for
+    faults outside this package; ours are named by their declarations)."""
 
     def register(func: OrphanFinder) -> OrphanFinder:
         _ORPHAN_FINDERS[fault] = func
@@ -66,11 +66,25 @@ def orphan_finder(fault: str) -> Callable[[OrphanFinder], OrphanFinder]:
     return register
 
 
+def _register_declared() -> None:
+    """The undoers (every name, aliases too) and orphan finders the declarations name."""
+    for declaration in declarations():
+        if declaration.module(declaration.undo) in _registered_modules:
+            continue
+        module = importlib.import_module(declaration.module(declaration.undo))
+        for name, func_name in declaration.undoer_names().items():
+            _UNDOERS[name] = getattr(module, func_name)
+        if declaration.orphan_finder:
+            _ORPHAN_FINDERS[declaration.id] = getattr(module, declaration.orphan_finder)
+        _registered_modules.add(module.__name__)
+
+
 def load_undo_modules() -> None:
-    """Import every module holding undoers: ours, plus ``GAMEDAY_EXTRA_UNDO_MODULES``
-    (comma separated) for faults written outside this package."""
+    """Register every declared undoer, then import ``GAMEDAY_EXTRA_UNDO_MODULES`` (comma
+    separated) for faults written outside this package."""
+    _register_declared()
     extra = [m.strip() for m in os.environ.get("GAMEDAY_EXTRA_UNDO_MODULES", "").split(",")]
-    for module in (*UNDO_MODULES, *filter(None, extra)):
+    for module in filter(None, extra):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as error:  # a fault not built yet must not block the others

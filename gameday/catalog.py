@@ -10,14 +10,12 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+from chaosaws_ext.faults import experiments
+
 __all__ = ["EXPERIMENTS", "experiments_dir", "resolve_experiment"]
 
-EXPERIMENTS = (
-    "az-nacl-blackhole",
-    "rds-forced-failover",
-    "healthcheck-path-block",
-    "dynamodb-replica-conflict",
-)
+# one per fault, from the fault declarations (chaosaws_ext.faults)
+EXPERIMENTS = experiments()
 
 
 def experiments_dir() -> Path:

@@ -22,6 +22,7 @@ from chaoslib.loader import load_experiment
 from chaoslib.secret import load_secrets
 
 from chaosaws_ext.core.clients import read_only
+from chaosaws_ext.faults import plan_functions
 from chaosaws_ext.guardrails import plan_problems
 from chaosaws_ext.planning import FaultPlan
 
@@ -29,29 +30,8 @@ __all__ = ["PLAN_FUNCTIONS", "plan_experiment", "format_plan", "PlanError"]
 
 logger = logging.getLogger(__name__)
 
-# inject action -> its read-only plan function (same arguments)
-PLAN_FUNCTIONS: dict[tuple[str, str], tuple[str, str]] = {
-    ("chaosaws_ext.blackhole.actions", "blackhole_availability_zone"): (
-        "chaosaws_ext.blackhole.planning",
-        "plan_availability_zone_blackhole",
-    ),
-    ("chaosaws_ext.healthcheck.actions", "block_health_check_path"): (
-        "chaosaws_ext.healthcheck.actions",
-        "plan_health_check_path_block",
-    ),
-    ("chaosaws_ext.rds.actions", "failover_db_instance"): (
-        "chaosaws_ext.rds.targets",
-        "plan_instance_failover",
-    ),
-    ("chaosaws_ext.rds.actions", "failover_db_cluster"): (
-        "chaosaws_ext.rds.targets",
-        "plan_cluster_failover",
-    ),
-    ("chaosaws_ext.dynamodb.actions", "write_conflicting_items"): (
-        "chaosaws_ext.dynamodb.actions",
-        "plan_conflicting_writes",
-    ),
-}
+# inject action -> its read-only plan function (same arguments), from the declarations
+PLAN_FUNCTIONS: dict[tuple[str, str], tuple[str, str]] = plan_functions()
 
 
 class PlanError(Exception):

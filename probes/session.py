@@ -20,9 +20,9 @@ from typing import Any
 
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.core.identity import current_run
 from chaosaws_ext.core.recovery_schema import EnvironmentBlock, RecoveryBlock
 from chaosaws_ext.core.timeline import wall_now
-from chaosaws_ext.runcontext import current_run  # moves to core.identity
 from probes import recovery_block as _block
 from probes import verdicts
 from probes.environment import environment

@@ -16,6 +16,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaosaws_ext import undo
 from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.dynamodb import actions, probes
+from chaosaws_ext.dynamodb import undo as dynamodb_undo
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.runcontext import RunContext
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
@@ -170,15 +171,16 @@ def test_orphans_are_found_by_prefix_and_run_id(
     assert replicator.drain(timeout=5)
 
     # registered for `gameday recover` (find_orphans would also run every other fault's)
-    assert undo._ORPHAN_FINDERS["dynamodb-conflict"] is actions._find_conflict_items
-    ours = actions._find_conflict_items(configuration=configuration, region=REGION)
+    undo.load_undo_modules()
+    assert undo._ORPHAN_FINDERS["dynamodb-conflict"] is dynamodb_undo.find_conflict_items
+    ours = dynamodb_undo.find_conflict_items(configuration=configuration, region=REGION)
 
     assert len(ours) == 1
     assert ours[0]["args"]["run_id"] == run_context.run_id
     assert ours[0]["args"]["keys"] == [
         {"ticket": {"S": f"chaos-{run_context.run_id}-1"}, "version": {"N": "0"}}
     ]
-    actions._delete_items(**ours[0]["args"], configuration=configuration)
+    dynamodb_undo.delete_items(**ours[0]["args"], configuration=configuration)
     assert replicator.drain(timeout=5)
     assert _scan(REGION) == before[REGION] and _scan(OTHER_REGION) == before[OTHER_REGION]
 
@@ -386,7 +388,7 @@ def test_undo_never_deletes_an_item_of_someone_else(mocked_aws: None, run_contex
         {"ticket": {"S": "T-1"}, "version": {"S": "1"}},  # not even our prefix
     ]
 
-    result = actions._delete_items(
+    result = dynamodb_undo.delete_items(
         TABLE, [REGION], foreign, run_id=run_context.run_id, configuration={"aws_region": REGION}
     )
 

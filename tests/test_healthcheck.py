@@ -16,7 +16,8 @@ from conftest import REGION
 from chaosaws_ext import undo
 from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.core.waiting import WaitTimedOut
-from chaosaws_ext.healthcheck import actions
+from chaosaws_ext.healthcheck import planning
+from chaosaws_ext.healthcheck import undo as healthcheck_undo
 from chaosaws_ext.healthcheck.actions import (
     block_health_check_path,
     plan_health_check_path_block,
@@ -286,10 +287,10 @@ def test_undo_of_a_deleted_listener_or_rule_arn_is_success(world: dict[str, Any]
     elbv2 = boto3.client("elbv2", region_name=REGION)
     rule_arn = elbv2.describe_rules(ListenerArn=world["listener_arn"])["Rules"][0]["RuleArn"]
     elbv2.delete_listener(ListenerArn=world["listener_arn"])
-    assert actions.delete_block_listener_rule(
+    assert healthcheck_undo.delete_block_listener_rule(
         listener_arn=world["listener_arn"], run_id="r", path="/health", configuration=CONFIG
     ) == {"deleted": [], "listener": "absent"}
-    assert actions.delete_block_listener_rule(rule_arn=rule_arn, configuration=CONFIG)[
+    assert healthcheck_undo.delete_block_listener_rule(rule_arn=rule_arn, configuration=CONFIG)[
         "deleted"
     ] in ([], [rule_arn])
 
@@ -642,7 +643,7 @@ def test_a_refused_create_is_one_line_and_still_undoable(
     """Priority taken between plan and call (race): one line, ledger says failed, the
     rollback finds nothing of ours and the listener is as before."""
     before = listener_state(world["listener_arn"])
-    monkeypatch.setattr(actions, "smallest_free_listener_priority", lambda rules: 1)
+    monkeypatch.setattr(planning, "smallest_free_listener_priority", lambda rules: 1)
 
     with pytest.raises(ActivityFailed, match="AWS refused .* PriorityInUse") as raised:
         block_health_check_path(world["health_check_id"], configuration=CONFIG)

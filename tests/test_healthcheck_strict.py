@@ -23,7 +23,7 @@ from test_healthcheck import (
 )
 
 from chaosaws_ext.core.clients import aws_client
-from chaosaws_ext.healthcheck import actions, rules
+from chaosaws_ext.healthcheck import actions, planning, rules
 from chaosaws_ext.healthcheck.actions import block_health_check_path, unblock_health_check_path
 from chaosaws_ext.healthcheck.rules import shadowing_rules, waf_block_rule
 from chaosaws_ext.runcontext import RunContext, chaos_tags, elb_tag_value, start_run
@@ -206,7 +206,7 @@ def test_without_the_quota_check_the_strict_sandbox_refuses_create_rule(
     mocked_aws: None, run_context: RunContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = build_world()
-    monkeypatch.setattr(actions, "_check_rules_quota", lambda *args: None)
+    monkeypatch.setattr(planning, "_check_rules_quota", lambda *args: None)
     with strict_elb_waf(Strictness(alb_rules_per_load_balancer=1)):
         with pytest.raises(ActivityFailed, match="TooManyRules"):
             block_health_check_path(world["health_check_id"], configuration=CONFIG)
@@ -217,7 +217,7 @@ def test_quota_falls_back_to_the_documented_100(monkeypatch: pytest.MonkeyPatch)
         def describe_account_limits(self) -> dict[str, Any]:
             return {"Limits": []}
 
-    assert actions._rules_quota(NoLimits()) == 100
+    assert planning._rules_quota(NoLimits()) == 100
 
 
 # --- the fault copes: web ACL capacity -----------------------------------------------
@@ -247,6 +247,7 @@ def test_without_check_capacity_the_strict_sandbox_refuses_update_web_acl(
     mocked_aws: None, run_context: RunContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = build_world(waf_rules=125)
+    monkeypatch.setattr(planning, "waf_capacity_needed", lambda *args: 0)
     monkeypatch.setattr(actions, "waf_capacity_needed", lambda *args: 0)
     with pytest.raises(ActivityFailed, match="WAFLimitsExceededException"):
         block_health_check_path(world["health_check_id"], mechanism="waf", configuration=CONFIG)

@@ -142,7 +142,7 @@ def test_instance_failover_end_to_end_in_process(
     ledger = Ledger(run_context.ledger_path)
     (entry,) = ledger.unreverted()
     assert entry.resource == f"db-instance:{db}" and entry.outcome == "applied"
-    assert entry.undo["undoer"] == "rds.wait-available"
+    assert entry.undo["undoer"] == "rds-failover.wait-available"
     rolled_back = actions.wait_for_db_available(
         db_instance_identifier=db, timeout=5, poll_interval=POLL, configuration=CONFIG
     )

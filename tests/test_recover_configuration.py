@@ -13,7 +13,7 @@ import boto3
 import yaml
 
 from chaosaws_ext import undo
-from chaosaws_ext.dynamodb.actions import _find_conflict_items
+from chaosaws_ext.dynamodb.undo import find_conflict_items
 from chaosaws_ext.healthcheck.rules import waf_block_rule, waf_rule_expiry, waf_rule_is_ours
 from gameday.recover import recover_by_tag
 from tests.conftest import REGION
@@ -62,7 +62,7 @@ def test_the_orphan_scan_bound_is_configurable_and_reports_truncated(mocked_aws:
         "items evaluated; raise orphan_scan_pages to search the rest"
     ]
 
-    found = _find_conflict_items({**configuration, "orphan_scan_pages": 10}, None, REGION)
+    found = find_conflict_items({**configuration, "orphan_scan_pages": 10}, None, REGION)
     assert [spec["args"]["run_id"] for spec in found] == ["run-x"]
     assert found[0]["expires_at"] == "2023-11-14T22:28:20Z"  # last write + 900 s
 

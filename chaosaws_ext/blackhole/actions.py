@@ -36,51 +36,58 @@ import threading
 import uuid
 from typing import Any
 
-from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.blackhole import DECLARATION
 from chaosaws_ext.blackhole.network_acls import (
     FAULT,
-    LOOKUP_TIMEOUT_S,
     TAG_MARKER,
     TAG_ORIGINAL,
     VpcAcls,
     describe_vpc_acls,
-    error_code,
-    find_blackhole_acls,
     move_subnets,
-    original_from_tags,
     poll_until,
     read_seeing,
-    restore_subnets,
     retry_propagation,
     run_concurrently,
-    tags_of,
 )
 from chaosaws_ext.blackhole.planning import (
     DEFAULT_MAX_SUBNETS,
     plan_availability_zone_blackhole,
 )
+from chaosaws_ext.blackhole.undo import (
+    UNDO_DELETE_ACL,
+    UNDO_FORGET_ENTRIES,
+    UNDO_RESTORE_SUBNETS,
+    delete_acl,
+)
 from chaosaws_ext.core.clients import aws_client
+from chaosaws_ext.core.identity import (
+    TAG_RUN_ID,
+    RunContext,
+    chaos_tags,
+    current_run,
+)
 from chaosaws_ext.core.numbers import checked_integer
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.ledger import Ledger, LedgerEntry
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.planning import FaultPlan
-from chaosaws_ext.runcontext import TAG_EXPIRES_AT, TAG_RUN_ID, RunContext, chaos_tags, current_run
-from chaosaws_ext.undo import orphan_finder, revert_faults, undo_entry, undoer
+from chaosaws_ext.undo import revert_faults, undo_entry
 
 __all__ = ["blackhole_availability_zone", "restore_availability_zone"]
 
 logger = logging.getLogger("chaosaws_ext")
 
-UNDO_DELETE_ACL = "az-blackhole.delete-acl"
-UNDO_DELETE_ENTRIES = "az-blackhole.delete-entries"  # ledgers written before 2026-12
-UNDO_ENTRIES_WITH_ACL = "az-blackhole.entries-go-with-acl"
-UNDO_RESTORE_SUBNETS = "az-blackhole.restore-subnets"
+# what the one-pass undo handles: every name of the four undoers, the old ones too
+FAST_UNDOERS = frozenset().union(
+    *(
+        DECLARATION.names_for(v)
+        for v in ("restore-subnets", "delete-acl", "forget-entries", "delete-entries")
+    )
+)
 SWAP_BATCH = 100  # subnets per ledger entry (keeps one ledger line small)
-DELETE_RETRY_ERRORS = frozenset({"DependencyViolation"})  # associations not propagated yet
 
 # What this process's inject got back, so its undo needs no describe before the moves:
 # (region, subnet) -> (blackhole NACL id, association id on it). A stale id (someone moved
@@ -284,7 +291,7 @@ def _blackhole_group(
             region=plan.region,
             resource=acl_id,
             change=f"add {len(entries)} entries: " + ", ".join(_entry_text(e) for e in entries),
-            undoer=UNDO_ENTRIES_WITH_ACL,
+            undoer=UNDO_FORGET_ENTRIES,
             undo_args={"vpc_id": vpc, "network_acl_id": acl_id},
             undo_describe=f"nothing: deleting {acl_id} removes its entries",
             call=lambda: run_concurrently(
@@ -325,177 +332,6 @@ def _blackhole_group(
         with _swapped_lock:
             _swapped.update({(plan.region, s): (acl_id, a) for s, a in moved.items()})
     return acl_id
-
-
-# --- undoers (idempotent; args come from the ledger or from tags) -------------------
-
-
-@undoer(UNDO_RESTORE_SUBNETS)
-def undo_restore_subnets(
-    vpc_id: str,
-    blackhole_acl_id: str,
-    subnets: dict[str, str],
-    marker: str = "",
-    configuration: Configuration = None,
-    secrets: Secrets = None,
-    region: str | None = None,
-) -> dict[str, Any]:
-    """Put each subnet that sits on the blackhole NACL back on its original NACL."""
-    ec2 = aws_client("ec2", configuration, secrets, region)
-    return restore_subnets(ec2, vpc_id, subnets, only_from={blackhole_acl_id})
-
-
-@undoer(UNDO_ENTRIES_WITH_ACL)
-def undo_entries_with_acl(
-    vpc_id: str,
-    network_acl_id: str,
-    configuration: Configuration = None,
-    secrets: Secrets = None,
-    region: str | None = None,
-) -> dict[str, Any]:
-    """Nothing to call: the entries go with their NACL (its delete-acl undo, older)."""
-    return {"network_acl_id": network_acl_id, "entries": "deleted with the NACL"}
-
-
-@undoer(UNDO_DELETE_ENTRIES)
-def undo_delete_entries(
-    vpc_id: str,
-    network_acl_id: str,
-    entries: list[list[Any]],
-    configuration: Configuration = None,
-    secrets: Secrets = None,
-    region: str | None = None,
-) -> dict[str, Any]:
-    """Ledgers written before the entries went with the NACL: same, nothing to call."""
-    return {"network_acl_id": network_acl_id, "entries": "deleted with the NACL"}
-
-
-def _delete_acl(ec2: Any, acl_id: str) -> None:
-    """DeleteNetworkAcl; gone already is fine; associations not propagated are retried."""
-
-    def delete() -> None:
-        try:
-            ec2.delete_network_acl(NetworkAclId=acl_id)
-        except ClientError as error:
-            if error_code(error) == "InvalidNetworkAclID.NotFound":
-                return
-            if error_code(error) in DELETE_RETRY_ERRORS:
-                raise _Retry(error) from error
-            raise
-
-    _, done = poll_until(lambda: _attempt(delete), bool)
-    if not done:
-        raise ActivityFailed(f"blackhole NACL {acl_id} still has subnets; not deleted")
-
-
-class _Retry(Exception):
-    pass
-
-
-def _attempt(call: Any) -> bool:
-    try:
-        call()
-    except _Retry:
-        return False
-    return True
-
-
-@undoer(UNDO_DELETE_ACL)
-def undo_delete_acl(
-    vpc_id: str,
-    marker: str = "",
-    network_acl_id: str = "",
-    configuration: Configuration = None,
-    secrets: Secrets = None,
-    region: str | None = None,
-) -> dict[str, Any]:
-    """Delete the blackhole NACL (found by marker tag or id) after moving its subnets back.
-
-    Subnets still on it go to the NACL recorded in its ``chaos:original-nacl`` tag (or
-    the legacy ``chaos:orig:<subnet>`` tags). A subnet whose original is unrecorded or
-    gone is put on the VPC's default NACL (never left blackholed) and the undo FAILS
-    naming it, so ``gameday recover`` says so and exits non-zero. Nothing found: nothing
-    to do.
-    """
-    ec2 = aws_client("ec2", configuration, secrets, region)
-    if not marker and not network_acl_id:
-        raise ActivityFailed("delete-acl undo needs a marker or a network_acl_id")
-
-    def ours(state: VpcAcls) -> list[str]:
-        return [
-            acl_id
-            for acl_id, tags in state.acls.items()
-            if state.is_blackhole(acl_id)
-            and (
-                (marker and tags.get(TAG_MARKER) == marker)
-                or (not marker and acl_id == network_acl_id)
-            )
-        ]
-
-    # a NACL just created may not be listed yet: look again (bounded) before "nothing"
-    state, _ = poll_until(
-        lambda: describe_vpc_acls(ec2, [vpc_id])[vpc_id],
-        lambda st: bool(ours(st)),
-        timeout=LOOKUP_TIMEOUT_S,
-    )
-    acls = ours(state)
-    result: dict[str, Any] = {"vpc": vpc_id, "deleted": [], "subnets": [], "on_default_nacl": []}
-    for acl_id in acls:
-        on_it = sorted(s for s, a in state.subnet_acl.items() if a == acl_id)
-        if on_it:
-            recorded = original_from_tags(state.acls[acl_id], on_it)
-            wanted = {s: recorded.get(s, "") for s in on_it}
-            unrecorded = sorted(s for s, o in wanted.items() if not o)
-            for subnet in unrecorded:
-                wanted[subnet] = state.default_acl
-            restored = restore_subnets(ec2, vpc_id, wanted, only_from={acl_id})
-            result["subnets"].append(restored)
-            result["on_default_nacl"] += [d["message"] for d in restored["on_default_nacl"]]
-            result["on_default_nacl"] += [
-                f"no original NACL recorded for {s}; subnet put on the VPC default NACL "
-                f"{state.default_acl}"
-                for s in unrecorded
-            ]
-        _delete_acl(ec2, acl_id)
-        result["deleted"].append(acl_id)
-    if acls:
-        after, gone = poll_until(
-            lambda: describe_vpc_acls(ec2, [vpc_id])[vpc_id], lambda st: not ours(st)
-        )
-        if not gone:
-            raise ActivityFailed(f"blackhole NACL(s) {', '.join(ours(after))} still exist")
-    if result["on_default_nacl"]:
-        raise ActivityFailed(
-            f"{', '.join(result['deleted'])} deleted, but NOT restored exactly: "
-            + "; ".join(result["on_default_nacl"])
-        )
-    return result
-
-
-@orphan_finder(FAULT)
-def find_blackhole_orphans(
-    configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
-) -> list[dict[str, Any]]:
-    """Our blackhole NACLs left in ``region`` (ledger lost): one delete-acl undo each."""
-    ec2 = aws_client("ec2", configuration, secrets, region)
-    specs = []
-    for acl in find_blackhole_acls(ec2):
-        tags = tags_of(acl)
-        specs.append(
-            {
-                "resource": acl["NetworkAclId"],
-                "undoer": UNDO_DELETE_ACL,
-                "args": {
-                    "vpc_id": acl["VpcId"],
-                    "marker": tags.get(TAG_MARKER, ""),
-                    "network_acl_id": acl["NetworkAclId"],
-                },
-                "describe": f"move subnets on {acl['NetworkAclId']} back to "
-                f"{tags.get(TAG_ORIGINAL) or 'their recorded NACLs'} and delete it",
-                "expires_at": tags.get(TAG_EXPIRES_AT),
-            }
-        )
-    return specs
 
 
 # --- rollback action -------------------------------------------------------------
@@ -541,7 +377,7 @@ def _fast_undo(
         else:
             blackholes, moves, present = _read_undo_moves(ec2, vpc, group)
             move_subnets(ec2, vpc, moves)
-        run_concurrently([(lambda a=a, c=ec2: _delete_acl(c, a)) for a in present])
+        run_concurrently([(lambda a=a, c=ec2: delete_acl(c, a)) for a in present])
         wanted = {s: o for s, (_, o) in group["restore"].items()}
         _, ok = poll_until(
             lambda v=vpc, c=ec2: describe_vpc_acls(c, [v])[v],
@@ -598,11 +434,7 @@ def restore_availability_zone(
     run = current_run(configuration)
     ledger = Ledger(run.ledger_path)
     pending = ledger.unreverted(run_id=run.run_id, fault=FAULT)
-    fast = bool(pending) and all(
-        e.undo.get("undoer")
-        in (UNDO_RESTORE_SUBNETS, UNDO_DELETE_ACL, UNDO_ENTRIES_WITH_ACL, UNDO_DELETE_ENTRIES)
-        for e in pending
-    )
+    fast = bool(pending) and all(e.undo.get("undoer") in FAST_UNDOERS for e in pending)
     reverted: dict[str, Any] | None = None
     if fast:
         try:

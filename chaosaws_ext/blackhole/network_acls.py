@@ -27,8 +27,15 @@ from botocore.exceptions import ClientError
 from botocore.parsers import ResponseParserError
 from chaoslib.exceptions import ActivityFailed
 
+from chaosaws_ext.blackhole import FAULT
 from chaosaws_ext.core.clients import error_code
-from chaosaws_ext.runcontext import TAG_MANAGED
+from chaosaws_ext.core.identity import (
+    TAG_BLACKHOLE_ID,
+    TAG_FAULT,
+    TAG_MANAGED,
+    TAG_ORIGINAL_NACL,
+    TAG_ORIGINAL_PREFIX,
+)
 
 __all__ = [
     "FAULT",
@@ -55,13 +62,10 @@ __all__ = [
 
 logger = logging.getLogger("chaosaws_ext")
 
-FAULT = "az-blackhole"
-TAG_FAULT = "chaos:fault"
-TAG_MARKER = "chaos:blackhole-id"  # unique per created NACL: the undo key known before creation
-TAG_ORIGINAL_PREFIX = "chaos:orig:"  # legacy: chaos:orig:<subnet-id> = original NACL id
+TAG_MARKER = TAG_BLACKHOLE_ID  # unique per created NACL: the undo key known before creation
 # One blackhole NACL per original NACL: every subnet on it came from this one NACL, so
 # one tag records the subnet -> original mapping for any number of subnets.
-TAG_ORIGINAL = "chaos:original-nacl"
+TAG_ORIGINAL = TAG_ORIGINAL_NACL
 MAX_TAGS = 50  # AWS limit of tags per resource
 WORKERS = 8  # bounded concurrency of independent calls
 SWAP_ATTEMPTS = 3  # per subnet move, after transient failures only

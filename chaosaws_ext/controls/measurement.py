@@ -64,10 +64,11 @@ from chaosaws_ext.core.redaction import (
     strip_dsn_password,
 )
 from chaosaws_ext.core.timeline import clear_phases
+from chaosaws_ext.faults import MARKERS_DECLARATION
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import journaled
 from chaosaws_ext.runcontext import current_run, expiry_after
-from chaosaws_ext.undo import FinderSkipped, orphan_finder, report_incomplete, undoer
+from chaosaws_ext.undo import FinderSkipped, report_incomplete
 from probes import session as measurement
 from probes.markers import DynamoMarkers, PostgresMarkers
 from probes.samplers import SpecError
@@ -147,7 +148,7 @@ def _journal_markers(spec: dict[str, Any] | None, configuration: Configuration) 
         region=region,
         resource=resource,
         change=f"write-marker rows/items of run {run.run_id}",
-        undoer="measurement.delete-markers",
+        undoer=MARKERS_UNDOER,
         undo_args=args,
         undo_describe="delete every marker of the run",
         call=lambda: None,
@@ -168,7 +169,6 @@ def _close_markers_entry(
         ledger.mark_reverted(entry.id, {"deleted": session.cleaned, "by": "measurement"})
 
 
-@undoer("measurement.delete-markers")
 def delete_markers(
     kind: str,
     run_id: str,
@@ -191,7 +191,8 @@ def delete_markers(
     return {"deleted": deleted}
 
 
-MARKERS_FAULT = "measurement-markers"
+MARKERS_FAULT = MARKERS_DECLARATION.id  # "measurement-markers"
+MARKERS_UNDOER = MARKERS_DECLARATION.undoer_name("delete-markers")
 MARKER_SCAN_PAGES = 20  # x MARKER_SCAN_PAGE_SIZE items evaluated; configuration overrides
 MARKER_SCAN_PAGE_SIZE = 500
 
@@ -208,7 +209,7 @@ def _when(written: Any) -> datetime:
 def _marker_spec(args: dict[str, Any], resource: str, written: Any, configuration: Any) -> dict:
     return {
         "resource": resource,
-        "undoer": "measurement.delete-markers",
+        "undoer": MARKERS_UNDOER,
         "args": args,
         "describe": f"delete the write markers of run {args['run_id']} ({resource})",
         "expires_at": expiry_after(_when(written), configuration),
@@ -237,7 +238,6 @@ def _postgres_runs_left(backend: PostgresMarkers, configuration: Any) -> dict[st
             time.sleep(1.0)
 
 
-@orphan_finder(MARKERS_FAULT)
 def find_markers(
     configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
 ) -> list[dict[str, Any]]:

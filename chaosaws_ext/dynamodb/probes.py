@@ -12,6 +12,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.core.identity import current_run
 from chaosaws_ext.core.numbers import checked_integer, checked_number
 from chaosaws_ext.core.timeline import mark_phase, note_fault_detail
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
@@ -25,7 +26,6 @@ from chaosaws_ext.dynamodb.conflict import (
     describe_global_table,
     last_batch,
 )
-from chaosaws_ext.runcontext import current_run
 
 __all__ = ["table_has_active_replicas", "wait_for_convergence"]
 

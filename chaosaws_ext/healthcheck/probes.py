@@ -16,7 +16,7 @@ from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.core.numbers import checked_integer, checked_number
 from chaosaws_ext.core.timeline import mark_phase
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
-from chaosaws_ext.healthcheck.targets import MAX_PAGES, error_code
+from chaosaws_ext.healthcheck.load_balancers import MAX_PAGES, error_code
 from chaosaws_ext.healthcheck.verdict import HealthCheckVerdicts, Observed, endpoint_healthy
 
 __all__ = [

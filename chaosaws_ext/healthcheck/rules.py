@@ -11,8 +11,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from chaosaws_ext.healthcheck.targets import FAULT, MAX_PAGES, tags_of
-from chaosaws_ext.runcontext import TAG_MANAGED, RunContext, chaos_tags, elb_tag_value
+from chaosaws_ext.core.identity import (
+    LABEL_EXPIRES_AT_PREFIX,
+    MANAGED_BY,
+    TAG_FAULT,
+    TAG_MANAGED,
+    TAG_RUN_ID,
+    RunContext,
+    chaos_tags,
+    elb_tag_value,
+)
+from chaosaws_ext.healthcheck.load_balancers import FAULT, MAX_PAGES, tags_of
 
 __all__ = [
     "WAF_RULE_PREFIX",
@@ -129,9 +138,9 @@ def our_listener_rules(
     found = []
     for rule in candidates:
         rule_tags = tags.get(rule["RuleArn"], {})
-        if rule_tags.get(TAG_MANAGED) != "chaosaws-ext" or rule_tags.get("chaos:fault") != FAULT:
+        if rule_tags.get(TAG_MANAGED) != MANAGED_BY or rule_tags.get(TAG_FAULT) != FAULT:
             continue
-        if run_id is not None and rule_tags.get("chaos:run-id") != elb_tag_value(run_id):
+        if run_id is not None and rule_tags.get(TAG_RUN_ID) != elb_tag_value(run_id):
             continue
         if path is not None and listener_rule_paths(rule) != [path]:
             continue
@@ -167,7 +176,8 @@ def waf_rule_name(run_id: str) -> str:
     return (WAF_RULE_PREFIX + cleaned)[:128]
 
 
-WAF_EXPIRY_LABEL = "chaos:expires-at:"
+WAF_EXPIRY_LABEL = LABEL_EXPIRES_AT_PREFIX
+LOCK_ATTEMPTS = 5  # WAFOptimisticLockException retries (someone else edited the ACL)
 
 
 def waf_block_rule(

@@ -4,7 +4,7 @@ A failover cannot be taken back (failing back would be a second outage), so the
 ledger's undo for it is a no-op that verifies the DB is available again, bounded and
 idempotent. ``gameday recover`` therefore waits for availability instead of failing.
 
-Both inject actions are split into a read-only plan (:mod:`chaosaws_ext.rds.targets`),
+Both inject actions are split into a read-only plan (:mod:`chaosaws_ext.rds.planning`),
 the guardrail check, and one journaled mutating call.
 """
 
@@ -22,40 +22,20 @@ from chaosaws_ext.core.clock import iso_utc
 from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
+from chaosaws_ext.rds import FAULT
 from chaosaws_ext.rds.availability import SETTLED_POLL_INTERVAL_S, read_state, wait_available
 from chaosaws_ext.rds.injections import Injection, remember
-from chaosaws_ext.rds.targets import FAULT, plan_cluster_failover, plan_instance_failover
-from chaosaws_ext.undo import revert_faults, undoer
+from chaosaws_ext.rds.planning import plan_cluster_failover, plan_instance_failover
+from chaosaws_ext.rds.undo import UNDO_TIMEOUT_S, UNDOER
+from chaosaws_ext.undo import revert_faults
 
 __all__ = ["failover_db_instance", "failover_db_cluster", "wait_for_db_available"]
 
 logger = logging.getLogger("chaosaws_ext")
 
-UNDOER = "rds.wait-available"
-UNDO_TIMEOUT_S = 900.0  # recover waits at most this long per DB
-UNDO_POLL_INTERVAL_S = 5.0  # nothing is measured here: spare the shared RDS API budget
-
 
 def _now() -> str:
     return iso_utc()
-
-
-@undoer(UNDOER)
-def _wait_available_undo(
-    kind: str,
-    db_id: str,
-    timeout: float = UNDO_TIMEOUT_S,
-    poll_interval: float = UNDO_POLL_INTERVAL_S,
-    configuration: Configuration = None,
-    secrets: Secrets = None,
-    region: str | None = None,
-) -> dict[str, Any]:
-    """Nothing to put back after a failover: verify the DB is available (bounded)."""
-    rds = aws_client("rds", configuration, secrets, region)
-    if read_state(rds, kind, db_id) is None:
-        return {"db": db_id, "status": "gone", "waited_s": 0.0}
-    waited = wait_available(rds, kind, db_id, timeout=timeout, poll_interval=poll_interval)
-    return {"db": db_id, "status": "available", "waited_s": round(waited, 3)}
 
 
 def _inject(

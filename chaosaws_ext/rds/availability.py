@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
 from chaosaws_ext.core.waiting import WaitTimedOut
-from chaosaws_ext.rds.targets import cluster_writer
+from chaosaws_ext.rds.instances import cluster_writer
 
 __all__ = ["DbState", "read_state", "wait_available", "KINDS", "SETTLED_POLL_INTERVAL_S"]
 

@@ -22,7 +22,7 @@ from chaosaws_ext.rds.availability import (
     wait_available,
 )
 from chaosaws_ext.rds.injections import recall
-from chaosaws_ext.rds.targets import describe_instance
+from chaosaws_ext.rds.instances import describe_instance
 
 __all__ = ["db_instance_multi_az_available", "wait_for_failover_completion"]
 
