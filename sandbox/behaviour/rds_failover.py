@@ -222,6 +222,10 @@ class RdsFailoverEmulator:
             self._installed.clear()
             _release_response_shim()
 
+    def start(self) -> None:
+        """:meth:`install`, as every emulator starts (:mod:`sandbox.lifecycle`)."""
+        self.install()
+
     stop = uninstall
 
     def __enter__(self) -> RdsFailoverEmulator:

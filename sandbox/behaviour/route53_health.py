@@ -194,6 +194,13 @@ class Route53HealthCheckers:
         )
         self._supervisor.start()
 
+    def start(self) -> None:
+        """:meth:`install`, as every emulator starts (:mod:`sandbox.lifecycle`)."""
+        self.install()
+
+    def stop(self) -> None:
+        self.uninstall()
+
     def uninstall(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._supervisor is not None:
