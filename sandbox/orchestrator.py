@@ -398,7 +398,7 @@ class Sandbox:
 
     # -- the data plane --------------------------------------------------------------------
     def _start_api_instances(self, stack: contextlib.ExitStack) -> None:
-        from sandbox.dataplane.api import ApiInstance
+        from sandbox.workload.api import ApiInstance
 
         for region in (seed.PRIMARY_REGION, seed.STANDBY_REGION):
             self.api_instances[region] = {}
@@ -436,7 +436,7 @@ class Sandbox:
         raise RuntimeError(f"could not bind the ALB emulators on one port: {last_error}")
 
     def _make_alb(self, region: str, lb: seed.LoadBalancerSeed, port: int) -> Any:
-        from sandbox.dataplane.alb import AlbEmulator
+        from sandbox.elbv2.http import AlbEmulator
 
         targets = {
             lb.target_ips[az]: instance.address
@@ -460,8 +460,8 @@ class Sandbox:
         if not self._with_database:
             missing.append("database: disabled (with_database=False)")
             return ""
-        from sandbox.dataplane.db_proxy import DbProxy
-        from sandbox.dataplane.postgres import PostgresBackend
+        from sandbox.rds.db_proxy import DbProxy
+        from sandbox.rds.postgres import PostgresBackend
 
         assert self.workdir is not None
         pgdata = self.workdir / "postgres"
@@ -479,8 +479,8 @@ class Sandbox:
     def _start_dns(self, stack: contextlib.ExitStack) -> tuple[str, int]:
         from moto.route53.models import route53_backends
 
-        from sandbox.dataplane.dns import FailoverDnsServer
-        from sandbox.dataplane.failover_routing import route53_failover_resolver
+        from sandbox.route53.dns import FailoverDnsServer
+        from sandbox.route53.failover_routing import route53_failover_resolver
 
         self._records = route53_failover_resolver(
             route53_backends[self.account_id]["aws"], seed.ZONE_NAME, self.health.is_healthy

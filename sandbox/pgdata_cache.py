@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox.dataplane.postgres import import_pgserver
+from sandbox.rds.postgres import import_pgserver
 
 __all__ = ["copy_pgdata", "pgdata_template"]
 
