@@ -376,8 +376,8 @@ class Sandbox:
         """Install, after seeding (the seed is old news), each patch of moto this sandbox
         runs; returns the global table's regions."""
         from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
-        from sandbox.behaviour.route53_health import Route53HealthCheckers
         from sandbox.rds.moto_patch import RdsFailoverEmulator
+        from sandbox.route53.checkers import Route53HealthCheckers
         from sandbox.strictness import ElbWafStrictness
 
         regions = (seed.PRIMARY_REGION, seed.STANDBY_REGION)
