@@ -375,7 +375,7 @@ class Sandbox:
     def _install_moto_patches(self, stack: contextlib.ExitStack, table_name: str) -> list[str]:
         """Install, after seeding (the seed is old news), each patch of moto this sandbox
         runs; returns the global table's regions."""
-        from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
+        from sandbox.dynamodb.replicator import GlobalTableReplicator
         from sandbox.rds.moto_patch import RdsFailoverEmulator
         from sandbox.route53.checkers import Route53HealthCheckers
         from sandbox.strictness import ElbWafStrictness
