@@ -25,9 +25,12 @@ Health checks follow the target group's ``HealthCheckIntervalSeconds``,
 ``HealthCheckTimeoutSeconds``, ``HealthyThresholdCount``, ``UnhealthyThresholdCount``,
 ``HealthCheckPath`` and ``Matcher`` (durations times ``time_scale``), through the same
 NACL evaluation (a denied path fails at once, reason ``Target.Timeout``); see
-``sandbox.elbv2.target_health`` for the state machine. ``HealthCheckPort`` is ignored: checks go to
-the target's real address. Targets are IP addresses (or instance ids) registered in moto;
-``targets`` maps each to the (host, port) of the process that really serves it.
+``sandbox.elbv2.target_health`` for the state machine. ``HealthCheckPort`` is ignored:
+checks go to the target's real address. With ``publish_health``, moto's
+``describe_target_health`` answers this view
+(:func:`sandbox.elbv2.moto_patch.publish_target_health`). Targets are IP addresses (or
+instance ids) registered in moto; ``targets`` maps each to the (host, port) of the
+process that really serves it.
 """
 
 from __future__ import annotations
@@ -48,8 +51,9 @@ from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from sandbox.ec2 import nacl
-from sandbox.elbv2 import listener_rules
-from sandbox.elbv2.target_health import TargetHealthBook
+from sandbox.elbv2 import listener_rules, moto_patch
+from sandbox.elbv2.target_health import TargetHealthBook, matcher_accepts
+from sandbox.lifecycle import Lifecycle
 from sandbox.loopback_http import LoopbackHttpServer, QuietHandler
 from sandbox.wafv2 import web_acl as waf
 
@@ -112,15 +116,6 @@ def _error_page(status: int) -> bytes:
     ).encode()
 
 
-def _matcher_accepts(matcher: Mapping[str, Any] | None, status: int) -> bool:
-    codes = str((matcher or {}).get("HttpCode") or "200")
-    for part in codes.split(","):
-        low, _, high = part.strip().partition("-")
-        if low and int(low) <= status <= int(high or low):
-            return True
-    return False
-
-
 class _AlbHandler(QuietHandler):
     server_version = "awselb/2.0"
     sys_version = ""
@@ -143,7 +138,7 @@ class _AlbHandler(QuietHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
 
 
-class AlbEmulator:
+class AlbEmulator(Lifecycle):
     """Emulates the moto load balancer ``load_balancer_arn`` on ``host:port``.
 
     ``targets`` maps a registered target id (IP address or instance id) to the real
@@ -215,7 +210,7 @@ class AlbEmulator:
             self._health_thread.join(timeout)
             self._health_thread = None
         for group in self._published.values():
-            vars(group).pop("health_for", None)
+            moto_patch.unpublish_target_health(group)
         self._published.clear()
 
     @property
@@ -226,13 +221,6 @@ class AlbEmulator:
     def url(self) -> str:
         host, port = self.address
         return f"http://{host}:{port}"
-
-    def __enter__(self) -> AlbEmulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def set_target_address(self, target_id: str, host: str, port: int) -> None:
         with self._lock:
@@ -379,7 +367,7 @@ class AlbEmulator:
             return False, "Target.FailedHealthChecks", "Health checks failed"
         finally:
             connection.close()
-        if _matcher_accepts(getattr(group, "matcher", None), status):
+        if matcher_accepts(getattr(group, "matcher", None), status):
             return True, None, None
         return False, "Target.ResponseCodeMismatch", f"Health checks failed with code: [{status}]"
 
@@ -407,18 +395,7 @@ class AlbEmulator:
     def _publish(self, group: Any) -> None:
         if group.arn in self._published and "health_for" in vars(group):
             return
-        original = type(group).health_for.__get__(group)
-        book = self._book
-
-        def health_for(target: dict[str, Any], ec2_backend: Any) -> Any:
-            status = original(target, ec2_backend)
-            mine = book.get(group.arn, str(target["Id"]))
-            if mine is not None and status.status == "healthy":
-                status.status = mine.state
-                status.reason, status.description = mine.reason, mine.description
-            return status
-
-        group.health_for = health_for
+        moto_patch.publish_target_health(group, self._book)
         self._published[group.arn] = group
 
     # --- requests -------------------------------------------------------------------

@@ -11,6 +11,9 @@ it. While installed:
 
 A switch set to None/False leaves moto's lenient behaviour for that call. The switches
 are a :class:`sandbox.strictness.Strictness` (read by attribute here).
+
+Also here: :func:`publish_target_health`, which makes moto's ``DescribeTargetHealth``
+answer what the load balancer emulator (:mod:`sandbox.elbv2.http`) sees.
 """
 
 from __future__ import annotations
@@ -20,12 +23,20 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sandbox.elbv2.limits import alb_rules_quota_exceeded, elb_tag_value_problem, non_default_rules
+from sandbox.elbv2.target_health import TargetHealthBook
 from sandbox.moto_patching import before, patch, restore
 
 if TYPE_CHECKING:
     from sandbox.strictness import Strictness
 
-__all__ = ["active", "install", "installed", "uninstall"]
+__all__ = [
+    "active",
+    "install",
+    "installed",
+    "publish_target_health",
+    "uninstall",
+    "unpublish_target_health",
+]
 
 _lock = threading.Lock()
 _active: Strictness | None = None
@@ -117,3 +128,24 @@ def uninstall() -> None:
     with _lock:
         _active = None
         restore(_originals)
+
+
+def publish_target_health(group: Any, book: TargetHealthBook) -> None:
+    """moto's ``describe_target_health`` of ``group`` (a moto target group) reports the
+    state ``book`` holds for each target it calls healthy (wraps ``health_for`` on the
+    group object; :func:`unpublish_target_health` removes the wrapper)."""
+    original = type(group).health_for.__get__(group)
+
+    def health_for(target: dict[str, Any], ec2_backend: Any) -> Any:
+        status = original(target, ec2_backend)
+        mine = book.get(group.arn, str(target["Id"]))
+        if mine is not None and status.status == "healthy":
+            status.status = mine.state
+            status.reason, status.description = mine.reason, mine.description
+        return status
+
+    group.health_for = health_for
+
+
+def unpublish_target_health(group: Any) -> None:
+    vars(group).pop("health_for", None)

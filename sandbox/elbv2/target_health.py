@@ -12,13 +12,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["TargetHealth", "TargetHealthBook"]
+__all__ = ["TargetHealth", "TargetHealthBook", "matcher_accepts"]
 
 HEALTHY = "healthy"
 UNHEALTHY = "unhealthy"
+
+
+def matcher_accepts(matcher: Mapping[str, Any] | None, status: int) -> bool:
+    """Whether a target group's ``Matcher`` (``HttpCode``: "200", "200,302",
+    "200-299"; default "200") accepts a health check's HTTP status."""
+    codes = str((matcher or {}).get("HttpCode") or "200")
+    for part in codes.split(","):
+        low, _, high = part.strip().partition("-")
+        if low and int(low) <= status <= int(high or low):
+            return True
+    return False
 
 
 @dataclass

@@ -16,6 +16,8 @@ import struct
 import threading
 from collections.abc import Callable
 
+from sandbox.lifecycle import Lifecycle
+
 __all__ = ["DbProxy"]
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,7 @@ class _Pair:
         self.proxy._forget(self)
 
 
-class DbProxy:
+class DbProxy(Lifecycle):
     """Proxy ``host:port`` (port 0: a free one) to the PostgreSQL at ``upstream``.
 
     ``upstream`` is a unix socket path (``upstream_port`` None, e.g.
@@ -219,10 +221,3 @@ class DbProxy:
                 self._pairs.add(pair)
             self.accepted += 1
             pair.start()
-
-    def __enter__(self) -> DbProxy:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

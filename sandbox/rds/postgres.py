@@ -12,6 +12,8 @@ import threading
 import warnings
 from pathlib import Path
 
+from sandbox.lifecycle import Lifecycle
+
 __all__ = ["PostgresBackend", "import_pgserver", "short_socket_dir"]
 
 log = logging.getLogger(__name__)
@@ -91,7 +93,7 @@ def _empty(directory: Path) -> None:
             child.unlink()
 
 
-class PostgresBackend:
+class PostgresBackend(Lifecycle):
     """A PostgreSQL server whose data lives in ``workdir`` (initialised on first start).
 
     It listens only on a unix socket (``socket_path``); put a ``DbProxy`` in front of
@@ -192,10 +194,3 @@ class PostgresBackend:
         if self._server is None:
             raise RuntimeError("PostgresBackend not started")
         return self._server
-
-    def __enter__(self) -> PostgresBackend:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

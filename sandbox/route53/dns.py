@@ -16,6 +16,8 @@ from typing import Any
 from dnslib import AAAA, CNAME, NS, QTYPE, RCODE, RR, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, TCPServer, UDPServer
 
+from sandbox.lifecycle import Lifecycle
+
 __all__ = ["FailoverDnsServer"]
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ class _QuietLogger:
         return lambda *args: log.debug("dns %s", name)
 
 
-class FailoverDnsServer:
+class FailoverDnsServer(Lifecycle):
     """Serve ``records`` on ``host`` UDP and TCP (``port`` 0: a free port, the same for
     both protocols)."""
 
@@ -111,10 +113,3 @@ class FailoverDnsServer:
             server.server_close()
         for thread in threads:
             thread.join(timeout)
-
-    def __enter__(self) -> FailoverDnsServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections import deque
 
+from sandbox.lifecycle import Lifecycle
 from sandbox.loopback_http import LoopbackHttpServer, QuietHandler
 
 __all__ = ["ApiInstance"]
@@ -64,7 +65,7 @@ class _ApiHandler(QuietHandler):
         self._json(201, self.instance.add_ticket(data))
 
 
-class ApiInstance:
+class ApiInstance(Lifecycle):
     """One API instance in ``az`` of ``region``, on ``host:port`` (port 0: a free one)."""
 
     def __init__(
@@ -106,10 +107,3 @@ class ApiInstance:
     def tickets(self) -> list[dict[str, object]]:
         with self._lock:
             return list(self._tickets)
-
-    def __enter__(self) -> ApiInstance:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
