@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox.rds.postgres import import_pgserver
+from sandbox.rds.postgres import cache_dir, import_pgserver
 
 __all__ = ["copy_pgdata", "pgdata_template"]
 
@@ -26,8 +26,7 @@ def pgdata_template(backend_class: Any) -> Path:
     """
     pgserver = import_pgserver()
     version = getattr(pgserver, "__version__", "0")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    template = cache / "gameday-sandbox" / f"pgdata-{version}"
+    template = cache_dir() / f"pgdata-{version}"
     if (template / "PG_VERSION").exists():
         return template
     template.parent.mkdir(parents=True, exist_ok=True)

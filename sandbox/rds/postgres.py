@@ -11,10 +11,11 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 from sandbox.lifecycle import Lifecycle
 
-__all__ = ["PostgresBackend", "import_pgserver", "short_socket_dir"]
+__all__ = ["PostgresBackend", "cache_dir", "import_pgserver", "short_socket_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,11 @@ def _open_root() -> str:
     return tempfile.gettempdir()
 
 
+def cache_dir() -> Path:
+    """The sandbox's folder of things kept between runs (one per machine and user)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "gameday-sandbox"
+
+
 def import_pgserver():  # type: ignore[no-untyped-def]
     """pgserver, imported without platformdirs' XDG_RUNTIME_DIR warning (it asks for the
     runtime dir at import; we give each server a socket folder of its own anyway)."""
@@ -56,7 +62,25 @@ def import_pgserver():  # type: ignore[no-untyped-def]
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
         import pgserver
         import pgserver.postgres_server
+    _keep_the_lock_out_of_tmpdir(pgserver.postgres_server.PostgresServer)
     return pgserver
+
+
+def _keep_the_lock_out_of_tmpdir(server_class: Any) -> None:
+    """pgserver serialises every server's start and stop with one lock file in the
+    user's runtime dir; without XDG_RUNTIME_DIR that is ``runtime-<uid>`` in TMPDIR,
+    left behind after the run. The lock goes to the sandbox's cache folder instead (still
+    one per machine and user, so every process of ours shares it). Done once, before
+    any server of this process starts."""
+    import fasteners
+
+    path = cache_dir() / "pgserver.lock"
+    with _socket_lock:
+        if getattr(server_class, "lock_path", None) == path:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        server_class.lock_path = path
+        server_class._lock = fasteners.InterProcessLock(path)
 
 
 def _under_closed_pytest_root(path: Path) -> bool:
