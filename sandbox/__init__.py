@@ -9,21 +9,28 @@ or, from Python::
     with Sandbox(time_scale=0.05) as topology:   # Topology: ids, ARNs, ports, DSN, DNS
         ...
 
-What runs, all in one process and on 127.0.0.0/8:
+Laid out by AWS service, as moto is. In each service package the behaviour model (pure,
+testable without moto) lives apart from its moto patch (``moto_patch``) and from its
+wire server:
 
-- ``server``: the :class:`~sandbox.server.Sandbox` orchestrator (start/stop, Topology,
-  ``run_foreground``); one Sandbox per process at a time (moto's state is
-  process-wide), any number of processes per machine;
-- ``seed``: the DR plan's architecture created by API calls in a moto server (two
-  regions, VPCs, nine subnets each, ALBs, WAF, Multi-AZ RDS, global table, Route 53
-  failover records with health checks, alarms);
-- ``behaviour``: what moto lacks, added by wrapping its backends: RDS failover windows,
-  DynamoDB global-table replication, Route 53 health checkers;
-- ``dataplane``: real traffic: API instances per AZ, ALB emulators applying listener
-  rules, WAF and NACLs, PostgreSQL behind a proxy that follows the RDS state, a DNS
-  server answering the failover records;
-- ``timing``: the published AWS figures and the one ``time_scale`` that shrinks them;
-- ``envfile``: the ``--var-file`` for ``chaos run``.
+- ``ec2``: ``nacl`` (network ACL evaluation);
+- ``elbv2``: ``listener_rules``, ``target_health``, ``limits`` (models), ``moto_patch``
+  (strictness, DescribeTargetHealth), ``http`` (the ALB on loopback);
+- ``wafv2``: ``web_acl``, ``capacity`` (models), ``moto_patch`` (capacity);
+- ``rds``: ``failover`` (model), ``moto_patch``, ``db_proxy`` (TCP wire), ``postgres``;
+- ``route53``: ``health``, ``failover_routing`` (models), ``probe``, ``checkers``,
+  ``moto_patch`` (GetHealthCheckStatus), ``dns`` (DNS wire);
+- ``dynamodb``: ``replication`` (model), ``moto_patch``, ``replicator``;
+- ``workload``: ``api``, the ticket API instances (not AWS: what runs on it).
+
+Around them: ``lifecycle`` (the one start/stop protocol every part implements),
+``moto_server``, ``strictness`` (the switches of the limits moto lacks), ``seed`` (the
+DR plan's architecture created by API calls), ``orchestrator`` (:class:`Sandbox`: every
+part on one ExitStack; one Sandbox per process at a time, moto's state being
+process-wide), ``topology``, ``pgdata_cache``, ``foreground`` (``run_foreground``),
+``timing`` (the published AWS figures and the one ``time_scale``), ``envfile`` (the
+``--var-file``), ``server`` (the entry points, re-exported). ``behaviour`` and
+``dataplane`` keep the old import paths working.
 
 This package imports nothing from chaosaws_ext, probes or gameday.
 """

@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from chaosaws_ext.core.waiting import wait_until
-from sandbox.dataplane.alb import AlbEmulator
-from sandbox.dataplane.api import ApiInstance
+from sandbox.elbv2.http import AlbEmulator
+from sandbox.workload.api import ApiInstance
 from tests.conftest import REGION
 
 # Target group figures as an operator would set them; the emulator scales them.

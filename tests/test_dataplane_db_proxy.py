@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from chaosaws_ext.core.waiting import wait_until
-from sandbox.dataplane.db_proxy import DbProxy
-from sandbox.dataplane.postgres import PostgresBackend
+from sandbox.rds.db_proxy import DbProxy
+from sandbox.rds.postgres import PostgresBackend
 
 
 @pytest.fixture(scope="module")

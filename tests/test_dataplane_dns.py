@@ -11,8 +11,8 @@ import pytest
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from sandbox.dataplane.dns import FailoverDnsServer
-from sandbox.dataplane.failover_routing import failover_answer, route53_failover_resolver
+from sandbox.route53.dns import FailoverDnsServer
+from sandbox.route53.failover_routing import failover_answer, route53_failover_resolver
 from tests.conftest import REGION
 
 

@@ -7,7 +7,7 @@ import pytest
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from sandbox.dataplane.nacl import (
+from sandbox.ec2.nacl import (
     Endpoint,
     allowed,
     connection_allowed,

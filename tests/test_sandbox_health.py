@@ -11,8 +11,8 @@ import pytest
 
 from chaosaws_ext.core.waiting import wait_until
 from sandbox.behaviour.route53_health import Route53HealthCheckers, probe_endpoint
-from sandbox.dataplane.api import ApiInstance
 from sandbox.timing import Timings
+from sandbox.workload.api import ApiInstance
 
 TIMINGS = Timings(time_scale=0.02)  # RequestInterval 10 s -> 0.2 s
 INTERVAL = TIMINGS.health_check_interval(10)

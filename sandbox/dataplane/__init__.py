@@ -1,14 +1,8 @@
-"""Emulated data plane of the sandbox: what moto stores, acted on by real traffic.
+"""Old import paths of the data plane, kept working: each module re-exports its new home.
 
-Behaviour (pure evaluation over moto's models) lives apart from the servers that speak
-HTTP, DNS or TCP, as moto keeps ``models.py`` apart from ``responses.py``:
-
-- behaviour: ``nacl`` (network ACL evaluation), ``waf`` (WAFv2 web ACL evaluation),
-  ``listener_rules`` (ELBv2 listener rule matching), ``target_health`` (the health
-  check state machine), ``failover_routing`` (Route 53 failover answers);
-- servers: ``api`` (the ticket API instances), ``alb`` (the load balancer),
-  ``db_proxy`` (TCP proxy in front of PostgreSQL), ``postgres`` (the real database),
-  ``dns`` (the DNS server).
-
-Nothing here imports the extension, the probes or the CLI: the sandbox is "AWS".
+The sandbox is laid out by AWS service, as moto is: ``sandbox.ec2`` (``nacl``),
+``sandbox.elbv2`` (``listener_rules``, ``target_health``, the ALB's ``http`` server),
+``sandbox.wafv2`` (``web_acl``), ``sandbox.rds`` (``db_proxy``, ``postgres``),
+``sandbox.route53`` (``failover_routing``, ``dns``), ``sandbox.workload`` (``api``) and
+``sandbox.loopback_http``.
 """

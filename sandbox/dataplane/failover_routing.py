@@ -1,111 +1,17 @@
-"""Route 53 failover routing over moto's route53 models (pure functions, no I/O).
+"""Moved: the old import path, kept working (re-exports `sandbox.route53.failover_routing`)."""
 
-Route 53 semantics copied: a failover pair answers the PRIMARY record while it is
-healthy, else the SECONDARY while that one is healthy, else the PRIMARY (when every
-record of a group is unhealthy Route 53 treats them all as healthy). A record without a
-``HealthCheckId`` is healthy. Records without a routing policy answer all their values.
-Alias records answer what ``alias_resolver(dns_name)`` returns (e.g. the loopback
-address of the emulated ALB) with a TTL of 60 s (the TTL of an ELB's own record);
-``EvaluateTargetHealth`` is not evaluated. Other routing policies (weighted, latency,
-geolocation, multivalue) answer the values of all their healthy records.
-"""
+from sandbox.route53.failover_routing import (
+    ALIAS_TTL_S,
+    Answer,
+    failover_answer,
+    normalise_name,
+    route53_failover_resolver,
+)
 
-from __future__ import annotations
-
-from collections.abc import Callable, Sequence
-from typing import Any
-
-__all__ = ["Answer", "failover_answer", "normalise_name", "route53_failover_resolver"]
-
-Answer = list[tuple[str, int]]
-ALIAS_TTL_S = 60
-
-
-def normalise_name(name: str) -> str:
-    """Lower case, with exactly one trailing dot."""
-    return name.strip().rstrip(".").lower() + "."
-
-
-def _values(value: str | Sequence[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
-def failover_answer(
-    primary_ip: str | Sequence[str],
-    secondary_ip: str | Sequence[str],
-    primary_healthy: bool,
-    secondary_healthy: bool,
-    ttl: int,
-) -> Answer:
-    """The answer of a failover pair: [(value, ttl), ...]."""
-    if primary_healthy or not secondary_healthy:
-        chosen = primary_ip
-    else:
-        chosen = secondary_ip
-    return [(value, int(ttl)) for value in _values(chosen)]
-
-
-def _record_values(record: Any) -> list[str]:
-    values = []
-    for item in list(record.records or []):
-        values.append(str(item.get("Value") if isinstance(item, dict) else item))
-    return values
-
-
-def _zone(route53_backend: Any, zone_name: str) -> Any | None:
-    wanted = normalise_name(zone_name)
-    for zone in list(route53_backend.zones.values()):
-        if normalise_name(zone.name) == wanted:
-            return zone
-    return None
-
-
-def route53_failover_resolver(
-    route53_backend: Any,
-    zone_name: str,
-    is_healthy: Callable[[str], bool],
-    alias_resolver: Callable[[str], Sequence[str]] | None = None,
-) -> Callable[[str, str], Answer | None]:
-    """A ``records(qname, qtype)`` callable for ``FailoverDnsServer`` that reads the
-    hosted zone ``zone_name`` of a moto route53 backend on every query
-    (``get_backend("route53")[account]["aws"]``). It returns None when the zone holds no
-    record of that name (NXDOMAIN), [] when it holds the name but not the type.
-    ``is_healthy(health_check_id)`` gives the Route 53 health checker's verdict.
-    """
-
-    def healthy(record: Any) -> bool:
-        return record.health_check_id is None or bool(is_healthy(record.health_check_id))
-
-    def values_of(record: Any) -> Answer:
-        if record.alias_target:
-            if alias_resolver is None:
-                return []
-            dns_name = str(record.alias_target.get("DNSName", ""))
-            return [(value, ALIAS_TTL_S) for value in alias_resolver(dns_name.rstrip("."))]
-        ttl = int(record.ttl) if record.ttl is not None else 300
-        return [(value, ttl) for value in _record_values(record)]
-
-    def records(qname: str, qtype: str) -> Answer | None:
-        zone = _zone(route53_backend, zone_name)
-        if zone is None:
-            return None
-        name = normalise_name(qname)
-        named = [r for r in list(zone.rrsets) if normalise_name(r.name) == name]
-        if not named:
-            return None
-        typed = [r for r in named if str(r.type).upper() == qtype.upper()]
-        if not typed:
-            return []
-        primary = [r for r in typed if r.failover == "PRIMARY"]
-        secondary = [r for r in typed if r.failover == "SECONDARY"]
-        if primary or secondary:
-            if primary and (healthy(primary[0]) or not secondary or not healthy(secondary[0])):
-                return values_of(primary[0])
-            return values_of(secondary[0])
-        plain = [r for r in typed if r.set_identifier is None]
-        if plain:
-            return [answer for r in plain for answer in values_of(r)]
-        chosen = [r for r in typed if healthy(r)] or typed
-        return [answer for r in chosen for answer in values_of(r)]
-
-    return records
+__all__ = [
+    "ALIAS_TTL_S",
+    "Answer",
+    "failover_answer",
+    "normalise_name",
+    "route53_failover_resolver",
+]

@@ -1,0 +1,194 @@
+"""Hooks in moto's DynamoDB classes for the global table replicator of this process.
+
+While a replicator is active: table writes, scans, queries and reads are serialised by
+one lock (:data:`lock`) so that a replicated write never interleaves with a local one;
+every record appended to a table's change stream is handed to the replicator (unless it
+is itself a replicated write); ``DescribeTable`` reports ``Replicas`` and
+``MultiRegionConsistency``; ``UpdateTable(ReplicaUpdates=...)`` creates and deletes
+replicas; a failed transaction drops the replication of its rolled-back writes. The
+replicator (:mod:`sandbox.dynamodb.replicator`) is reached by duck typing: this module
+does not import it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.dynamodb.exceptions import MockValidationException
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.table import StreamShard, Table
+from moto.dynamodb.responses import DynamoHandler
+
+__all__ = ["activate", "active_replicator", "deactivate", "local", "lock"]
+
+
+lock = threading.RLock()  # serialises table reads/writes while installed
+local = threading.local()  # .replicating, .depth, .pending
+_lock, _local = lock, local
+_active: Any = None
+_originals: dict[tuple[type, str], Any] = {}
+
+
+def active_replicator() -> Any:
+    """The installed replicator of this process, if any."""
+    return _active
+
+
+def activate(replicator: Any) -> None:
+    """Patch moto's DynamoDB classes for ``replicator`` (one replicator at a time)."""
+    global _active
+    with _lock:
+        if _active is replicator:
+            return
+        if _active is not None:
+            raise RuntimeError("another GlobalTableReplicator is installed; stop it first")
+        _patch_classes()
+        _active = replicator
+
+
+def deactivate(replicator: Any) -> None:
+    """Restore moto's classes if ``replicator`` is the installed one."""
+    global _active
+    with _lock:
+        if _active is replicator:
+            _unpatch_classes()
+            _active = None
+
+
+def _serialised(original: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _local.depth = getattr(_local, "depth", 0) + 1
+        try:
+            with _lock:
+                replicator = _active
+                if replicator is not None and wrapper.write:  # type: ignore[attr-defined]
+                    replicator._before_local_write(args, kwargs)
+                return original(*args, **kwargs)
+        finally:
+            _local.depth -= 1
+            if _local.depth == 0:
+                pending, _local.pending = getattr(_local, "pending", []), []
+                replicator = _active
+                if replicator is not None:
+                    for event in pending:
+                        replicator._enqueue(event)
+
+    wrapper.write = False  # type: ignore[attr-defined]
+    wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _transaction(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto rolls a failed transaction back by swapping in deep copies of the tables:
+    drop the replication events of the rolled-back writes and follow the new objects."""
+
+    def transact_write_items(backend: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        _local.depth = getattr(_local, "depth", 0) + 1
+        _local.pending = getattr(_local, "pending", [])
+        queued = len(_local.pending)
+        try:
+            with _lock:
+                replicator = _active
+                versions = replicator._versions_of(backend) if replicator else {}
+                try:
+                    return original(backend, *args, **kwargs)
+                except Exception:
+                    if replicator is not None:
+                        del _local.pending[queued:]
+                        replicator._rolled_back(backend, versions)
+                    raise
+        finally:
+            _local.depth -= 1
+            if _local.depth == 0:
+                pending, _local.pending = _local.pending, []
+                replicator = _active
+                if replicator is not None:
+                    for event in pending:
+                        replicator._enqueue(event)
+
+    transact_write_items.__wrapped__ = original  # type: ignore[attr-defined]
+    return transact_write_items
+
+
+def _stream_add(original: Callable[..., Any]) -> Callable[..., Any]:
+    def add(shard: StreamShard, old: Item | None, new: Item | None) -> None:
+        original(shard, old, new)
+        replicator = _active
+        if replicator is not None and not getattr(_local, "replicating", False):
+            replicator._on_stream_record(shard.table, old, new)
+
+    add.__wrapped__ = original  # type: ignore[attr-defined]
+    return add
+
+
+def _table_describe(original: Callable[..., Any]) -> Callable[..., Any]:
+    def describe(table: Table, base_key: str = "TableDescription") -> dict[str, Any]:
+        result = original(table, base_key)
+        replicator = _active
+        group = replicator._group_of(table) if replicator is not None else None
+        if group is not None:
+            result[base_key]["Replicas"] = [
+                {"RegionName": region, "ReplicaStatus": "ACTIVE"}
+                for region in sorted(group.live_members())
+                if region != table.region_name
+            ]
+            result[base_key]["MultiRegionConsistency"] = group.mode
+        return result
+
+    describe.__wrapped__ = original  # type: ignore[attr-defined]
+    return describe
+
+
+def _handler_update_table(original: Callable[..., Any]) -> Callable[..., Any]:
+    def update_table(handler: DynamoHandler) -> Any:
+        updates = handler.body.get("ReplicaUpdates") or []
+        replicator = _active
+        if updates and replicator is not None:
+            table = handler.dynamodb_backend.get_table(handler.body["TableName"])
+            mode = handler.body.get("MultiRegionConsistency") or "EVENTUAL"
+            for update in updates:
+                if "Create" in update:
+                    replicator.create_replica(table, update["Create"]["RegionName"], mode)
+                elif "Delete" in update:
+                    replicator.delete_replica(table, update["Delete"]["RegionName"])
+                else:
+                    raise MockValidationException("ReplicaUpdates supports Create and Delete")
+        return original(handler)
+
+    update_table.__wrapped__ = original  # type: ignore[attr-defined]
+    return update_table
+
+
+_SERIALISED_READS = (
+    (DynamoDBBackend, "get_item"),
+    (DynamoDBBackend, "scan"),
+    (DynamoDBBackend, "query"),
+)
+_SERIALISED_WRITES = ((Table, "put_item"), (Table, "delete_item"), (DynamoDBBackend, "update_item"))
+
+
+def _patch_classes() -> None:
+    for owner, name in _SERIALISED_READS + _SERIALISED_WRITES:
+        original = getattr(owner, name)
+        _originals[(owner, name)] = original
+        wrapper = _serialised(original)
+        wrapper.write = (owner, name) in _SERIALISED_WRITES  # type: ignore[attr-defined]
+        setattr(owner, name, wrapper)
+    for owner, name, factory in (
+        (StreamShard, "add", _stream_add),
+        (Table, "describe", _table_describe),
+        (DynamoHandler, "update_table", _handler_update_table),
+        (DynamoDBBackend, "transact_write_items", _transaction),
+    ):
+        original = getattr(owner, name)
+        _originals[(owner, name)] = original
+        setattr(owner, name, factory(original))
+
+
+def _unpatch_classes() -> None:
+    for (owner, name), original in _originals.items():
+        setattr(owner, name, original)
+    _originals.clear()

@@ -1,0 +1,112 @@
+"""What a started sandbox is, as a client of it needs to know it: ids, ARNs, addresses.
+
+:class:`Topology` is what ``Sandbox.start()`` returns; :meth:`Topology.env` is the env
+file ``chaos run --var-file`` reads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sandbox import seed
+from sandbox.envfile import FIXED
+
+__all__ = ["RegionTopology", "Topology"]
+
+
+@dataclass
+class RegionTopology:
+    region: str
+    vpc_id: str
+    vpc_cidr: str
+    subnets: dict[str, dict[str, str]]  # tier (public/private/data) -> AZ -> subnet id
+    load_balancer_arn: str
+    load_balancer_name: str
+    load_balancer_dns: str
+    target_group_arn: str
+    target_ips: dict[str, str]  # AZ -> registered IP target
+    listener_arn: str
+    listener_port: int
+    web_acl_arn: str
+    alb_address: tuple[str, int]  # where the region's ALB (emulator) listens
+    api_instances: dict[str, tuple[str, int]]  # AZ -> API instance address
+
+    @property
+    def azs(self) -> list[str]:
+        return list(self.subnets["public"])
+
+
+@dataclass
+class Topology:
+    """Everything started and seeded, as a client of the sandbox needs to know it."""
+
+    endpoint_url: str
+    account_id: str
+    region: str
+    other_region: str
+    time_scale: float
+    workdir: str
+    env_file: str
+    primary: RegionTopology
+    standby: RegionTopology
+    db_instance_id: str
+    db_instance_arn: str
+    db_dsn: str  # PostgreSQL DSN of the DB proxy ("" when the DB part is missing)
+    table_name: str
+    table_arn: str
+    table_regions: list[str]
+    hosted_zone_id: str
+    zone_name: str
+    record_name: str
+    health_check_ids: dict[str, str]  # PRIMARY / SECONDARY -> health check id
+    health_check_interval_s: float  # scaled interval the checkers probe at
+    health_check_threshold: int
+    dns_ttl: int
+    dns_server: tuple[str, int]
+    alarms: list[dict[str, str]]  # [{"name", "region"}]
+    api_url: str
+    missing: list[str] = field(default_factory=list)  # parts left out, and why
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def env(self) -> dict[str, str]:
+        """The env file's values."""
+        dns = f"{self.dns_server[0]}:{self.dns_server[1]}"
+        return {
+            **FIXED,
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            # the guardrails refuse unknown accounts: the sandbox's is moto's
+            "GAMEDAY_ALLOWED_ACCOUNTS": self.account_id,
+            "GAMEDAY_ALLOWED_REGIONS": f"{self.region},{self.other_region}",
+            "GAMEDAY_AZ": self.primary.azs[0],
+            "GAMEDAY_VPC_ID": self.primary.vpc_id,
+            "GAMEDAY_API_URL": self.api_url,
+            "GAMEDAY_DB_INSTANCE": self.db_instance_id,
+            "GAMEDAY_DB_DSN": self.db_dsn,
+            "GAMEDAY_HEALTH_CHECK_ID": self.health_check_ids["PRIMARY"],
+            "GAMEDAY_FAILOVER_RECORD": self.record_name,
+            # both regions' public faces listen on the same port (REGION_HOSTS)
+            "GAMEDAY_FAILOVER_URL": (
+                f"http://{self.record_name}:{self.primary.alb_address[1]}{seed.HEALTH_PATH}"
+            ),
+            "GAMEDAY_DNS_SERVER": dns,
+            "GAMEDAY_TABLE": self.table_name,
+            "GAMEDAY_OTHER_REGION": self.other_region,
+            # a faster world needs finer sampling for the same relative resolution
+            "GAMEDAY_SAMPLING_HZ": "4" if self.time_scale >= 0.5 else "10",
+            "GAMEDAY_MARKER_INTERVAL": "0.2" if self.time_scale >= 0.5 else "0.1",
+            # staging waits 600 s for a recovery; scaled, never under a minute
+            "GAMEDAY_RECOVERY_TIMEOUT": str(max(60, math.ceil(600 * self.time_scale))),
+            # how long a fault may wait for Route 53 to see the endpoint fail: the
+            # checkers need FailureThreshold x RequestInterval; x6 leaves room for the
+            # staggered checkers and a slow machine (180 s at real time, like staging;
+            # the 30 s demo bound of FIXED at small time scales)
+            "GAMEDAY_HEALTH_CHECK_WAIT_SECONDS": str(
+                max(30, math.ceil(6 * self.health_check_interval_s * self.health_check_threshold))
+            ),
+        }
