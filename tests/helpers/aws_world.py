@@ -1,6 +1,6 @@
 """One small AWS world on a moto server for the four experiments, and its state.
 
-Shared by tests/test_iam_policies.py, tests/test_bad_input.py and
+Shared by tests/experiments/test_iam_policies.py, tests/gameday/test_bad_input.py and
 bench/bench_interrupts.py. The moto server must run in the calling process (the RDS
 failover emulator and the DynamoDB replicator patch its backends).
 

@@ -1,6 +1,6 @@
 """The sandbox paths of the IAM check, recorded with tests/helpers/aws_calls.py.
 
-Used by tests/test_iam_sandbox.py and ``python -m tests.helpers.iam_report --sandbox``.
+Used by tests/e2e/test_iam_sandbox.py and ``python -m tests.helpers.iam_report --sandbox``.
 
 - **game day**: ``gameday run --sandbox`` (its own sandbox, started in the ``gameday``
   process; all four experiments through the real ``chaos`` CLI; the sandbox's

@@ -1,6 +1,6 @@
 """Run every path of the four experiments against a moto server and record their calls.
 
-Used by tests/test_iam_authorization.py and ``python -m tests.helpers.iam_report``. The
+Used by tests/experiments/test_iam_authorization.py and ``python -m tests.helpers.iam_report``. The
 moto server must run in this process (the RDS failover emulator and the DynamoDB
 replicator patch its backends). Paths: each experiment's ``chaos run`` (rollbacks,
 safety control, target lock, DynamoDB write markers; the RDS instance AND cluster

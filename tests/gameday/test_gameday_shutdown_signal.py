@@ -1,0 +1,84 @@
+"""A signal while the game day shuts the sandbox down: the shutdown still completes and
+nothing is left behind (no temp folder, no process). Looks only at what it started: its
+own TMPDIR and the processes that mention it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.e2e
+ROOT = REPO
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in command:
+            found.append(command)
+    return found
+
+
+def test_sigterm_during_shutdown_still_cleans_up(tmp_path: Path) -> None:
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
+    env["TMPDIR"] = str(tmpdir)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gameday",
+            "run",
+            "--sandbox",
+            "--out",
+            str(tmp_path / "out"),
+            "az-nacl-blackhole",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen = threading.Event()
+    lines: list[str] = []
+
+    def follow() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if "[1/1] az-nacl-blackhole" in line and " done: " in line:
+                seen.set()
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    try:
+        assert seen.wait(timeout=180), "".join(lines[-30:])
+        process.send_signal(signal.SIGTERM)  # the experiment is over: reports, then shutdown
+        process.wait(timeout=180)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    reader.join(timeout=10)
+    deadline = time.monotonic() + 30  # child processes may take a moment to exit
+    while _processes_mentioning(str(tmpdir)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _processes_mentioning(str(tmpdir))
+    assert not list(tmpdir.iterdir()), list(tmpdir.iterdir())
+    assert (tmp_path / "out" / "az-nacl-blackhole.journal.json").exists()
+    assert "Traceback" not in "".join(lines)
