@@ -32,7 +32,7 @@ __all__ = [
     "tags_of",
 ]
 
-logger = logging.getLogger("chaosaws_ext")
+logger = logging.getLogger(__name__)
 
 # Health check types that request a path, and the protocol they speak.
 PATH_TYPES = {
