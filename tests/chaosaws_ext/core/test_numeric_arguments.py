@@ -154,3 +154,37 @@ def test_the_safety_control_refuses_bad_numbers_before_the_run(
     message = str(refused.value)
     assert "\n" not in message and argument in message, message
     assert aws_calls == [] and not (tmp_path / "l").exists()
+
+
+MEASUREMENT_NUMBERS = [
+    ("frequency_hz", {}),
+    ("interval_s", {}),
+    ("timeout_s", {}),
+    ("consecutive", {}),
+    ("series_limit", {}),
+    ("max_in_flight", {}),
+    ("markers.interval_s", {"kind": "postgres", "dsn": "postgresql://x@127.0.0.1/db"}),
+    ("markers.lag_grace_s", {"kind": "postgres", "dsn": "postgresql://x@127.0.0.1/db"}),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS)
+@pytest.mark.parametrize(("argument", "markers"), MEASUREMENT_NUMBERS)
+def test_the_measurement_control_refuses_bad_numbers(
+    argument: str, markers: dict[str, Any], bad: Any
+) -> None:
+    from probes.samplers import SpecError
+    from probes.spec import parse_spec
+
+    arguments: dict[str, Any] = {
+        "service": "ticket-api",
+        "samplers": [{"name": "api", "kind": "http", "url": "http://127.0.0.1:9/health"}],
+    }
+    if argument.startswith("markers."):
+        arguments["markers"] = {**markers, argument.removeprefix("markers."): bad}
+    else:
+        arguments[argument] = bad
+    with pytest.raises(SpecError) as refused:
+        parse_spec(arguments)
+    message = str(refused.value)
+    assert "\n" not in message and argument.split(".")[-1] in message, message
