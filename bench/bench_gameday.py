@@ -28,12 +28,16 @@ def one_run() -> tuple[float, float | None, str]:
         started = time.monotonic()
         done = subprocess.run(
             [sys.executable, "-m", "gameday", "run", "--sandbox", "--out", out],
-            cwd=ROOT, capture_output=True, text=True, timeout=900,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         wall = time.monotonic() - started
         up = re.search(r"sandbox up", done.stderr)
         verdicts = " ".join(
-            line.split()[-3] for line in done.stdout.splitlines()
+            line.split()[-3]
+            for line in done.stdout.splitlines()
             if line.startswith(("az-", "rds-", "healthcheck-", "dynamodb-"))
         )
         if done.returncode != 0:
@@ -52,8 +56,10 @@ def main() -> None:
         walls.append(wall)
         print(f"{index:>3}  {wall:7.1f}  {outcome}", flush=True)
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"median wall {statistics.median(walls):.1f} s, max {max(walls):.1f} s "
-          f"(goal < 180 s); peak RSS of one process {peak_mib:.0f} MiB")
+    print(
+        f"median wall {statistics.median(walls):.1f} s, max {max(walls):.1f} s "
+        f"(goal < 180 s); peak RSS of one process {peak_mib:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":
