@@ -119,7 +119,26 @@ def test_hosted_zone_failover_records_and_health_checks(
     ]
     assert {r["Failover"]: r["HealthCheckId"] for r in records} == topology.health_check_ids
     assert {r["Name"] for r in records} == {"api.ai-support.example.com."}
-    assert {r["TTL"] for r in records} == {1}  # 60 s x 0.02, floor 1 s
+    # The DR guide's Example 5: alias records to the two ALBs, with health checks and
+    # EvaluateTargetHealth; an alias record has no TTL of its own.
+    assert all("TTL" not in r and "ResourceRecords" not in r for r in records)
+    elbv2 = {
+        region: sandbox.client("elbv2", region).describe_load_balancers()["LoadBalancers"][0]
+        for region in (topology.region, topology.other_region)
+    }
+    aliases = {
+        r["Failover"]: {**r["AliasTarget"], "DNSName": r["AliasTarget"]["DNSName"].rstrip(".")}
+        for r in records
+    }
+    assert aliases == {
+        role: {
+            "HostedZoneId": elbv2[side.region]["CanonicalHostedZoneId"],
+            "DNSName": side.load_balancer_dns,
+            "EvaluateTargetHealth": True,
+        }
+        for role, side in (("PRIMARY", topology.primary), ("SECONDARY", topology.standby))
+    }
+    assert [ttl for _, ttl in sandbox.resolve(topology.record_name)] == [1]  # 60 s x 0.02
     for role, side in (("PRIMARY", topology.primary), ("SECONDARY", topology.standby)):
         config = route53.get_health_check(HealthCheckId=topology.health_check_ids[role])[
             "HealthCheck"
@@ -244,6 +263,41 @@ def test_dns_fails_over_when_the_primary_health_check_fails(
         timeout=15,
         interval=0.05,
         what="alarm OK again",
+    )
+
+
+def test_dns_fails_over_when_the_primary_albs_targets_are_unhealthy(
+    sandbox: Sandbox, topology: Topology
+) -> None:
+    """EvaluateTargetHealth: the primary ALB's target group turns unhealthy while the
+    Route 53 health check through its listener still passes (the ALB fails open), and
+    DNS answers the standby; it answers the primary again once the targets recover."""
+    primary_ip, standby_ip = topology.primary.alb_address[0], topology.standby.alb_address[0]
+    record, primary_hc = topology.record_name, topology.health_check_ids["PRIMARY"]
+    wait_until(lambda: sandbox.resolve(record) == [(primary_ip, 1)], timeout=10, interval=0.05)
+    elbv2 = sandbox.client("elbv2", topology.region)
+    group = topology.primary.target_group_arn
+    elbv2.modify_target_group(TargetGroupArn=group, HealthCheckPath="/not-served")
+    try:
+        wait_until(
+            lambda: sandbox.resolve(record) == [(standby_ip, 1)],
+            timeout=15,
+            interval=0.05,
+            what="DNS answers the standby",
+        )
+        states = {
+            d["TargetHealth"]["State"]
+            for d in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+        }
+        assert states == {"unhealthy"}
+        assert sandbox.health.is_healthy(primary_hc)  # the health check itself still passes
+    finally:
+        elbv2.modify_target_group(TargetGroupArn=group, HealthCheckPath="/health")
+    wait_until(
+        lambda: sandbox.resolve(record) == [(primary_ip, 1)],
+        timeout=15,
+        interval=0.05,
+        what="DNS answers the primary again",
     )
 
 
