@@ -482,6 +482,7 @@ class Sandbox:
             missing.append("database: disabled (with_database=False)")
             return ""
         from sandbox.rds.db_proxy import DbProxy
+        from sandbox.rds.endpoint import DescribedEndpoints, bind_free_loopback
         from sandbox.rds.postgres import PostgresBackend
 
         assert self.workdir is not None
@@ -492,10 +493,27 @@ class Sandbox:
         self.postgres = PostgresBackend(pgdata)
         socket_path = str(self._run(stack, part, self.postgres))
         rds = self.rds
-        self.db_proxy = DbProxy(socket_path, accepting=lambda: rds.is_available(db_id))
-        address = self._run(stack, part, self.db_proxy)
-        assert isinstance(address, tuple)
-        return str(self.postgres.dsn_via(*address))
+
+        def proxy_on(host: str) -> Any:
+            proxy = DbProxy(
+                socket_path,
+                accepting=lambda: rds.is_available(db_id),
+                host=host,
+                port=seed.DB_PORT,
+            )
+            proxy.start()
+            return proxy
+
+        # The described Endpoint is where clients connect: a loopback address of this
+        # sandbox's own, the DB proxy on the instance's port there.
+        with _part(part):
+            self.db_proxy = bind_free_loopback(proxy_on)
+        self._defer(stack, self.db_proxy.stop)
+        host, port = self.db_proxy.address
+        endpoints = DescribedEndpoints()
+        endpoints.set_address(self.account_id, seed.PRIMARY_REGION, db_id, host)
+        self._run(stack, "the RDS endpoint", endpoints)
+        return str(self.postgres.dsn_via(host, port))
 
     def _start_dns(self, stack: contextlib.ExitStack) -> tuple[str, int]:
         from moto.route53.models import route53_backends

@@ -30,6 +30,7 @@ VPC_CIDRS = {PRIMARY_REGION: "10.0.0.0/16", STANDBY_REGION: "10.1.0.0/16"}
 SUBNET_OCTETS = {"public": (1, 2, 3), "private": (11, 12, 13), "data": (21, 22, 23)}
 API_PORT = 8080
 DB_INSTANCE_ID = f"{ENVIRONMENT}-analytics-db"
+DB_PORT = 5432  # PostgreSQL's default port, what RDS describes
 TABLE_NAME = f"{ENVIRONMENT}-ai-support-tickets"
 ZONE_NAME = "ai-support.example.com"
 RECORD_NAME = f"api.{ZONE_NAME}"
@@ -223,6 +224,7 @@ def seed_database(rds: Any, network: RegionNetwork) -> dict[str, Any]:
         DBInstanceIdentifier=DB_INSTANCE_ID,
         Engine="postgres",
         EngineVersion="15.4",
+        Port=DB_PORT,
         DBInstanceClass="db.t3.medium",
         AllocatedStorage=100,
         StorageType="gp3",

@@ -89,3 +89,30 @@ def test_data_stays_in_the_workdir_across_restarts(tmp_path: Path) -> None:
     with PostgresBackend(workdir) as backend, psycopg.connect(backend.dsn) as connection:
         assert connection.execute("select v from kept").fetchone() == (42,)
     assert backend.data_dir == workdir  # a private copy, if any, is gone
+
+
+def test_two_endpoints_on_one_port_get_different_loopback_addresses() -> None:
+    """Same candidate order for both (one seed): the second cannot bind the first's
+    address and takes the next one."""
+    import random
+    import socket
+
+    from sandbox.rds.endpoint import bind_free_loopback
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def listen(host: str) -> socket.socket:
+        return socket.create_server((host, port))
+
+    first = bind_free_loopback(listen, rng=random.Random(7))
+    try:
+        second = bind_free_loopback(listen, rng=random.Random(7))
+        try:
+            assert first.getsockname()[0] != second.getsockname()[0]
+            assert first.getsockname()[1] == second.getsockname()[1] == port
+        finally:
+            second.close()
+    finally:
+        first.close()

@@ -159,6 +159,12 @@ def test_alarms(sandbox: Sandbox, topology: Topology) -> None:
     assert {"route53-health-check-failing", "production-api-5xx"} <= names
 
 
+def sandbox_db_host(topology: Topology) -> str:
+    host = topology.db_dsn.split("@", 1)[1].split(":", 1)[0]
+    assert host.startswith("127.") and host != "127.0.0.1"
+    return host
+
+
 def test_env_file_has_every_key(topology: Topology) -> None:
     text = Path(topology.env_file).read_text()
     env = parse_env(text)
@@ -175,7 +181,8 @@ def test_env_file_has_every_key(topology: Topology) -> None:
     dns_host, dns_port = topology.dns_server
     assert env["GAMEDAY_DNS_SERVER"] == f"{dns_host}:{dns_port}"
     assert env["GAMEDAY_DB_DSN"] == topology.db_dsn
-    assert topology.db_dsn.startswith("postgresql://postgres@127.0.0.1:")
+    # the described RDS endpoint: a loopback address of this sandbox's own, port 5432
+    assert topology.db_dsn == f"postgresql://postgres@{sandbox_db_host(topology)}:5432/postgres"
     assert (Path(topology.env_file).stat().st_mode & 0o777) == 0o600
 
 
@@ -323,6 +330,24 @@ def test_database_proxy_follows_the_rds_failover(sandbox: Sandbox, topology: Top
     assert sandbox.db_proxy.refused >= 1 or not refused
     wait_until(query, timeout=30, interval=0.1, what="database reachable after failover")
     assert sandbox.rds.writer_az(topology.db_instance_id) == "eu-south-1b"
+
+
+def test_the_described_rds_endpoint_is_where_clients_connect(
+    sandbox: Sandbox, topology: Topology
+) -> None:
+    import psycopg
+
+    found = sandbox.client("rds", topology.region).describe_db_instances(
+        DBInstanceIdentifier=topology.db_instance_id
+    )["DBInstances"][0]["Endpoint"]
+    address = found["Address"]
+    assert found["Port"] == 5432 and address.startswith("127.") and address != "127.0.0.1"
+    assert sandbox.db_proxy.address == (address, 5432)
+    assert topology.db_dsn == f"postgresql://postgres@{address}:5432/postgres"
+    with psycopg.connect(
+        host=address, port=5432, user="postgres", dbname="postgres", connect_timeout=5
+    ) as connection:
+        assert connection.execute("select 1").fetchone() == (1,)
 
 
 @pytest.mark.e2e
