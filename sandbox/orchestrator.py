@@ -492,6 +492,8 @@ class Sandbox:
                 copy_pgdata(pgdata_template(PostgresBackend), pgdata)
         self.postgres = PostgresBackend(pgdata)
         socket_path = str(self._run(stack, part, self.postgres))
+        with _part(part):
+            self.postgres.create_database(seed.DB_NAME)
         rds = self.rds
 
         def proxy_on(host: str) -> Any:

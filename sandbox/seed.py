@@ -31,6 +31,7 @@ SUBNET_OCTETS = {"public": (1, 2, 3), "private": (11, 12, 13), "data": (21, 22, 
 API_PORT = 8080
 DB_INSTANCE_ID = f"{ENVIRONMENT}-analytics-db"
 DB_PORT = 5432  # PostgreSQL's default port, what RDS describes
+DB_NAME = "analytics"  # the database the DR guide's test_rds_failover.py connects to
 TABLE_NAME = f"{ENVIRONMENT}-ai-support-tickets"
 ZONE_NAME = "ai-support.example.com"
 RECORD_NAME = f"api.{ZONE_NAME}"
@@ -225,6 +226,7 @@ def seed_database(rds: Any, network: RegionNetwork) -> dict[str, Any]:
         Engine="postgres",
         EngineVersion="15.4",
         Port=DB_PORT,
+        DBName=DB_NAME,
         DBInstanceClass="db.t3.medium",
         AllocatedStorage=100,
         StorageType="gp3",
