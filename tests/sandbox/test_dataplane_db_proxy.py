@@ -116,3 +116,29 @@ def test_two_endpoints_on_one_port_get_different_loopback_addresses() -> None:
             second.close()
     finally:
         first.close()
+
+
+def test_described_endpoints_patch_moto_and_put_it_back() -> None:
+    from types import SimpleNamespace
+
+    from moto.rds.models import DBInstance
+
+    from sandbox.rds.endpoint import DescribedEndpoints
+
+    original = DBInstance.__dict__["address"]
+    endpoints = DescribedEndpoints()
+    endpoints.set_address("111122223333", "eu-south-1", "db-1", "127.64.0.9")
+    ours = SimpleNamespace(
+        account_id="111122223333", region="eu-south-1", db_instance_identifier="db-1"
+    )
+    other = SimpleNamespace(
+        account_id="111122223333", region="eu-south-1", db_instance_identifier="db-2"
+    )
+    with endpoints:
+        assert DBInstance.address.fget(ours) == "127.64.0.9"  # type: ignore[attr-defined]
+        assert DBInstance.address.fget(other) == (  # type: ignore[attr-defined]
+            "db-2.aaaaaaaaaa.eu-south-1.rds.amazonaws.com"
+        )
+    assert DBInstance.__dict__["address"] is original
+    endpoints.stop()  # idempotent
+    assert DBInstance.__dict__["address"] is original
