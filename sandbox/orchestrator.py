@@ -313,13 +313,18 @@ class Sandbox:
 
         def endpoint(region: str) -> seed.FailoverEndpoint:
             host, port = regions[region].alb_address
-            return seed.FailoverEndpoint(region, host, port, regions[region].load_balancer_dns)
+            return seed.FailoverEndpoint(
+                region,
+                host,
+                port,
+                regions[region].load_balancer_dns,
+                lbs[region].canonical_hosted_zone_id,
+            )
 
         dns_seed = seed.seed_dns(
             self.client("route53", primary),
             endpoint(primary),
             endpoint(standby),
-            ttl=self.timings.dns_ttl(),
             request_interval=self._request_interval,
             failure_threshold=self._failure_threshold,
         )
@@ -477,6 +482,7 @@ class Sandbox:
             missing.append("database: disabled (with_database=False)")
             return ""
         from sandbox.rds.db_proxy import DbProxy
+        from sandbox.rds.endpoint import DescribedEndpoints, bind_free_loopback
         from sandbox.rds.postgres import PostgresBackend
 
         assert self.workdir is not None
@@ -486,11 +492,30 @@ class Sandbox:
                 copy_pgdata(pgdata_template(PostgresBackend), pgdata)
         self.postgres = PostgresBackend(pgdata)
         socket_path = str(self._run(stack, part, self.postgres))
+        with _part(part):
+            self.postgres.create_database(seed.DB_NAME)
         rds = self.rds
-        self.db_proxy = DbProxy(socket_path, accepting=lambda: rds.is_available(db_id))
-        address = self._run(stack, part, self.db_proxy)
-        assert isinstance(address, tuple)
-        return str(self.postgres.dsn_via(*address))
+
+        def proxy_on(host: str) -> Any:
+            proxy = DbProxy(
+                socket_path,
+                accepting=lambda: rds.is_available(db_id),
+                host=host,
+                port=seed.DB_PORT,
+            )
+            proxy.start()
+            return proxy
+
+        # The described Endpoint is where clients connect: a loopback address of this
+        # sandbox's own, the DB proxy on the instance's port there.
+        with _part(part):
+            self.db_proxy = bind_free_loopback(proxy_on)
+        self._defer(stack, self.db_proxy.stop)
+        host, port = self.db_proxy.address
+        endpoints = DescribedEndpoints()
+        endpoints.set_address(self.account_id, seed.PRIMARY_REGION, db_id, host)
+        self._run(stack, "the RDS endpoint", endpoints)
+        return str(self.postgres.dsn_via(host, port))
 
     def _start_dns(self, stack: contextlib.ExitStack) -> tuple[str, int]:
         from moto.route53.models import route53_backends
@@ -499,7 +524,12 @@ class Sandbox:
         from sandbox.route53.failover_routing import route53_failover_resolver
 
         self._records = route53_failover_resolver(
-            route53_backends[self.account_id]["aws"], seed.ZONE_NAME, self.health.is_healthy
+            route53_backends[self.account_id]["aws"],
+            seed.ZONE_NAME,
+            self.health.is_healthy,
+            alias_resolver=self._alias_addresses,
+            alias_healthy=self._alias_target_healthy,
+            alias_ttl=self.timings.dns_ttl(),
         )
         self.dns = FailoverDnsServer(self._records, host="127.0.0.1", port=0)
         address = self._run(stack, "the DNS server", self.dns)
@@ -507,6 +537,26 @@ class Sandbox:
         return (str(address[0]), int(address[1]))
 
     # -- Route 53 answers --------------------------------------------------------------
+    def _alb_named(self, dns_name: str) -> Any | None:
+        wanted = dns_name.rstrip(".").lower()
+        for alb in list(self.albs.values()):
+            if (alb.dns_name or "").lower() == wanted:
+                return alb
+        return None
+
+    def _alias_addresses(self, dns_name: str) -> list[str]:
+        """An alias to one of our ALBs answers the address its emulator listens on."""
+        alb = self._alb_named(dns_name)
+        return [] if alb is None else [alb.address[0]]
+
+    def _alias_target_healthy(self, dns_name: str) -> bool:
+        """EvaluateTargetHealth of an alias to one of our ALBs: its target groups'
+        health as the emulator sees it; any other alias target is unhealthy."""
+        from sandbox.route53.failover_routing import load_balancer_healthy
+
+        alb = self._alb_named(dns_name)
+        return alb is not None and load_balancer_healthy(alb.target_states())
+
     def resolve(self, name: str, qtype: str = "A") -> list[tuple[str, int]]:
         """What the sandbox's Route 53 answers for ``name``: ``[(value, ttl)]``; failover
         records honour the health checkers' verdicts."""

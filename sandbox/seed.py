@@ -30,6 +30,8 @@ VPC_CIDRS = {PRIMARY_REGION: "10.0.0.0/16", STANDBY_REGION: "10.1.0.0/16"}
 SUBNET_OCTETS = {"public": (1, 2, 3), "private": (11, 12, 13), "data": (21, 22, 23)}
 API_PORT = 8080
 DB_INSTANCE_ID = f"{ENVIRONMENT}-analytics-db"
+DB_PORT = 5432  # PostgreSQL's default port, what RDS describes
+DB_NAME = "analytics"  # the database the DR guide's test_rds_failover.py connects to
 TABLE_NAME = f"{ENVIRONMENT}-ai-support-tickets"
 ZONE_NAME = "ai-support.example.com"
 RECORD_NAME = f"api.{ZONE_NAME}"
@@ -67,6 +69,7 @@ class LoadBalancerSeed:
     # az -> the API target's IP (in that AZ's private subnet)
     target_ips: dict[str, str]
     security_group_id: str
+    canonical_hosted_zone_id: str = ""
 
 
 def azs_of(region: str) -> list[str]:
@@ -158,6 +161,7 @@ def seed_load_balancer(ec2: Any, elbv2: Any, network: RegionNetwork) -> LoadBala
         target_group_arn=tg["TargetGroupArn"],
         target_ips=ips,
         security_group_id=sg_id,
+        canonical_hosted_zone_id=str(lb.get("CanonicalHostedZoneId", "")),
     )
 
 
@@ -221,6 +225,8 @@ def seed_database(rds: Any, network: RegionNetwork) -> dict[str, Any]:
         DBInstanceIdentifier=DB_INSTANCE_ID,
         Engine="postgres",
         EngineVersion="15.4",
+        Port=DB_PORT,
+        DBName=DB_NAME,
         DBInstanceClass="db.t3.medium",
         AllocatedStorage=100,
         StorageType="gp3",
@@ -272,18 +278,21 @@ class FailoverEndpoint:
     region: str
     ip_address: str
     port: int
-    fqdn: str
+    fqdn: str  # the ALB's DNS name: the health check's host and the alias target
+    alias_zone_id: str = ""  # the ALB's canonical hosted zone
 
 
 def seed_dns(
     route53: Any,
     primary: FailoverEndpoint,
     secondary: FailoverEndpoint,
-    ttl: int,
     request_interval: int,
     failure_threshold: int,
 ) -> dict[str, Any]:
-    """Hosted zone, one health check per endpoint, PRIMARY/SECONDARY failover A records."""
+    """Hosted zone, one health check per endpoint, PRIMARY/SECONDARY failover alias A
+    records to the two ALBs, each with its health check and ``EvaluateTargetHealth``
+    (the DR guide's Example 5 CloudFormation). Alias records carry no TTL: Route 53
+    answers with the ELB record's own TTL."""
     zone = route53.create_hosted_zone(
         Name=ZONE_NAME,
         CallerReference=f"sandbox-{uuid.uuid4()}",
@@ -321,9 +330,12 @@ def seed_dns(
                     "Type": "A",
                     "SetIdentifier": f"{role.lower()}-{endpoint.region}",
                     "Failover": role,
-                    "TTL": ttl,
-                    "ResourceRecords": [{"Value": endpoint.ip_address}],
                     "HealthCheckId": hc_id,
+                    "AliasTarget": {
+                        "HostedZoneId": endpoint.alias_zone_id,
+                        "DNSName": endpoint.fqdn,
+                        "EvaluateTargetHealth": True,
+                    },
                 },
             }
         )

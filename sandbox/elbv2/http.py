@@ -236,6 +236,12 @@ class AlbEmulator(Lifecycle):
     def _ec2(self) -> Any:
         return get_backend("ec2")[self.account_id][self.region]
 
+    @property
+    def dns_name(self) -> str | None:
+        """The load balancer's DNSName (None once it is deleted)."""
+        load_balancer = self._load_balancer()
+        return None if load_balancer is None else str(load_balancer.dns_name)
+
     def _load_balancer(self) -> Any | None:
         return self._elbv2().load_balancers.get(self.load_balancer_arn)
 
@@ -387,6 +393,20 @@ class AlbEmulator(Lifecycle):
             except Exception:  # moto state mutated under us: try again next tick
                 log.debug("health round failed", exc_info=True)
             self._stop.wait(max(0.0, min([0.1, *waits])))
+
+    def target_states(self) -> dict[str, list[str]]:
+        """{target group ARN: [state of each registered target]} for every target group
+        of the load balancer, empty groups included; a target not yet checked is
+        ``initial``. What Route 53 reads for an alias with ``EvaluateTargetHealth``."""
+        load_balancer = self._load_balancer()
+        if load_balancer is None:
+            return {}
+        states: dict[str, list[str]] = {}
+        for group in self._target_groups(load_balancer):
+            ids = [str(r["Id"]) for r in list(group.targets.values())]
+            found = [self._book.get(group.arn, target_id) for target_id in ids]
+            states[group.arn] = [h.state if h is not None else "initial" for h in found]
+        return states
 
     def target_health(self) -> dict[str, dict[str, dict[str, object]]]:
         """{target group ARN: {target id: {"state", "reason", "description"}}}."""

@@ -191,6 +191,18 @@ class PostgresBackend(Lifecycle):
         """A libpq URI reaching the server directly through its socket."""
         return str(self._running().get_uri())
 
+    def create_database(self, name: str) -> None:
+        """Create database ``name`` unless it exists (the instance's ``DBName``)."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if found is None:
+                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
     def dsn_via(self, host: str, port: int, database: str = "postgres") -> str:
         """A libpq URI for the same server reached through a TCP proxy at host:port."""
         return f"postgresql://postgres@{host}:{port}/{database}"

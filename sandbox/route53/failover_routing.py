@@ -5,17 +5,34 @@ healthy, else the SECONDARY while that one is healthy, else the PRIMARY (when ev
 record of a group is unhealthy Route 53 treats them all as healthy). A record without a
 ``HealthCheckId`` is healthy. Records without a routing policy answer all their values.
 Alias records answer what ``alias_resolver(dns_name)`` returns (e.g. the loopback
-address of the emulated ALB) with a TTL of 60 s (the TTL of an ELB's own record);
-``EvaluateTargetHealth`` is not evaluated. Other routing policies (weighted, latency,
-geolocation, multivalue) answer the values of all their healthy records.
+address of the emulated ALB) with ``alias_ttl`` (default 60 s, the TTL of an ELB's own
+record). Other routing policies (weighted, latency, geolocation, multivalue) answer the
+values of all their healthy records.
+
+A record's health, as the Route 53 Developer Guide documents it ("How Amazon Route 53
+chooses records when health checking is configured" and "Evaluate target health"): a
+record with a ``HealthCheckId`` is healthy only while that health check is healthy; an
+alias record with ``EvaluateTargetHealth: true`` is healthy only while its alias target
+is healthy as well (both conditions hold for an alias record that has both, as the
+guide's Example 5 configures). For an Application Load Balancer target, the Route 53 API
+Reference (AliasTarget, EvaluateTargetHealth, "Application and Network Load Balancers"):
+every target group that contains targets must contain at least one healthy target; a
+target group with only unhealthy targets, or with no registered targets, makes the load
+balancer unhealthy (:func:`load_balancer_healthy`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["Answer", "failover_answer", "normalise_name", "route53_failover_resolver"]
+__all__ = [
+    "Answer",
+    "failover_answer",
+    "load_balancer_healthy",
+    "normalise_name",
+    "route53_failover_resolver",
+]
 
 Answer = list[tuple[str, int]]
 ALIAS_TTL_S = 60
@@ -45,6 +62,17 @@ def failover_answer(
     return [(value, int(ttl)) for value in _values(chosen)]
 
 
+def load_balancer_healthy(target_states: Mapping[str, Sequence[str]]) -> bool:
+    """Route 53's view of an ALB alias target with ``EvaluateTargetHealth``:
+    ``target_states`` maps each target group of the load balancer to the states of its
+    registered targets (``"healthy"``, ``"unhealthy"``, ``"initial"``, ...). Healthy
+    when every target group holds at least one healthy target (a group without
+    targets counts as unhealthy); a load balancer without target groups is unhealthy."""
+    if not target_states:
+        return False
+    return all(any(state == "healthy" for state in states) for states in target_states.values())
+
+
 def _record_values(record: Any) -> list[str]:
     values = []
     for item in list(record.records or []):
@@ -65,23 +93,37 @@ def route53_failover_resolver(
     zone_name: str,
     is_healthy: Callable[[str], bool],
     alias_resolver: Callable[[str], Sequence[str]] | None = None,
+    alias_healthy: Callable[[str], bool] | None = None,
+    alias_ttl: int = ALIAS_TTL_S,
 ) -> Callable[[str, str], Answer | None]:
     """A ``records(qname, qtype)`` callable for ``FailoverDnsServer`` that reads the
     hosted zone ``zone_name`` of a moto route53 backend on every query
     (``get_backend("route53")[account]["aws"]``). It returns None when the zone holds no
     record of that name (NXDOMAIN), [] when it holds the name but not the type.
-    ``is_healthy(health_check_id)`` gives the Route 53 health checker's verdict.
+    ``is_healthy(health_check_id)`` gives the Route 53 health checker's verdict;
+    ``alias_healthy(dns_name)`` the alias target's health, evaluated for alias records
+    with ``EvaluateTargetHealth`` (None: such a target counts as healthy).
     """
 
+    def evaluates_target(record: Any) -> bool:
+        alias = record.alias_target or {}
+        flag = alias.get("EvaluateTargetHealth", False)
+        return str(flag).lower() == "true" if isinstance(flag, str) else bool(flag)
+
     def healthy(record: Any) -> bool:
-        return record.health_check_id is None or bool(is_healthy(record.health_check_id))
+        if record.health_check_id is not None and not is_healthy(record.health_check_id):
+            return False
+        if alias_healthy is not None and record.alias_target and evaluates_target(record):
+            dns_name = str(record.alias_target.get("DNSName", "")).rstrip(".")
+            return bool(alias_healthy(dns_name))
+        return True
 
     def values_of(record: Any) -> Answer:
         if record.alias_target:
             if alias_resolver is None:
                 return []
             dns_name = str(record.alias_target.get("DNSName", ""))
-            return [(value, ALIAS_TTL_S) for value in alias_resolver(dns_name.rstrip("."))]
+            return [(value, int(alias_ttl)) for value in alias_resolver(dns_name.rstrip("."))]
         ttl = int(record.ttl) if record.ttl is not None else 300
         return [(value, ttl) for value in _record_values(record)]
 

@@ -89,3 +89,56 @@ def test_data_stays_in_the_workdir_across_restarts(tmp_path: Path) -> None:
     with PostgresBackend(workdir) as backend, psycopg.connect(backend.dsn) as connection:
         assert connection.execute("select v from kept").fetchone() == (42,)
     assert backend.data_dir == workdir  # a private copy, if any, is gone
+
+
+def test_two_endpoints_on_one_port_get_different_loopback_addresses() -> None:
+    """Same candidate order for both (one seed): the second cannot bind the first's
+    address and takes the next one."""
+    import random
+    import socket
+
+    from sandbox.rds.endpoint import bind_free_loopback
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def listen(host: str) -> socket.socket:
+        return socket.create_server((host, port))
+
+    first = bind_free_loopback(listen, rng=random.Random(7))
+    try:
+        second = bind_free_loopback(listen, rng=random.Random(7))
+        try:
+            assert first.getsockname()[0] != second.getsockname()[0]
+            assert first.getsockname()[1] == second.getsockname()[1] == port
+        finally:
+            second.close()
+    finally:
+        first.close()
+
+
+def test_described_endpoints_patch_moto_and_put_it_back() -> None:
+    from types import SimpleNamespace
+
+    from moto.rds.models import DBInstance
+
+    from sandbox.rds.endpoint import DescribedEndpoints
+
+    original = DBInstance.__dict__["address"]
+    endpoints = DescribedEndpoints()
+    endpoints.set_address("111122223333", "eu-south-1", "db-1", "127.64.0.9")
+    ours = SimpleNamespace(
+        account_id="111122223333", region="eu-south-1", db_instance_identifier="db-1"
+    )
+    other = SimpleNamespace(
+        account_id="111122223333", region="eu-south-1", db_instance_identifier="db-2"
+    )
+    with endpoints:
+        assert DBInstance.address.fget(ours) == "127.64.0.9"  # type: ignore[attr-defined]
+        assert DBInstance.address.fget(other) == (  # type: ignore[attr-defined]
+            "db-2.aaaaaaaaaa.eu-south-1.rds.amazonaws.com"
+        )
+    assert DBInstance.__dict__["address"] is original
+    endpoints.stop()  # idempotent
+    assert DBInstance.__dict__["address"] is original

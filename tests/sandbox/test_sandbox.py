@@ -119,7 +119,26 @@ def test_hosted_zone_failover_records_and_health_checks(
     ]
     assert {r["Failover"]: r["HealthCheckId"] for r in records} == topology.health_check_ids
     assert {r["Name"] for r in records} == {"api.ai-support.example.com."}
-    assert {r["TTL"] for r in records} == {1}  # 60 s x 0.02, floor 1 s
+    # The DR guide's Example 5: alias records to the two ALBs, with health checks and
+    # EvaluateTargetHealth; an alias record has no TTL of its own.
+    assert all("TTL" not in r and "ResourceRecords" not in r for r in records)
+    elbv2 = {
+        region: sandbox.client("elbv2", region).describe_load_balancers()["LoadBalancers"][0]
+        for region in (topology.region, topology.other_region)
+    }
+    aliases = {
+        r["Failover"]: {**r["AliasTarget"], "DNSName": r["AliasTarget"]["DNSName"].rstrip(".")}
+        for r in records
+    }
+    assert aliases == {
+        role: {
+            "HostedZoneId": elbv2[side.region]["CanonicalHostedZoneId"],
+            "DNSName": side.load_balancer_dns,
+            "EvaluateTargetHealth": True,
+        }
+        for role, side in (("PRIMARY", topology.primary), ("SECONDARY", topology.standby))
+    }
+    assert [ttl for _, ttl in sandbox.resolve(topology.record_name)] == [1]  # 60 s x 0.02
     for role, side in (("PRIMARY", topology.primary), ("SECONDARY", topology.standby)):
         config = route53.get_health_check(HealthCheckId=topology.health_check_ids[role])[
             "HealthCheck"
@@ -140,6 +159,12 @@ def test_alarms(sandbox: Sandbox, topology: Topology) -> None:
     assert {"route53-health-check-failing", "production-api-5xx"} <= names
 
 
+def sandbox_db_host(topology: Topology) -> str:
+    host = topology.db_dsn.split("@", 1)[1].split(":", 1)[0]
+    assert host.startswith("127.") and host != "127.0.0.1"
+    return host
+
+
 def test_env_file_has_every_key(topology: Topology) -> None:
     text = Path(topology.env_file).read_text()
     env = parse_env(text)
@@ -156,7 +181,8 @@ def test_env_file_has_every_key(topology: Topology) -> None:
     dns_host, dns_port = topology.dns_server
     assert env["GAMEDAY_DNS_SERVER"] == f"{dns_host}:{dns_port}"
     assert env["GAMEDAY_DB_DSN"] == topology.db_dsn
-    assert topology.db_dsn.startswith("postgresql://postgres@127.0.0.1:")
+    # the described RDS endpoint: a loopback address of this sandbox's own, port 5432
+    assert topology.db_dsn == f"postgresql://postgres@{sandbox_db_host(topology)}:5432/postgres"
     assert (Path(topology.env_file).stat().st_mode & 0o777) == 0o600
 
 
@@ -247,6 +273,41 @@ def test_dns_fails_over_when_the_primary_health_check_fails(
     )
 
 
+def test_dns_fails_over_when_the_primary_albs_targets_are_unhealthy(
+    sandbox: Sandbox, topology: Topology
+) -> None:
+    """EvaluateTargetHealth: the primary ALB's target group turns unhealthy while the
+    Route 53 health check through its listener still passes (the ALB fails open), and
+    DNS answers the standby; it answers the primary again once the targets recover."""
+    primary_ip, standby_ip = topology.primary.alb_address[0], topology.standby.alb_address[0]
+    record, primary_hc = topology.record_name, topology.health_check_ids["PRIMARY"]
+    wait_until(lambda: sandbox.resolve(record) == [(primary_ip, 1)], timeout=10, interval=0.05)
+    elbv2 = sandbox.client("elbv2", topology.region)
+    group = topology.primary.target_group_arn
+    elbv2.modify_target_group(TargetGroupArn=group, HealthCheckPath="/not-served")
+    try:
+        wait_until(
+            lambda: sandbox.resolve(record) == [(standby_ip, 1)],
+            timeout=15,
+            interval=0.05,
+            what="DNS answers the standby",
+        )
+        states = {
+            d["TargetHealth"]["State"]
+            for d in elbv2.describe_target_health(TargetGroupArn=group)["TargetHealthDescriptions"]
+        }
+        assert states == {"unhealthy"}
+        assert sandbox.health.is_healthy(primary_hc)  # the health check itself still passes
+    finally:
+        elbv2.modify_target_group(TargetGroupArn=group, HealthCheckPath="/health")
+    wait_until(
+        lambda: sandbox.resolve(record) == [(primary_ip, 1)],
+        timeout=15,
+        interval=0.05,
+        what="DNS answers the primary again",
+    )
+
+
 def test_database_proxy_follows_the_rds_failover(sandbox: Sandbox, topology: Topology) -> None:
     import psycopg
 
@@ -269,6 +330,24 @@ def test_database_proxy_follows_the_rds_failover(sandbox: Sandbox, topology: Top
     assert sandbox.db_proxy.refused >= 1 or not refused
     wait_until(query, timeout=30, interval=0.1, what="database reachable after failover")
     assert sandbox.rds.writer_az(topology.db_instance_id) == "eu-south-1b"
+
+
+def test_the_described_rds_endpoint_is_where_clients_connect(
+    sandbox: Sandbox, topology: Topology
+) -> None:
+    import psycopg
+
+    found = sandbox.client("rds", topology.region).describe_db_instances(
+        DBInstanceIdentifier=topology.db_instance_id
+    )["DBInstances"][0]["Endpoint"]
+    address = found["Address"]
+    assert found["Port"] == 5432 and address.startswith("127.") and address != "127.0.0.1"
+    assert sandbox.db_proxy.address == (address, 5432)
+    assert topology.db_dsn == f"postgresql://postgres@{address}:5432/postgres"
+    with psycopg.connect(
+        host=address, port=5432, user="postgres", dbname="postgres", connect_timeout=5
+    ) as connection:
+        assert connection.execute("select 1").fetchone() == (1,)
 
 
 @pytest.mark.e2e

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
+from sandbox.route53.failover_routing import load_balancer_healthy, route53_failover_resolver
 from sandbox.route53.health import HealthCheckState, Observation, alarm_state
 
 REGIONS = ("us-east-1", "us-west-1", "eu-west-1", "ap-southeast-1", "sa-east-1")
@@ -64,3 +66,62 @@ def test_alarm_goes_to_alarm_after_its_window_and_back_to_ok() -> None:
         "OK",
         "Health check is healthy",
     )
+
+
+def test_load_balancer_health_as_route53_evaluates_an_alb_alias() -> None:
+    assert load_balancer_healthy({"tg-a": ["healthy", "unhealthy"], "tg-b": ["healthy"]})
+    assert not load_balancer_healthy({"tg-a": ["healthy"], "tg-b": ["unhealthy", "initial"]})
+    assert not load_balancer_healthy({"tg-a": ["healthy"], "tg-b": []})  # no targets
+    assert not load_balancer_healthy({})
+
+
+def _alias(role: str, hc: str, dns_name: str, evaluate: object) -> SimpleNamespace:
+    return SimpleNamespace(
+        name="api.example.com.",
+        type="A",
+        failover=role,
+        set_identifier=role.lower(),
+        health_check_id=hc,
+        alias_target={"DNSName": dns_name, "EvaluateTargetHealth": evaluate},
+        records=[],
+        ttl=None,
+    )
+
+
+def _resolver(evaluate: object, healthy_checks: set[str], healthy_albs: set[str]) -> object:
+    zone = SimpleNamespace(
+        name="example.com.",
+        rrsets=[
+            _alias("PRIMARY", "hc-p", "primary-alb.elb.test", evaluate),
+            _alias("SECONDARY", "hc-s", "standby-alb.elb.test", evaluate),
+        ],
+    )
+    backend = SimpleNamespace(zones={"Z1": zone})
+    addresses = {"primary-alb.elb.test": ["127.0.0.11"], "standby-alb.elb.test": ["127.0.0.12"]}
+    return route53_failover_resolver(
+        backend,
+        "example.com",
+        healthy_checks.__contains__,
+        alias_resolver=addresses.__getitem__,
+        alias_healthy=healthy_albs.__contains__,
+        alias_ttl=7,
+    )
+
+
+def test_failover_alias_needs_its_health_check_and_its_targets() -> None:
+    both = {"primary-alb.elb.test", "standby-alb.elb.test"}
+    checks = {"hc-p", "hc-s"}
+    answer = _resolver(True, checks, both)("api.example.com", "A")  # type: ignore[operator]
+    assert answer == [("127.0.0.11", 7)]
+    # the primary ALB has no healthy target: its record is unhealthy although hc-p passes
+    answer = _resolver(True, checks, {"standby-alb.elb.test"})("api.example.com", "A")  # type: ignore[operator]
+    assert answer == [("127.0.0.12", 7)]
+    # its health check fails although its targets are healthy: unhealthy as well
+    answer = _resolver(True, {"hc-s"}, both)("api.example.com", "A")  # type: ignore[operator]
+    assert answer == [("127.0.0.12", 7)]
+    # EvaluateTargetHealth false: target health is not looked at
+    answer = _resolver(False, checks, {"standby-alb.elb.test"})("api.example.com", "A")  # type: ignore[operator]
+    assert answer == [("127.0.0.11", 7)]
+    # both unhealthy: Route 53 answers as if both were healthy, i.e. the primary
+    answer = _resolver(True, checks, set())("api.example.com", "A")  # type: ignore[operator]
+    assert answer == [("127.0.0.11", 7)]

@@ -355,7 +355,9 @@ def test_waf_block_goes_ahead_of_an_ip_set_allow_and_applies(
 # --- #25: the health check guards the PRIMARY record ---------------------------------
 
 
-def _failover_zone(primary_extra: dict[str, Any]) -> str:
+def _failover_zone(primary_extra: dict[str, Any], alias: bool = False) -> str:
+    """The failover pair as plain A records, or (``alias``) as the DR guide's Example 5
+    makes it: alias records to the ALBs with EvaluateTargetHealth."""
     route53 = boto3.client("route53", region_name=REGION)
     zone = route53.create_hosted_zone(Name="ai-support.example.com", CallerReference="z")[
         "HostedZone"
@@ -368,8 +370,17 @@ def _failover_zone(primary_extra: dict[str, Any]) -> str:
                 "Type": "A",
                 "SetIdentifier": role.lower(),
                 "Failover": role,
-                "TTL": 60,
-                "ResourceRecords": [{"Value": ip}],
+                **(
+                    {
+                        "AliasTarget": {
+                            "HostedZoneId": "Z2P70J7EXAMPLE",
+                            "DNSName": f"{role.lower()}-alb.{REGION}.elb.amazonaws.com",
+                            "EvaluateTargetHealth": True,
+                        }
+                    }
+                    if alias
+                    else {"TTL": 60, "ResourceRecords": [{"Value": ip}]}
+                ),
                 **(primary_extra if role == "PRIMARY" else {}),
             },
         }
@@ -379,11 +390,12 @@ def _failover_zone(primary_extra: dict[str, Any]) -> str:
     return zone
 
 
+@pytest.mark.parametrize("alias", [False, True])
 def test_plan_accepts_the_primary_records_health_check(
-    mocked_aws: None, run_context: RunContext
+    mocked_aws: None, run_context: RunContext, alias: bool
 ) -> None:
     world = build_world()
-    _failover_zone({"HealthCheckId": world["health_check_id"]})
+    _failover_zone({"HealthCheckId": world["health_check_id"]}, alias=alias)
     plan = actions.plan_health_check_path_block(
         world["health_check_id"], failover_record="api.ai-support.example.com", configuration=CONFIG
     )
@@ -400,9 +412,10 @@ def test_a_record_outside_the_accounts_zones_is_not_checked(
     assert plan.details["primary_record_checked"] is False
 
 
+@pytest.mark.parametrize("alias", [False, True])
 @pytest.mark.parametrize("guarded", [False, True])
 def test_plan_refuses_when_the_health_check_is_not_the_primarys(
-    calls: list[str], guarded: bool
+    calls: list[str], guarded: bool, alias: bool
 ) -> None:
     world = build_world()
     other = None
@@ -412,7 +425,7 @@ def test_plan_refuses_when_the_health_check_is_not_the_primarys(
             CallerReference="other",
             HealthCheckConfig={"Type": "TCP", "IPAddress": "192.0.2.1", "Port": 80},
         )["HealthCheck"]["Id"]
-    _failover_zone({"HealthCheckId": other} if other else {})
+    _failover_zone({"HealthCheckId": other} if other else {}, alias=alias)
     calls.clear()
     with pytest.raises(ActivityFailed) as raised:
         block_health_check_path(
