@@ -38,10 +38,16 @@ _RULE_FIELDS = (
 )
 
 
-def _api_value(value: Any) -> Any:
-    """xmltodict's parse without its XML attributes (``@xmlns``)."""
+_CONTAINERS = frozenset({"Filter", "And", "SourceSelectionCriteria", "Destination"})
+
+
+def _api_value(value: Any, name: str = "") -> Any:
+    """xmltodict's parse without its XML attributes (``@xmlns``); an empty element
+    (``<Prefix></Prefix>``, ``<Filter/>``) is None there: the API's "" or {}."""
+    if value is None:
+        return {} if name in _CONTAINERS else ""
     if isinstance(value, dict):
-        return {k: _api_value(v) for k, v in value.items() if not k.startswith("@")}
+        return {k: _api_value(v, k) for k, v in value.items() if not k.startswith("@")}
     return value
 
 
@@ -50,7 +56,7 @@ def stored_rules_for_api(stored: dict[str, Any]) -> dict[str, Any]:
     rules = rules if isinstance(rules, list) else [rules]
     api_rules = []
     for rule in rules:
-        out = {k: _api_value(rule[k]) for k in _RULE_FIELDS if k in rule}
+        out = {k: _api_value(rule[k], k) for k in _RULE_FIELDS if k in rule}
         if "Priority" in out:
             out["Priority"] = int(out["Priority"])
         both = (out.get("Filter") or {}).get("And")

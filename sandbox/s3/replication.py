@@ -78,7 +78,7 @@ def parse_rules(configuration: dict[str, Any] | None) -> list[Rule]:
     rules = []
     for raw in _as_list(configuration.get("Rule", configuration.get("Rules"))):
         filt = raw.get("Filter")
-        v1 = filt is None
+        v1 = "Filter" not in raw  # an empty <Filter/> is a V2 rule matching everything
         prefix, tags = str(raw.get("Prefix") or ""), ()
         if isinstance(filt, dict):
             both = filt.get("And")

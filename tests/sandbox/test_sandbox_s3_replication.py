@@ -152,3 +152,53 @@ def test_replicas_appear_after_the_lag_not_before(buckets: Any) -> None:
     seen = time.monotonic() - acknowledged
     assert _keys(replica) == ["k"]
     assert 0.2 <= seen <= 0.3 + 0.25  # lag 0.2 + jitter <= 0.1, polling and delivery slack
+
+
+def test_the_guides_buckets_replicate_to_eu_west_1(mocked_aws: None) -> None:
+    from sandbox.s3.seed import seed_replicated_buckets
+
+    replicator = BucketReplicator(lag_seconds=0.05, jitter_seconds=0.0)
+    replicator.start()
+    try:
+        primary = boto3.client("s3", region_name="eu-south-1")
+        replica = boto3.client("s3", region_name="eu-west-1")
+        pairs = seed_replicated_buckets(
+            primary, replica, "123456789012", "production", "eu-south-1", "eu-west-1"
+        )
+        assert pairs["knowledge_base"] == {
+            "source": "ai-support-kb-production-123456789012-primary",
+            "replica": "ai-support-kb-production-123456789012-replica",
+        }
+        for pair in pairs.values():
+            (rule,) = primary.get_bucket_replication(Bucket=pair["source"])[
+                "ReplicationConfiguration"
+            ]["Rules"]
+            assert rule["Destination"]["ReplicationTime"] == {
+                "Status": "Enabled",
+                "Time": {"Minutes": 15},
+            }
+            primary.put_object(Bucket=pair["source"], Key="doc", Body=b"1")
+        assert replicator.drain(timeout=5)
+        for pair in pairs.values():
+            assert replica.get_object(Bucket=pair["replica"], Key="doc")["Body"].read() == b"1"
+            location = replica.get_bucket_location(Bucket=pair["replica"])
+            assert location["LocationConstraint"] == "eu-west-1"
+    finally:
+        replicator.stop()
+
+
+@pytest.mark.parametrize("empty", [{"Prefix": ""}, {}])
+def test_an_empty_filter_reads_back_as_written_and_matches_everything(
+    buckets: Any, empty: dict[str, str]
+) -> None:
+    source, replica, replicator = buckets
+    configuration = {"Role": ROLE, "Rules": [{**_rule("all", ""), "Filter": empty}]}
+    source.put_bucket_replication(Bucket=SOURCE, ReplicationConfiguration=configuration)
+    read = source.get_bucket_replication(Bucket=SOURCE)["ReplicationConfiguration"]
+    source.put_bucket_replication(Bucket=SOURCE, ReplicationConfiguration=read)
+    assert source.get_bucket_replication(Bucket=SOURCE)["ReplicationConfiguration"] == read
+    assert read == configuration
+    source.put_object(Bucket=SOURCE, Key="any/key", Body=b"1")
+    source.delete_object(Bucket=SOURCE, Key="any/key")  # V2, markers Disabled: kept
+    assert replicator.drain(timeout=5)
+    assert _keys(replica) == ["any/key"]
