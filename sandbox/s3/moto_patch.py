@@ -111,7 +111,7 @@ def activate(replicator: Any) -> None:
         _originals["delete_object"] = S3Backend.delete_object
         _originals["get_bucket_replication"] = S3Response.get_bucket_replication
         S3Backend.put_object = _put_object  # type: ignore[method-assign]
-        S3Backend.delete_object = _delete_object  # type: ignore[method-assign]
+        S3Backend.delete_object = _delete_object  # type: ignore[method-assign,assignment]
         S3Response.get_bucket_replication = _get_bucket_replication  # type: ignore[method-assign]
         _active = replicator
 

@@ -79,7 +79,8 @@ def parse_rules(configuration: dict[str, Any] | None) -> list[Rule]:
     for raw in _as_list(configuration.get("Rule", configuration.get("Rules"))):
         filt = raw.get("Filter")
         v1 = "Filter" not in raw  # an empty <Filter/> is a V2 rule matching everything
-        prefix, tags = str(raw.get("Prefix") or ""), ()
+        prefix = str(raw.get("Prefix") or "")
+        tags: tuple[tuple[str, str], ...] = ()
         if isinstance(filt, dict):
             both = filt.get("And")
             if isinstance(both, dict):

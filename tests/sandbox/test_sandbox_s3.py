@@ -6,6 +6,7 @@ after is)."""
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import subprocess
 from collections.abc import Iterator
@@ -57,7 +58,8 @@ def test_the_guides_buckets_replicate_and_the_env_names_the_knowledge_base(
     for pair in topology.buckets.values():
         primary.put_object(Bucket=pair["source"], Key="seed-check", Body=b"1")
     for pair in topology.buckets.values():
-        assert wait_until(lambda p=pair: _present(replica, p["replica"], "seed-check"), 10, 0.02)
+        present = functools.partial(_present, replica, pair["replica"], "seed-check")
+        assert wait_until(present, 10, 0.02)
 
 
 def test_chaos_run_pauses_and_restores_the_replication_exactly(

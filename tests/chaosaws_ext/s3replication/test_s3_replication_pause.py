@@ -27,7 +27,7 @@ from sandbox.s3.replicator import BucketReplicator
 from tests.conftest import REGION
 
 SOURCE, DESTINATION = "production-ai-support-knowledge-base", "kb-replica-eu-west-1"
-ORIGINAL = {
+ORIGINAL: dict[str, Any] = {
     "Role": "arn:aws:iam::123456789012:role/s3-replication",
     "Rules": [
         {
