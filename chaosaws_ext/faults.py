@@ -33,6 +33,7 @@ __all__ = [
     "undo_modules",
     "plan_functions",
     "experiments",
+    "default_experiments",
 ]
 
 _VERB_OBJECT = re.compile(r"[a-z]+(-[a-z]+)+")
@@ -60,6 +61,8 @@ class FaultDeclaration:
     undoers: Mapping[str, str] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     orphan_finder: str | None = None
+    # whether ``gameday run`` without names runs its experiment (the four original ones)
+    default_run: bool = True
 
     def __post_init__(self) -> None:
         for name in ("plans", "undoers", "aliases"):
@@ -99,6 +102,7 @@ FAULT_PACKAGES = (
     "chaosaws_ext.rds",
     "chaosaws_ext.healthcheck",
     "chaosaws_ext.dynamodb",
+    "chaosaws_ext.s3replication",
 )
 
 # What we create for ourselves, outside any fault: undone and found by tag the same way.
@@ -162,3 +166,8 @@ def plan_functions() -> dict[tuple[str, str], tuple[str, str]]:
 def experiments() -> tuple[str, ...]:
     """The shipped experiments, one per fault that has one."""
     return tuple(d.experiment for d in fault_declarations() if d.experiment)
+
+
+def default_experiments() -> tuple[str, ...]:
+    """What ``gameday run`` runs when given no names."""
+    return tuple(d.experiment for d in fault_declarations() if d.experiment and d.default_run)

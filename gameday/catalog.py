@@ -10,12 +10,14 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from chaosaws_ext.faults import experiments
+from chaosaws_ext.faults import default_experiments, experiments
 
-__all__ = ["EXPERIMENTS", "experiments_dir", "resolve_experiment"]
+__all__ = ["EXPERIMENTS", "DEFAULT_EXPERIMENTS", "experiments_dir", "resolve_experiment"]
 
 # one per fault, from the fault declarations (chaosaws_ext.faults)
 EXPERIMENTS = experiments()
+# what `gameday run` runs without names (the newer faults are run by name)
+DEFAULT_EXPERIMENTS = default_experiments()
 
 
 def experiments_dir() -> Path:

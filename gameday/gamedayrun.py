@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chaosaws_ext.ledger import Ledger
 from gameday.cancellation import Cancellation
-from gameday.catalog import EXPERIMENTS, resolve_experiment
+from gameday.catalog import DEFAULT_EXPERIMENTS, resolve_experiment
 from gameday.errors import UserError
 from gameday.runner import RunOutcome, run_experiment
 from gameday.summary import run_failed, summary_table
@@ -103,7 +103,7 @@ def run_game_day(
 ) -> int:
     """Run the experiments one after the other (in the sandbox when asked), write the
     reports and print the summary; returns the exit code (1 when any run failed)."""
-    names = experiments or list(EXPERIMENTS)
+    names = experiments or list(DEFAULT_EXPERIMENTS)
     paths = [resolve_experiment(name) for name in names]
     out_dir.mkdir(parents=True, exist_ok=True)
     _refuse_leftovers(out_dir / "ledger.jsonl")

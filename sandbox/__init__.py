@@ -21,6 +21,8 @@ wire server:
 - ``route53``: ``health``, ``failover_routing`` (models), ``probe``, ``checkers``,
   ``moto_patch`` (GetHealthCheckStatus), ``dns`` (DNS wire);
 - ``dynamodb``: ``replication`` (model), ``moto_patch``, ``replicator``;
+- ``s3``: ``replication`` (model: cross-region replication rules and lag),
+  ``moto_patch`` (write hooks, a faithful GetBucketReplication), ``replicator``;
 - ``workload``: ``api``, the ticket API instances (not AWS: what runs on it).
 
 Around them: ``lifecycle`` (the one start/stop protocol every part implements),

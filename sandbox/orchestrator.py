@@ -165,6 +165,7 @@ class Sandbox:
         self.health: Any = None
         self.rds: Any = None
         self.replicator: Any = None
+        self.s3_replicator: Any = None
         self.api_instances: dict[str, dict[str, Any]] = {}
         self.albs: dict[str, Any] = {}
         self.dns: Any = None
@@ -281,6 +282,17 @@ class Sandbox:
         }
         db = seed.seed_database(self.client("rds", primary), networks[primary])
         table = seed.seed_table(self.client("dynamodb", primary))
+        with _part("the S3 buckets"):
+            from sandbox.s3.seed import seed_replicated_buckets
+
+            buckets = seed_replicated_buckets(
+                self.client("s3", primary),
+                self.client("s3", standby),
+                self.account_id,
+                seed.ENVIRONMENT,
+                primary,
+                standby,
+            )
 
         with _part("the API instances"):
             self._start_api_instances(stack)
@@ -366,6 +378,7 @@ class Sandbox:
             alarms=alarms,
             api_url=f"http://{api_host}:{api_port}{seed.API_PATH}",
             missing=missing,
+            buckets=buckets,
         )
         write_env_file(topology.env(), topology.env_file)
         return topology
@@ -409,6 +422,10 @@ class Sandbox:
         self._run(stack, "the RDS failover emulation", self.rds)
         self.replicator = GlobalTableReplicator(time_scale=self.timings.time_scale)
         self._run(stack, "the DynamoDB replication emulation", self.replicator)
+        from sandbox.s3.replicator import BucketReplicator
+
+        self.s3_replicator = BucketReplicator(time_scale=self.timings.time_scale)
+        self._run(stack, "the S3 replication emulation", self.s3_replicator)
         with _part("the DynamoDB replication emulation"):
             table_regions = self.replicator.make_global(
                 table_name, list(regions), account_id=self.account_id

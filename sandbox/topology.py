@@ -68,6 +68,8 @@ class Topology:
     alarms: list[dict[str, str]]  # [{"name", "region"}]
     api_url: str
     missing: list[str] = field(default_factory=list)  # parts left out, and why
+    # the guide's replicated buckets: {"knowledge_base"|"logs": {"source", "replica"}}
+    buckets: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,5 +110,11 @@ class Topology:
             # the 30 s demo bound of FIXED at small time scales)
             "GAMEDAY_HEALTH_CHECK_WAIT_SECONDS": str(
                 max(30, math.ceil(6 * self.health_check_interval_s * self.health_check_threshold))
+            ),
+            # the S3 replication pause's source bucket (the knowledge base)
+            **(
+                {"GAMEDAY_BUCKET": self.buckets["knowledge_base"]["source"]}
+                if "knowledge_base" in self.buckets
+                else {}
             ),
         }

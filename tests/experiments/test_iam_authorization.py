@@ -28,6 +28,7 @@ import requests
 from gameday.policy import load_policy, policy_names, render
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
 from sandbox.behaviour.rds_failover import RdsFailoverEmulator
+from sandbox.s3.replicator import BucketReplicator
 from tests.helpers import REPO
 from tests.helpers.aws_calls import Call, load_calls, recording_env
 from tests.helpers.aws_world import ACCOUNT, REGION
@@ -59,10 +60,13 @@ def recorded(
         failover_seconds=0.5, reboot_seconds=0.5, cluster_failover_seconds=0.5, regions=(REGION,)
     ).install()
     replicator = GlobalTableReplicator(lag_seconds=0.2).start()
+    s3_replicator = BucketReplicator(lag_seconds=0.2)
+    s3_replicator.start()  # GetBucketReplication as AWS answers it (sandbox.s3)
     try:
         world = seed(moto_server, replicator)
         yield record_all(world, moto_server, tmp_path_factory.mktemp("iam")), world
     finally:
+        s3_replicator.stop()
         replicator.stop()
         emulator.uninstall()
         requests.post(f"{moto_server}/moto-api/reset", timeout=10)

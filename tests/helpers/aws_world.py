@@ -312,6 +312,10 @@ def experiment_env(
                 "GAMEDAY_CONFLICT_WRITES": "3",
                 "GAMEDAY_CONVERGENCE_TIMEOUT": "20",
             },
+            "s3-replication-pause": {
+                "GAMEDAY_BUCKET": world.get("bucket", ""),
+                "GAMEDAY_PAUSE_SECONDS": "1",
+            },
         }[experiment]
     )
     env.update(extra)

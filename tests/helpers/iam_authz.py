@@ -65,6 +65,13 @@ VARIABLE_PARAMS: dict[str, tuple[str, ...]] = {
     "DbInstanceName": ("DBInstanceIdentifier",),
     "DbClusterInstanceName": ("DBClusterIdentifier",),
     "AlarmName": ("AlarmNames", "AlarmName"),
+    "BucketName": ("Bucket",),
+}
+# S3 operations whose IAM action is named otherwise (Service Authorization Reference,
+# Amazon S3: "Actions defined by Amazon S3")
+ACTION_OF_OPERATION = {
+    "s3:GetBucketReplication": "s3:GetReplicationConfiguration",
+    "s3:PutBucketReplication": "s3:PutReplicationConfiguration",
 }
 # Where a variable name is ambiguous (Name, Id): per resource type. A WAF IP set, regex
 # set or rule group is referenced by ARN inside the rules, a managed rule group by name.
@@ -239,6 +246,10 @@ def _arns(
     """Concrete ARNs of ``arn_format`` (resource type ``kind``) for ``call``, and whether
     the request named them. A required resource the request does not name is the one
     AWS resolves (the web ACL of GetWebACLForResource): read from the answer."""
+    if kind == "s3:bucket" and isinstance(call.params.get("Bucket"), str):
+        # the request's bucket; a bucket ARN inside it (a replication destination) is
+        # not what IAM authorises the call on
+        return [f"arn:{PARTITION}:s3:::{call.params['Bucket']}"], True
     exact = _format_regex(arn_format)
     named = [s for s in _strings(call.params) if s.startswith("arn:") and exact.match(s)]
     if named:
@@ -377,6 +388,7 @@ def requirements(calls: Iterable[Call]) -> list[Requirement]:
     found: list[Requirement] = []
     for call in calls:
         action = f"{iam_prefix(call.service)}:{call.operation}"
+        action = ACTION_OF_OPERATION.get(action, action)
         try:
             privilege(action)
         except Exception:  # noqa: BLE001 - policy-sentry raises a bare Exception

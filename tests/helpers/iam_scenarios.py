@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from chaosaws_ext.ledger import Ledger
+from sandbox.s3.seed import replication_role_arn, seed_replicated_buckets
 from tests.helpers.aws_calls import Call, load_calls, recording_env
 from tests.helpers.aws_world import (
     ACCOUNT,
@@ -70,12 +71,13 @@ FAULT_POLICIES = {
     "chaosaws_ext.healthcheck": "healthcheck-path-block",
     "chaosaws_ext.dynamodb": "dynamodb-replica-conflict",
     "chaosaws_ext.rds": "rds-forced-failover",
+    "chaosaws_ext.s3replication": "s3-replication-pause",
     # the write markers in DynamoDB are the DynamoDB experiment's (the RDS experiment's
     # are PostgreSQL rows): ``recover --by-tag`` searching them needs its policy
     "probes.markers": "dynamodb-replica-conflict",
 }
 FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-replica-conflict",
-                     "rds-forced-failover")  # fmt: skip
+                     "rds-forced-failover", "s3-replication-pause")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,9 @@ class Scenario:
     env: dict[str, str] = field(default_factory=dict)
     crash: bool = False  # SIGKILL after the inject, then recover by tag and by ledger
     variant: Callable[[dict[str, Any]], None] | None = None  # edits the experiment
+    # recover --ledger before --by-tag: a fault whose undo only the ledger can hold (the
+    # S3 pause's original configuration) leaves --by-tag saying so until it is undone
+    ledger_first: bool = False
 
 
 def _cluster_path(loaded: dict[str, Any]) -> None:
@@ -136,6 +141,9 @@ SCENARIOS = (
     Scenario("dynamodb run", "dynamodb-replica-conflict", "dynamodb-replica-conflict"),
     Scenario("dynamodb crash + recover", "dynamodb-replica-conflict",
              "dynamodb-replica-conflict", crash=True),
+    Scenario("s3 replication pause run", "s3-replication-pause", "s3-replication-pause"),
+    Scenario("s3 replication pause crash + recover", "s3-replication-pause",
+             "s3-replication-pause", crash=True, ledger_first=True),
 )  # fmt: skip
 
 
@@ -237,6 +245,12 @@ def seed(endpoint: str, replicator: Any) -> dict[str, Any]:
     _cluster(endpoint)
     _cross_region_alarm(endpoint, world)
     world["cluster"] = CLUSTER
+    buckets = seed_replicated_buckets(
+        client("s3", endpoint), client("s3", endpoint, region=OTHER_REGION), ACCOUNT,
+        "production", REGION, OTHER_REGION,
+    )  # fmt: skip
+    world["bucket"] = buckets["knowledge_base"]["source"]
+    world["replication_role"] = replication_role_arn(ACCOUNT, "production").split("/")[-1]
     return world
 
 
@@ -251,6 +265,8 @@ def policy_values(world: dict[str, Any]) -> dict[str, str]:
         "health_check_id": world["health_check_id"],
         "table": world["table"],
         "lock_table": world.get("lock_table", LOCK_TABLE),
+        "bucket": world["bucket"],
+        "replication_role": world["replication_role"],
     }
 
 
@@ -332,10 +348,17 @@ def run_scenario(
     everything = {}
     for experiment in FAULT_EXPERIMENTS:
         everything.update(experiment_env(experiment, world, workdir, endpoint))
-    by_tag = _gameday({**everything, **env}, workdir, "recover", "--by-tag", "--force",
-                      "--regions", *regions)  # fmt: skip
-    by_ledger = _gameday(env, workdir, "recover", "--ledger", str(ledger), "--region", REGION)
-    for done in (by_tag, by_ledger):
+
+    def by_tag() -> subprocess.CompletedProcess[str]:
+        return _gameday({**everything, **env}, workdir, "recover", "--by-tag", "--force",
+                        "--regions", *regions)  # fmt: skip
+
+    def by_ledger() -> subprocess.CompletedProcess[str]:
+        return _gameday(env, workdir, "recover", "--ledger", str(ledger), "--region", REGION)
+
+    order = (by_ledger, by_tag) if scenario.ledger_first else (by_tag, by_ledger)
+    for recover in order:
+        done = recover()
         if done.returncode != 0:
             raise AssertionError(f"{scenario.name}: {done.args}\n{done.stdout}{done.stderr}")
     return load_calls(calls)

@@ -69,6 +69,7 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         "rds-failover",
         "healthcheck-block",
         "dynamodb-conflict",
+        "s3-replication-pause",
     ]
     assert chaosaws_ext.ACTION_MODULES == (
         *(f"{d.package}.actions" for d in declared),
@@ -81,7 +82,14 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
     assert catalog.EXPERIMENTS == tuple(d.experiment for d in declared)
     for name in catalog.EXPERIMENTS:  # each declared experiment ships
         assert (EXPERIMENTS_DIR / f"{name}.yaml").is_file()
-    assert len(planner.PLAN_FUNCTIONS) == 5
+    # `gameday run` without names runs the four original experiments only
+    assert catalog.DEFAULT_EXPERIMENTS == (
+        "az-nacl-blackhole",
+        "rds-forced-failover",
+        "healthcheck-path-block",
+        "dynamodb-replica-conflict",
+    )
+    assert len(planner.PLAN_FUNCTIONS) == 6
     for (actions, action), (planning, plan) in planner.PLAN_FUNCTIONS.items():
         inject = getattr(importlib.import_module(actions), action)
         read_only = getattr(importlib.import_module(planning), plan)
