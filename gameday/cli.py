@@ -185,6 +185,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return run_report(args)
 
 
+def _cmd_scorecard(args: argparse.Namespace) -> int:
+    from reports.cli import run_scorecard
+
+    return run_scorecard(args)
+
+
 def time_scale(text: str) -> float:
     """argparse type of --time-scale: a finite number > 0 (inf/nan/0/negative refused)."""
     import math
@@ -267,6 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="journals -> report.html, JUnit XML, metrics")
     report_options(report)
     report.set_defaults(func=_cmd_report)
+
+    from reports.cli import build_scorecard_parser
+
+    scorecard = sub.add_parser(
+        "scorecard", help="the DR plan's scorecard from a folder of journals (the history)"
+    )
+    build_scorecard_parser(scorecard)
+    scorecard.set_defaults(func=_cmd_scorecard)
 
     box = sub.add_parser("sandbox", help="the local twin of the reference architecture")
     box_sub = box.add_subparsers(dest="sandbox_command", required=True, parser_class=_Parser)
