@@ -67,6 +67,11 @@ class ScoreRow:
         return self.last.verdict if self.last else "never"
 
     @property
+    def measured_elsewhen(self) -> bool:
+        """The figures come from an earlier run than the last one (it measured nothing)."""
+        return self.last_measured is not None and self.last_measured is not self.last
+
+    @property
     def measured_verdict(self) -> bool:
         return any(f is not None and f.met is not None for f in (self.rto, self.rpo))
 
@@ -279,7 +284,12 @@ def format_scorecard(card: Scorecard) -> str:
                 label,
                 ", ".join(row.experiments) or "none yet",
                 _last_text(row),
-                _figure_text(row.rto),
+                _figure_text(row.rto)
+                + (
+                    f" (measured {row.last_measured.started_at:%Y-%m-%d})"
+                    if row.measured_elsewhen and row.last_measured
+                    else ""
+                ),
                 _figure_text(row.rpo),
                 row.verdict,
                 row.trend,

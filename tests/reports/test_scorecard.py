@@ -123,6 +123,7 @@ def test_gameday_scorecard_prints_the_table(history: Path, capsys) -> None:
     assert "due 2026-12-20" in rds
     route53 = next(line for line in lines if line.startswith("[test] Route 53 Failover"))
     assert "overdue since 2026-10-15 (47 days)" in route53
+    assert "41.25 s / 300 s met (measured 2026-07-15)" in route53  # the failed run measured nothing
     drill = next(line for line in lines if line.startswith("[test] Full DR Drill"))
     assert "none yet" in drill and "never tested (no experiment yet)" in drill
     assert "coverage: 3 of 13 services in the plan have a measured verdict (23%)" in out
