@@ -84,7 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for var_file in args.var_file or []:
         if not Path(var_file).is_file():
             raise UserError(f"var file {var_file} does not exist")
-    return run_game_day(
+    code = run_game_day(
         experiments=args.experiments,
         out_dir=Path(args.out),
         sandbox=args.sandbox,
@@ -93,6 +93,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         pushgateway=args.pushgateway,
         progress=_progress_printer,
     )
+    if args.evidence and code < 128 and any(Path(args.out).glob("*.journal.json")):
+        from gameday.evidence import write_evidence
+
+        write_evidence(Path(args.out), var_files=[Path(f) for f in args.var_file or []])
+    return code
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -185,6 +190,32 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return run_report(args)
 
 
+def _cmd_evidence(args: argparse.Namespace) -> int:
+    from gameday.evidence import verify_evidence, write_evidence
+
+    words = list(args.words)
+    if words[0] == "verify":
+        if len(words) != 2:
+            raise UserError("usage: gameday evidence verify DIR")
+        problems = verify_evidence(Path(words[1]))
+        for line in problems:
+            print(line)
+        if problems:
+            print(f"evidence: {len(problems)} file(s) differ from the manifest: NOT VERIFIED")
+            return 1
+        print(f"evidence: every file of {words[1]} matches its manifest")
+        return 0
+    if len(words) != 1:
+        raise UserError("usage: gameday evidence DIR  or  gameday evidence verify DIR")
+    write_evidence(
+        Path(words[0]),
+        experiments_dir=Path(args.experiments_dir) if args.experiments_dir else None,
+        now=args.now,
+        var_files=[Path(f) for f in args.var_file or []],
+    )
+    return 0
+
+
 def _cmd_scorecard(args: argparse.Namespace) -> int:
     from reports.cli import run_scorecard
 
@@ -239,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="sandbox: multiply every emulated AWS timing (default: demo scale)",
     )
     run.add_argument("--pushgateway", help="push per-experiment metrics to this Pushgateway URL")
+    run.add_argument(
+        "--evidence",
+        action="store_true",
+        help="also write the evidence pack (OUT/evidence: manifest, report PDF)",
+    )
     run.set_defaults(func=_cmd_run)
 
     plan = sub.add_parser("plan", help="show what an experiment would change (no mutation)")
@@ -281,6 +317,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build_scorecard_parser(scorecard)
     scorecard.set_defaults(func=_cmd_scorecard)
+
+    from reports.cli import day_or_time
+
+    evidence = sub.add_parser(
+        "evidence",
+        help="write the evidence pack of a game day folder (DIR) or check it (verify DIR)",
+    )
+    evidence.add_argument("words", nargs="+", metavar="[verify] DIR", help="the game day --out")
+    evidence.add_argument(
+        "--experiments-dir",
+        metavar="DIR",
+        help="the experiments and targets used (default: shipped)",
+    )
+    evidence.add_argument("--now", type=day_or_time, metavar="DATE", help="the scorecard's today")
+    evidence.add_argument(
+        "--var-file", action="append", help="the run's chaos --var-file (its secrets are masked)"
+    )
+    evidence.set_defaults(func=_cmd_evidence)
 
     box = sub.add_parser("sandbox", help="the local twin of the reference architecture")
     box_sub = box.add_subparsers(dest="sandbox_command", required=True, parser_class=_Parser)
