@@ -34,7 +34,7 @@ from typing import Any
 
 from gameday.errors import UserError
 from reports.html import render_html
-from reports.journal import load_journals
+from reports.journal import Journal, load_journals
 from reports.plan import PlanError, default_experiments_dir, load_plan
 from reports.redaction import secret_values_from_var_files
 from reports.verdicts import summarise
@@ -250,7 +250,8 @@ def write_evidence(
     copies.mkdir(parents=True)
     for path in sorted(source.glob("*.yaml")):
         shutil.copy2(path, copies / path.name)
-    history, skipped = [], []
+    history: list[Journal] = []
+    skipped: list[str] = []
     if (folder / "history").is_dir():
         history, skipped = load_journals([folder / "history"], skip_foreign_json=True)
     extra: list[str] = []

@@ -395,7 +395,7 @@ def build_report_html(
         trend_charts=trend_charts,
         scorecard=scorecard,
         scorecard_only=False,
-        scorecard_sandbox=bool(scorecard)
+        scorecard_sandbox=scorecard is not None
         and any(r.last is not None and r.last.is_sandbox for r in scorecard.rows),
         skipped=list(skipped),
         hatch_defs=HATCH_DEFS,

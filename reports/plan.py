@@ -158,7 +158,8 @@ def _experiment(path: Path) -> ExperimentInfo | None:
         arguments = ((control or {}).get("provider") or {}).get("arguments") or {}
         if isinstance(arguments, dict) and arguments.get("service"):
             service = str(arguments["service"])
-    tags = data.get("tags") if isinstance(data.get("tags"), list) else []
+    raw_tags = data.get("tags")
+    tags: list[Any] = raw_tags if isinstance(raw_tags, list) else []
     return ExperimentInfo(
         path.stem, str(data.get("title") or path.stem), tuple(map(str, tags)), service
     )

@@ -162,8 +162,8 @@ def test_report_with_trend_opens_with_the_scorecard(history: Path, tmp_path: Pat
     sections = re.findall(r'<section class="[^"]+" id="([^"]+)"', html)
     assert sections[:2] == ["scorecard", "summary"]
     assert "Coverage: 3 of 13 services in the plan have a measured verdict (23%)" in html
-    rds = re.search(r'<tr class="[^"]*" data-row="RDS Failover".*?</tr>', html, re.S).group(0)
-    assert "2026-11-28" in rds  # today's run is the last run
+    rds = re.search(r'<tr class="[^"]*" data-row="RDS Failover".*?</tr>', html, re.S)
+    assert rds is not None and "2026-11-28" in rds.group(0)  # today's run is the last run
     assert "overdue since 2026-10-15" in html
     plain = tmp_path / "plain.html"
     assert gameday(["report", str(today), "-o", str(plain)]) == 0
