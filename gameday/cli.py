@@ -84,6 +84,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for var_file in args.var_file or []:
         if not Path(var_file).is_file():
             raise UserError(f"var file {var_file} does not exist")
+    if args.archive:
+        from gameday.archive import parse_s3_url
+
+        parse_s3_url(args.archive)  # a bad URL is refused before anything runs
     code = run_game_day(
         experiments=args.experiments,
         out_dir=Path(args.out),
@@ -97,6 +101,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from gameday.evidence import write_evidence
 
         write_evidence(Path(args.out), var_files=[Path(f) for f in args.var_file or []])
+    if args.archive and code < 128 and any(Path(args.out).glob("*.journal.json")):
+        from gameday.archive import archive_run
+
+        keys = archive_run(Path(args.out), args.archive)
+        print(f"gameday: archived {len(keys)} file(s) to {args.archive}", file=sys.stderr)
     return code
 
 
@@ -187,6 +196,12 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from reports.cli import run_report
 
+    if args.trend and args.trend.startswith("s3://"):
+        from gameday.archive import downloaded_history
+
+        with downloaded_history(args.trend) as folder:
+            args.trend = str(folder)
+            return run_report(args)
     return run_report(args)
 
 
@@ -219,6 +234,12 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
 def _cmd_scorecard(args: argparse.Namespace) -> int:
     from reports.cli import run_scorecard
 
+    if args.source.startswith("s3://"):
+        from gameday.archive import downloaded_history
+
+        with downloaded_history(args.source) as folder:
+            args.source = str(folder)
+            return run_scorecard(args)
     return run_scorecard(args)
 
 
@@ -274,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--evidence",
         action="store_true",
         help="also write the evidence pack (OUT/evidence: manifest, report PDF)",
+    )
+    run.add_argument(
+        "--archive",
+        metavar="S3_URL",
+        help="upload journals, ledger, reports and evidence to s3://bucket/prefix/<run>/",
     )
     run.set_defaults(func=_cmd_run)
 
