@@ -84,7 +84,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for var_file in args.var_file or []:
         if not Path(var_file).is_file():
             raise UserError(f"var file {var_file} does not exist")
-    return run_game_day(
+    if args.archive:
+        from gameday.archive import parse_s3_url
+
+        parse_s3_url(args.archive)  # a bad URL is refused before anything runs
+    code = run_game_day(
         experiments=args.experiments,
         out_dir=Path(args.out),
         sandbox=args.sandbox,
@@ -93,6 +97,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
         pushgateway=args.pushgateway,
         progress=_progress_printer,
     )
+    if args.evidence and code < 128 and any(Path(args.out).glob("*.journal.json")):
+        from gameday.evidence import write_evidence
+
+        write_evidence(Path(args.out), var_files=[Path(f) for f in args.var_file or []])
+    if args.archive and code < 128 and any(Path(args.out).glob("*.journal.json")):
+        from gameday.archive import archive_run
+
+        keys = archive_run(Path(args.out), args.archive)
+        print(f"gameday: archived {len(keys)} file(s) to {args.archive}", file=sys.stderr)
+    return code
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -182,7 +196,51 @@ def _cmd_experiments(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from reports.cli import run_report
 
+    if args.trend and args.trend.startswith("s3://"):
+        from gameday.archive import downloaded_history
+
+        with downloaded_history(args.trend) as folder:
+            args.trend = str(folder)
+            return run_report(args)
     return run_report(args)
+
+
+def _cmd_evidence(args: argparse.Namespace) -> int:
+    from gameday.evidence import verify_evidence, write_evidence
+
+    words = list(args.words)
+    if words[0] == "verify":
+        if len(words) != 2:
+            raise UserError("usage: gameday evidence verify DIR")
+        problems = verify_evidence(Path(words[1]))
+        for line in problems:
+            print(line)
+        if problems:
+            print(f"evidence: {len(problems)} file(s) differ from the manifest: NOT VERIFIED")
+            return 1
+        print(f"evidence: every file of {words[1]} matches its manifest")
+        return 0
+    if len(words) != 1:
+        raise UserError("usage: gameday evidence DIR  or  gameday evidence verify DIR")
+    write_evidence(
+        Path(words[0]),
+        experiments_dir=Path(args.experiments_dir) if args.experiments_dir else None,
+        now=args.now,
+        var_files=[Path(f) for f in args.var_file or []],
+    )
+    return 0
+
+
+def _cmd_scorecard(args: argparse.Namespace) -> int:
+    from reports.cli import run_scorecard
+
+    if args.source.startswith("s3://"):
+        from gameday.archive import downloaded_history
+
+        with downloaded_history(args.source) as folder:
+            args.source = str(folder)
+            return run_scorecard(args)
+    return run_scorecard(args)
 
 
 def time_scale(text: str) -> float:
@@ -233,6 +291,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="sandbox: multiply every emulated AWS timing (default: demo scale)",
     )
     run.add_argument("--pushgateway", help="push per-experiment metrics to this Pushgateway URL")
+    run.add_argument(
+        "--evidence",
+        action="store_true",
+        help="also write the evidence pack (OUT/evidence: manifest, report PDF)",
+    )
+    run.add_argument(
+        "--archive",
+        metavar="S3_URL",
+        help="upload journals, ledger, reports and evidence to s3://bucket/prefix/<run>/",
+    )
     run.set_defaults(func=_cmd_run)
 
     plan = sub.add_parser("plan", help="show what an experiment would change (no mutation)")
@@ -267,6 +335,32 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="journals -> report.html, JUnit XML, metrics")
     report_options(report)
     report.set_defaults(func=_cmd_report)
+
+    from reports.cli import build_scorecard_parser
+
+    scorecard = sub.add_parser(
+        "scorecard", help="the DR plan's scorecard from a folder of journals (the history)"
+    )
+    build_scorecard_parser(scorecard)
+    scorecard.set_defaults(func=_cmd_scorecard)
+
+    from reports.cli import day_or_time
+
+    evidence = sub.add_parser(
+        "evidence",
+        help="write the evidence pack of a game day folder (DIR) or check it (verify DIR)",
+    )
+    evidence.add_argument("words", nargs="+", metavar="[verify] DIR", help="the game day --out")
+    evidence.add_argument(
+        "--experiments-dir",
+        metavar="DIR",
+        help="the experiments and targets used (default: shipped)",
+    )
+    evidence.add_argument("--now", type=day_or_time, metavar="DATE", help="the scorecard's today")
+    evidence.add_argument(
+        "--var-file", action="append", help="the run's chaos --var-file (its secrets are masked)"
+    )
+    evidence.set_defaults(func=_cmd_evidence)
 
     box = sub.add_parser("sandbox", help="the local twin of the reference architecture")
     box_sub = box.add_subparsers(dest="sandbox_command", required=True, parser_class=_Parser)

@@ -13,16 +13,26 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reports.html import render_html
-from reports.journal import Journal, load_journals
+from reports.html import render_html, render_scorecard_html
+from reports.journal import Journal, load_journals, parse_time
 from reports.junit import write_junit
 from reports.metrics import DEFAULT_JOB, push_metrics, write_textfile
+from reports.plan import PlanError, load_plan
 from reports.redaction import secret_values_from_var_files
+from reports.scorecard import build_scorecard, format_scorecard
 
-__all__ = ["build_parser", "report_main", "run_report", "write_reports"]
+__all__ = [
+    "build_parser",
+    "build_scorecard_parser",
+    "report_main",
+    "run_report",
+    "run_scorecard",
+    "write_reports",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +65,83 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         metavar="FILE",
         help="chaos --var-file used for the run: its secret values are masked too",
     )
+    _plan_options(parser)
     return parser
+
+
+def _plan_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--experiments-dir",
+        metavar="DIR",
+        help="folder with targets.yaml, schedule.yaml and the experiments "
+        "(default: the shipped experiments)",
+    )
+    parser.add_argument(
+        "--now",
+        type=day_or_time,
+        metavar="DATE",
+        help="judge 'overdue' as of this ISO date or time (default: now)",
+    )
+
+
+def day_or_time(text: str) -> datetime:
+    """argparse type of --now: an ISO date or date-time (UTC when it names no zone)."""
+    moment = parse_time(text)
+    if moment is None:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r} (e.g. 2026-12-01)")
+    return moment
+
+
+def build_scorecard_parser(
+    parser: argparse.ArgumentParser | None = None,
+) -> argparse.ArgumentParser:
+    """The scorecard options; pass a subparser to add them to ``gameday scorecard``."""
+    parser = parser or argparse.ArgumentParser(
+        prog="python -m reports.scorecard",
+        description="The DR plan's scorecard from a folder of journals.",
+    )
+    parser.add_argument("source", metavar="SOURCE", help="folder of journals (the run history)")
+    parser.add_argument(
+        "--environment",
+        choices=("aws", "sandbox"),
+        help="count only runs in this environment (default: all, labelled)",
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", help="also write it as an HTML page")
+    _plan_options(parser)
+    return parser
+
+
+def run_scorecard(args: argparse.Namespace) -> int:
+    """Print the scorecard of ``args.source``; exit 2 with one line on bad input."""
+    if not Path(args.source).is_dir():
+        _fail_scorecard(f"{args.source}: not a folder of journals")
+        return 2
+    try:
+        plan = load_plan(args.experiments_dir)
+    except PlanError as error:
+        _fail_scorecard(str(error))
+        return 2
+    journals, skipped = load_journals([args.source], skip_foreign_json=True)
+    for line in skipped:
+        _fail_scorecard(f"skipped {line}")
+    card = build_scorecard(journals, plan, now=args.now, environment=args.environment)
+    print(format_scorecard(card))
+    if args.output:
+        try:
+            path = render_scorecard_html(card, args.output)
+        except OSError as error:
+            _fail_scorecard(f"cannot write {error.filename or ''}: {error.strerror or error}")
+            return 2
+        print(f"scorecard: {path}")
+    return 0
 
 
 def _fail(line: str) -> None:
     print(f"report: {line}", file=sys.stderr)
+
+
+def _fail_scorecard(line: str) -> None:
+    print(f"scorecard: {line}", file=sys.stderr)
 
 
 def report_main(argv: Sequence[str] | None = None) -> int:
@@ -80,10 +162,16 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
     past = []
     skipped: list[str] = []
+    plan = None
     if args.trend:
         past, skipped = load_journals([args.trend], skip_foreign_json=True)
         for line in skipped:
             _fail(f"trend: skipped {line}")
+        try:
+            plan = load_plan(getattr(args, "experiments_dir", None))
+        except PlanError as error:
+            _fail(str(error))
+            return 2
     extra: list[str] = []
     for journal in journals:
         try:
@@ -93,7 +181,13 @@ def run_report(args: argparse.Namespace) -> int:
             return 2
     try:
         path = render_html(
-            journals, args.output, trend_journals=past, extra_secret_values=extra, skipped=skipped
+            journals,
+            args.output,
+            trend_journals=past,
+            extra_secret_values=extra,
+            skipped=skipped,
+            plan=plan,
+            generated_at=getattr(args, "now", None),
         )
         print(f"report: {path} ({len(journals)} run(s))")
         if args.junit:

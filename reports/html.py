@@ -23,12 +23,14 @@ from markupsafe import Markup
 
 from reports.charts import HATCH_DEFS, Mark, availability_chart, replication_lag_chart, trend_chart
 from reports.journal import Journal, as_journals, get_path, number, parse_time, recovery_value
+from reports.plan import DrPlan
 from reports.redaction import CUT_MARK, mask_journals
+from reports.scorecard import Scorecard, build_scorecard
 from reports.series import failing_spans, parse_samples
 from reports.trend import ExperimentTrend, build_trends
 from reports.verdicts import VERDICTS, RunSummary, format_seconds, summarise
 
-__all__ = ["build_report_html", "render_html"]
+__all__ = ["build_report_html", "render_html", "render_scorecard_html"]
 
 logger = logging.getLogger(__name__)
 
@@ -348,6 +350,7 @@ def build_report_html(
     environ: Mapping[str, str] | None = None,
     skipped: Iterable[str] = (),
     generated_at: datetime | None = None,
+    plan: DrPlan | None = None,
 ) -> str:
     """The report as a string (see ``render_html``)."""
     current = as_journals(journals)
@@ -361,6 +364,10 @@ def build_report_html(
     sections = [_section(i, j, s) for i, (j, s) in enumerate(zip(masked, summaries, strict=True))]
     trends: list[ExperimentTrend] = []
     trend_charts: dict[str, dict[str, Markup]] = {}
+    scorecard: Scorecard | None = None
+    if past and plan is not None:
+        # the history and today's runs, already masked (a second pass changes nothing)
+        scorecard = build_scorecard(past + masked, plan, now=generated_at)
     if past:
         current_ids = {(j.title, j.data.get("start")) for j in masked}
         history = [summarise(j) for j in past if (j.title, j.data.get("start")) not in current_ids]
@@ -386,6 +393,10 @@ def build_report_html(
         all_sandbox=bool(summaries) and all(s.is_sandbox for s in summaries),
         trends=trends,
         trend_charts=trend_charts,
+        scorecard=scorecard,
+        scorecard_only=False,
+        scorecard_sandbox=scorecard is not None
+        and any(r.last is not None and r.last.is_sandbox for r in scorecard.rows),
         skipped=list(skipped),
         hatch_defs=HATCH_DEFS,
     )
@@ -399,13 +410,16 @@ def render_html(
     extra_secret_values: Iterable[str] = (),
     environ: Mapping[str, str] | None = None,
     skipped: Iterable[str] = (),
+    plan: DrPlan | None = None,
+    generated_at: datetime | None = None,
 ) -> Path:
     """Write the self-contained HTML report for ``journals`` to ``out_path``.
 
     ``trend_journals``: past runs (``load_journals`` of the nightly folder) for the trend
     section; current runs are added to it. ``extra_secret_values``: values to mask on top
     of what the journals reveal (for example from ``redaction.secret_values_from_var_files``).
-    ``skipped``: one-line notes about files left out, shown in the report.
+    ``skipped``: one-line notes about files left out, shown in the report. ``plan``
+    (with ``trend_journals``): the DR plan's scorecard is the report's first section.
     """
     html = build_report_html(
         journals,
@@ -413,11 +427,37 @@ def render_html(
         extra_secret_values=extra_secret_values,
         environ=environ,
         skipped=skipped,
+        plan=plan,
+        generated_at=generated_at,
     )
-    path = Path(out_path)
+    return _write_atomically(Path(out_path), html)
+
+
+def _write_atomically(path: Path, html: str) -> Path:
     if path.parent and not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def render_scorecard_html(card: Scorecard, out_path: str | os.PathLike[str]) -> Path:
+    """The scorecard alone as a self-contained page (``gameday scorecard -o F``)."""
+    template = _environment_templates().get_template("report.html.j2")
+    html = template.render(
+        generated_at=_when(datetime.now(UTC)),
+        sections=[],
+        summaries=[],
+        counts=[],
+        any_sandbox=False,
+        all_sandbox=False,
+        trends=[],
+        trend_charts={},
+        scorecard=card,
+        scorecard_only=True,
+        scorecard_sandbox=any(r.last is not None and r.last.is_sandbox for r in card.rows),
+        skipped=[],
+        hatch_defs=HATCH_DEFS,
+    )
+    return _write_atomically(Path(out_path), html)
