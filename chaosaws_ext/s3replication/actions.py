@@ -15,6 +15,7 @@ from typing import Any
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client
+from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.s3replication import FAULT
@@ -40,6 +41,7 @@ def pause_bucket_replication(
     for the safety control's max_fault_seconds; the experiment ends it with
     :func:`resume_bucket_replication`). Refuses, before any change, a missing bucket, a
     bucket without replication or without an enabled rule, a protected bucket."""
+    duration = checked_number(duration, "duration", above=True, activity="pause_bucket_replication")
     plan = plan_bucket_replication_pause(bucket_name, duration, configuration, secrets)
     check_plan(plan, configuration, secrets)
     original = plan.details["replication_configuration"]

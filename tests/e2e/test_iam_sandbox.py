@@ -83,9 +83,18 @@ def test_the_game_day_recorded_each_experiment_its_fault_and_undo(recorded: Reco
     assert any(c.error == "InvalidNetworkAclID.NotFound" for c in by_policy["az-nacl-blackhole"])
 
 
+def test_the_s3_finder_calls_of_the_recovery_are_granted(recorded: Recorded) -> None:
+    by_policy, world = recorded["crash + recover"]
+    calls = by_policy.get("s3-replication-pause", [])
+    assert calls and {c.operation for c in calls} <= {"GetBucketReplication", "GetBucketTagging"}
+    assert _missing("s3-replication-pause", calls, {**world, "replication_role": "*"}) == []
+
+
 def test_the_recoveries_undid_each_fault_by_tag(recorded: Recorded) -> None:
     by_policy, _ = recorded["crash + recover"]
-    assert len(CRASHES) == 4 and set(by_policy) == set(EXPERIMENTS)
+    # recover --by-tag runs every finder: the S3 pause's too (read-only here)
+    assert len(CRASHES) == 4
+    assert set(EXPERIMENTS) <= set(by_policy) <= {*EXPERIMENTS, "s3-replication-pause"}
     operations = {name: {c.operation for c in calls} for name, calls in by_policy.items()}
     assert "DeleteNetworkAcl" in operations["az-nacl-blackhole"]
     assert "UpdateWebACL" in operations["healthcheck-path-block"]  # the WAF block undone

@@ -107,6 +107,7 @@ def sandbox_world(env_file: Path) -> dict[str, Any]:
         "health_check_id": values["GAMEDAY_HEALTH_CHECK_ID"],
         "table": values["GAMEDAY_TABLE"],
         "lock_table": values["GAMEDAY_LOCK_TABLE"],
+        "bucket": values.get("GAMEDAY_BUCKET", ""),
     }
 
 

@@ -265,8 +265,8 @@ def policy_values(world: dict[str, Any]) -> dict[str, str]:
         "health_check_id": world["health_check_id"],
         "table": world["table"],
         "lock_table": world.get("lock_table", LOCK_TABLE),
-        "bucket": world["bucket"],
-        "replication_role": world["replication_role"],
+        "bucket": world.get("bucket", ""),  # only the S3 scenarios' worlds have one
+        "replication_role": world.get("replication_role", ""),
     }
 
 

@@ -38,6 +38,7 @@ REQUIRED = {
     "health_check_id": "hc-1",
     "record_name": "api.example.com",
     "hosted_zone_id": "Z1",
+    "bucket_name": "knowledge-base",
 }
 
 
