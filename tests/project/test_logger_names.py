@@ -29,19 +29,12 @@ LITERAL_NAMES_LEFT = {
     "chaosaws_ext/dynamodb/probes.py",
     "chaosaws_ext/healthcheck/actions.py",
     "chaosaws_ext/healthcheck/probes.py",
-    "chaosaws_ext/healthcheck/targets.py",
     "chaosaws_ext/rds/actions.py",
     "chaosaws_ext/rds/probes.py",
     "gameday/cli.py",
     "gameday/gamedayrun.py",
     "gameday/recover.py",
     "gameday/runner.py",
-    "probes/markers.py",
-    "probes/outage_servers.py",
-    "probes/samplers.py",
-    "probes/session.py",
-    "sandbox/behaviour/dynamodb_replication.py",
-    "sandbox/behaviour/rds_failover.py",
 }
 
 
