@@ -15,6 +15,7 @@ import pytest
 
 from chaosaws_ext.ledger import Ledger
 from tests.helpers import REPO
+from tests.helpers.processes import processes_mentioning
 
 pytestmark = pytest.mark.e2e
 ROOT = REPO
@@ -34,18 +35,6 @@ EXPERIMENTS = (
 
 def _sandbox_dirs(tmpdir: Path) -> set[str]:
     return {p.name for p in tmpdir.glob("gameday-sandbox-*")}
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in command:
-            found.append(command)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +140,7 @@ def test_the_sandbox_leaves_no_process_or_folder_behind(game_day: dict) -> None:
     tmpdir = game_day["tmpdir"]
     assert not _sandbox_dirs(tmpdir)
     assert not list(tmpdir.iterdir())
-    assert not _processes_mentioning(str(tmpdir))
+    assert not processes_mentioning(str(tmpdir))
 
 
 def test_a_clean_run_prints_no_warning_and_each_refusal_once(game_day: dict) -> None:

@@ -9,27 +9,16 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
+from chaosaws_ext.core.waiting import wait_until
 from tests.helpers import REPO
+from tests.helpers.processes import processes_mentioning
 
 pytestmark = pytest.mark.e2e
 ROOT = REPO
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            command = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if text in command:
-            found.append(command)
-    return found
 
 
 def test_sigterm_during_shutdown_still_cleans_up(tmp_path: Path) -> None:
@@ -75,10 +64,13 @@ def test_sigterm_during_shutdown_still_cleans_up(tmp_path: Path) -> None:
             process.kill()
             process.wait()
     reader.join(timeout=10)
-    deadline = time.monotonic() + 30  # child processes may take a moment to exit
-    while _processes_mentioning(str(tmpdir)) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _processes_mentioning(str(tmpdir))
+    # child processes may take a moment to exit
+    wait_until(
+        lambda: not processes_mentioning(str(tmpdir)),
+        timeout=30,
+        interval=0.2,
+        what="the sandbox's processes to exit",
+    )
     assert not list(tmpdir.iterdir()), list(tmpdir.iterdir())
     assert (tmp_path / "out" / "az-nacl-blackhole.journal.json").exists()
     assert "Traceback" not in "".join(lines)
