@@ -34,6 +34,7 @@ __all__ = [
     "plan_functions",
     "experiments",
     "default_experiments",
+    "faults_used_by",
 ]
 
 _VERB_OBJECT = re.compile(r"[a-z]+(-[a-z]+)+")
@@ -171,3 +172,30 @@ def experiments() -> tuple[str, ...]:
 def default_experiments() -> tuple[str, ...]:
     """What ``gameday run`` runs when given no names."""
     return tuple(d.experiment for d in fault_declarations() if d.experiment and d.default_run)
+
+
+def _provider_modules(value: object) -> list[str]:
+    """Every ``provider.module`` named anywhere in an experiment document."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        provider = value.get("provider")
+        if isinstance(provider, dict) and isinstance(provider.get("module"), str):
+            found.append(provider["module"])
+        for item in value.values():
+            found.extend(_provider_modules(item))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(_provider_modules(item))
+    return found
+
+
+def faults_used_by(experiment: Mapping[str, object]) -> frozenset[str]:
+    """The ids of the faults an experiment's activities and controls come from: what a
+    recovery by tag for that experiment has to search (no more, so a fault it never
+    uses cannot make the search look incomplete)."""
+    modules = _provider_modules(dict(experiment))
+    return frozenset(
+        d.id
+        for d in fault_declarations()
+        if any(m == d.package or m.startswith(d.package + ".") for m in modules)
+    )

@@ -14,14 +14,14 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.identity import current_run
-from chaosaws_ext.faults import declarations, undo_modules
+from chaosaws_ext.faults import SUPPORT_DECLARATIONS, declarations, undo_modules
 from chaosaws_ext.ledger import Ledger, LedgerEntry
 
 __all__ = ["revert_faults"]  # the activities chaos discover lists
@@ -155,15 +155,21 @@ def find_orphans(
     secrets: Secrets | None,
     regions: list[str],
     problems: list[str] | None = None,
+    faults: Collection[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Undo specs ``{"fault", "region", "resource", "undoer", "args"}`` found by tag.
 
-    What a finder could not search (:class:`FinderSkipped`, :func:`report_incomplete`)
-    is appended to ``problems`` (logged when None)."""
+    ``faults``: search only these faults' leftovers (what we create for ourselves, locks
+    and markers, is always searched); None searches every fault. What a finder could not
+    search (:class:`FinderSkipped`, :func:`report_incomplete`) is appended to
+    ``problems`` (logged when None)."""
     load_undo_modules()
     found: list[dict[str, Any]] = []
     missed: list[str] = []
+    support = {d.id for d in SUPPORT_DECLARATIONS}
     for fault, finder in _ORPHAN_FINDERS.items():
+        if faults is not None and fault not in faults and fault not in support:
+            continue
         for region in regions:
             _incomplete.clear()
             try:

@@ -10,19 +10,32 @@ from typing import NoReturn
 
 from gameday.errors import UserError
 
-__all__ = ["main"]
+__all__ = ["main", "result_line"]
 
 logger = logging.getLogger("gameday")
 
 
+def result_line(result: dict, done: str, secrets: list[str]) -> str:
+    """One recovered resource, as printed: an undoer's error may quote a DSN or a
+    request, so it is masked like everything else we write."""
+    from chaosaws_ext.core.redaction import mask_text
+
+    state = done if result["ok"] else f"FAILED: {mask_text(str(result['error']), secrets)}"
+    return f"{mask_text(str(result['resource']), secrets)}: {state}"
+
+
 def _cmd_recover(args: argparse.Namespace) -> int:
+    from chaosaws_ext.core.redaction import environment_secret_values, secret_values_from_var_files
     from gameday.recover import recover_by_tag, recover_from_ledger, recovery_configuration
 
     configuration = {"aws_region": args.region} if args.region else {}
+    for var_file in args.var_file or []:
+        if not Path(var_file).is_file():
+            raise UserError(f"var file {var_file} does not exist")
+    found_secrets = secret_values_from_var_files(args.var_file or []) + environment_secret_values()
+    secrets = sorted(set(found_secrets), key=lambda value: (-len(value), value))
+
     if args.by_tag:
-        for var_file in args.var_file or []:
-            if not Path(var_file).is_file():
-                raise UserError(f"var file {var_file} does not exist")
         loaded, problems = recovery_configuration(
             args.experiment, [Path(f) for f in args.var_file or []]
         )
@@ -32,8 +45,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
             raise UserError("--by-tag needs --regions (for example --regions eu-south-1 eu-west-1)")
         outcome = recover_by_tag(regions, {**loaded, **configuration}, force=args.force)
         for result in outcome["results"]:
-            state = "restored" if result["ok"] else f"FAILED: {result['error']}"
-            print(f"{result['resource']}: {state}")
+            print(result_line(result, "restored", secrets))
         problems += outcome["problems"]
         for problem in problems:
             print(f"NOT SEARCHED: {problem}")
@@ -51,8 +63,7 @@ def _cmd_recover(args: argparse.Namespace) -> int:
         raise UserError(f"ledger {ledger} does not exist (pass --ledger, or use --by-tag)")
     outcome = recover_from_ledger(ledger, configuration)
     for result in outcome["results"]:
-        state = "reverted" if result["ok"] else f"FAILED: {result['error']}"
-        print(f"{result['resource']}: {state}")
+        print(result_line(result, "reverted", secrets))
     print(
         f"{outcome['pending']} unreverted entr{'y' if outcome['pending'] == 1 else 'ies'} "
         f"found, {len(outcome['left'])} left"
@@ -398,7 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiment",
         action="append",
         help="--by-tag: an experiment whose configuration names what to search "
-        "(built-in name or path; repeatable; default: all four)",
+        "(built-in name or path; repeatable; default: every built-in one); only the "
+        "faults these experiments use are searched",
     )
     recover.set_defaults(func=_cmd_recover)
     return parser

@@ -11,6 +11,7 @@ from typing import Any
 from chaoslib import substitute
 
 from chaosaws_ext import undo
+from chaosaws_ext.faults import faults_used_by
 from chaosaws_ext.ledger import Ledger
 from gameday.catalog import EXPERIMENTS, resolve_experiment
 
@@ -70,6 +71,7 @@ def recovery_configuration(
     merged: dict[str, Any] = {"chaos_recovery_configured": True, "chaos_markers": []}
     problems: list[str] = []
     regions: list[str] = []
+    faults: set[str] = set()
     for given in experiments or list(EXPERIMENTS):
         name = Path(given).stem  # a path given: shown by its file name
         try:
@@ -79,6 +81,7 @@ def recovery_configuration(
         except (ChaosException, FileNotFoundError, ValueError) as error:
             problems.append(f"{name}: experiment not loaded: {' '.join(str(error).split())}")
             continue
+        faults |= faults_used_by(experiment)
         for key, value in configuration.items():
             if value not in (None, ""):
                 merged.setdefault(key, value)
@@ -101,6 +104,8 @@ def recovery_configuration(
         if "table_name" in missing:
             problems.append(f"{name}: conflict items not searched: table_name not set")
     merged["chaos_recovery_regions"] = list(dict.fromkeys(regions))
+    if experiments:  # named ones: search their faults only (default: every fault)
+        merged["chaos_recovery_faults"] = sorted(faults)
     return merged, problems
 
 
@@ -130,7 +135,8 @@ def recover_by_tag(
     configuration = dict(configuration or {})
     configuration["chaos_recovery_regions"] = list(regions)  # the ones searched
     seen: set[str] = set()
-    for spec in undo.find_orphans(configuration, None, regions, problems):
+    faults = configuration.get("chaos_recovery_faults")
+    for spec in undo.find_orphans(configuration, None, regions, problems, faults):
         identity = json.dumps([spec["undoer"], spec.get("args", {}), spec["region"]], default=str)
         if identity in seen:
             continue

@@ -85,8 +85,17 @@ def reverted_of(outcome: RunOutcome) -> str:
     if outcome.unreverted:
         return f"NO ({len(outcome.unreverted)} left)"
     ledger = outcome.journal_path.parent / "ledger.jsonl"
-    applied = [e for e in Ledger(ledger).entries() if e.run_id == outcome.run_id]
-    return "yes" if applied else "nothing applied"
+    version = ledger.stat().st_mtime_ns if ledger.exists() else 0
+    return "yes" if outcome.run_id in _runs_in_ledger(ledger, version) else "nothing applied"
+
+
+@cache
+def _runs_in_ledger(ledger: Path, mtime_ns: int) -> frozenset[str]:
+    """The run ids with an entry in the ledger: read once per ledger version, not once
+    per row of the table."""
+    if not mtime_ns:
+        return frozenset()
+    return frozenset(entry.run_id for entry in Ledger(ledger).entries())
 
 
 def _figure(summary: RunSummary | None, name: str) -> str:

@@ -13,9 +13,11 @@ import boto3
 import yaml
 
 from chaosaws_ext import undo
+from chaosaws_ext.core.redaction import MASK, secret_values_from_var_files
 from chaosaws_ext.dynamodb.undo import find_conflict_items
 from chaosaws_ext.healthcheck.rules import waf_block_rule, waf_rule_expiry, waf_rule_is_ours
-from gameday.recover import recover_by_tag
+from gameday.cli import result_line
+from gameday.recover import recover_by_tag, recovery_configuration
 from tests.conftest import REGION
 from tests.helpers import REPO
 
@@ -126,3 +128,40 @@ def test_our_waf_rule_carries_its_expiry_in_a_label() -> None:
     assert re.fullmatch(r"[0-9A-Za-z_\-:]+", rule["RuleLabels"][0]["Name"])  # WAF's pattern
     assert waf_rule_expiry(rule) == "2026-12-01T09:00:00Z"
     assert waf_rule_is_ours(rule)
+
+
+def test_recover_by_tag_for_named_experiments_searches_only_their_faults(
+    mocked_aws: None,
+) -> None:
+    """``--experiment az-nacl-blackhole``: the DynamoDB and S3 finders, which that
+    experiment never uses, must not make the search look incomplete (exit 1)."""
+    named, _ = recovery_configuration(["az-nacl-blackhole"], [])
+    everything, _ = recovery_configuration(None, [])
+
+    searched_named = recover_by_tag([REGION], named)["problems"]
+    searched_all = recover_by_tag([REGION], {**everything, "table_name": ""})["problems"]
+
+    assert named["chaos_recovery_faults"] == ["az-blackhole"]
+    assert "chaos_recovery_faults" not in everything  # no names: every fault searched
+    assert not [p for p in searched_named if p.startswith(("dynamodb-conflict", "s3-replication"))]
+    assert [p for p in searched_all if p.startswith("dynamodb-conflict")]
+
+
+def test_a_failed_recovery_line_masks_secrets(tmp_path: Path) -> None:
+    var_file = tmp_path / "staging.yaml"
+    var_file.write_text(yaml.safe_dump({"secrets": {"db": {"password": "Very-Secret-42"}}}))
+    secrets = secret_values_from_var_files([var_file])
+    result = {
+        "resource": "markers in postgresql://gameday:Very-Secret-42@db:5432/app",
+        "ok": False,
+        "error": "connection to postgresql://gameday:Very-Secret-42@db:5432/app refused "
+        "(password Very-Secret-42)",
+    }
+
+    line = result_line(result, "reverted", secrets)
+
+    assert "Very-Secret-42" not in line
+    assert line == (
+        f"markers in postgresql://gameday:{MASK}@db:5432/app: FAILED: connection to "
+        f"postgresql://gameday:{MASK}@db:5432/app refused (password {MASK})"
+    )
