@@ -25,6 +25,7 @@ from reports.charts import HATCH_DEFS, Mark, availability_chart, replication_lag
 from reports.journal import Journal, as_journals, get_path, number, parse_time, recovery_value
 from reports.plan import DrPlan
 from reports.redaction import CUT_MARK, mask_journals
+from reports.review import build_review, findings
 from reports.scorecard import Scorecard, build_scorecard
 from reports.series import failing_spans, parse_samples
 from reports.trend import ExperimentTrend, build_trends
@@ -80,6 +81,7 @@ class ExperimentSection:
     rollbacks: list[ActivityRow]
     environment: list[tuple[str, str]]
     notes: list[str]
+    findings: list[str] = field(default_factory=list)
 
 
 def _short(value: Any, limit: int = _OUTPUT_LIMIT) -> str | None:
@@ -98,6 +100,11 @@ def _when(value: Any) -> str:
     if parsed is None:
         return "—"
     return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _clock(value: datetime) -> str:
+    """``11:42:48.279``: a timeline row (sandbox runs last seconds)."""
+    return value.astimezone(UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 def _day(value: Any) -> str:
@@ -323,6 +330,7 @@ def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSec
         rollbacks=_activity_rows(journal.activities("rollbacks")),
         environment=_environment(journal, summary),
         notes=notes,
+        findings=findings(summary),
     )
 
 
@@ -339,6 +347,7 @@ def _environment_templates() -> Environment:
     env.filters["short_seconds"] = lambda value: format_seconds(value, minutes=False)
     env.filters["day"] = _day
     env.filters["when"] = _when
+    env.filters["clock"] = _clock
     return env
 
 
@@ -388,6 +397,7 @@ def build_report_html(
         generated_at=_when(generated_at or datetime.now(UTC)),
         sections=sections,
         summaries=summaries,
+        review=build_review(summaries) if summaries else None,
         counts=[(key, VERDICTS[key][0], VERDICTS[key][1], counts[key]) for key in VERDICTS],
         any_sandbox=any(s.is_sandbox for s in summaries),
         all_sandbox=bool(summaries) and all(s.is_sandbox for s in summaries),
@@ -449,6 +459,7 @@ def render_scorecard_html(card: Scorecard, out_path: str | os.PathLike[str]) -> 
         generated_at=_when(datetime.now(UTC)),
         sections=[],
         summaries=[],
+        review=None,
         counts=[],
         any_sandbox=False,
         all_sandbox=False,
