@@ -25,7 +25,7 @@ from reports.charts import HATCH_DEFS, Mark, availability_chart, replication_lag
 from reports.journal import Journal, as_journals, get_path, number, parse_time, recovery_value
 from reports.plan import DrPlan
 from reports.redaction import CUT_MARK, mask_journals
-from reports.review import build_review, findings
+from reports.review import build_review, findings, in_brief
 from reports.scorecard import Scorecard, build_scorecard
 from reports.series import failing_spans, parse_samples
 from reports.trend import ExperimentTrend, build_trends
@@ -42,6 +42,10 @@ _PHASE_WORDS = {
     "last_failure_s": "last failure",
     "first_success_s": "first success",
     "full_availability_s": "fully available",
+    "conflict_converged_s": "replicas converged",
+    "az_changed_s": "primary in another AZ",
+    "health_check_unhealthy_s": "health check unhealthy",
+    "health_check_healthy_s": "health check healthy again",
 }
 _OUTPUT_LIMIT = 600
 _TRACEBACK_LIMIT = 8000
@@ -392,12 +396,14 @@ def build_report_html(
                 if trend.has(metric)
             }
     counts = Counter(s.verdict for s in summaries)
+    review = build_review(summaries) if summaries else None
     template = _environment_templates().get_template("report.html.j2")
     return template.render(
         generated_at=_when(generated_at or datetime.now(UTC)),
         sections=sections,
         summaries=summaries,
-        review=build_review(summaries) if summaries else None,
+        review=review,
+        in_brief=in_brief(summaries, review) if review else [],
         counts=[(key, VERDICTS[key][0], VERDICTS[key][1], counts[key]) for key in VERDICTS],
         any_sandbox=any(s.is_sandbox for s in summaries),
         all_sandbox=bool(summaries) and all(s.is_sandbox for s in summaries),
@@ -460,6 +466,7 @@ def render_scorecard_html(card: Scorecard, out_path: str | os.PathLike[str]) -> 
         sections=[],
         summaries=[],
         review=None,
+        in_brief=[],
         counts=[],
         any_sandbox=False,
         all_sandbox=False,

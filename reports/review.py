@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from reports.journal import Journal, get_path, number, parse_time, recovery_value
 from reports.verdicts import Figure, RunSummary, format_seconds
 
-__all__ = ["ActionItem", "GameDayReview", "TimelineEvent", "build_review", "findings"]
+__all__ = [
+    "ActionItem",
+    "GameDayReview",
+    "TimelineEvent",
+    "build_review",
+    "findings",
+    "in_brief",
+]
 
 _SANDBOX_WORDS = "SANDBOX run (the local twin of AWS): these are not AWS figures."
 #: phase keys of ``recovery.rto.phases`` (seconds from t0) said as timeline events
@@ -125,15 +132,29 @@ def _rto_sentence(summary: RunSummary) -> str:
         return f"RTO was not measured{why}."
     resolution = f" (±{format_seconds(rto.resolution_s)})" if rto.resolution_s else ""
     judged = _target_words(summary, rto)
+    failed = _failed_samples(summary)
     if _outage(summary) is False or (rto.measured_s == 0 and _outage(summary) is None):
+        # a few failed samples short of K consecutive ones are not an outage: say them
+        though = f", though {failed}" if failed else ""
         return (
-            f"{name} stayed available: no outage was seen "
+            f"{name} stayed available: no outage by the RTO rule{though} "
             f"(RTO {format_seconds(rto.measured_s)}, {judged})."
         )
+    counted = f"; {failed}" if failed else ""
     return (
         f"{name} was unavailable for {format_seconds(rto.measured_s)}{resolution} "
-        f"from the fault to recovery ({judged})."
+        f"from the fault to recovery ({judged}{counted})."
     )
+
+
+def _failed_samples(summary: RunSummary) -> str | None:
+    """``2 of 54 availability samples failed`` from the availability block, or None."""
+    recovery = summary.journal.recovery
+    samples = number(recovery_value(recovery, "availability", "samples"))
+    ok = number(recovery_value(recovery, "availability", "ok"))
+    if samples is None or ok is None or samples <= ok:
+        return None
+    return f"{int(samples - ok)} of {int(samples)} availability samples failed"
 
 
 def _rpo_sentence(summary: RunSummary) -> str:
@@ -423,3 +444,44 @@ def build_review(summaries: Iterable[RunSummary]) -> GameDayReview:
                 " failed."
             )
     return review
+
+
+def in_brief(summaries: list[RunSummary], review: GameDayReview) -> list[str]:
+    """The report's first sentences: what ran, where, what it showed, what is to do."""
+    if not summaries:
+        return []
+    days = sorted({s.started_at.astimezone(UTC).date() for s in summaries if s.started_at})
+    when = (
+        f" on {days[0]:%Y-%m-%d}"
+        if len(days) == 1
+        else (f" from {days[0]:%Y-%m-%d} to {days[-1]:%Y-%m-%d}" if days else "")
+    )
+    sandbox = sum(1 for s in summaries if s.is_sandbox)
+    if sandbox == len(summaries):
+        where = ", all on the SANDBOX (a local twin of AWS: not AWS figures)"
+    elif sandbox:
+        where = f", {sandbox} of them on the SANDBOX (not AWS figures)"
+    else:
+        where = ""
+    said = [f"{_plural(len(summaries), 'run')}{when}{where}."]
+    met = sum(1 for s in summaries if s.verdict == "met")
+    missed = sum(1 for s in summaries if s.verdict == "missed")
+    stopped = len(summaries) - met - missed
+    verdicts = f"{met} met every target, {missed} missed one"
+    if stopped:
+        verdicts += f", {stopped} reached no verdict (failed, aborted or interrupted)"
+    said.append(verdicts + ".")
+    reverted = sum(1 for s in summaries if s.reverted is True)
+    lefts = [leftovers(s.journal) for s in summaries]
+    unknown = sum(1 for left in lefts if left is None)
+    left_count = sum(len(left) for left in lefts if left)
+    revert = f"Faults reverted in {reverted} of {len(summaries)} runs; "
+    if unknown == len(summaries):
+        revert += "leftovers not recorded (the journals have no safety record)"
+    else:
+        revert += _plural(left_count, "leftover")
+        if unknown:
+            revert += f" (not recorded for {_plural(unknown, 'run')})"
+    said.append(revert + ".")
+    said.append(f"{_plural(len(review.actions), 'action item')} (game day review below).")
+    return said

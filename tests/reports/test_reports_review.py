@@ -52,12 +52,15 @@ def test_each_section_starts_with_its_findings_in_sentences() -> None:
     assert children[0].tag == "h2" and "findings" in children[1].classes
     said = _findings(first)
     rto, rpo = met["recovery"]["rto"], met["recovery"]["rpo"]
+    samples = met["recovery"]["availability"]
     assert said[0] == "SANDBOX run (the local twin of AWS): these are not AWS figures."
     assert said[1] == (
         f"The service {met['recovery']['service']} was unavailable for "
         f"{format_seconds(rto['measured_s'])} (±{format_seconds(rto['resolution_s'])}) "
         f"from the fault to recovery (target "
-        f"{format_seconds(met['recovery']['target']['rto_s'], minutes=False)}: met)."
+        f"{format_seconds(met['recovery']['target']['rto_s'], minutes=False)}: met; "
+        f"{samples['samples'] - samples['ok']} of {samples['samples']} availability samples "
+        "failed)."
     )
     assert said[2] == (
         f"No acknowledged write was lost: 0 of {rpo['acknowledged']} "
@@ -187,7 +190,9 @@ def test_raw_outputs_are_folded_in_closed_details() -> None:
         details = output.parent
         assert details.tag == "details" and "raw-output" in details.classes
         assert "open" not in details.attrs
-        assert details.find("summary").text() == "raw output"
+        assert details.find("summary").text() == (
+            f"raw output ({len(output.text())} characters, folded)"
+        )
 
 
 def test_no_secret_in_the_findings_the_review_or_the_raw_outputs(monkeypatch) -> None:
@@ -202,3 +207,19 @@ def test_no_secret_in_the_findings_the_review_or_the_raw_outputs(monkeypatch) ->
     assert INLINE_PASSWORD not in html and ENV_TOKEN not in html
     review = root.find("section", "review")
     assert "measurement error" in review.text()
+
+
+def test_the_report_opens_with_the_game_day_in_brief() -> None:
+    met, missed, real = _load("completed-met"), _load("deviated-missed"), _load("measured-real")
+    _, root = _report(met, missed, real)
+    brief = " ".join(root.find("header").find("p", "in-brief").text().split())
+    (day,) = {j["start"][:10] for j in (met, missed, real)}
+    assert brief == (
+        f"In brief: 3 runs on {day}, 1 of them on the SANDBOX (not AWS figures). "
+        "1 met every target, 2 missed one. Faults reverted in 3 of 3 runs; leftovers not "
+        "recorded (the journals have no safety record). 4 action items (game day review below)."
+    )
+    met["safety"] = {"run_id": "r1", "final_undo": {"left": []}, "all_reverted": True}
+    _, root = _report(met, missed)
+    brief = " ".join(root.find("header").find("p", "in-brief").text().split())
+    assert "Faults reverted in 2 of 2 runs; 0 leftovers (not recorded for 1 run)." in brief
