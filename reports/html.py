@@ -48,6 +48,8 @@ _PHASE_WORDS = {
     "health_check_healthy_s": "health check healthy again",
 }
 _OUTPUT_LIMIT = 600
+#: an output this short (``true``, ``3``) is shown as is; a longer one is folded away
+_INLINE_OUTPUT = 40
 _TRACEBACK_LIMIT = 8000
 
 
@@ -347,6 +349,7 @@ def _environment_templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["inline_output"] = _INLINE_OUTPUT
     env.filters["seconds"] = format_seconds
     env.filters["short_seconds"] = lambda value: format_seconds(value, minutes=False)
     env.filters["day"] = _day
