@@ -115,10 +115,11 @@ def experiment_name(journal: Journal) -> str:
 
 def _outage(summary: RunSummary) -> bool | None:
     """Did any judging sampler see an outage (None: the journal does not say)."""
-    samplers = recovery_value(summary.journal.recovery, "rto", "by_sampler")
+    recovery = summary.journal.recovery
+    samplers = recovery_value(recovery, "rto", "by_sampler")
     if not isinstance(samplers, dict) or not samplers:
         return None
-    seen = [get_path(s, "outage") for s in samplers.values() if isinstance(s, dict)]
+    seen = [recovery_value(recovery, "rto", "by_sampler", str(n), "outage") for n in samplers]
     flags = [s for s in seen if isinstance(s, bool)]
     return any(flags) if flags else None
 
@@ -235,15 +236,15 @@ def _lag_sentence(summary: RunSummary) -> str | None:
 
 def leftovers(journal: Journal) -> list[str] | None:
     """What the final undo left in place (None: the journal has no safety record)."""
-    left = get_path(journal.data, "safety", "final_undo", "left")
-    if not isinstance(get_path(journal.data, "safety"), dict):
+    if journal.safety is None:
         return None
+    left = get_path(journal.safety, "final_undo", "left")
     return [str(item) for item in left] if isinstance(left, list) else []
 
 
 def _revert_sentence(summary: RunSummary) -> str:
     left = leftovers(summary.journal)
-    ledger = get_path(summary.journal.data, "safety", "ledger")
+    ledger = get_path(summary.journal.safety, "ledger")
     if left:
         where = f" --ledger {ledger}" if ledger else ""
         return (
