@@ -25,6 +25,7 @@ from reports.charts import HATCH_DEFS, Mark, availability_chart, replication_lag
 from reports.journal import Journal, as_journals, get_path, number, parse_time, recovery_value
 from reports.plan import DrPlan
 from reports.redaction import CUT_MARK, mask_journals
+from reports.review import build_review, findings, in_brief
 from reports.scorecard import Scorecard, build_scorecard
 from reports.series import failing_spans, parse_samples
 from reports.trend import ExperimentTrend, build_trends
@@ -41,8 +42,14 @@ _PHASE_WORDS = {
     "last_failure_s": "last failure",
     "first_success_s": "first success",
     "full_availability_s": "fully available",
+    "conflict_converged_s": "replicas converged",
+    "az_changed_s": "primary in another AZ",
+    "health_check_unhealthy_s": "health check unhealthy",
+    "health_check_healthy_s": "health check healthy again",
 }
 _OUTPUT_LIMIT = 600
+#: an output this short (``true``, ``3``) is shown as is; a longer one is folded away
+_INLINE_OUTPUT = 40
 _TRACEBACK_LIMIT = 8000
 
 
@@ -80,6 +87,7 @@ class ExperimentSection:
     rollbacks: list[ActivityRow]
     environment: list[tuple[str, str]]
     notes: list[str]
+    findings: list[str] = field(default_factory=list)
 
 
 def _short(value: Any, limit: int = _OUTPUT_LIMIT) -> str | None:
@@ -98,6 +106,11 @@ def _when(value: Any) -> str:
     if parsed is None:
         return "—"
     return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _clock(value: datetime) -> str:
+    """``11:42:48.279``: a timeline row (sandbox runs last seconds)."""
+    return value.astimezone(UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
 def _day(value: Any) -> str:
@@ -323,6 +336,7 @@ def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSec
         rollbacks=_activity_rows(journal.activities("rollbacks")),
         environment=_environment(journal, summary),
         notes=notes,
+        findings=findings(summary),
     )
 
 
@@ -335,10 +349,12 @@ def _environment_templates() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["inline_output"] = _INLINE_OUTPUT
     env.filters["seconds"] = format_seconds
     env.filters["short_seconds"] = lambda value: format_seconds(value, minutes=False)
     env.filters["day"] = _day
     env.filters["when"] = _when
+    env.filters["clock"] = _clock
     return env
 
 
@@ -383,11 +399,14 @@ def build_report_html(
                 if trend.has(metric)
             }
     counts = Counter(s.verdict for s in summaries)
+    review = build_review(summaries) if summaries else None
     template = _environment_templates().get_template("report.html.j2")
     return template.render(
         generated_at=_when(generated_at or datetime.now(UTC)),
         sections=sections,
         summaries=summaries,
+        review=review,
+        in_brief=in_brief(summaries, review) if review else [],
         counts=[(key, VERDICTS[key][0], VERDICTS[key][1], counts[key]) for key in VERDICTS],
         any_sandbox=any(s.is_sandbox for s in summaries),
         all_sandbox=bool(summaries) and all(s.is_sandbox for s in summaries),
@@ -449,6 +468,8 @@ def render_scorecard_html(card: Scorecard, out_path: str | os.PathLike[str]) -> 
         generated_at=_when(datetime.now(UTC)),
         sections=[],
         summaries=[],
+        review=None,
+        in_brief=[],
         counts=[],
         any_sandbox=False,
         all_sandbox=False,

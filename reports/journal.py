@@ -76,6 +76,12 @@ class Journal:
         return value if isinstance(value, dict) else None
 
     @property
+    def safety(self) -> dict[str, Any] | None:
+        """The safety control's record (run id, ledger, the final undo), when it ran."""
+        value = self.data.get("safety")
+        return value if isinstance(value, dict) else None
+
+    @property
     def started_at(self) -> datetime | None:
         return parse_time(self.data.get("start"))
 
