@@ -116,6 +116,7 @@ FAULT_PACKAGES = (
     "chaosaws_ext.healthcheck",
     "chaosaws_ext.dynamodb",
     "chaosaws_ext.s3replication",
+    "chaosaws_ext.fis",
 )
 
 # What we create for ourselves, outside any fault: undone and found by tag the same way.
