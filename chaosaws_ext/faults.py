@@ -10,6 +10,13 @@ reading a declaration imports nothing but the package's ``__init__``.
 Undoer names (stored in ledgers) follow one rule: ``<fault id>.<verb>-<object>``
 (``rds-failover.wait-available``); :meth:`FaultDeclaration.undoer_name` builds them and
 ``aliases`` keeps the names older ledgers hold resolving to the same function.
+
+A fault may also *adopt* another extension's action that injects the same fault
+(``chaosaws.rds.actions.reboot_db_instance`` with ``force_failover``): its ``adoption``
+module then has ``plan_<name>`` (read only, the action's arguments) and ``adopt_<name>``
+(guardrails, then the ledger entry, before the action runs), and the safety control
+calls them around that action, so it is planned, guarded, ledgered, undone and timed
+like ours.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ __all__ = [
     "experiments",
     "default_experiments",
     "faults_used_by",
+    "adopted_actions",
 ]
 
 _VERB_OBJECT = re.compile(r"[a-z]+(-[a-z]+)+")
@@ -62,11 +70,15 @@ class FaultDeclaration:
     undoers: Mapping[str, str] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
     orphan_finder: str | None = None
+    # other extensions' actions injecting this fault: "module.func" -> name, with
+    # plan_<name> and adopt_<name> in the adoption module
+    adopts: Mapping[str, str] = field(default_factory=dict)
+    adoption: str = "adoption"
     # whether ``gameday run`` without names runs its experiment (the four original ones)
     default_run: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("plans", "undoers", "aliases"):
+        for name in ("plans", "undoers", "aliases", "adopts"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         for verb_object in self.undoers:
             if not _VERB_OBJECT.fullmatch(verb_object):
@@ -104,6 +116,7 @@ FAULT_PACKAGES = (
     "chaosaws_ext.healthcheck",
     "chaosaws_ext.dynamodb",
     "chaosaws_ext.s3replication",
+    "chaosaws_ext.fis",
 )
 
 # What we create for ourselves, outside any fault: undone and found by tag the same way.
@@ -155,13 +168,27 @@ def undo_modules() -> tuple[str, ...]:
 
 
 def plan_functions() -> dict[tuple[str, str], tuple[str, str]]:
-    """(actions module, inject action) -> (planning module, plan function)."""
-    return {
+    """(actions module, inject action) -> (planning module, plan function); adopted
+    actions of other extensions too, planned by their adoption module."""
+    functions = {
         (d.module(d.actions), action): (d.module(d.planning), plan)
         for d in fault_declarations()
         if d.actions and d.planning
         for action, plan in d.plans.items()
     }
+    for (module, func), (declaration, name) in adopted_actions().items():
+        functions[(module, func)] = (declaration.module(declaration.adoption), f"plan_{name}")
+    return functions
+
+
+def adopted_actions() -> dict[tuple[str, str], tuple[FaultDeclaration, str]]:
+    """(module, func) of another extension's action -> (the fault adopting it, its name)."""
+    adopted: dict[tuple[str, str], tuple[FaultDeclaration, str]] = {}
+    for declaration in fault_declarations():
+        for action, name in declaration.adopts.items():
+            module, _, func = action.rpartition(".")
+            adopted[(module, func)] = (declaration, name)
+    return adopted
 
 
 def experiments() -> tuple[str, ...]:

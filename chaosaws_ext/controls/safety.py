@@ -12,6 +12,7 @@ the others (chaoslib applies controls in list order) and redacts what they wrote
             stop_alarms: "${stop_alarms}"      # CloudWatch alarms, comma separated: name,
                                                # region:name or an alarm ARN (stop_alarms.py)
             stop_poll_interval: 5
+            allow_unrecorded_actions: false    # chaostoolkit-aws actions we cannot undo
 
 What it does, because Chaos Toolkit alone does not (see FIELD-NOTES):
 - starts the run context (run id, ledger path) before anything else;
@@ -26,6 +27,10 @@ What it does, because Chaos Toolkit alone does not (see FIELD-NOTES):
 - after the experiment (also after an interruption), every unreverted ledger entry of the
   run is undone; a second Ctrl-C during that undo asks before abandoning it;
 - a failed fault action marks the run failed (chaos would otherwise exit 0);
+- another extension's fault action that a fault of ours adopts (chaostoolkit-aws's
+  ``reboot_db_instance`` with ``force_failover``) is guarded, ledgered and timed as ours;
+  any other chaostoolkit-aws action in the method is refused before it runs, unless
+  ``allow_unrecorded_actions`` is true (:mod:`chaosaws_ext.controls.adoption`);
 - the journal is redacted: secret values are masked (``chaosaws_ext.redaction``), and
   from ``configure_control`` on, every record chaos logs (console and log file) too;
   the log file is made owner-only (0600).
@@ -44,6 +49,7 @@ from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Experiment, Journal, Secrets
 
 from chaosaws_ext import undo
+from chaosaws_ext.controls import adoption
 from chaosaws_ext.controls.stop_alarms import StopAlarm, check_exist, firing, parse_stop_alarms
 from chaosaws_ext.core.clock import iso_utc
 from chaosaws_ext.core.numbers import checked_number
@@ -62,7 +68,10 @@ __all__ = [
     "configure_control",
     "before_experiment_control",
     "after_experiment_control",
+    "before_activity_control",
     "after_activity_control",
+    "before_method_control",
+    "after_method_control",
 ]
 
 logger = logging.getLogger("chaosaws_ext")
@@ -80,6 +89,7 @@ class _Guard:
         self.abort_reason: str | None = None
         self.abort_detail: dict[str, Any] = {}
         self.failed_actions: list[str] = []
+        self.in_method = False  # other extensions' actions are adopted or refused there
         self.threads: list[threading.Thread] = []
         self.previous_sigterm: Any = None
         self.revert_lock = threading.Lock()
@@ -262,6 +272,7 @@ def before_experiment_control(
     stop-condition watcher (``stop_alarms``) and the dead-man's switch."""
     global _guard
     _guard = _Guard()
+    adoption.forget()
     install_log_redaction(_run_secrets(configuration, secrets, context))
     name = (configuration or {}).get("chaos_experiment") or (context or {}).get("title")
     try:  # bad numbers end the run here, before anything (chaos swallows other errors)
@@ -296,8 +307,33 @@ def before_experiment_control(
     switch.start()
 
 
+def before_method_control(context: Any = None, **arguments: Any) -> None:
+    """From here to the method's end, other extensions' actions are adopted or refused."""
+    _guard.in_method = True
+
+
+def after_method_control(context: Any = None, state: Any = None, **arguments: Any) -> None:
+    _guard.in_method = False
+
+
+def before_activity_control(
+    context: dict,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+    allow_unrecorded_actions: Any = False,
+    **arguments: Any,
+) -> None:
+    """An adopted action of another extension: guardrails and ledger entry before it runs;
+    an unrecorded chaostoolkit-aws action in the method: refused (InterruptExecution)."""
+    if not _guard.in_method or not isinstance(context, dict):
+        return
+    allowed = str(allow_unrecorded_actions).strip().lower() in {"true", "yes", "1"}
+    adoption.before_action(context, configuration, secrets, allow_unrecorded=allowed)
+
+
 def after_activity_control(context: dict, state: Any = None, **arguments: Any) -> None:
     """Remember failed actions (chaos goes on after them and would exit 0)."""
+    adopted = isinstance(context, dict) and adoption.after_action(context, state)
     if (context or {}).get("type") == "action" and isinstance(state, dict):
         if state.get("status") == "failed":
             output = state.get("output") or state.get("exception") or ""
@@ -305,7 +341,7 @@ def after_activity_control(context: dict, state: Any = None, **arguments: Any) -
                 output = output[-1] if output else ""
             reason = str(output).strip().removeprefix("chaoslib.exceptions.ActivityFailed: ")
             _guard.failed_actions.append(f"{context.get('name')}: {reason}")
-            if str(_provider_module(context)).startswith("chaosaws_ext."):
+            if adopted or str(_provider_module(context)).startswith("chaosaws_ext."):
                 # a fault that did not go in: the waits that follow would only run out
                 # their timeouts; stop the method now (rollbacks and our undo still run).
                 # chaos has printed the reason already: say what happens, not it again

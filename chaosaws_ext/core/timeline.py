@@ -26,6 +26,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from chaosaws_ext.core.clock import iso_utc
 
@@ -74,8 +75,11 @@ def wall_now() -> str:
     return iso_utc()
 
 
-def _stamp_fault(fault: str, event: str) -> FaultStamp:
-    stamp = FaultStamp(fault=fault, event=event, monotonic=time.monotonic(), wall=iso_utc())
+def _stamp_fault(fault: str, event: str, seconds_ago: float = 0.0) -> FaultStamp:
+    now = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    stamp = FaultStamp(
+        fault=fault, event=event, monotonic=time.monotonic() - seconds_ago, wall=iso_utc(now)
+    )
     with _lock:
         _faults.append(stamp)
     if event == "injected":
@@ -84,9 +88,11 @@ def _stamp_fault(fault: str, event: str) -> FaultStamp:
     return stamp
 
 
-def stamp_injected(fault: str) -> FaultStamp:
-    """t0: call right after the fault's (last) mutating call returned."""
-    return _stamp_fault(fault, "injected")
+def stamp_injected(fault: str, seconds_ago: float = 0.0) -> FaultStamp:
+    """t0: call right after the fault's (last) mutating call returned; a fault that
+    learns its start from AWS afterwards (an FIS action's ``startTime``) passes how long
+    ago that was (clamped at 0: never in the future)."""
+    return _stamp_fault(fault, "injected", max(0.0, float(seconds_ago)))
 
 
 def stamp_reverted(fault: str) -> FaultStamp:

@@ -3,7 +3,8 @@
 ``planning.py`` plans (read only), ``actions.py`` fails over and waits, ``undo.py``
 verifies availability (a failover is not taken back), ``probes.py`` reads,
 ``instances.py`` describes DB instances and clusters, ``availability.py`` waits on their
-states, ``injections.py`` remembers what this process injected.
+states, ``injections.py`` remembers what this process injected, ``adoption.py`` puts
+chaostoolkit-aws's failover actions under the same plan, ledger, undo and t0.
 """
 
 from chaosaws_ext.faults import FaultDeclaration
@@ -22,4 +23,8 @@ DECLARATION = FaultDeclaration(
     },
     undoers={"wait-available": "wait_available_undo"},
     aliases={"rds.wait-available": "wait-available"},
+    adopts={
+        "chaosaws.rds.actions.reboot_db_instance": "reboot_db_instance",
+        "chaosaws.rds.actions.failover_db_cluster": "failover_db_cluster",
+    },
 )

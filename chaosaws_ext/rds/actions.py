@@ -26,7 +26,7 @@ from chaosaws_ext.rds import FAULT
 from chaosaws_ext.rds.availability import SETTLED_POLL_INTERVAL_S, read_state, wait_available
 from chaosaws_ext.rds.injections import Injection, remember
 from chaosaws_ext.rds.planning import plan_cluster_failover, plan_instance_failover
-from chaosaws_ext.rds.undo import UNDO_TIMEOUT_S, UNDOER
+from chaosaws_ext.rds.undo import failover_entry
 from chaosaws_ext.undo import revert_faults
 
 __all__ = ["failover_db_instance", "failover_db_cluster", "wait_for_db_available"]
@@ -52,11 +52,7 @@ def _inject(
     journaled(
         fault=FAULT,
         region=region,
-        resource=f"{kind}:{db_id}",
-        change=change,
-        undoer=UNDOER,
-        undo_args={"kind": kind, "db_id": db_id, "timeout": UNDO_TIMEOUT_S},
-        undo_describe=f"nothing to undo; wait until {kind} {db_id} is available again",
+        **failover_entry(kind, db_id, change),
         call=call,
         configuration=configuration,
     )

@@ -14,11 +14,22 @@ from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.rds import DECLARATION
 from chaosaws_ext.rds.availability import read_state, wait_available
 
-__all__ = ["wait_available_undo"]
+__all__ = ["wait_available_undo", "failover_entry"]
 
 UNDOER = DECLARATION.undoer_name("wait-available")
 UNDO_TIMEOUT_S = 900.0  # recover waits at most this long per DB
 UNDO_POLL_INTERVAL_S = 5.0  # nothing is measured here: spare the shared RDS API budget
+
+
+def failover_entry(kind: str, db_id: str, change: str) -> dict[str, Any]:
+    """The ledger entry of one failover (ours or an adopted one): what, and its undo."""
+    return {
+        "resource": f"{kind}:{db_id}",
+        "change": change,
+        "undoer": UNDOER,
+        "undo_args": {"kind": kind, "db_id": db_id, "timeout": UNDO_TIMEOUT_S},
+        "undo_describe": f"nothing to undo; wait until {kind} {db_id} is available again",
+    }
 
 
 def wait_available_undo(

@@ -12,8 +12,10 @@ code if any, ``origin``: the module of ours that made the call (``gameday recove
 and ``run``: the process's ``GAMEDAY_RUN_ID`` (``gameday run`` gives each experiment's
 ``chaos run`` its own, starting with the experiment's name), "" outside a run.
 
-Only clients made by that factory are hooked: the sandbox's own clients (its seeding,
-its emulators) are plain boto3 clients and are never recorded.
+Only clients made by that factory are hooked, and, from the first of them on, the clients
+chaostoolkit-aws makes from boto3's default session (its activities run in the same
+``chaos run``; their origin is the ``chaosaws.*`` module). The sandbox's own clients (its
+seeding, its emulators) are plain clients of sessions of its own and are never recorded.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ CALLS_FILE_ENV = "GAMEDAY_TEST_AWS_CALLS"
 RUN_ID_ENV = "GAMEDAY_RUN_ID"
 HOOK = "tests.helpers.aws_calls:install"
 OUR_PACKAGES = ("chaosaws_ext.", "probes.", "gameday.", "reports.")
+CHAOSTOOLKIT_AWS = ("chaosaws.",)  # chaostoolkit-aws's activities, recorded as theirs
 NOT_ORIGINS = ("chaosaws_ext.aws", "chaosaws_ext.core", "chaosaws_ext.waiting")
 # Answer members holding table data, not identifiers: not written.
 DATA_MEMBERS = frozenset({"Item", "Items", "Responses", "Attributes", "UnprocessedKeys"})
@@ -80,7 +83,7 @@ def _origin() -> str:
         if frame is None:
             break
         name = str(frame.f_globals.get("__name__", ""))
-        if name.startswith(OUR_PACKAGES) and not name.startswith(NOT_ORIGINS):
+        if name.startswith(OUR_PACKAGES + CHAOSTOOLKIT_AWS) and not name.startswith(NOT_ORIGINS):
             return name
         frame = frame.f_back
     return ""
@@ -127,20 +130,61 @@ def _append(region: str, model: Any, context: dict[str, Any], response: Any, err
             os.close(descriptor)
 
 
-def install(client: Any) -> None:
-    """Record every call of ``client`` (the ``GAMEDAY_AWS_CLIENT_HOOK`` entry point)."""
-    region = client.meta.region_name or ""
+def _region(context: dict[str, Any], fallback: str) -> str:
+    return str(context.get("client_region") or fallback or "")
+
+
+def _register(events: Any, region: str = "", origins: tuple[str, ...] = ()) -> None:
+    """Record the calls of clients using ``events``; with ``origins``, only the calls
+    made from those modules (boto3's default session serves the sandbox's plain clients
+    as well as chaostoolkit-aws's)."""
+
+    def wanted(context: dict[str, Any]) -> bool:
+        return not origins or str(context.get("recorded_origin", "")).startswith(origins)
 
     def after_call(model: Any, parsed: Any, context: dict[str, Any], **_: Any) -> None:
+        if not wanted(context):
+            return
         code = str((parsed or {}).get("Error", {}).get("Code", "")) if parsed else ""
-        _append(region, model, context, parsed if not code else {}, code)
+        _append(_region(context, region), model, context, parsed if not code else {}, code)
 
     def after_error(model: Any, exception: Exception, context: dict[str, Any], **_: Any) -> None:
-        _append(region, model, context, {}, type(exception).__name__)
+        if wanted(context):
+            _append(_region(context, region), model, context, {}, type(exception).__name__)
 
-    client.meta.events.register("before-parameter-build.*.*", _keep_params)
-    client.meta.events.register("after-call.*.*", after_call)
-    client.meta.events.register("after-call-error.*.*", after_error)
+    events.register("before-parameter-build.*.*", _keep_params)
+    events.register("after-call.*.*", after_call)
+    events.register("after-call-error.*.*", after_error)
+
+
+_hooked_sessions: set[int] = set()
+
+
+def _hook_default_session() -> None:
+    """chaostoolkit-aws's clients come from boto3's default session (made by its
+    ``aws_client`` with ``boto3.setup_default_session``): record the clients it makes
+    from now on, including from a default session set up later."""
+    import boto3
+
+    if not getattr(boto3.setup_default_session, "_records_calls", False):
+        original = boto3.setup_default_session
+
+        def setup_default_session(**kwargs: Any) -> None:
+            original(**kwargs)
+            _hook_default_session()
+
+        setup_default_session._records_calls = True  # type: ignore[attr-defined]
+        boto3.setup_default_session = setup_default_session
+    session = boto3.DEFAULT_SESSION
+    if session is not None and id(session) not in _hooked_sessions:
+        _hooked_sessions.add(id(session))
+        _register(session.events, origins=CHAOSTOOLKIT_AWS)
+
+
+def install(client: Any) -> None:
+    """Record every call of ``client`` (the ``GAMEDAY_AWS_CLIENT_HOOK`` entry point)."""
+    _register(client.meta.events, client.meta.region_name or "")
+    _hook_default_session()
 
 
 def load_calls(path: Path) -> list[Call]:

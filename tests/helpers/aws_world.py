@@ -261,6 +261,9 @@ def state_of(experiment: str, state: dict[str, Any]) -> dict[str, Any]:
     return {k: state[k] for k in keys}
 
 
+FIS_ROLE = "fis-experiments"  # the role FIS assumes (the template's roleArn)
+
+
 def experiment_env(
     experiment: str,
     world: dict[str, Any],
@@ -315,6 +318,13 @@ def experiment_env(
             "s3-replication-pause": {
                 "GAMEDAY_BUCKET": world.get("bucket", ""),
                 "GAMEDAY_PAUSE_SECONDS": "1",
+            },
+            "fis-az-disrupt-connectivity": {
+                "GAMEDAY_AZ": f"{REGION}a",
+                "GAMEDAY_VPC_ID": world["vpc_id"],
+                "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
+                "GAMEDAY_FIS_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/{FIS_ROLE}",
+                "GAMEDAY_POLL_INTERVAL": "0.2",
             },
         }[experiment]
     )

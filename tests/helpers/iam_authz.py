@@ -53,7 +53,13 @@ UNKNOWN_ACTION = "not in the SAR database: an action named unlike its operation?
 # Authorised although the SAR database lists no dependent action: DynamoDB checks the
 # Tags of CreateTable as dynamodb:TagResource ("Tagging for DynamoDB", Amazon DynamoDB
 # Developer Guide, https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Tagging.html).
-EXTRA_DEPENDENT = {"dynamodb:CreateTable": ("dynamodb:TagResource",)}
+# FIS passes the template's experiment role: "Example: Create an experiment template for a
+# specific action" grants iam:PassRole on that role beside fis:CreateExperimentTemplate (AWS
+# FIS User Guide, https://docs.aws.amazon.com/fis/latest/userguide/security_iam_id-based-policy-examples.html).
+EXTRA_DEPENDENT = {
+    "dynamodb:CreateTable": ("dynamodb:TagResource",),
+    "fis:CreateExperimentTemplate": ("iam:PassRole",),
+}
 # ARN-format variable -> request parameters that hold it (a list parameter gives one ARN
 # per value).
 VARIABLE_PARAMS: dict[str, tuple[str, ...]] = {

@@ -32,6 +32,7 @@ from tests.helpers.aws_calls import Call, load_calls, recording_env
 from tests.helpers.aws_world import (
     ACCOUNT,
     ALARM,
+    FIS_ROLE,
     LOCK_TABLE,
     OTHER_REGION,
     REGION,
@@ -72,12 +73,14 @@ FAULT_POLICIES = {
     "chaosaws_ext.dynamodb": "dynamodb-replica-conflict",
     "chaosaws_ext.rds": "rds-forced-failover",
     "chaosaws_ext.s3replication": "s3-replication-pause",
+    "chaosaws_ext.fis": "fis-az-disrupt-connectivity",
     # the write markers in DynamoDB are the DynamoDB experiment's (the RDS experiment's
     # are PostgreSQL rows): ``recover --by-tag`` searching them needs its policy
     "probes.markers": "dynamodb-replica-conflict",
 }
 FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-replica-conflict",
-                     "rds-forced-failover", "s3-replication-pause")  # fmt: skip
+                     "rds-forced-failover", "s3-replication-pause",
+                     "fis-az-disrupt-connectivity")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,9 @@ SCENARIOS = (
     Scenario("s3 replication pause run", "s3-replication-pause", "s3-replication-pause"),
     Scenario("s3 replication pause crash + recover", "s3-replication-pause",
              "s3-replication-pause", crash=True, ledger_first=True),
+    Scenario("fis run", "fis-az-disrupt-connectivity", "fis-az-disrupt-connectivity"),
+    Scenario("fis crash + recover", "fis-az-disrupt-connectivity",
+             "fis-az-disrupt-connectivity", crash=True),
 )  # fmt: skip
 
 
@@ -267,6 +273,7 @@ def policy_values(world: dict[str, Any]) -> dict[str, str]:
         "lock_table": world.get("lock_table", LOCK_TABLE),
         "bucket": world.get("bucket", ""),  # only the S3 scenarios' worlds have one
         "replication_role": world.get("replication_role", ""),
+        "fis_role": FIS_ROLE,
     }
 
 

@@ -7,7 +7,6 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -18,7 +17,6 @@ from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import fault_stamps
 from chaosaws_ext.rds import actions, probes
-from chaosaws_ext.rds.injections import forget_all
 from chaosaws_ext.runcontext import RunContext
 from chaosaws_ext.undo import replay
 from sandbox.behaviour.rds_failover import (
@@ -34,23 +32,6 @@ WINDOW = 0.3
 CONFIG = {"aws_region": REGION}
 POLL = 0.02
 CHAOS = chaos_executable()
-
-
-@pytest.fixture
-def rds(mocked_aws: None, run_context: RunContext) -> Iterator[boto3.client]:
-    forget_all()
-    fault_stamps(clear=True)
-    yield boto3.client("rds", region_name=REGION)
-    forget_all()
-
-
-@pytest.fixture
-def emulator(rds: boto3.client) -> Iterator[RdsFailoverEmulator]:
-    emulator = RdsFailoverEmulator(
-        failover_seconds=WINDOW, reboot_seconds=WINDOW, cluster_failover_seconds=WINDOW
-    ).install()
-    yield emulator
-    emulator.uninstall()
 
 
 @pytest.fixture
