@@ -1,0 +1,269 @@
+"""The FIS actions the sandbox executes, each with its revert, through moto's endpoint.
+
+Each action is a function of an :class:`ActionContext` returning :class:`Started`: how
+long the action lasts (None: it ends as soon as its calls return) and how to revert it
+(None: nothing to revert, as FIS documents for a reboot). The executor calls the revert
+exactly once, at the end of the duration or when the experiment stops. Semantics from
+the AWS FIS user guide, "AWS FIS actions reference"
+(https://docs.aws.amazon.com/fis/latest/userguide/fis-actions-reference.html); calls go
+to the sandbox's own moto endpoint, so the sandbox's emulations (NACL data plane, RDS
+failover windows) apply exactly as for any other client.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sandbox.fis.durations import scaled_duration
+from sandbox.fis.targets import ClientFactory, Resource
+from sandbox.timing import Timings
+
+__all__ = [
+    "ACTIONS",
+    "ActionContext",
+    "ActionError",
+    "ActionSpec",
+    "Started",
+    "UNSUPPORTED_REASON",
+]
+
+log = logging.getLogger(__name__)
+
+UNSUPPORTED_REASON = "Action {name} ({action_id}) is not supported by the sandbox's FIS emulation"
+# A NACL just created may be unknown for a moment (EC2 eventual consistency,
+# https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html): retried
+# with back-off, at most this long.
+_PROPAGATION_BOUND_S = 15.0
+_NOT_FOUND = {"InvalidNetworkAclID.NotFound", "InvalidAssociationID.NotFound"}
+# "FIS adds deny rules to the cloned network ACL, which has a tag managedByFIS=true"
+# (actions reference, aws:network:disrupt-connectivity)
+MANAGED_BY_FIS_TAG = {"Key": "managedByFIS", "Value": "true"}
+_DEFAULT_DENY = 32767  # the NACL's implicit "*" rule (32768 for IPv6), not cloned
+
+
+class ActionError(RuntimeError):
+    """An action that could not run; ``str()`` is the reason the experiment reports."""
+
+
+@dataclass
+class ActionContext:
+    client: ClientFactory
+    region: str
+    account: str
+    timings: Timings
+    parameters: dict[str, str]
+    targets: dict[str, list[Resource]]  # the action's target keys (Subnets) -> resources
+
+
+@dataclass
+class Started:
+    duration_s: float | None = None
+    revert: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    run: Callable[[ActionContext], Started]
+    target_key: str | None  # the key of the action's ``targets`` (None: no target)
+    duration_parameter: str | None = None
+    required: tuple[str, ...] = field(default=())
+
+
+def _id_of(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+
+
+def _duration(context: ActionContext, name: str) -> float | None:
+    text = context.parameters.get(name)
+    return None if text in (None, "") else scaled_duration(str(text), context.timings)
+
+
+def _retry_not_found(call: Callable[[], Any]) -> Any:
+    deadline = time.monotonic() + _PROPAGATION_BOUND_S
+    delay = 0.05
+    while True:
+        try:
+            return call()
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code not in _NOT_FOUND or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(1.0, delay * 2)
+
+
+# -- aws:network:disrupt-connectivity ----------------------------------------------------
+def _deny_cidrs(ec2: Any, subnet: dict[str, Any], scope: str) -> list[str]:
+    """``all``: "Denies all traffic entering and leaving the subnet" (intra-subnet traffic
+    is never filtered by a NACL); ``availability-zone``: "Denies intra-VPC traffic to and
+    from subnets in other Availability Zones" (actions reference)."""
+    if scope == "all":
+        return ["0.0.0.0/0"]
+    if scope == "availability-zone":
+        others = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [subnet["VpcId"]]}])
+        return sorted(
+            s["CidrBlock"]
+            for s in others["Subnets"]
+            if s["AvailabilityZone"] != subnet["AvailabilityZone"]
+        )
+    raise ActionError(
+        f"scope {scope!r} of aws:network:disrupt-connectivity is not supported by the "
+        "sandbox's FIS emulation (supported: all, availability-zone)"
+    )
+
+
+def _association_of(ec2: Any, subnet_id: str) -> tuple[str, str]:
+    """(network ACL id, association id) of ``subnet_id``."""
+    found = ec2.describe_network_acls(
+        Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}]
+    )["NetworkAcls"]
+    for acl in found:
+        for association in acl.get("Associations", []):
+            if association.get("SubnetId") == subnet_id:
+                return acl["NetworkAclId"], association["NetworkAclAssociationId"]
+    raise ActionError(f"subnet {subnet_id} has no network ACL association")
+
+
+def _clone_with_denies(ec2: Any, original_id: str, vpc_id: str, cidrs: list[str]) -> str:
+    original = ec2.describe_network_acls(NetworkAclIds=[original_id])["NetworkAcls"][0]
+    clone = ec2.create_network_acl(
+        VpcId=vpc_id,
+        TagSpecifications=[{"ResourceType": "network-acl", "Tags": [MANAGED_BY_FIS_TAG]}],
+    )["NetworkAcl"]["NetworkAclId"]
+    copied = [e for e in original.get("Entries", []) if int(e["RuleNumber"]) < _DEFAULT_DENY]
+    # the denies come first: rule numbers 1..n; the original's rules keep their order
+    shift = len(cidrs) if any(int(e["RuleNumber"]) <= len(cidrs) for e in copied) else 0
+    for egress in (False, True):
+        for number, cidr in enumerate(cidrs, start=1):
+            _retry_not_found(
+                lambda n=number, c=cidr, e=egress: ec2.create_network_acl_entry(
+                    NetworkAclId=clone,
+                    RuleNumber=n,
+                    Protocol="-1",
+                    RuleAction="deny",
+                    Egress=e,
+                    CidrBlock=c,
+                )
+            )
+    for entry in copied:
+        kwargs = {
+            k: entry[k]
+            for k in ("CidrBlock", "Ipv6CidrBlock", "IcmpTypeCode", "PortRange")
+            if k in entry
+        }
+        _retry_not_found(
+            lambda e=entry, kw=kwargs: ec2.create_network_acl_entry(
+                NetworkAclId=clone,
+                RuleNumber=min(_DEFAULT_DENY - 1, int(e["RuleNumber"]) + shift),
+                Protocol=str(e["Protocol"]),
+                RuleAction=e["RuleAction"],
+                Egress=bool(e["Egress"]),
+                **kw,
+            )
+        )
+    return str(clone)
+
+
+def disrupt_connectivity(context: ActionContext) -> Started:
+    """Clone each subnet's NACL, deny in front, swap; revert: swap back, delete."""
+    scope = context.parameters.get("scope", "all")
+    duration = _duration(context, "duration")
+    ec2 = context.client("ec2", context.region)
+    swapped: list[tuple[str, str, str]] = []  # (subnet, original NACL, clone association)
+    clones: list[str] = []
+
+    def revert() -> None:
+        for subnet_id, original_id, association in reversed(swapped):
+            _retry_not_found(
+                lambda a=association, o=original_id: ec2.replace_network_acl_association(
+                    AssociationId=a, NetworkAclId=o
+                )
+            )
+            log.info("FIS: subnet %s back on %s", subnet_id, original_id)
+        for clone in clones:
+            _retry_not_found(lambda c=clone: ec2.delete_network_acl(NetworkAclId=c))
+        swapped.clear()
+        clones.clear()
+
+    try:
+        for resource in context.targets.get("Subnets", []):
+            subnet = resource.description
+            cidrs = _deny_cidrs(ec2, subnet, scope)
+            original_id, association = _association_of(ec2, subnet["SubnetId"])
+            if not cidrs:
+                continue  # scope availability-zone in a VPC with one AZ: nothing to deny
+            clone = _clone_with_denies(ec2, original_id, subnet["VpcId"], cidrs)
+            clones.append(clone)
+            new_association = _retry_not_found(
+                lambda a=association, c=clone: ec2.replace_network_acl_association(
+                    AssociationId=a, NetworkAclId=c
+                )
+            )["NewAssociationId"]
+            swapped.append((subnet["SubnetId"], original_id, new_association))
+            log.info("FIS: subnet %s on clone %s (scope %s)", subnet["SubnetId"], clone, scope)
+    except Exception:
+        revert()
+        raise
+    return Started(duration, revert)
+
+
+# -- RDS -------------------------------------------------------------------------------
+def _flag(value: Any, default: bool = False) -> bool:
+    if value in (None, ""):
+        return default
+    return str(value).strip().lower() == "true"
+
+
+def reboot_db_instances(context: ActionContext) -> Started:
+    """RebootDBInstance (ForceFailover from ``forceFailover``); nothing to revert."""
+    rds = context.client("rds", context.region)
+    force = _flag(context.parameters.get("forceFailover"))
+    for resource in context.targets.get("DBInstances", []):
+        rds.reboot_db_instance(
+            DBInstanceIdentifier=resource.description["DBInstanceIdentifier"],
+            ForceFailover=force,
+        )
+    return Started()
+
+
+def failover_db_cluster(context: ActionContext) -> Started:
+    rds = context.client("rds", context.region)
+    for resource in context.targets.get("Clusters", []):
+        rds.failover_db_cluster(DBClusterIdentifier=resource.description["DBClusterIdentifier"])
+    return Started()
+
+
+# -- EC2 instances -----------------------------------------------------------------------
+def stop_instances(context: ActionContext) -> Started:
+    """StopInstances; with ``startInstancesAfterDuration`` started again at its end."""
+    ec2 = context.client("ec2", context.region)
+    ids = [_id_of(r.arn) for r in context.targets.get("Instances", [])]
+    duration = _duration(context, "startInstancesAfterDuration")
+    if ids:
+        ec2.stop_instances(InstanceIds=ids)
+    if duration is None or not ids:
+        return Started(duration)
+    return Started(duration, lambda: ec2.start_instances(InstanceIds=ids))
+
+
+def fis_wait(context: ActionContext) -> Started:
+    return Started(_duration(context, "duration"))
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    "aws:network:disrupt-connectivity": ActionSpec(
+        disrupt_connectivity, "Subnets", "duration", ("duration",)
+    ),
+    "aws:rds:reboot-db-instances": ActionSpec(reboot_db_instances, "DBInstances"),
+    "aws:rds:failover-db-cluster": ActionSpec(failover_db_cluster, "Clusters"),
+    "aws:ec2:stop-instances": ActionSpec(
+        stop_instances, "Instances", "startInstancesAfterDuration"
+    ),
+    "aws:fis:wait": ActionSpec(fis_wait, None, "duration", ("duration",)),
+}
