@@ -10,6 +10,7 @@ stops every run (each reverts its actions) before restoring moto's methods.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -58,7 +59,8 @@ class FisEmulator(Lifecycle):
         stop_condition_poll_s: float = STOP_CONDITION_POLL_S,
         max_running: int = MAX_RUNNING_EXPERIMENTS,
     ) -> None:
-        self._client = client
+        self._make_client = client
+        self._clients: dict[tuple[str, str], Any] = {}
         self.timings = timings or Timings()
         self._rng = random.Random(seed)
         self._poll_s = self.timings.scaled(stop_condition_poll_s)
@@ -94,9 +96,24 @@ class FisEmulator(Lifecycle):
             if not run.join(_STOP_JOIN_S):
                 log.warning("FIS experiment %s did not stop in time", run.spec.experiment_id)
         restore(self._originals)
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+            self.runs.clear()
+        for made in clients:
+            with contextlib.suppress(Exception):
+                made.close()
         with _active_lock:
             if _active is self:
                 _active = None
+
+    def _client(self, service: str, region: str) -> Any:
+        """One client per (service, region), shared by the runs (boto3 clients are
+        thread-safe), closed by ``stop()``."""
+        with self._lock:
+            key = (service, region)
+            if key not in self._clients:
+                self._clients[key] = self._make_client(service, region)
+            return self._clients[key]
 
     # -- the patches -------------------------------------------------------------------
     def _run_of(self, experiment_id: str) -> ExperimentRun | None:
