@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -142,13 +143,14 @@ def _clone_with_denies(ec2: Any, original_id: str, vpc_id: str, cidrs: list[str]
     for egress in (False, True):
         for number, cidr in enumerate(cidrs, start=1):
             _retry_not_found(
-                lambda n=number, c=cidr, e=egress: ec2.create_network_acl_entry(
+                partial(
+                    ec2.create_network_acl_entry,
                     NetworkAclId=clone,
-                    RuleNumber=n,
+                    RuleNumber=number,
                     Protocol="-1",
                     RuleAction="deny",
-                    Egress=e,
-                    CidrBlock=c,
+                    Egress=egress,
+                    CidrBlock=cidr,
                 )
             )
     for entry in copied:
@@ -158,13 +160,14 @@ def _clone_with_denies(ec2: Any, original_id: str, vpc_id: str, cidrs: list[str]
             if k in entry
         }
         _retry_not_found(
-            lambda e=entry, kw=kwargs: ec2.create_network_acl_entry(
+            partial(
+                ec2.create_network_acl_entry,
                 NetworkAclId=clone,
-                RuleNumber=min(_DEFAULT_DENY - 1, int(e["RuleNumber"]) + shift),
-                Protocol=str(e["Protocol"]),
-                RuleAction=e["RuleAction"],
-                Egress=bool(e["Egress"]),
-                **kw,
+                RuleNumber=min(_DEFAULT_DENY - 1, int(entry["RuleNumber"]) + shift),
+                Protocol=str(entry["Protocol"]),
+                RuleAction=entry["RuleAction"],
+                Egress=bool(entry["Egress"]),
+                **kwargs,
             )
         )
     return str(clone)
@@ -181,13 +184,15 @@ def disrupt_connectivity(context: ActionContext) -> Started:
     def revert() -> None:
         for subnet_id, original_id, association in reversed(swapped):
             _retry_not_found(
-                lambda a=association, o=original_id: ec2.replace_network_acl_association(
-                    AssociationId=a, NetworkAclId=o
+                partial(
+                    ec2.replace_network_acl_association,
+                    AssociationId=association,
+                    NetworkAclId=original_id,
                 )
             )
             log.info("FIS: subnet %s back on %s", subnet_id, original_id)
         for clone in clones:
-            _retry_not_found(lambda c=clone: ec2.delete_network_acl(NetworkAclId=c))
+            _retry_not_found(partial(ec2.delete_network_acl, NetworkAclId=clone))
         swapped.clear()
         clones.clear()
 
@@ -201,8 +206,10 @@ def disrupt_connectivity(context: ActionContext) -> Started:
             clone = _clone_with_denies(ec2, original_id, subnet["VpcId"], cidrs)
             clones.append(clone)
             new_association = _retry_not_found(
-                lambda a=association, c=clone: ec2.replace_network_acl_association(
-                    AssociationId=a, NetworkAclId=c
+                partial(
+                    ec2.replace_network_acl_association,
+                    AssociationId=association,
+                    NetworkAclId=clone,
                 )
             )["NewAssociationId"]
             swapped.append((subnet["SubnetId"], original_id, new_association))
