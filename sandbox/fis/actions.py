@@ -12,6 +12,7 @@ failover windows) apply exactly as for any other client.
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -259,6 +260,64 @@ def stop_instances(context: ActionContext) -> Started:
     return Started(duration, lambda: ec2.start_instances(InstanceIds=ids))
 
 
+# -- S3 ----------------------------------------------------------------------------------
+def _rule_prefix(rule: dict[str, Any]) -> str:
+    found = rule.get("Filter", {})
+    return str(rule.get("Prefix") or found.get("Prefix") or found.get("And", {}).get("Prefix", ""))
+
+
+def bucket_pause_replication(context: ActionContext) -> Started:
+    """ "Pauses replication from target source buckets to destination buckets" in the
+    ``region`` parameter, optionally only to ``destinationBuckets`` and for ``prefixes``
+    (comma-separated): the matching rules of each source's replication configuration
+    are disabled for the duration (PutBucketReplication, the call FIS's role is granted),
+    then the configuration read before is put back exactly."""
+    s3 = context.client("s3", context.region)
+    region = context.parameters.get("region", "")
+    only = {b.strip() for b in context.parameters.get("destinationBuckets", "").split(",")}
+    prefixes = {p.strip() for p in context.parameters.get("prefixes", "").split(",")}
+    only.discard("")
+    prefixes.discard("")
+    originals: list[tuple[str, dict[str, Any]]] = []
+
+    def revert() -> None:
+        for bucket, configuration in reversed(originals):
+            s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=configuration)
+        originals.clear()
+
+    def destination_region(name: str) -> str:
+        location = s3.get_bucket_location(Bucket=name).get("LocationConstraint")
+        return str(location or "us-east-1")
+
+    try:
+        for resource in context.targets.get("Buckets", []):
+            bucket = resource.description["Name"]
+            try:
+                found = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
+            except ClientError:
+                continue  # ReplicationConfigurationNotFoundError: nothing to pause
+            paused = copy.deepcopy(found)
+            changed = False
+            for rule in paused.get("Rules", []):
+                destination = str(rule["Destination"]["Bucket"]).rsplit(":", 1)[-1]
+                if (
+                    rule.get("Status") == "Enabled"
+                    and destination_region(destination) == region
+                    and (not only or destination in only)
+                    and (not prefixes or _rule_prefix(rule) in prefixes)
+                ):
+                    rule["Status"] = "Disabled"
+                    changed = True
+            if changed:
+                originals.append((bucket, found))
+                s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=paused)
+                log.info("FIS: replication of %s to %s paused", bucket, region)
+    except Exception:
+        revert()
+        raise
+    return Started(_duration(context, "duration"), revert)
+
+
 def fis_wait(context: ActionContext) -> Started:
     return Started(_duration(context, "duration"))
 
@@ -272,5 +331,11 @@ ACTIONS: dict[str, ActionSpec] = {
     "aws:ec2:stop-instances": ActionSpec(
         stop_instances, "Instances", "startInstancesAfterDuration"
     ),
+    "aws:s3:bucket-pause-replication": ActionSpec(
+        bucket_pause_replication, "Buckets", "duration", ("duration", "region")
+    ),
     "aws:fis:wait": ActionSpec(fis_wait, None, "duration", ("duration",)),
+    # aws:dynamodb:global-table-pause-replication is not executed: the sandbox's
+    # DynamoDB replication does not evaluate the resource policy FIS puts on the table;
+    # an experiment naming it fails as unsupported.
 }

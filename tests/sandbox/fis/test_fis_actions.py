@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sandbox.rds.moto_patch import RdsFailoverEmulator
+from sandbox.s3.replicator import BucketReplicator
 from tests.conftest import REGION
 from tests.helpers.fis_world import FisWorld, fis_world
 
@@ -238,3 +239,90 @@ def test_stop_instances_starts_them_again_after_the_duration(world: FisWorld) ->
     assert states() == ["stopped", "stopped"]
     assert world.wait_status(experiment_id)["state"]["status"] == "completed"
     assert states() == ["running", "running"]
+
+
+@pytest.fixture
+def replicated(world: FisWorld) -> Iterator[tuple[Any, Any, BucketReplicator]]:
+    """A versioned source in eu-south-1 replicating docs/ and logs/ to eu-west-1."""
+    replicator = BucketReplicator(lag_seconds=0.05, jitter_seconds=0.0, seed=1)
+    replicator.start()
+    source, replica = world.client("s3"), world.client("s3", "eu-west-1")
+    source.create_bucket(Bucket="kb-src", CreateBucketConfiguration={"LocationConstraint": REGION})
+    replica.create_bucket(
+        Bucket="kb-dst", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    for name in ("kb-src", "kb-dst"):
+        source.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    rules = [
+        {
+            "ID": rule_id,
+            "Priority": priority,
+            "Status": "Enabled",
+            "Filter": {"Prefix": prefix},
+            "DeleteMarkerReplication": {"Status": "Disabled"},
+            "Destination": {"Bucket": "arn:aws:s3:::kb-dst", "StorageClass": "STANDARD"},
+        }
+        for rule_id, prefix, priority in (("docs", "docs/", 1), ("logs", "logs/", 2))
+    ]
+    source.put_bucket_replication(
+        Bucket="kb-src",
+        ReplicationConfiguration={"Role": "arn:aws:iam::123456789012:role/r", "Rules": rules},
+    )
+    source.put_bucket_tagging(Bucket="kb-src", Tagging={"TagSet": [{"Key": "kb", "Value": "1"}]})
+    yield source, replica, replicator
+    replicator.stop()
+
+
+def test_bucket_pause_replication_pauses_the_prefix_and_restores_the_rules(
+    world: FisWorld, replicated: tuple[Any, Any, BucketReplicator]
+) -> None:
+    source, replica, replicator = replicated
+    before = source.get_bucket_replication(Bucket="kb-src")["ReplicationConfiguration"]
+    experiment_id = world.start(
+        {
+            "pause": {
+                "actionId": "aws:s3:bucket-pause-replication",
+                "parameters": {"duration": "PT1M", "region": "eu-west-1", "prefixes": "docs/"},
+                "targets": {"Buckets": "kb"},
+            }
+        },
+        {
+            "kb": {
+                "resourceType": "aws:s3:bucket",
+                "resourceTags": {"kb": "1"},
+                "selectionMode": "ALL",
+            }
+        },
+    )
+    world.wait_action(experiment_id, "pause", "running")
+    during = source.get_bucket_replication(Bucket="kb-src")["ReplicationConfiguration"]
+    assert {r["ID"]: r["Status"] for r in during["Rules"]} == {
+        "docs": "Disabled",
+        "logs": "Enabled",
+    }
+    source.put_object(Bucket="kb-src", Key="docs/during.txt", Body=b"x")
+    source.put_object(Bucket="kb-src", Key="logs/during.txt", Body=b"x")
+    assert replicator.drain(timeout=5)
+    assert world.wait_status(experiment_id)["state"]["status"] == "completed"
+    assert source.get_bucket_replication(Bucket="kb-src")["ReplicationConfiguration"] == before
+    source.put_object(Bucket="kb-src", Key="docs/after.txt", Body=b"x")
+    assert replicator.drain(timeout=5)
+    keys = sorted(o["Key"] for o in replica.list_objects_v2(Bucket="kb-dst").get("Contents", []))
+    assert keys == ["docs/after.txt", "logs/during.txt"]
+
+
+def test_dynamodb_pause_replication_is_listed_unsupported(world: FisWorld) -> None:
+    experiment_id = world.start(
+        {
+            "pause": {
+                "actionId": "aws:dynamodb:global-table-pause-replication",
+                "parameters": {"duration": "PT1M"},
+            }
+        }
+    )
+    failed = world.wait_status(experiment_id)
+    assert failed["state"] == {
+        "status": "failed",
+        "reason": "Action pause (aws:dynamodb:global-table-pause-replication) is not "
+        "supported by the sandbox's FIS emulation.",
+    }
