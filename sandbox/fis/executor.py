@@ -191,7 +191,10 @@ class ExperimentRun:
             for after in action.get("startAfter") or []:
                 if after not in self.spec.actions:
                     self._fail(f"Action {name} starts after unknown action {after}.")
-            for key, target in (action.get("targets") or {}).items():
+            named = action.get("targets") or {}
+            if spec.target_key is not None and spec.target_key not in named:
+                self._fail(f"Action {name} ({action_id}) needs target {spec.target_key}.")
+            for key, target in named.items():
                 if spec.target_key is not None and key != spec.target_key:
                     self._fail(f"Action {name} ({action_id}) has no target key {key}.")
                 if target not in self.spec.targets:

@@ -326,3 +326,50 @@ def test_dynamodb_pause_replication_is_listed_unsupported(world: FisWorld) -> No
         "reason": "Action pause (aws:dynamodb:global-table-pause-replication) is not "
         "supported by the sandbox's FIS emulation.",
     }
+
+
+def test_failover_db_cluster_moves_the_writer(
+    world: FisWorld, rds_failover: RdsFailoverEmulator
+) -> None:
+    rds = world.client("rds")
+    rds.create_db_cluster(
+        DBClusterIdentifier="aurora",
+        Engine="aurora-postgresql",
+        MasterUsername="admin_user",
+        MasterUserPassword="not-a-secret-1",
+    )
+    for name in ("aurora-1", "aurora-2"):
+        rds.create_db_instance(
+            DBInstanceIdentifier=name,
+            DBClusterIdentifier="aurora",
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+        )
+
+    def writer() -> str:
+        members = rds.describe_db_clusters(DBClusterIdentifier="aurora")["DBClusters"][0]
+        return next(
+            m["DBInstanceIdentifier"] for m in members["DBClusterMembers"] if m["IsClusterWriter"]
+        )
+
+    first = writer()
+    experiment_id = world.start(
+        {
+            "failover": {
+                "actionId": "aws:rds:failover-db-cluster",
+                "targets": {"Clusters": "cluster"},
+            }
+        },
+        {"cluster": {"resourceType": "aws:rds:cluster", "selectionMode": "ALL"}},
+    )
+    assert world.wait_status(experiment_id)["state"]["status"] == "completed"
+    assert rds_failover.wait_idle(timeout=10)
+    assert writer() != first
+
+
+def test_an_action_without_its_target_fails_naming_it(world: FisWorld) -> None:
+    failed = world.wait_status(world.start({"reboot": {"actionId": "aws:rds:reboot-db-instances"}}))
+    assert failed["state"] == {
+        "status": "failed",
+        "reason": "Action reboot (aws:rds:reboot-db-instances) needs target DBInstances.",
+    }
