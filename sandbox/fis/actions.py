@@ -132,12 +132,17 @@ def _association_of(ec2: Any, subnet_id: str) -> tuple[str, str]:
     raise ActionError(f"subnet {subnet_id} has no network ACL association")
 
 
-def _clone_with_denies(ec2: Any, original_id: str, vpc_id: str, cidrs: list[str]) -> str:
-    original = ec2.describe_network_acls(NetworkAclIds=[original_id])["NetworkAcls"][0]
-    clone = ec2.create_network_acl(
+def _create_clone(ec2: Any, vpc_id: str) -> str:
+    created = ec2.create_network_acl(
         VpcId=vpc_id,
         TagSpecifications=[{"ResourceType": "network-acl", "Tags": [MANAGED_BY_FIS_TAG]}],
-    )["NetworkAcl"]["NetworkAclId"]
+    )
+    return str(created["NetworkAcl"]["NetworkAclId"])
+
+
+def _fill_clone(ec2: Any, original_id: str, clone: str, cidrs: list[str]) -> None:
+    """The denies in front, then a copy of the original's rules."""
+    original = ec2.describe_network_acls(NetworkAclIds=[original_id])["NetworkAcls"][0]
     copied = [e for e in original.get("Entries", []) if int(e["RuleNumber"]) < _DEFAULT_DENY]
     # the denies come first: rule numbers 1..n; the original's rules keep their order
     shift = len(cidrs) if any(int(e["RuleNumber"]) <= len(cidrs) for e in copied) else 0
@@ -171,7 +176,6 @@ def _clone_with_denies(ec2: Any, original_id: str, vpc_id: str, cidrs: list[str]
                 **kwargs,
             )
         )
-    return str(clone)
 
 
 def disrupt_connectivity(context: ActionContext) -> Started:
@@ -198,14 +202,18 @@ def disrupt_connectivity(context: ActionContext) -> Started:
         clones.clear()
 
     try:
+        # every clone created first, so their propagation delays overlap
+        planned: list[tuple[dict[str, Any], list[str], str, str, str]] = []
         for resource in context.targets.get("Subnets", []):
             subnet = resource.description
             cidrs = _deny_cidrs(ec2, subnet, scope)
             original_id, association = _association_of(ec2, subnet["SubnetId"])
             if not cidrs:
                 continue  # scope availability-zone in a VPC with one AZ: nothing to deny
-            clone = _clone_with_denies(ec2, original_id, subnet["VpcId"], cidrs)
-            clones.append(clone)
+            clones.append(_create_clone(ec2, subnet["VpcId"]))
+            planned.append((subnet, cidrs, original_id, association, clones[-1]))
+        for subnet, cidrs, original_id, association, clone in planned:
+            _fill_clone(ec2, original_id, clone, cidrs)
             new_association = _retry_not_found(
                 partial(
                     ec2.replace_network_acl_association,
