@@ -373,3 +373,18 @@ def test_an_action_without_its_target_fails_naming_it(world: FisWorld) -> None:
         "status": "failed",
         "reason": "Action reboot (aws:rds:reboot-db-instances) needs target DBInstances.",
     }
+
+
+def test_stopping_the_emulation_reverts_a_running_experiment(world: FisWorld) -> None:
+    """The sandbox stops its FIS emulation before moto: running actions are reverted."""
+    ec2 = world.client("ec2")
+    net = _network(world)
+    before = _acls(ec2, net["vpc"])
+    experiment_id = world.start(
+        {"blackhole": _disrupt("all", "PT12H")}, {"az-subnets": _subnet_target(net["vpc"])}
+    )
+    world.wait_action(experiment_id, "blackhole", "running")
+    assert _acls(ec2, net["vpc"]) != before
+    assert world.emulator is not None
+    world.emulator.stop()
+    assert _acls(ec2, net["vpc"]) == before
