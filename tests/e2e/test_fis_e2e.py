@@ -181,6 +181,26 @@ def test_our_stop_alarm_stops_the_fis_experiment_and_it_reverts(
     assert _all_ended(sandbox) and fis_templates(sandbox) == []
 
 
+def test_our_max_duration_switch_stops_the_fis_experiment(sandbox: Any, tmp_path: Path) -> None:
+    before = nacls(sandbox)
+    var_file = _var_file(
+        sandbox, tmp_path / "run.env", GAMEDAY_LEDGER=str(tmp_path / "l.jsonl"),
+        GAMEDAY_MAX_FAULT_SECONDS="4", GAMEDAY_FIS_DURATION="PT1H",
+        GAMEDAY_RECOVERY_TIMEOUT="120", GAMEDAY_QUIET_PERIOD="120",
+    )  # fmt: skip
+    journal = tmp_path / "journal.json"
+    started = time.monotonic()
+    process = _run(var_file, journal, tmp_path)
+    process.wait(timeout=120)
+    elapsed = time.monotonic() - started
+
+    result = json.loads(journal.read_text())
+    assert "max_fault_seconds" in json.dumps(result["safety"]), result["safety"]
+    assert elapsed < 60  # not the hour FIS was asked for, nor the recovery timeout
+    assert nacls(sandbox) == before
+    assert _all_ended(sandbox) and fis_templates(sandbox) == []
+
+
 @pytest.mark.parametrize("how", ["ledger", "by-tag"])
 def test_sigkill_then_gameday_recover_stops_the_fis_experiment(
     sandbox: Any, tmp_path: Path, how: str
