@@ -9,7 +9,8 @@
    ``ai-support.example.com`` zone with failover records and health checks; alarms;
 2. the behaviour moto lacks, as patches of moto installed in one place
    (:meth:`Sandbox._install_moto_patches`): ELBv2/WAFv2 strictness, RDS failover
-   windows, DynamoDB replication, Route 53 health checkers (scaled by ``time_scale``);
+   windows, DynamoDB replication, Route 53 health checkers (scaled by ``time_scale``),
+   FIS experiments executed (:mod:`sandbox.fis`);
 3. the data plane: API instances per AZ, an ALB emulator per region (listener rules,
    WAF, NACLs), a PostgreSQL behind a proxy that refuses connections during an RDS
    failover, a DNS server answering the failover records;
@@ -166,6 +167,7 @@ class Sandbox:
         self.rds: Any = None
         self.replicator: Any = None
         self.s3_replicator: Any = None
+        self.fis: Any = None
         self.api_instances: dict[str, dict[str, Any]] = {}
         self.albs: dict[str, Any] = {}
         self.dns: Any = None
@@ -266,6 +268,19 @@ class Sandbox:
         self._clients[key] = client
         return client
 
+    def _fresh_client(self, service: str, region: str) -> Any:
+        """A client of the sandbox outside the seeding cache (the FIS emulation's own)."""
+        with _session_lock:
+            return _boto_session().client(
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                aws_access_key_id=FIXED["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=FIXED["AWS_SECRET_ACCESS_KEY"],
+                aws_session_token=FIXED["AWS_SESSION_TOKEN"],
+                config=_CLIENT_CONFIG,
+            )
+
     def _start(self, stack: contextlib.ExitStack) -> Topology:
         missing: list[str] = []
         with _part("the work folder"):
@@ -282,6 +297,7 @@ class Sandbox:
         }
         db = seed.seed_database(self.client("rds", primary), networks[primary])
         table = seed.seed_table(self.client("dynamodb", primary))
+        fis_role_arn = seed.seed_fis_role(self.client("iam", primary))
         with _part("the S3 buckets"):
             from sandbox.s3.seed import seed_replicated_buckets
 
@@ -379,6 +395,7 @@ class Sandbox:
             api_url=f"http://{api_host}:{api_port}{seed.API_PATH}",
             missing=missing,
             buckets=buckets,
+            fis_role_arn=fis_role_arn,
         )
         write_env_file(topology.env(), topology.env_file)
         return topology
@@ -432,6 +449,12 @@ class Sandbox:
             )
         self.health = Route53HealthCheckers(account_id=self.account_id, timings=self.timings)
         self._run(stack, "the Route 53 health checkers", self.health)
+        from sandbox.fis import FisEmulator
+
+        # FIS's actions call this sandbox's moto endpoint, so every emulation above
+        # applies to them; stopped before the moto server (newest first), reverting
+        self.fis = FisEmulator(self._fresh_client, self.timings)
+        self._run(stack, "the FIS emulation", self.fis)
         return list(table_regions)
 
     # -- the data plane --------------------------------------------------------------------

@@ -242,6 +242,27 @@ def seed_database(rds: Any, network: RegionNetwork) -> dict[str, Any]:
     return {"id": db["DBInstanceIdentifier"], "arn": db["DBInstanceArn"], "az": network.azs[0]}
 
 
+FIS_ROLE_NAME = f"{ENVIRONMENT}-fis-experiments"
+# "The experiment role [...] trust policy [...] allows the AWS FIS service to assume the
+# role": principal fis.amazonaws.com (AWS FIS user guide, "IAM roles for AWS FIS
+# experiments", https://docs.aws.amazon.com/fis/latest/userguide/getting-started-iam-service-role.html)
+FIS_TRUST_POLICY = (
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+    '"Principal": {"Service": "fis.amazonaws.com"}, "Action": "sts:AssumeRole"}]}'
+)
+
+
+def seed_fis_role(iam: Any) -> str:
+    """The IAM role FIS experiment templates name (``roleArn``); returns its ARN."""
+    role = iam.create_role(
+        RoleName=FIS_ROLE_NAME,
+        AssumeRolePolicyDocument=FIS_TRUST_POLICY,
+        Description="Role AWS FIS assumes to run the game-day experiment templates",
+        Tags=_tags(FIS_ROLE_NAME),
+    )["Role"]
+    return str(role["Arn"])
+
+
 def seed_table(dynamodb: Any) -> dict[str, Any]:
     """The tickets table (keys, indexes and stream of the plan's global table)."""
     attributes = ("ticket_id", "customer_id", "created_at", "status")

@@ -70,6 +70,7 @@ class Topology:
     missing: list[str] = field(default_factory=list)  # parts left out, and why
     # the guide's replicated buckets: {"knowledge_base"|"logs": {"source", "replica"}}
     buckets: dict[str, dict[str, str]] = field(default_factory=dict)
+    fis_role_arn: str = ""  # the role FIS experiment templates name (sandbox.seed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,6 +112,8 @@ class Topology:
             "GAMEDAY_HEALTH_CHECK_WAIT_SECONDS": str(
                 max(30, math.ceil(6 * self.health_check_interval_s * self.health_check_threshold))
             ),
+            # the roleArn of FIS experiment templates run in the sandbox (sandbox.fis)
+            **({"GAMEDAY_FIS_ROLE_ARN": self.fis_role_arn} if self.fis_role_arn else {}),
             # the S3 replication pause's source bucket (the knowledge base)
             **(
                 {"GAMEDAY_BUCKET": self.buckets["knowledge_base"]["source"]}

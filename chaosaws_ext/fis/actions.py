@@ -14,10 +14,16 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.core.identity import chaos_tags
 from chaosaws_ext.core.numbers import checked_number
-from chaosaws_ext.core.timeline import note_fault_detail
+from chaosaws_ext.core.timeline import mark_phase, note_fault_detail
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.fis import FAULT
-from chaosaws_ext.fis.experiments import TOKEN_TAG, first_fault_start, read_experiment
+from chaosaws_ext.fis.experiments import (
+    NOT_A_FAULT,
+    TOKEN_TAG,
+    ExperimentState,
+    first_fault_start,
+    read_experiment,
+)
 from chaosaws_ext.fis.injections import Started, remember
 from chaosaws_ext.fis.planning import plan_experiment_start
 from chaosaws_ext.fis.undo import DELETE_TEMPLATE, STOP_EXPERIMENT
@@ -127,6 +133,7 @@ def start_experiment(
     ago = (datetime.now(UTC) - t0).total_seconds()
     stamp = stamp_injected(FAULT, seconds_ago=min(ago, time.monotonic() - called))
     remember(Started(experiment_id, template_id, plan.region, stamp.monotonic, stamp.wall))
+    running = _wait_running(fis, experiment_id, start_timeout, poll_interval, stamp.monotonic)
     note_fault_detail(
         "fis",
         {
@@ -134,6 +141,7 @@ def start_experiment(
             "template_id": template_id,
             "stop_conditions": plan.details["stop_conditions"],
             "t0_from": "the first fault action's startTime (GetExperiment)",
+            "running_after_s": running,
         },
     )
     logger.info("FIS experiment %s of %s started its first action at %s", experiment_id,
@@ -146,6 +154,26 @@ def start_experiment(
         "injected_at": stamp.wall,
         "state": state.to_dict(),
     }
+
+
+def _wait_running(
+    fis: Any, experiment_id: str, timeout: float, interval: float, t0: float
+) -> float | None:
+    """FIS sets an action's ``startTime`` when it starts *initiating* (for
+    disrupt-connectivity: cloning the NACLs); the phase ``fis_action_running`` marks when
+    we first saw it ``running`` (the fault in place). Seconds after t0, or None."""
+
+    def running() -> ExperimentState | None:
+        state = read_experiment(fis, experiment_id)
+        faults = [a for a in state.actions.values() if a.action_id not in NOT_A_FAULT]
+        return state if state.ended or any(a.status != "initiating" for a in faults) else None
+
+    try:
+        wait_until(running, timeout=timeout, interval=interval, what="the FIS action to run")
+    except WaitTimedOut:
+        logger.warning("FIS experiment %s: no action running after %g s", experiment_id, timeout)
+        return None
+    return round(mark_phase("fis_action_running").monotonic - t0, 3)
 
 
 def end_experiment(configuration: Configuration = None, secrets: Secrets = None) -> dict[str, Any]:

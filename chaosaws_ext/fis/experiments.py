@@ -22,6 +22,7 @@ from chaoslib.exceptions import ActivityFailed
 
 __all__ = [
     "TERMINAL",
+    "NOT_A_FAULT",
     "TOKEN_TAG",
     "ActionState",
     "ExperimentState",

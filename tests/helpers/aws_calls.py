@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Call", "install", "load_calls", "recording_env", "CALLS_FILE_ENV"]
+__all__ = ["Call", "install", "install_into", "load_calls", "recording_env", "CALLS_FILE_ENV"]
 
 CALLS_FILE_ENV = "GAMEDAY_TEST_AWS_CALLS"
 RUN_ID_ENV = "GAMEDAY_RUN_ID"
@@ -105,8 +105,15 @@ def _item_keys(params: dict[str, Any]) -> dict[str, Any]:
     return {"ItemAttributes": {k: v for k, v in item.items() if isinstance(v, dict) and "S" in v}}
 
 
-def _append(region: str, model: Any, context: dict[str, Any], response: Any, error: str) -> None:
-    path = os.environ.get(CALLS_FILE_ENV)
+def _append(
+    region: str,
+    model: Any,
+    context: dict[str, Any],
+    response: Any,
+    error: str,
+    into: Path | None = None,
+) -> None:
+    path = str(into) if into else os.environ.get(CALLS_FILE_ENV)
     if not path:
         return
     record = {
@@ -134,10 +141,14 @@ def _region(context: dict[str, Any], fallback: str) -> str:
     return str(context.get("client_region") or fallback or "")
 
 
-def _register(events: Any, region: str = "", origins: tuple[str, ...] = ()) -> None:
+def _register(
+    events: Any, region: str = "", origins: tuple[str, ...] = (), appender: Any = None
+) -> None:
     """Record the calls of clients using ``events``; with ``origins``, only the calls
     made from those modules (boto3's default session serves the sandbox's plain clients
     as well as chaostoolkit-aws's)."""
+
+    write = appender or _append
 
     def wanted(context: dict[str, Any]) -> bool:
         return not origins or str(context.get("recorded_origin", "")).startswith(origins)
@@ -146,11 +157,11 @@ def _register(events: Any, region: str = "", origins: tuple[str, ...] = ()) -> N
         if not wanted(context):
             return
         code = str((parsed or {}).get("Error", {}).get("Code", "")) if parsed else ""
-        _append(_region(context, region), model, context, parsed if not code else {}, code)
+        write(_region(context, region), model, context, parsed if not code else {}, code)
 
     def after_error(model: Any, exception: Exception, context: dict[str, Any], **_: Any) -> None:
         if wanted(context):
-            _append(_region(context, region), model, context, {}, type(exception).__name__)
+            write(_region(context, region), model, context, {}, type(exception).__name__)
 
     events.register("before-parameter-build.*.*", _keep_params)
     events.register("after-call.*.*", after_call)
@@ -179,6 +190,16 @@ def _hook_default_session() -> None:
     if session is not None and id(session) not in _hooked_sessions:
         _hooked_sessions.add(id(session))
         _register(session.events, origins=CHAOSTOOLKIT_AWS)
+
+
+def install_into(client: Any, path: Path) -> None:
+    """Record every call of ``client`` into ``path`` (a client of this process that our
+    factory did not make: the sandbox's FIS emulation acting with the experiment role)."""
+
+    def append(region: str, model: Any, context: dict[str, Any], response: Any, error: str) -> None:
+        _append(region, model, context, response, error, path)
+
+    _register(client.meta.events, client.meta.region_name or "", appender=append)
 
 
 def install(client: Any) -> None:
