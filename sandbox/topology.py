@@ -30,8 +30,11 @@ class RegionTopology:
     listener_arn: str
     listener_port: int
     web_acl_arn: str
-    alb_address: tuple[str, int]  # where the region's ALB (emulator) listens
+    alb_address: tuple[str, int]  # the region's front: the ALB as a retrying client sees it
     api_instances: dict[str, tuple[str, int]]  # AZ -> API instance address
+    # AZ -> the loopback address of the ALB's node there (what load_balancer_dns answers;
+    # each listens on listener_port)
+    alb_nodes: dict[str, str] = field(default_factory=dict)
 
     @property
     def azs(self) -> list[str]:
@@ -97,6 +100,13 @@ class Topology:
                 f"http://{self.record_name}:{self.primary.alb_address[1]}{seed.HEALTH_PATH}"
             ),
             "GAMEDAY_DNS_SERVER": dns,
+            # the primary ALB by name, as a client reaches it on AWS: resolve the name
+            # through GAMEDAY_DNS_SERVER (one address per AZ node), any node answers
+            "GAMEDAY_ALB_DNS_NAME": self.primary.load_balancer_dns,
+            "GAMEDAY_ALB_URL": (
+                f"http://{self.primary.load_balancer_dns}:{self.primary.listener_port}"
+                f"{seed.API_PATH}"
+            ),
             "GAMEDAY_TABLE": self.table_name,
             "GAMEDAY_OTHER_REGION": self.other_region,
             # a faster world needs finer sampling for the same relative resolution
