@@ -77,6 +77,10 @@ class Topology:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def _sampling_hz(self) -> float:
+        """A faster world needs finer sampling for the same relative resolution."""
+        return 4.0 if self.time_scale >= 0.5 else 10.0
+
     def env(self) -> dict[str, str]:
         """The env file's values."""
         dns = f"{self.dns_server[0]}:{self.dns_server[1]}"
@@ -110,8 +114,11 @@ class Topology:
             "GAMEDAY_TABLE": self.table_name,
             "GAMEDAY_OTHER_REGION": self.other_region,
             # a faster world needs finer sampling for the same relative resolution
-            "GAMEDAY_SAMPLING_HZ": "4" if self.time_scale >= 0.5 else "10",
+            "GAMEDAY_SAMPLING_HZ": f"{self._sampling_hz():g}",
             "GAMEDAY_MARKER_INTERVAL": "0.2" if self.time_scale >= 0.5 else "0.1",
+            # the blackhole's recovery window: staging's 10 s scaled, but never under 30
+            # samples (many rounds of the sampler over the three zones)
+            "GAMEDAY_RECOVERY_WINDOW": f"{max(10 * self.time_scale, 30 / self._sampling_hz()):g}",
             # staging waits 600 s for a recovery; scaled, never under a minute
             "GAMEDAY_RECOVERY_TIMEOUT": str(max(60, math.ceil(600 * self.time_scale))),
             # how long a fault may wait for Route 53 to see the endpoint fail: the

@@ -16,6 +16,8 @@ Declare it at the top of the experiment (after the safety control)::
             frequency_hz: 4                 # or interval_s: 0.25 (at most 50 Hz)
             timeout_s: null                 # per sample; default 0.8 x interval
             consecutive: 3                  # K successes that make a recovery
+            recovery_window_s: 0            # and no failure this long after the first
+                                            # (a partial outage: see probes.recovery)
             max_in_flight: 4                # checks per sampler still running; more = overrun
             fault: null                     # only this fault's stamp_injected() is t0
             series_limit: 2400              # rows of availability.series at most

@@ -1,0 +1,101 @@
+"""One AZ blackhole against a running sandbox, measured from outside and held against
+the ground truth: the API's samples through the ALB (as the blackhole experiment's
+sampler takes them), t0 (the action's own stamp), and when the ALB emulation took the
+zone's target out of rotation (its health checks marked it unhealthy). Used by the
+e2e test of the recovery window and by ``bench/bench_blackhole_rto.py``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from chaosaws_ext.blackhole.actions import blackhole_availability_zone, restore_availability_zone
+from chaosaws_ext.core.timeline import fault_stamps
+from chaosaws_ext.core.waiting import wait_until
+from probes.checks import HttpCheck
+from probes.recovery import Sample, compute_rto
+from probes.samplers import Cadence, Sampler
+
+__all__ = ["BlackholeTrial", "blackhole_trial"]
+
+
+@dataclass
+class BlackholeTrial:
+    samples: list[Sample]
+    t0: float  # monotonic: the blackhole action's injected stamp
+    truth_s: float  # t0 -> the zone's target marked unhealthy by the ALB
+    interval: float
+
+    def rto(self, consecutive: int = 3, window_s: float = 0.0) -> float | None:
+        return compute_rto(self.samples, self.t0, self.interval, consecutive, window_s).measured_s
+
+
+def _target_state(sandbox: Any, target_id: str) -> str | None:
+    region = sandbox.topology.region
+    group = sandbox.topology.primary.target_group_arn
+    health = sandbox.albs[region].target_health().get(group, {}).get(target_id)
+    return None if health is None else str(health["state"])
+
+
+def blackhole_trial(
+    sandbox: Any,
+    configuration: dict[str, Any],
+    hz: float = 10.0,
+    after_s: float = 4.0,
+    bound_s: float = 30.0,
+) -> BlackholeTrial:
+    """Blackhole the primary's first AZ with the real fault action, sample the API at
+    ``hz`` until ``after_s`` past the ALB's verdict, undo, and wait for the target to be
+    healthy again (so trials can follow each other). The process's AWS environment
+    must point at the sandbox."""
+    topology = sandbox.topology
+    side = topology.primary
+    zone = side.azs[0]
+    target = side.target_ips[zone]
+    wait_until(lambda: _target_state(sandbox, target) == "healthy", timeout=bound_s,
+               interval=0.02, what=f"{target} healthy before the trial")  # fmt: skip
+    executor = ThreadPoolExecutor(16, thread_name_prefix="trial")
+    interval = 1 / hz
+    sampler = Sampler("api", HttpCheck(topology.api_url, expect_status=[200]), 0.8 * interval,
+                      executor, max_in_flight=8)  # fmt: skip
+    cadence = Cadence(interval, sampler.tick, "trial-api")
+    unhealthy_at: list[float] = []
+    watching = threading.Event()
+
+    def watch() -> None:
+        deadline = time.monotonic() + bound_s
+        while watching.is_set() and time.monotonic() < deadline:
+            if _target_state(sandbox, target) == "unhealthy":
+                unhealthy_at.append(time.monotonic())
+                return
+            time.sleep(0.002)
+
+    cadence.start()
+    try:
+        wait_until(lambda: len(sampler.samples()) >= hz, timeout=bound_s, interval=0.02,
+                   what="a second of samples before the fault")  # fmt: skip
+        watching.set()
+        watcher = threading.Thread(target=watch, name="trial-truth", daemon=True)
+        watcher.start()
+        try:
+            blackhole_availability_zone(zone, vpc_id=side.vpc_id, configuration=configuration)
+            t0 = next(s for s in reversed(fault_stamps()) if s.event == "injected").monotonic
+            watcher.join(bound_s)
+            if not unhealthy_at:
+                raise AssertionError(f"the ALB never marked {target} unhealthy")
+            deadline = unhealthy_at[0] + after_s
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            watching.clear()
+            restore_availability_zone(configuration)
+    finally:
+        cadence.stop()
+        sampler.finalize(1.0)
+        executor.shutdown(wait=False, cancel_futures=True)
+    wait_until(lambda: _target_state(sandbox, target) == "healthy", timeout=bound_s,
+               interval=0.02, what=f"{target} healthy after the undo")  # fmt: skip
+    return BlackholeTrial(sampler.samples(), t0, unhealthy_at[0] - t0, interval)
