@@ -8,7 +8,7 @@ K=3 alone (the rule before) and K=3 with no failure within the window (3 s, the 
 env file's GAMEDAY_RECOVERY_WINDOW), against the ground truth (when the ALB emulation
 marked the zone's target unhealthy, polled every 2 ms). Error = measured - truth.
 
-    python bench/bench_blackhole_rto.py [--runs 8] [--window 3]
+    python bench/bench_blackhole_rto.py [--runs 8] [--window 3] [--timeout 0.3]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--window", type=float, default=3.0)
+    parser.add_argument("--timeout", type=float, default=None, help="per sample (0.08 s)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     box = Sandbox(time_scale=0.05, health_check_request_interval=10, with_database=False)
@@ -52,14 +53,18 @@ def main() -> None:
         rows = []
         print(f"{'run':>3} {'truth s':>8} {'K alone s':>10} {'K+window s':>11} {'failed':>7}")
         for run in range(1, args.runs + 1):
-            trial = blackhole_trial(box, configuration, hz=HZ, after_s=args.window + 1.0)
+            trial = blackhole_trial(
+                box, configuration, hz=HZ, after_s=args.window + 1.0, timeout_s=args.timeout
+            )
             before, after = trial.rto(3), trial.rto(3, args.window)
             failed = sum(1 for s in trial.samples if s.t_mono >= trial.t0 and not s.ok)
             rows.append((trial.truth_s, before, after))
             print(
-                f"{run:>3} {trial.truth_s:>8.3f} {_fmt(before):>10} {_fmt(after):>11} {failed:>7}"
+                f"{run:>3} {trial.truth_s:>8.3f} {_fmt(before):>10} {_fmt(after):>11} {failed:>7}",
+                flush=True,
             )
         for label, index in (("K alone", 1), ("K+window", 2)):
+            missing = sum(1 for _truth, *figures in rows if figures[index - 1] is None)
             errors = [
                 m - truth for truth, *figures in rows if (m := figures[index - 1]) is not None
             ]
@@ -67,7 +72,8 @@ def main() -> None:
             print(
                 f"{label:<9} error vs truth: median {statistics.median(errors):+.3f} s, "
                 f"min {min(errors):+.3f} s, max {max(errors):+.3f} s; "
-                f"early by more than one interval: {early}/{len(rows)}"
+                f"early by more than one interval: {early}/{len(rows)}; "
+                f"no recovery within the samples: {missing}/{len(rows)}"
             )
     finally:
         box.stop()

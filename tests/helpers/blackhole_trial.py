@@ -46,10 +46,12 @@ def blackhole_trial(
     hz: float = 10.0,
     after_s: float = 4.0,
     bound_s: float = 30.0,
+    timeout_s: float | None = None,
 ) -> BlackholeTrial:
     """Blackhole the primary's first AZ with the real fault action, sample the API at
     ``hz`` until ``after_s`` past the ALB's verdict, undo, and wait for the target to be
-    healthy again (so trials can follow each other). The process's AWS environment
+    healthy again (so trials can follow each other). ``timeout_s``: per sample (default
+    0.8 x the interval, as the measurement control's). The process's AWS environment
     must point at the sandbox."""
     topology = sandbox.topology
     side = topology.primary
@@ -59,7 +61,8 @@ def blackhole_trial(
                interval=0.02, what=f"{target} healthy before the trial")  # fmt: skip
     executor = ThreadPoolExecutor(16, thread_name_prefix="trial")
     interval = 1 / hz
-    sampler = Sampler("api", HttpCheck(topology.api_url, expect_status=[200]), 0.8 * interval,
+    timeout = 0.8 * interval if timeout_s is None else timeout_s
+    sampler = Sampler("api", HttpCheck(topology.api_url, expect_status=[200]), timeout,
                       executor, max_in_flight=8)  # fmt: skip
     cadence = Cadence(interval, sampler.tick, "trial-api")
     unhealthy_at: list[float] = []
