@@ -3,12 +3,14 @@
 One sandbox (time scale 0.05: ALB health checks every 0.5 s, a target unhealthy after 2
 failures, so the zone leaves rotation 0.5-1.0 s after the cut), ``--runs`` blackholes of
 the primary's first AZ with the real fault action, the API sampled at 10 Hz through the
-ALB as the experiment samples it. Each run's samples are judged both ways side by side:
-K=3 alone (the rule before) and K=3 with no failure within the window (3 s, the sandbox
-env file's GAMEDAY_RECOVERY_WINDOW), against the ground truth (when the ALB emulation
-marked the zone's target unhealthy, polled every 2 ms). Error = measured - truth.
+ALB as the experiment samples it (a round of 3 requests per sample). Each run's samples
+are judged both ways side by side: K=3 alone (the rule before) and K=3 with no failure
+within the window (3 s, the sandbox env file's GAMEDAY_RECOVERY_WINDOW), against the
+ground truth (when the ALB emulation marked the zone's target unhealthy, polled every
+2 ms). Error = measured - truth.
 
     python bench/bench_blackhole_rto.py [--runs 8] [--window 3] [--timeout 0.3]
+        [--requests-per-sample 3]   (1: one request per sample, as before)
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8)
     parser.add_argument("--window", type=float, default=3.0)
     parser.add_argument("--timeout", type=float, default=None, help="per sample (0.08 s)")
+    parser.add_argument("--requests-per-sample", type=int, default=3)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     box = Sandbox(time_scale=0.05, health_check_request_interval=10, with_database=False)
@@ -54,7 +57,12 @@ def main() -> None:
         print(f"{'run':>3} {'truth s':>8} {'K alone s':>10} {'K+window s':>11} {'failed':>7}")
         for run in range(1, args.runs + 1):
             trial = blackhole_trial(
-                box, configuration, hz=HZ, after_s=args.window + 1.0, timeout_s=args.timeout
+                box,
+                configuration,
+                hz=HZ,
+                after_s=args.window + 1.0,
+                timeout_s=args.timeout,
+                requests_per_sample=args.requests_per_sample,
             )
             before, after = trial.rto(3), trial.rto(3, args.window)
             failed = sum(1 for s in trial.samples if s.t_mono >= trial.t0 and not s.ok)

@@ -46,6 +46,7 @@ _SAMPLER_KEYS = {
     "key",
     "operation",
     "region",
+    "requests_per_sample",
 }
 _MARKER_KEYS = {
     "kind",

@@ -23,7 +23,8 @@ Declare it at the top of the experiment (after the safety control)::
             series_limit: 2400              # rows of availability.series at most
             samplers:                       # at least one; judge: false = observed only
               - {name: api, kind: http, url: "https://...", expect_status: [200],
-                 expect_body: "ok", verify_tls: true, headers: {}}
+                 expect_body: "ok", verify_tls: true, headers: {},
+                 requests_per_sample: 1}    # N > 1: a round of N requests per sample
               - {name: dns, kind: http_dns, url: "https://api.example.com/x",
                  nameserver: "10.0.0.2:53"}  # "" = system resolvers; answer kept for its TTL
               - {name: tcp, kind: tcp, host: 10.0.0.5, port: 5432}

@@ -15,7 +15,7 @@ from typing import Any
 from chaosaws_ext.blackhole.actions import blackhole_availability_zone, restore_availability_zone
 from chaosaws_ext.core.timeline import fault_stamps
 from chaosaws_ext.core.waiting import wait_until
-from probes.checks import HttpCheck
+from probes.checks import build_check
 from probes.recovery import Sample, compute_rto
 from probes.samplers import Cadence, Sampler
 
@@ -47,11 +47,13 @@ def blackhole_trial(
     after_s: float = 4.0,
     bound_s: float = 30.0,
     timeout_s: float | None = None,
+    requests_per_sample: int = 3,
 ) -> BlackholeTrial:
     """Blackhole the primary's first AZ with the real fault action, sample the API at
     ``hz`` until ``after_s`` past the ALB's verdict, undo, and wait for the target to be
     healthy again (so trials can follow each other). ``timeout_s``: per sample (default
-    0.8 x the interval, as the measurement control's). The process's AWS environment
+    0.8 x the interval, as the measurement control's); ``requests_per_sample``: as the
+    experiment's sampler (3: a round over the three zones). The process's AWS environment
     must point at the sandbox."""
     topology = sandbox.topology
     side = topology.primary
@@ -62,8 +64,9 @@ def blackhole_trial(
     executor = ThreadPoolExecutor(16, thread_name_prefix="trial")
     interval = 1 / hz
     timeout = 0.8 * interval if timeout_s is None else timeout_s
-    sampler = Sampler("api", HttpCheck(topology.api_url, expect_status=[200]), timeout,
-                      executor, max_in_flight=8)  # fmt: skip
+    check = build_check({"kind": "http", "url": topology.api_url, "expect_status": [200],
+                         "requests_per_sample": requests_per_sample})  # fmt: skip
+    sampler = Sampler("api", check, timeout, executor, max_in_flight=8)
     cadence = Cadence(interval, sampler.tick, "trial-api")
     unhealthy_at: list[float] = []
     watching = threading.Event()
