@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chaosaws_ext.blackhole.actions import blackhole_availability_zone, restore_availability_zone
+from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.core.timeline import fault_stamps
 from chaosaws_ext.core.waiting import wait_until
 from probes.checks import build_check
@@ -25,12 +26,15 @@ __all__ = ["BlackholeTrial", "blackhole_trial"]
 @dataclass
 class BlackholeTrial:
     samples: list[Sample]
-    t0: float  # monotonic: the blackhole action's injected stamp
-    truth_s: float  # t0 -> the zone's target marked unhealthy by the ALB
+    cut: float  # monotonic: the first subnet swap's answer (the data plane is cut)
+    t0: float  # monotonic: the blackhole action's injected stamp (the last swap's answer)
+    truth_s: float  # cut -> the zone's target marked unhealthy by the ALB
     interval: float
 
     def rto(self, consecutive: int = 3, window_s: float = 0.0) -> float | None:
-        return compute_rto(self.samples, self.t0, self.interval, consecutive, window_s).measured_s
+        """The RTO from the cut (t0 comes after the last swap: the swaps of one zone's
+        subnets may take a while when EC2 is slow to know the new NACL)."""
+        return compute_rto(self.samples, self.cut, self.interval, consecutive, window_s).measured_s
 
 
 def _target_state(sandbox: Any, target_id: str) -> str | None:
@@ -79,6 +83,14 @@ def blackhole_trial(
                 return
             time.sleep(0.002)
 
+    swaps: list[float] = []
+
+    def swapped(**_: Any) -> None:
+        swaps.append(time.monotonic())
+
+    # the action's own (cached) client: its swap answers, as they come
+    client = aws_client("ec2", configuration, None, topology.region)
+    client.meta.events.register("after-call.ec2.ReplaceNetworkAclAssociation", swapped)
     cadence.start()
     try:
         wait_until(lambda: len(sampler.samples()) >= hz, timeout=bound_s, interval=0.02,
@@ -97,6 +109,7 @@ def blackhole_trial(
                 time.sleep(0.05)
         finally:
             watching.clear()
+            client.meta.events.unregister("after-call.ec2.ReplaceNetworkAclAssociation", swapped)
             restore_availability_zone(configuration)
     finally:
         cadence.stop()
@@ -104,4 +117,7 @@ def blackhole_trial(
         executor.shutdown(wait=False, cancel_futures=True)
     wait_until(lambda: _target_state(sandbox, target) == "healthy", timeout=bound_s,
                interval=0.02, what=f"{target} healthy after the undo")  # fmt: skip
-    return BlackholeTrial(sampler.samples(), t0, unhealthy_at[0] - t0, interval)
+    if not swaps:
+        raise AssertionError("no ReplaceNetworkAclAssociation answer was seen")
+    cut = min(swaps)
+    return BlackholeTrial(sampler.samples(), cut, t0, unhealthy_at[0] - cut, interval)
