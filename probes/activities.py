@@ -104,7 +104,8 @@ def wait_for_recovery(
             state = "still failing" if outages else "no outage seen yet"
             raise ActivityFailed(
                 f"wait_for_recovery: not recovered within {timeout:g}s ({state}; "
-                f"K={session.spec.consecutive}, interval {session.interval:g}s)"
+                f"K={session.spec.consecutive}, window {session.spec.recovery_window_s:g}s, "
+                f"interval {session.interval:g}s)"
             )
         time.sleep(min(poll, max(0.0, deadline - now)))
 

@@ -2,7 +2,10 @@
 ``check(timeout) -> detail`` that raises on failure, with its arguments checked at
 construction (:class:`SpecError`) without touching the target.
 
-Kinds: ``http`` (URL, expected status/body), ``http_dns`` (the URL's host resolved
+Kinds: ``http`` (URL, expected status/body; ``requests_per_sample`` N > 1: N requests
+at once make one sample, failed if any fails, so each sample covers a round of a load
+balancer's rotation over N backends and a partial outage is seen by every sample),
+``http_dns`` (the URL's host resolved
 against a chosen nameserver, answer cached for its TTL like a client would, Host header
 and SNI kept), ``tcp`` (connect), ``postgres`` (connect + query with connect and
 statement timeouts, psycopg 3), ``dynamodb`` (GetItem or PutItem; its client's
@@ -33,6 +36,7 @@ __all__ = [
     "CheckFailed",
     "Check",
     "HttpCheck",
+    "RoundCheck",
     "DnsHttpCheck",
     "TcpCheck",
     "PostgresCheck",
@@ -214,6 +218,61 @@ class DnsHttpCheck:
             raise CheckFailed(error_class(error), f"{error} via {address}") from error
 
 
+class RoundCheck:
+    """``count`` requests of one check at once, within the sample's timeout: they take
+    consecutive places in a load balancer's round robin, so they cover one round over
+    ``count`` backends in the time of one request; fails when any request does (the
+    sample then stands for "every backend serves")."""
+
+    MAX = 16
+
+    def __init__(self, check: Check, count: int) -> None:
+        self.check, self.count = check, count
+
+    def __call__(self, timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        errors: list[BaseException | None] = [None] * self.count
+
+        def one(index: int) -> None:
+            try:
+                self.check(max(0.001, deadline - time.monotonic()))
+            except Exception as error:  # noqa: BLE001 - re-raised by the caller below
+                errors[index] = error
+
+        others = [
+            threading.Thread(target=one, args=(i,), name="round-check", daemon=True)
+            for i in range(1, self.count)
+        ]
+        for thread in others:
+            thread.start()
+        one(0)
+        for thread in others:  # each request has its own socket timeout: they end
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in others):
+            raise CheckFailed("timeout", f"a request of the round of {self.count} timed out")
+        for error in errors:
+            if error is not None:
+                raise error
+        return None
+
+
+def _requests_per_sample(spec: dict[str, Any]) -> int:
+    value = spec.get("requests_per_sample")
+    if value in (None, ""):
+        return 1
+    try:
+        count = int(value)  # env substitution gives strings
+    except (TypeError, ValueError):
+        count = 0
+    if isinstance(value, float) and not value.is_integer():
+        count = 0
+    if not 1 <= count <= RoundCheck.MAX:
+        raise SpecError(
+            f"requests_per_sample must be an integer between 1 and {RoundCheck.MAX}, got {value!r}"
+        )
+    return count
+
+
 class TcpCheck:
     def __init__(self, host: str, port: int) -> None:
         if not host or not isinstance(port, int) or not 0 < port < 65536:
@@ -354,7 +413,9 @@ def build_check(
             elif not (isinstance(status, list) and all(isinstance(s, int) for s in status)):
                 raise SpecError("expect_status must be an int or a list of ints")
         if kind == "http":
-            return HttpCheck(spec["url"], **http_args)
+            count = _requests_per_sample(spec)
+            check = HttpCheck(spec["url"], **http_args)
+            return check if count == 1 else RoundCheck(check, count)
         nameserver = spec.get("nameserver")
         if nameserver is not None and not isinstance(nameserver, str):
             raise SpecError("http_dns nameserver must be 'ip', 'ip:port' or empty (system)")

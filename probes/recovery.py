@@ -4,7 +4,13 @@ Definitions (docs: docs/architecture.md, "RTO, RPO and the recovery block"):
 
 - t0 is the monotonic time the fault's mutating call returned.
 - The outage is observed at the first failing sample at or after t0. Recovery is the
-  first success that starts a run of ``consecutive`` (K) successes after the outage.
+  first success that starts a run of ``consecutive`` (K) successes after the outage
+  with no failed sample within ``window_s`` (W) seconds of it (0: the K run alone).
+  W is for a partial outage: requests spread over several backends (ALB round robin,
+  an AZ lost of three) fail only when routed to a lost one, so K successes in a row can
+  come before the load balancer has taken it out; a W covering several rounds over
+  every backend keeps that from counting as the recovery. The figure is still measured
+  from the run's first success: W only delays the decision.
 - RTO = recovery - t0; 0 when no sample at/after t0 failed. Resolution = the interval.
 - RPO = the longest span of acknowledged writes missing after recovery, from the last
   surviving acknowledged write before the gap to the last lost one in it; 0 when none is
@@ -26,6 +32,7 @@ __all__ = [
     "RtoResult",
     "RpoResult",
     "compute_rto",
+    "recovery_rule",
     "compute_rpo",
     "availability",
     "percentiles",
@@ -91,12 +98,41 @@ def _sorted(samples: Iterable[Sample]) -> list[Sample]:
     return sorted(samples, key=lambda s: s.t_mono)
 
 
+def recovery_rule(consecutive: int, window_s: float = 0.0) -> str:
+    """The recovery rule in words, as the journal's ``rto.rule`` states it."""
+    rule = f"first success of {consecutive} consecutive successes after the outage"
+    if window_s > 0:
+        rule += f", with no failed sample within {window_s:g} s of it"
+    return rule
+
+
+def _confirmed(run: Sequence[Sample], following: Sample | None, k: int, window_s: float) -> bool:
+    """Whether a run of successes (``following``: the failure that ended it, None when
+    the stream ends with it) makes a recovery: K long, and W observed without failure."""
+    if len(run) < k:
+        return False
+    if window_s <= 0:
+        return True
+    until = run[0].t_mono + window_s
+    if following is not None:
+        return following.t_mono > until
+    return run[-1].t_mono >= until
+
+
 def compute_rto(
-    samples: Iterable[Sample], t0: float, interval: float, consecutive: int = 3
+    samples: Iterable[Sample],
+    t0: float,
+    interval: float,
+    consecutive: int = 3,
+    window_s: float = 0.0,
 ) -> RtoResult:
-    """RTO of one sample stream (see the module docstring for the definition)."""
+    """RTO of one sample stream (see the module docstring for the definition). A run
+    that has not yet lasted ``window_s`` (the stream ends inside it) is no recovery
+    yet."""
     if consecutive < 1:
         raise ValueError("consecutive must be >= 1")
+    if window_s < 0:
+        raise ValueError("window_s must be >= 0")
     after = [s for s in _sorted(samples) if s.t_mono >= t0]
     first_fail = next((i for i, s in enumerate(after) if not s.ok), None)
     failed = sum(1 for s in after if not s.ok)
@@ -111,20 +147,26 @@ def compute_rto(
         failed_samples=failed,
         samples_after_t0=len(after),
     )
-    run = 0
+    run: list[Sample] = []
     last_failure = after[first_fail]
-    for i in range(first_fail + 1, len(after)):
-        if after[i].ok:
-            run += 1
-            if run == consecutive:
-                start = after[i - consecutive + 1]
-                result.recovered_mono = start.t_mono
-                result.recovered_wall = start.t_wall
-                result.measured_s = start.t_mono - t0
-                break
-        else:
-            run = 0
-            last_failure = after[i]
+    for sample in [*after[first_fail + 1 :], None]:
+        if sample is not None and sample.ok:
+            run.append(sample)
+            if window_s <= 0 and len(run) == consecutive:
+                break  # no window: K in a row decide at once
+            continue
+        if _confirmed(run, sample, consecutive, window_s):
+            break
+        run = []
+        if sample is not None:
+            last_failure = sample
+    else:
+        run = []
+    if run and len(run) >= consecutive:
+        start = run[0]
+        result.recovered_mono = start.t_mono
+        result.recovered_wall = start.t_wall
+        result.measured_s = start.t_mono - t0
     result.last_failure_mono = last_failure.t_mono
     return result
 

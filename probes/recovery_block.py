@@ -23,7 +23,7 @@ from chaosaws_ext.core.recovery_schema import (
     TargetBlock,
 )
 from chaosaws_ext.core.timeline import PhaseStamp, fault_details, phase_stamps
-from probes.recovery import RtoResult, availability, percentiles
+from probes.recovery import RtoResult, availability, percentiles, recovery_rule
 from probes.verdicts import T0, find_t0, headline_rto, reverted_at, rpo_verdict, rto_verdict
 
 if TYPE_CHECKING:
@@ -148,6 +148,8 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
         target_s=rto["target_s"],
         reason=rto["reason"],
         consecutive=spec.consecutive,
+        window_s=spec.recovery_window_s,
+        rule=recovery_rule(spec.consecutive, spec.recovery_window_s),
         outage_started_at=worst.outage_started_wall if worst else None,
         recovered_at=worst.recovered_wall if worst else None,
         phases=phases(session, t0, by_sampler) if t0 else {},

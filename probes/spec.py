@@ -22,6 +22,7 @@ _TOP_KEYS = {
     "frequency_hz",
     "timeout_s",
     "consecutive",
+    "recovery_window_s",
     "targets_file",
     "fault",
     "series_limit",
@@ -45,6 +46,7 @@ _SAMPLER_KEYS = {
     "key",
     "operation",
     "region",
+    "requests_per_sample",
 }
 _MARKER_KEYS = {
     "kind",
@@ -70,6 +72,9 @@ class MeasurementSpec:
     interval: float = 0.25
     timeout: float | None = None
     consecutive: int = 3
+    # no failed sample within this many seconds of the recovery's first success (a
+    # partial outage, probes.recovery); 0: the K run alone
+    recovery_window_s: float = 0.0
     markers: dict[str, Any] | None = None
     fault: str | None = None
     series_limit: int = 2400
@@ -108,6 +113,10 @@ def parse_spec(
     if arguments.get("timeout_s") is not None:
         timeout = _positive(arguments["timeout_s"], "timeout_s", 0.001, 3600)
     consecutive = int(_positive(arguments.get("consecutive", 3), "consecutive", 1, 1000))
+    window = arguments.get("recovery_window_s")
+    recovery_window_s = (
+        0.0 if window in (None, "") else _positive(window, "recovery_window_s", 0, 3600)
+    )
     samplers = arguments.get("samplers")
     if not isinstance(samplers, list) or not samplers:
         raise SpecError("argument 'samplers' must be a non-empty list")
@@ -163,6 +172,7 @@ def parse_spec(
         interval=interval,
         timeout=timeout,
         consecutive=consecutive,
+        recovery_window_s=recovery_window_s,
         markers=markers,
         fault=arguments.get("fault"),
         series_limit=int(_positive(arguments.get("series_limit", 2400), "series_limit", 10, 10**6)),

@@ -75,6 +75,7 @@ def rto_by_sampler(
             t0.monotonic,
             session.interval,
             session.spec.consecutive,
+            session.spec.recovery_window_s,
         )
         for s in session.samplers
     }

@@ -12,8 +12,9 @@
    windows, DynamoDB replication, Route 53 health checkers (scaled by ``time_scale``),
    FIS experiments executed (:mod:`sandbox.fis`);
 3. the data plane: API instances per AZ, an ALB emulator per region (listener rules,
-   WAF, NACLs), a PostgreSQL behind a proxy that refuses connections during an RDS
-   failover, a DNS server answering the failover records;
+   WAF, NACLs) with a node per AZ on a loopback address of its own, a PostgreSQL behind
+   a proxy that refuses connections during an RDS failover, a DNS server answering the
+   failover records and the ALBs' DNS names (their nodes' addresses);
 4. an env file for ``chaos run ... --var-file``.
 
 Every part is an :class:`~sandbox.lifecycle.Emulator` (``start()``/``stop()``) on one
@@ -170,6 +171,7 @@ class Sandbox:
         self.fis: Any = None
         self.api_instances: dict[str, dict[str, Any]] = {}
         self.albs: dict[str, Any] = {}
+        self.alb_nodes: dict[str, Any] = {}  # region -> sandbox.elbv2.nodes.AlbNodes
         self.dns: Any = None
         self.db_proxy: Any = None
         self.postgres: Any = None
@@ -314,6 +316,7 @@ class Sandbox:
             self._start_api_instances(stack)
         with _part("the load balancer emulation"):
             alb_addresses = self._start_albs(stack, lbs)
+        self._start_alb_nodes(stack)
 
         regions: dict[str, RegionTopology] = {}
         for region, lb in lbs.items():
@@ -337,6 +340,7 @@ class Sandbox:
                 web_acl_arn=acl_arn,
                 alb_address=(host, port),
                 api_instances={az: i.address for az, i in self.api_instances[region].items()},
+                alb_nodes=self.alb_nodes[region].by_az(),
             )
 
         def endpoint(region: str) -> seed.FailoverEndpoint:
@@ -496,6 +500,15 @@ class Sandbox:
             return addresses
         raise RuntimeError(f"could not bind the ALB emulators on one port: {last_error}")
 
+    def _start_alb_nodes(self, stack: contextlib.ExitStack) -> None:
+        """Each ALB's nodes, one per enabled AZ, on the port of its emulator."""
+        from sandbox.elbv2.nodes import AlbNodes
+
+        for region, alb in self.albs.items():
+            nodes = AlbNodes(alb)
+            self._run(stack, "the load balancer nodes", nodes)
+            self.alb_nodes[region] = nodes
+
     def _make_alb(self, region: str, lb: seed.LoadBalancerSeed, port: int) -> Any:
         from sandbox.elbv2.http import AlbEmulator
 
@@ -563,7 +576,7 @@ class Sandbox:
         from sandbox.route53.dns import FailoverDnsServer
         from sandbox.route53.failover_routing import route53_failover_resolver
 
-        self._records = route53_failover_resolver(
+        zone_records = route53_failover_resolver(
             route53_backends[self.account_id]["aws"],
             seed.ZONE_NAME,
             self.health.is_healthy,
@@ -571,6 +584,18 @@ class Sandbox:
             alias_healthy=self._alias_target_healthy,
             alias_ttl=self.timings.dns_ttl(),
         )
+        ttl = self.timings.dns_ttl()  # an ELB's own A records: 60 s, scaled
+
+        def records(qname: str, qtype: str) -> list[tuple[str, int]] | None:
+            """The ALBs' DNS names (their nodes), else the hosted zone."""
+            alb = self._alb_named(qname)
+            if alb is None:
+                return zone_records(qname, qtype)
+            if qtype.upper() != "A":
+                return []  # IpAddressType ipv4: no AAAA (a name without that type)
+            return [(address, ttl) for address in self._alias_addresses(qname)]
+
+        self._records = records
         self.dns = FailoverDnsServer(self._records, host="127.0.0.1", port=0)
         address = self._run(stack, "the DNS server", self.dns)
         assert isinstance(address, tuple)
@@ -585,9 +610,15 @@ class Sandbox:
         return None
 
     def _alias_addresses(self, dns_name: str) -> list[str]:
-        """An alias to one of our ALBs answers the address its emulator listens on."""
+        """One of our ALBs' DNS name (or an alias to it) answers its nodes' addresses,
+        one per enabled AZ (see sandbox.elbv2.nodes)."""
         alb = self._alb_named(dns_name)
-        return [] if alb is None else [alb.address[0]]
+        if alb is None:
+            return []
+        for region, candidate in self.albs.items():
+            if candidate is alb and region in self.alb_nodes:
+                return list(self.alb_nodes[region].addresses())
+        return []
 
     def _alias_target_healthy(self, dns_name: str) -> bool:
         """EvaluateTargetHealth of an alias to one of our ALBs: its target groups'

@@ -30,8 +30,11 @@ class RegionTopology:
     listener_arn: str
     listener_port: int
     web_acl_arn: str
-    alb_address: tuple[str, int]  # where the region's ALB (emulator) listens
+    alb_address: tuple[str, int]  # the region's front: the ALB as a retrying client sees it
     api_instances: dict[str, tuple[str, int]]  # AZ -> API instance address
+    # AZ -> the loopback address of the ALB's node there (what load_balancer_dns answers;
+    # each listens on listener_port)
+    alb_nodes: dict[str, str] = field(default_factory=dict)
 
     @property
     def azs(self) -> list[str]:
@@ -75,6 +78,10 @@ class Topology:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def _sampling_hz(self) -> float:
+        """A faster world needs finer sampling for the same relative resolution."""
+        return 4.0 if self.time_scale >= 0.5 else 10.0
+
     def env(self) -> dict[str, str]:
         """The env file's values."""
         dns = f"{self.dns_server[0]}:{self.dns_server[1]}"
@@ -98,11 +105,21 @@ class Topology:
                 f"http://{self.record_name}:{self.primary.alb_address[1]}{seed.HEALTH_PATH}"
             ),
             "GAMEDAY_DNS_SERVER": dns,
+            # the primary ALB by name, as a client reaches it on AWS: resolve the name
+            # through GAMEDAY_DNS_SERVER (one address per AZ node), any node answers
+            "GAMEDAY_ALB_DNS_NAME": self.primary.load_balancer_dns,
+            "GAMEDAY_ALB_URL": (
+                f"http://{self.primary.load_balancer_dns}:{self.primary.listener_port}"
+                f"{seed.API_PATH}"
+            ),
             "GAMEDAY_TABLE": self.table_name,
             "GAMEDAY_OTHER_REGION": self.other_region,
             # a faster world needs finer sampling for the same relative resolution
-            "GAMEDAY_SAMPLING_HZ": "4" if self.time_scale >= 0.5 else "10",
+            "GAMEDAY_SAMPLING_HZ": f"{self._sampling_hz():g}",
             "GAMEDAY_MARKER_INTERVAL": "0.2" if self.time_scale >= 0.5 else "0.1",
+            # the blackhole's recovery window: staging's 10 s scaled, but never under 30
+            # samples (many rounds of the sampler over the three zones)
+            "GAMEDAY_RECOVERY_WINDOW": f"{max(10 * self.time_scale, 30 / self._sampling_hz()):g}",
             # staging waits 600 s for a recovery; scaled, never under a minute
             "GAMEDAY_RECOVERY_TIMEOUT": str(max(60, math.ceil(600 * self.time_scale))),
             # how long a fault may wait for Route 53 to see the endpoint fail: the

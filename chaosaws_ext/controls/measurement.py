@@ -16,12 +16,15 @@ Declare it at the top of the experiment (after the safety control)::
             frequency_hz: 4                 # or interval_s: 0.25 (at most 50 Hz)
             timeout_s: null                 # per sample; default 0.8 x interval
             consecutive: 3                  # K successes that make a recovery
+            recovery_window_s: 0            # and no failure this long after the first
+                                            # (a partial outage: see probes.recovery)
             max_in_flight: 4                # checks per sampler still running; more = overrun
             fault: null                     # only this fault's stamp_injected() is t0
             series_limit: 2400              # rows of availability.series at most
             samplers:                       # at least one; judge: false = observed only
               - {name: api, kind: http, url: "https://...", expect_status: [200],
-                 expect_body: "ok", verify_tls: true, headers: {}}
+                 expect_body: "ok", verify_tls: true, headers: {},
+                 requests_per_sample: 1}    # N > 1: a round of N requests per sample
               - {name: dns, kind: http_dns, url: "https://api.example.com/x",
                  nameserver: "10.0.0.2:53"}  # "" = system resolvers; answer kept for its TTL
               - {name: tcp, kind: tcp, host: 10.0.0.5, port: 5432}

@@ -63,7 +63,8 @@ class SamplerRto(TypedDict):
 
 
 class RtoBlock(TypedDict):
-    """RTO = recovery (first of K consecutive successes after the outage) - t0."""
+    """RTO = recovery (first of K consecutive successes after the outage, with no failed
+    sample within ``window_s`` of it) - t0."""
 
     measured_s: Seconds
     resolution_s: float  # the sampling interval
@@ -71,6 +72,8 @@ class RtoBlock(TypedDict):
     target_s: Seconds
     reason: str | None  # why not met / not measured
     consecutive: int  # K
+    window_s: NotRequired[float]  # W: no failure this long after the recovery (0: none)
+    rule: NotRequired[str]  # the recovery rule in words (probes.recovery.recovery_rule)
     outage_started_at: Instant
     recovered_at: Instant
     phases: dict[str, Seconds]  # detected_s, first_success_s, <fault phase>_s, ... from t0

@@ -4,18 +4,23 @@ Each request goes through, in this order (moto state is re-read for every reques
 change made through the API takes effect on the next request):
 
 1. the client path: the emulated internet client (``client_ip``, TEST-NET-2 by default)
-   must reach at least one ALB node (TCP ``listener port``, replies to an ephemeral
-   port) through the NACL of that node's subnet; if no node is reachable the connection
-   hangs for ``connect_timeout_s`` and is closed without an answer, as a client of a
-   black-holed public subnet would see;
+   must reach the ALB node (TCP ``listener port``, replies to an ephemeral port) through
+   the NACL of that node's subnet. A request to one node's own address
+   (:mod:`sandbox.elbv2.nodes`, what the load balancer's DNS name answers) needs that
+   node; if its subnet drops the traffic, the connection gets no answer until the client
+   gives up (``dropped_hold_s`` at most). A request to the emulator's own address (the
+   region's front, standing for a client that tries every node address) needs at least
+   one reachable node; if none is, it hangs for ``connect_timeout_s`` and is closed
+   without an answer, as a client of a black-holed public subnet would see;
 2. WAF: the web ACL associated with the load balancer in moto's wafv2 backend
    (``sandbox.wafv2.web_acl.evaluate_web_acl``): Block -> 403 (or the custom response code);
 3. listener rules of the listener (``listener_rules.route_request``): fixed-response,
    redirect, forward;
 4. forward: round robin over the target group's targets in rotation (healthy ones, or all
-   when none is: fail-open). A target is reached through the ALB node in the target's
-   Availability Zone (the load balancer's subnet in that AZ, else its first subnet); the
-   node's address is its subnet's network address + 4 (the first address AWS does not
+   when none is: fail-open). A target is reached from the node that received the request
+   (cross-zone), or, for a request to the front, through the ALB node in the target's
+   Availability Zone (the load balancer's subnet in that AZ, else its first subnet); a
+   node's VPC address is its subnet's network address + 4 (the first address AWS does not
    reserve). The connection needs the NACLs of both subnets to let TCP to the target port
    through and replies back (``nacl.connection_allowed``); if they do not, the request
    waits ``connect_timeout_s`` (AWS: 10 s, scaled) and gets 504, as an ALB whose
@@ -40,6 +45,7 @@ import ipaddress
 import itertools
 import logging
 import random
+import select
 import threading
 import time
 import uuid
@@ -57,7 +63,7 @@ from sandbox.lifecycle import Lifecycle
 from sandbox.loopback_http import LoopbackHttpServer, QuietHandler
 from sandbox.wafv2 import web_acl as waf
 
-__all__ = ["AlbEmulator", "DEFAULT_CLIENT_IP"]
+__all__ = ["AlbEmulator", "AlbRequestHandler", "DEFAULT_CLIENT_IP", "DROPPED_HOLD_S"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,11 @@ DEFAULT_CLIENT_IP = "198.51.100.10"
 TARGET_CONNECT_TIMEOUT_S = 10.0
 # Default ALB idle timeout (connection idle for this long -> 504).
 IDLE_TIMEOUT_S = 60.0
+# How long a node whose subnet drops the client's packets keeps a connection without an
+# answer: until the client gives up, at most as long as a Linux client keeps
+# retransmitting an unanswered SYN (tcp_syn_retries = 6: about 127 s, tcp(7)). Client
+# side, so not scaled.
+DROPPED_HOLD_S = 127.0
 MIN_SCALED_S = 0.01
 _HOP_BY_HOP = {
     "connection",
@@ -121,10 +132,11 @@ class _AlbHandler(QuietHandler):
     sys_version = ""
 
     def _handle(self) -> None:
-        alb: AlbEmulator = self.server.owner  # type: ignore[attr-defined]
+        # the AlbEmulator itself (the region's front) or one of its nodes (nodes._NodeFront)
+        owner: Any = self.server.owner  # type: ignore[attr-defined]
         body = self.read_body(limit=10 << 20)
         try:
-            alb.handle(self, body)
+            owner.handle(self, body)
         except OSError:  # the client went away
             self.close_connection = True
         except Exception:  # never leave a client without an answer
@@ -136,6 +148,9 @@ class _AlbHandler(QuietHandler):
                 pass
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
+
+
+AlbRequestHandler = _AlbHandler  # what the node listeners (sandbox.elbv2.nodes) serve
 
 
 class AlbEmulator(Lifecycle):
@@ -163,6 +178,7 @@ class AlbEmulator(Lifecycle):
         publish_health: bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
+        dropped_hold_s: float = DROPPED_HOLD_S,
     ) -> None:
         if not time_scale > 0:
             raise ValueError(f"time_scale must be positive, got {time_scale!r}")
@@ -177,6 +193,7 @@ class AlbEmulator(Lifecycle):
             else self.scaled(TARGET_CONNECT_TIMEOUT_S)
         )
         self.health_checks, self.publish_health = health_checks, publish_health
+        self.dropped_hold_s = dropped_hold_s
         self._addresses: dict[str, tuple[str, int]] = dict(targets or {})
         self._lock = threading.Lock()
         self._round_robin: dict[str, itertools.count[int]] = {}
@@ -251,6 +268,11 @@ class AlbEmulator(Lifecycle):
             network = ipaddress.ip_network(subnet.cidr_block, strict=False)
             nodes.append(_Node(subnet.id, subnet.availability_zone, str(network[4])))
         return sorted(nodes, key=lambda n: n.az)
+
+    def node_azs(self) -> list[str]:
+        """The enabled AZs (one node each): the AZs of the load balancer's subnets."""
+        load_balancer = self._load_balancer()
+        return [] if load_balancer is None else [n.az for n in self._nodes(load_balancer)]
 
     def _target_groups(self, load_balancer: Any) -> list[Any]:
         elbv2 = self._elbv2()
@@ -419,8 +441,9 @@ class AlbEmulator(Lifecycle):
         self._published[group.arn] = group
 
     # --- requests -------------------------------------------------------------------
-    def handle(self, handler: QuietHandler, body: bytes) -> None:
-        """Answer one request received by the listener."""
+    def handle(self, handler: QuietHandler, body: bytes, node_az: str | None = None) -> None:
+        """Answer one request received by the listener: on the front (``node_az`` None)
+        or on the node of ``node_az``."""
         path, _, query = handler.path.partition("?")
         headers = {k: v for k, v in handler.headers.items()}
         load_balancer = self._load_balancer()
@@ -433,7 +456,12 @@ class AlbEmulator(Lifecycle):
             self._error(handler, 503)
             return
         nodes = self._nodes(load_balancer)
-        if not self._client_reaches_a_node(nodes, int(listener.port)):
+        if node_az is not None:
+            nodes = [n for n in nodes if n.az == node_az]
+            if not nodes or not self._client_reaches_a_node(nodes, int(listener.port)):
+                self._hold_unanswered(handler)  # the node's subnet drops the packets
+                return
+        elif not self._client_reaches_a_node(nodes, int(listener.port)):
             self._stop.wait(self.connect_timeout_s)
             handler.close_connection = True
             return
@@ -467,6 +495,24 @@ class AlbEmulator(Lifecycle):
             self._redirect(handler, routed.action, path, query, int(listener.port))
         else:
             self._forward(handler, routed.action, nodes, int(listener.port), body)
+
+    def _hold_unanswered(self, handler: QuietHandler) -> None:
+        """Send nothing until the client closes the connection (its timeout), the
+        emulator stops, or ``dropped_hold_s`` passes; then close."""
+        handler.close_connection = True
+        connection = handler.connection
+        deadline = time.monotonic() + self.dropped_hold_s
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            readable, _, _ = select.select([connection], [], [], min(0.1, left))
+            if readable:
+                try:
+                    if not connection.recv(1 << 16):
+                        return  # the client gave up
+                except OSError:
+                    return
 
     def _error(self, handler: QuietHandler, status: int) -> None:
         handler.send_body(status, _error_page(status), "text/html")

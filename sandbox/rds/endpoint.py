@@ -8,7 +8,8 @@ connect there. The twin gives each sandbox a loopback address literal of its own
 and makes moto describe that address. Two sandboxes on one machine pick different
 addresses: the second cannot bind the first one's.
 
-- :func:`bind_free_loopback` picks the address by binding a listener there.
+- :func:`bind_free_loopback` (:mod:`sandbox.loopback_address`, shared with the ALB
+  nodes) picks the address by binding a listener there.
 - :class:`DescribedEndpoints` patches moto so the instance describes that address (the
   address stays the same across a failover, as the DNS name of an RDS endpoint does;
   the proxy refuses connections during the window).
@@ -17,54 +18,17 @@ addresses: the second cannot bind the first one's.
 from __future__ import annotations
 
 import logging
-import random
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 from moto.rds.models import DBInstance
 
 from sandbox.lifecycle import Lifecycle
+from sandbox.loopback_address import bind_free_loopback, loopback_candidates
 
 __all__ = ["DescribedEndpoints", "bind_free_loopback", "loopback_candidates"]
 
 log = logging.getLogger(__name__)
-
-# The pool the addresses come from: 127.64.0.1 .. 127.127.255.254, away from the
-# addresses other parts of the sandbox use (127.0.x.y).
-_FIRST_OCTET_RANGE = (64, 127)
-Bound = TypeVar("Bound")
-
-
-def loopback_candidates(count: int, rng: random.Random | None = None) -> Iterator[str]:
-    """``count`` distinct loopback addresses in random order (random so that two
-    sandboxes starting at once rarely race for the same one)."""
-    rng = rng or random.Random()
-    seen: set[str] = set()
-    for _ in range(count * 4):
-        if len(seen) >= count:
-            return
-        address = (
-            f"127.{rng.randint(*_FIRST_OCTET_RANGE)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
-        )
-        if address not in seen:
-            seen.add(address)
-            yield address
-
-
-def bind_free_loopback(
-    start: Callable[[str], Bound], attempts: int = 32, rng: random.Random | None = None
-) -> Bound:
-    """``start(address)`` on loopback addresses until one binds (OSError: taken, try
-    the next); returns what ``start`` returned. Raises OSError after ``attempts``."""
-    last: OSError | None = None
-    for address in loopback_candidates(attempts, rng):
-        try:
-            return start(address)
-        except OSError as error:
-            log.debug("loopback %s not free: %s", address, error)
-            last = error
-    raise OSError(f"no free loopback address after {attempts} attempts: {last}")
 
 
 class DescribedEndpoints(Lifecycle):

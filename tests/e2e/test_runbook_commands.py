@@ -112,4 +112,6 @@ def test_the_runbooks_commands(sandbox: Sandbox, tmp_path: Path) -> None:
     resolver.nameservers = [topology.dns_server[0]]
     resolver.port = topology.dns_server[1]
     answer = resolver.resolve(topology.record_name, "A", lifetime=5)
-    assert [a.address for a in answer] == [topology.primary.alb_address[0]]
+    assert [a.address for a in answer] == [
+        topology.primary.alb_nodes[az] for az in topology.primary.azs
+    ]  # the primary ALB's nodes, one per AZ

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from probes.recovery import Marker, Sample, availability, compute_rpo, compute_rto, percentiles
+from probes.recovery import (
+    Marker,
+    Sample,
+    availability,
+    compute_rpo,
+    compute_rto,
+    percentiles,
+    recovery_rule,
+)
 
 INTERVAL = 0.25
 
@@ -85,6 +93,70 @@ def markers(n: int, interval: float = 0.2, start: float = 50.0) -> list[Marker]:
         )
         for i in range(1, n + 1)
     ]
+
+
+# A partial outage: an AZ of three lost behind a round-robin ALB. Requests routed to the
+# lost zone fail until the load balancer takes it out at index 11 (2.75 s after t0);
+# between failures, K=3 successes in a row happen (other clients' requests shift the
+# rotation), then only successes.
+PARTIAL = "0110111011011111" + "1" * 20  # t0 = 100.0; last failure at index 10
+
+
+def test_partial_outage_k_alone_declares_recovery_early() -> None:
+    """The defect: the K run alone is met inside the partial outage (index 4)."""
+    result = compute_rto(stream(PARTIAL), t0=100.0, interval=INTERVAL, consecutive=3)
+    assert result.measured_s == pytest.approx(1.0)  # index 4, while the zone still fails
+
+
+def test_partial_outage_window_waits_for_the_zone_to_be_taken_out() -> None:
+    """With a window of several rounds (2 s = 8 samples > the longest run inside the
+    partial outage), recovery is the first success after the last failure."""
+    result = compute_rto(stream(PARTIAL), t0=100.0, interval=INTERVAL, consecutive=3, window_s=2.0)
+    assert result.recovered and result.recovered_wall == "wall-11"
+    assert result.measured_s == pytest.approx(11 * INTERVAL)
+    assert result.last_failure_mono == pytest.approx(100.0 + 10 * INTERVAL)
+    assert result.failed_samples == 4
+
+
+def test_window_reached_exactly_counts_and_a_failure_inside_it_does_not() -> None:
+    # run from index 1; window 1.0 s: a failure at index 5 (1.0 s later) is inside it
+    assert compute_rto(
+        stream("0111101111111"), 100.0, INTERVAL, 3, window_s=1.0
+    ).recovered_wall == ("wall-6")
+    # a failure just after the window (index 6, 1.25 s later) does not undo the recovery
+    assert compute_rto(
+        stream("0111110111111"), 100.0, INTERVAL, 3, window_s=1.0
+    ).recovered_wall == ("wall-1")
+
+
+def test_a_run_not_yet_as_long_as_the_window_is_no_recovery_yet() -> None:
+    """What wait_for_recovery sees live: K successes, but the window not yet observed."""
+    result = compute_rto(
+        stream("0011111"), t0=100.0, interval=INTERVAL, consecutive=3, window_s=2.0
+    )
+    assert result.outage and not result.recovered and result.measured_s is None
+    later = compute_rto(stream("0011111111111"), 100.0, INTERVAL, 3, window_s=2.0)
+    assert later.recovered_wall == "wall-2"  # the window is observed: the run's first success
+
+
+def test_window_zero_is_the_k_rule() -> None:
+    for pattern in (PARTIAL, "11000011111", "0101101110111", "000"):
+        plain = compute_rto(stream(pattern), 100.0, INTERVAL, 3)
+        windowed = compute_rto(stream(pattern), 100.0, INTERVAL, 3, window_s=0.0)
+        assert plain == windowed
+
+
+def test_window_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="window_s"):
+        compute_rto(stream("01"), 100.0, INTERVAL, 3, window_s=-1)
+
+
+def test_the_rule_in_words() -> None:
+    assert recovery_rule(3) == "first success of 3 consecutive successes after the outage"
+    assert recovery_rule(3, 2.5) == (
+        "first success of 3 consecutive successes after the outage, "
+        "with no failed sample within 2.5 s of it"
+    )
 
 
 def test_rpo_zero_when_nothing_lost() -> None:

@@ -255,6 +255,9 @@ def test_dns_check_errors() -> None:
         ({"kind": "http", "url": "ftp://x"}, "url must be http"),
         ({"kind": "http", "url": "http://x", "expect_status": "200"}, "expect_status"),
         ({"kind": "tcp", "host": "h", "port": "x"}, "port must be an integer"),
+        ({"kind": "http", "url": "http://x", "requests_per_sample": 0}, "between 1 and 16"),
+        ({"kind": "http", "url": "http://x", "requests_per_sample": "x"}, "requests_per_sample"),
+        ({"kind": "http", "url": "http://x", "requests_per_sample": 2.5}, "requests_per_sample"),
         ({"kind": "postgres"}, "dsn"),
         ({"kind": "dynamodb"}, "needs table"),
         ({"kind": "dynamodb", "table": "t", "key": "pk"}, "key must be a mapping"),
@@ -379,3 +382,46 @@ def test_wall_clock_jumping_backwards_does_not_change_durations(
     # came back can still succeed, so the error is within one interval either way (+50 ms)
     assert -0.05 <= measured - truth_rto(server, t0) <= 0.05 + TOLERANCE
     assert session.samplers[0].samples()[-1].t_wall == "2026-01-01T09:00:00Z"
+
+
+def test_a_round_of_requests_per_sample_sees_a_partial_outage_every_time() -> None:
+    """Behind a round robin over three backends, one of them lost: one request per
+    sample fails one sample in three; a round of three per sample fails every one."""
+    import itertools
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    rotation = itertools.count()
+
+    class RoundRobin(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            status = 503 if next(rotation) % 3 == 0 else 200  # backend 0 is lost
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RoundRobin)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+
+        def outcomes(check: Any) -> list[bool]:
+            results = []
+            for _ in range(6):
+                try:
+                    check(2.0)
+                    results.append(True)
+                except Exception:
+                    results.append(False)
+            return results
+
+        assert outcomes(build_check({"kind": "http", "url": url})).count(False) == 2
+        round_check = build_check({"kind": "http", "url": url, "requests_per_sample": "3"})
+        assert outcomes(round_check) == [False] * 6
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -400,3 +400,64 @@ def test_waf_ip_set_allow_wins_unless_the_block_comes_first(stack: Stack) -> Non
     )
     assert stack.get("/health")[0] == 403
     assert stack.get("/api/tickets")[0] == 200  # still allowed by the IP set
+
+
+def _move_subnet_to_empty_nacl(stack: Stack, subnet: str) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    acl = ec2.create_network_acl(VpcId=stack.vpc_id)["NetworkAcl"]["NetworkAclId"]
+    association = next(
+        a["NetworkAclAssociationId"]
+        for n in ec2.describe_network_acls()["NetworkAcls"]
+        for a in n["Associations"]
+        if a["SubnetId"] == subnet
+    )
+    ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=acl)
+
+
+def _node_get(address: str, port: int, timeout: float) -> int | str:
+    connection = http.client.HTTPConnection(address, port, timeout=timeout)
+    try:
+        connection.request("GET", "/api/tickets")
+        return connection.getresponse().status
+    except TimeoutError:
+        return "timed out"
+    except (OSError, http.client.HTTPException) as error:
+        return type(error).__name__
+    finally:
+        connection.close()
+
+
+def test_a_node_whose_public_subnet_drops_traffic_never_answers(stack: Stack) -> None:
+    """The node of a zone whose public subnet is on a deny-all NACL holds the connection
+    without an answer (the client times out); the other node answers, forwarding from
+    its own subnet to the targets of both zones (cross-zone)."""
+    from sandbox.elbv2.nodes import AlbNodes
+
+    port = stack.alb.address[1]
+    lb = boto3.client("elbv2", region_name=REGION).describe_load_balancers(
+        LoadBalancerArns=[stack.lb_arn]
+    )["LoadBalancers"][0]
+    public = {z["ZoneName"]: z["SubnetId"] for z in lb["AvailabilityZones"]}
+    zone_a, zone_b = sorted(public)
+    # health checks off (every target stays in rotation): the routing alone is looked at
+    boto3.client("elbv2", region_name=REGION).modify_target_group(
+        TargetGroupArn=stack.tg_arn, HealthCheckEnabled=False
+    )
+    with AlbNodes(stack.alb) as nodes:
+        node = nodes.by_az()
+        assert all(_node_get(node[az], port, 2) == 200 for az in (zone_a, zone_b))
+        _move_subnet_to_empty_nacl(stack, public[zone_a])
+        assert _node_get(node[zone_a], port, 0.5) == "timed out"
+        # node b reaches target a from its own subnet: both targets answer through it
+        served = set()
+        for _ in range(4):
+            connection = http.client.HTTPConnection(node[zone_b], port, timeout=2)
+            connection.request("GET", "/api/tickets")
+            response = connection.getresponse()
+            assert response.status == 200
+            served.add(response.getheader("X-Sandbox-Target"))
+            connection.close()
+        assert served == set(stack.targets.values())
+        # the hold is bounded: with a short bound the node closes without an answer
+        stack.alb.dropped_hold_s = 0.2
+        assert _node_get(node[zone_a], port, 2) == "RemoteDisconnected"

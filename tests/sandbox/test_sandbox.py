@@ -16,6 +16,7 @@ import requests
 from chaosaws_ext.core.waiting import wait_until
 from sandbox.envfile import ENV_KEYS, parse_env
 from sandbox.server import Sandbox, Topology
+from sandbox.topology import RegionTopology
 from tests.helpers import REPO
 
 TIME_SCALE = 0.02  # health check interval 10 s -> 0.2 s
@@ -138,7 +139,8 @@ def test_hosted_zone_failover_records_and_health_checks(
         }
         for role, side in (("PRIMARY", topology.primary), ("SECONDARY", topology.standby))
     }
-    assert [ttl for _, ttl in sandbox.resolve(topology.record_name)] == [1]  # 60 s x 0.02
+    # one answer per primary ALB node, each with the ELB record's TTL: 60 s x 0.02
+    assert [ttl for _, ttl in sandbox.resolve(topology.record_name)] == [1, 1, 1]
     for role, side in (("PRIMARY", topology.primary), ("SECONDARY", topology.standby)):
         config = route53.get_health_check(HealthCheckId=topology.health_check_ids[role])[
             "HealthCheck"
@@ -200,11 +202,16 @@ def test_api_answers_through_the_alb(topology: Topology) -> None:
     assert response.json()["region"] == "eu-south-1"
 
 
+def _nodes(side: RegionTopology) -> list[str]:
+    """What the side's ALB (and an alias to it) answers: its nodes, in AZ order."""
+    return [side.alb_nodes[az] for az in side.azs]
+
+
 def test_dns_fails_over_when_the_primary_health_check_fails(
     sandbox: Sandbox, topology: Topology
 ) -> None:
     """The healthcheck-path-block story: a listener rule answers 503 on /health."""
-    primary_ip, standby_ip = topology.primary.alb_address[0], topology.standby.alb_address[0]
+    primary_ips, standby_ips = _nodes(topology.primary), _nodes(topology.standby)
     cloudwatch = sandbox.client("cloudwatch", "us-east-1")
 
     def alarm_state(name: str) -> str:
@@ -213,7 +220,7 @@ def test_dns_fails_over_when_the_primary_health_check_fails(
     record = topology.record_name
     primary_hc = topology.health_check_ids["PRIMARY"]
     wait_until(lambda: sandbox.health.is_healthy(primary_hc), timeout=10, interval=0.05)
-    assert [ip for ip, _ in sandbox.resolve(record)] == [primary_ip]
+    assert [ip for ip, _ in sandbox.resolve(record)] == primary_ips
     elbv2 = sandbox.client("elbv2", topology.region)
     rule = elbv2.create_rule(
         ListenerArn=topology.primary.listener_arn,
@@ -228,7 +235,7 @@ def test_dns_fails_over_when_the_primary_health_check_fails(
     )["Rules"][0]["RuleArn"]
     try:
         wait_until(
-            lambda: sandbox.resolve(record) == [(standby_ip, 1)],
+            lambda: sandbox.resolve(record) == [(ip, 1) for ip in standby_ips],
             timeout=15,
             interval=0.05,
             what="DNS answers the standby",
@@ -247,7 +254,7 @@ def test_dns_fails_over_when_the_primary_health_check_fails(
         resolver.nameservers = [topology.dns_server[0]]
         resolver.port = topology.dns_server[1]
         answer = resolver.resolve(record, "A", lifetime=5)
-        assert [a.address for a in answer] == [standby_ip]
+        assert [a.address for a in answer] == standby_ips
         assert answer.rrset.ttl == 1
         # the seed's alarm on the primary's HealthCheckStatus (Period 60 s x 0.02)
         wait_until(
@@ -260,7 +267,7 @@ def test_dns_fails_over_when_the_primary_health_check_fails(
     finally:
         elbv2.delete_rule(RuleArn=rule)
     wait_until(
-        lambda: sandbox.resolve(record) == [(primary_ip, 1)],
+        lambda: sandbox.resolve(record) == [(ip, 1) for ip in primary_ips],
         timeout=15,
         interval=0.05,
         what="DNS answers the primary again",
@@ -279,15 +286,16 @@ def test_dns_fails_over_when_the_primary_albs_targets_are_unhealthy(
     """EvaluateTargetHealth: the primary ALB's target group turns unhealthy while the
     Route 53 health check through its listener still passes (the ALB fails open), and
     DNS answers the standby; it answers the primary again once the targets recover."""
-    primary_ip, standby_ip = topology.primary.alb_address[0], topology.standby.alb_address[0]
+    primary_ips, standby_ips = _nodes(topology.primary), _nodes(topology.standby)
     record, primary_hc = topology.record_name, topology.health_check_ids["PRIMARY"]
-    wait_until(lambda: sandbox.resolve(record) == [(primary_ip, 1)], timeout=10, interval=0.05)
+    answers_primary = [(ip, 1) for ip in primary_ips]
+    wait_until(lambda: sandbox.resolve(record) == answers_primary, timeout=10, interval=0.05)
     elbv2 = sandbox.client("elbv2", topology.region)
     group = topology.primary.target_group_arn
     elbv2.modify_target_group(TargetGroupArn=group, HealthCheckPath="/not-served")
     try:
         wait_until(
-            lambda: sandbox.resolve(record) == [(standby_ip, 1)],
+            lambda: sandbox.resolve(record) == [(ip, 1) for ip in standby_ips],
             timeout=15,
             interval=0.05,
             what="DNS answers the standby",
@@ -301,7 +309,7 @@ def test_dns_fails_over_when_the_primary_albs_targets_are_unhealthy(
     finally:
         elbv2.modify_target_group(TargetGroupArn=group, HealthCheckPath="/health")
     wait_until(
-        lambda: sandbox.resolve(record) == [(primary_ip, 1)],
+        lambda: sandbox.resolve(record) == [(ip, 1) for ip in primary_ips],
         timeout=15,
         interval=0.05,
         what="DNS answers the primary again",

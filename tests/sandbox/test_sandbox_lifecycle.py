@@ -38,6 +38,11 @@ def test_stop_leaves_nothing_behind_and_a_second_sandbox_starts(tmp_path: Path) 
         _address(topology.db_dsn),
         topology.primary.alb_address,
         topology.standby.alb_address,
+        *[
+            (node, side.listener_port)
+            for side in (topology.primary, topology.standby)
+            for node in side.alb_nodes.values()
+        ],  # fmt: skip
         *topology.primary.api_instances.values(),
         *topology.standby.api_instances.values(),
         topology.dns_server,  # TCP side of the DNS server

@@ -63,6 +63,7 @@ def arguments(server: SwitchableServer, **extra: Any) -> dict[str, Any]:
         ({"markers": {"kind": "s3"}}, "markers.kind must be postgres or dynamodb"),
         ({"colour": "red"}, "unknown argument 'colour'"),
         ({"consecutive": 0}, "consecutive must be between"),
+        ({"recovery_window_s": -1}, "recovery_window_s must be between 0 and 3600"),
     ],
 )
 def test_bad_arguments_interrupt_with_one_clear_line(server, change, message) -> None:

@@ -162,6 +162,7 @@ MEASUREMENT_NUMBERS = [
     ("interval_s", {}),
     ("timeout_s", {}),
     ("consecutive", {}),
+    ("recovery_window_s", {}),
     ("series_limit", {}),
     ("max_in_flight", {}),
     ("markers.interval_s", {"kind": "postgres", "dsn": "postgresql://x@127.0.0.1/db"}),
