@@ -308,12 +308,16 @@ class RdsRestoreEmulator(Lifecycle):
                     restore.database.stop()
                     return
                 self.endpoints.set_address(self.account_id, region, db_id, host)
+                restore.database.prepare()
             remaining = self.timings.restore - (time.monotonic() - began)
             if self._stopping.wait(timeout=max(0.0, remaining)):
                 return
             if restore.database is not None and self._current(region, restore):
                 restore.database.load_as_of(restore.point)
         except Exception:  # noqa: BLE001 - "AWS" must not crash: the restore failed
+            if not self._current(region, restore):
+                logger.info("restore of %s cut short: the instance was deleted", db_id)
+                return
             logger.exception("restored database of %s failed", db_id)
             status = "failed"  # the status AWS shows for a restore that could not finish
         with self._lock:

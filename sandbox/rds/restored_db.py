@@ -64,6 +64,7 @@ class RestoredDatabase(Lifecycle):
         self.backend: PostgresBackend | None = None
         self.proxy: DbProxy | None = None
         self.rows_restored = 0
+        self._layout: dict[str, list[tuple[str, list[tuple[str, str]]]]] | None = None
 
     def start(self) -> tuple[str, int]:
         if self.proxy is not None:
@@ -92,58 +93,97 @@ class RestoredDatabase(Lifecycle):
             ).fetchall()
         return [str(r[0]) for r in rows]
 
-    def load_as_of(self, restore_point: datetime) -> int:
-        """Copy the source's timestamped rows written at or before ``restore_point``;
-        returns how many rows were restored."""
+    def _tables(self) -> dict[str, list[tuple[str, list[tuple[str, str]]]]]:
+        """Database -> its public tables with a ``written_at`` timestamp, and columns."""
         import psycopg
-        from psycopg import sql
 
-        assert self.backend is not None, "start() first"
-        total = 0
+        found: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {}
         for database in self._source_databases():
-            self.backend.create_database(database)
-            source = _dsn_for(self.source_dsn, database)
-            target = _dsn_for(self.backend.dsn, database)
-            with (
-                psycopg.connect(source, autocommit=True, connect_timeout=10) as src,
-                psycopg.connect(target, autocommit=True, connect_timeout=10) as dst,
-            ):
-                tables = src.execute(
+            with psycopg.connect(
+                _dsn_for(self.source_dsn, database), autocommit=True, connect_timeout=10
+            ) as src:
+                names = src.execute(
                     "SELECT table_name FROM information_schema.columns WHERE "
                     "table_schema = 'public' AND column_name = %s AND data_type LIKE "
                     "'timestamp%%' ORDER BY table_name",
                     (TIMESTAMP_COLUMN,),
                 ).fetchall()
-                for (table,) in tables:
-                    total += self._copy_table(src, dst, str(table), restore_point, sql)
+                found[database] = [
+                    (
+                        str(name),
+                        [
+                            (str(c), str(k))
+                            for c, k in src.execute(
+                                "SELECT column_name, data_type FROM information_schema.columns "
+                                "WHERE table_schema = 'public' AND table_name = %s "
+                                "ORDER BY ordinal_position",
+                                (name,),
+                            ).fetchall()
+                        ],
+                    )
+                    for (name,) in names
+                ]
+        return found
+
+    def prepare(self) -> None:
+        """Create the source's databases and timestamped tables, empty (CREATE DATABASE
+        takes a while: done during the restore window)."""
+        import psycopg
+        from psycopg import sql
+
+        assert self.backend is not None, "start() first"
+        self._layout = self._tables()
+        for database, tables in self._layout.items():
+            self.backend.create_database(database)
+            with psycopg.connect(
+                _dsn_for(self.backend.dsn, database), autocommit=True, connect_timeout=10
+            ) as dst:
+                for table, columns in tables:
+                    definition = sql.SQL(", ").join(
+                        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(k)) for c, k in columns
+                    )
+                    dst.execute(
+                        sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+                            sql.Identifier(table), definition
+                        )
+                    )
+
+    def load_as_of(self, restore_point: datetime) -> int:
+        """Copy the source's timestamped rows written at or before ``restore_point``
+        into the tables :meth:`prepare` made; returns how many rows were restored."""
+        import psycopg
+        from psycopg import sql
+
+        assert self.backend is not None, "start() first"
+        if self._layout is None:
+            self.prepare()
+        total = 0
+        for database, tables in (self._layout or {}).items():
+            with (
+                psycopg.connect(
+                    _dsn_for(self.source_dsn, database), autocommit=True, connect_timeout=10
+                ) as src,
+                psycopg.connect(
+                    _dsn_for(self.backend.dsn, database), autocommit=True, connect_timeout=10
+                ) as dst,
+            ):
+                for table, _columns in tables:
+                    select = sql.SQL("COPY (SELECT * FROM {} WHERE {} <= {}) TO STDOUT").format(
+                        sql.Identifier(table),
+                        sql.Identifier(TIMESTAMP_COLUMN),
+                        sql.Literal(restore_point),
+                    )
+                    load = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))
+                    with src.cursor().copy(select) as out, dst.cursor().copy(load) as into:
+                        for data in out:
+                            into.write(data)
+                    count = dst.execute(
+                        sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+                    ).fetchone()
+                    total += int(count[0]) if count else 0
         self.rows_restored = total
         log.info("restored database in %s: %d row(s) as of %s", self.workdir, total, restore_point)
         return total
-
-    @staticmethod
-    def _copy_table(src, dst, table: str, restore_point: datetime, sql) -> int:  # type: ignore[no-untyped-def]
-        columns = src.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE "
-            "table_schema = 'public' AND table_name = %s ORDER BY ordinal_position",
-            (table,),
-        ).fetchall()
-        definition = sql.SQL(", ").join(
-            sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in columns
-        )
-        dst.execute(
-            sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(sql.Identifier(table), definition)
-        )
-        select = sql.SQL("COPY (SELECT * FROM {} WHERE {} <= {}) TO STDOUT").format(
-            sql.Identifier(table), sql.Identifier(TIMESTAMP_COLUMN), sql.Literal(restore_point)
-        )
-        load = sql.SQL("COPY {} FROM STDIN").format(sql.Identifier(table))
-        copied = 0
-        with src.cursor().copy(select) as out, dst.cursor().copy(load) as into:
-            for data in out:
-                into.write(data)
-        copied = dst.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
-        row = copied.fetchone()
-        return int(row[0]) if row else 0
 
     def stop(self) -> None:
         proxy, self.proxy = self.proxy, None

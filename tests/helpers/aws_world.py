@@ -316,6 +316,14 @@ def experiment_env(
                 "GAMEDAY_BUCKET": world.get("bucket", ""),
                 "GAMEDAY_PAUSE_SECONDS": "1",
             },
+            # no data plane: the drill's AWS calls, without its first query
+            "rds-restore-drill": {
+                "GAMEDAY_DB_INSTANCE": world["db"],
+                "GAMEDAY_DB_DSN": "",
+                "GAMEDAY_RESTORE_TIMEOUT": "30",
+                "GAMEDAY_RESTORE_POLL_INTERVAL": "0.2",
+                "GAMEDAY_RESTORABLE_TIMEOUT": "30",
+            },
         }[experiment]
     )
     env.update(extra)
