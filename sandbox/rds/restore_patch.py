@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -240,7 +241,9 @@ class RdsRestoreEmulator(Lifecycle):
             from_snapshot_id: str, overrides: dict[str, Any]
         ) -> Any:
             db = original(from_snapshot_id, overrides)
-            snapshot_id = from_snapshot_id.split(":")[-1]
+            snapshot_id = from_snapshot_id  # automated snapshots are named rds:<db>-<date>
+            if snapshot_id.startswith("arn:aws:rds:"):
+                snapshot_id = backend.extract_snapshot_name_from_arn(snapshot_id)
             snapshot = backend.describe_db_snapshots(
                 db_instance_identifier=None, db_snapshot_identifier=snapshot_id
             )[0]
@@ -273,7 +276,8 @@ class RdsRestoreEmulator(Lifecycle):
         source_dsn = self.source_dsns.get(source_id)
         if source_dsn and self.workdir is not None:
             database = RestoredDatabase(
-                self.workdir / f"restored-{db_id}",
+                # one folder per restore: a deleted one may still be cleaning its own up
+                self.workdir / f"restored-{db_id}-{uuid.uuid4().hex[:8]}",
                 source_dsn,
                 accepting=lambda: db.status == "available",
                 port=int(db.port or 5432),
@@ -317,6 +321,8 @@ class RdsRestoreEmulator(Lifecycle):
         except Exception:  # noqa: BLE001 - "AWS" must not crash: the restore failed
             if not self._current(region, restore):
                 logger.info("restore of %s cut short: the instance was deleted", db_id)
+                if restore.database is not None:
+                    restore.database.stop()  # what the start left half made
                 return
             logger.exception("restored database of %s failed", db_id)
             status = "failed"  # the status AWS shows for a restore that could not finish

@@ -69,9 +69,10 @@ class RestoredDatabase(Lifecycle):
     def start(self) -> tuple[str, int]:
         if self.proxy is not None:
             return self.proxy.address
-        if not self.workdir.exists():
-            self.workdir.parent.mkdir(parents=True, exist_ok=True)
-            copy_pgdata(pgdata_template(PostgresBackend), self.workdir)
+        # a fresh copy each time: a restore never starts from another one's leftovers
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.workdir.parent.mkdir(parents=True, exist_ok=True)
+        copy_pgdata(pgdata_template(PostgresBackend), self.workdir)
         self.backend = PostgresBackend(self.workdir)
         socket_path = self.backend.start()
         accepting = self.accepting

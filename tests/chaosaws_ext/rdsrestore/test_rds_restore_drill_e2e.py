@@ -73,8 +73,14 @@ def _at(value: str) -> datetime:
 def _assert_nothing_left(sandbox: Sandbox) -> None:
     assert _instances(sandbox) == {"production-analytics-db"}
     assert sandbox.rds_restore.restores == {}
-    restored_dirs = sandbox.workdir / "restored" if sandbox.workdir else None
-    assert restored_dirs is None or not any(restored_dirs.glob("restored-*"))
+    restored = sandbox.workdir / "restored" if sandbox.workdir else None
+    if restored is not None:  # a restore cut short stops its half-started database itself
+        wait_until(
+            lambda: not any(restored.glob("restored-*")) or None,
+            timeout=30,
+            interval=0.1,
+            what="the restored data directories to be removed",
+        )
 
 
 def _recovery(tmp_path: Path) -> dict[str, Any]:
@@ -236,3 +242,38 @@ def test_sigkill_mid_restore_then_recover_by_tag_leaves_nothing(
     if dsn is not None:  # the restored database is stopped too
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(dsn, connect_timeout=2)
+
+
+def test_the_max_duration_switch_deletes_the_restored_instance_mid_restore(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    env = _env(sandbox, tmp_path, GAMEDAY_DRILL_MAX_SECONDS=str(int(WINDOW / 2)))
+    done = subprocess.run(
+        _chaos(env, tmp_path), env=env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode != 0, done.stdout[-3000:] + done.stderr[-3000:]
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["status"] in ("interrupted", "aborted", "failed")
+    _assert_nothing_left(sandbox)
+
+
+def test_the_snapshot_restore_is_measured_from_the_newest_snapshot(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    rds = sandbox.client("rds")
+    snapshots = rds.describe_db_snapshots(DBInstanceIdentifier="production-analytics-db")
+    newest = max(s["SnapshotCreateTime"] for s in snapshots["DBSnapshots"])
+    env = _env(sandbox, tmp_path, GAMEDAY_RESTORE_SOURCE="snapshot")
+    done = subprocess.run(
+        _chaos(env, tmp_path), env=env, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    recovery = _recovery(tmp_path)
+    restore = recovery["restore"]
+    assert restore["kind"] == "rds-snapshot"
+    assert abs((_at(restore["restore_point"]) - newest).total_seconds()) < 0.001
+    # the snapshot is older than every marker: all of them are lost, none was expected
+    assert restore["verification"]["markers_expected"] == 0
+    assert recovery["rpo"]["lost"] == recovery["rpo"]["acknowledged"] > 0
+    assert WINDOW <= recovery["rto"]["measured_s"] <= WINDOW + 0.1 + QUERY_INTERVAL + SLACK_S
+    _assert_nothing_left(sandbox)
