@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chaoslib.exceptions import ActivityFailed
@@ -47,6 +47,7 @@ __all__ = [
     "reported_restore",
     "drill_result",
     "restore_block",
+    "first_query_at",
     "counted_markers",
     "clear",
 ]
@@ -189,6 +190,16 @@ def restore_block() -> RestoreBlock | None:
         verification=result.verification if result else None,
         deleted=bool(restore.get("deleted")),
     )
+
+
+def first_query_at(restore: RestoreBlock) -> str | None:
+    """Wall time of the first successful query (drill start + its phase), ISO UTC."""
+    start = restore["drill_started"]
+    at = next((p["at_s"] for p in restore["phases"] if p["name"] == "first_query"), None)
+    if start is None or at is None:
+        return None
+    moment = _instant(start) + timedelta(seconds=at)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def rto_figures(session: MeasurementSession) -> tuple[float | None, float, str | None]:

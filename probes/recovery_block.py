@@ -180,7 +180,7 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     if restore is not None:  # a restore drill: its phases, from the restore call
         rto_block["phases"] = {f"{p['name']}_s": p["at_s"] for p in restore["phases"]}
         rto_block["outage_started_at"] = restore["drill_started"]
-        rto_block["recovered_at"] = None
+        rto_block["recovered_at"] = drills.first_query_at(restore)
     origin = t0.monotonic if t0 else (session.started_mono or 0.0)
     block = RecoveryBlock(
         service=spec.service,

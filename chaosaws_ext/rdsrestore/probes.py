@@ -155,7 +155,11 @@ def wait_for_restorable_markers(
     passes the moment this probe started (plus ``after_s``: history for a deliberately
     older restore point), so the markers written since the drill began
     are partly restorable and the RPO measures the restore's real data loss (not the
-    first marker's age). RDS uploads transaction logs about every five minutes."""
+    first marker's age). RDS uploads transaction logs about every five minutes.
+
+    The restore then starts just after an upload, so the lag and the RPO a drill measures
+    this way are the best case of the upload cycle; an incident at a random moment loses
+    up to one upload interval more (``restore_age_s`` rehearses an older point)."""
     where = "wait_for_restorable_markers"
     timeout = checked_number(timeout, "timeout", above=True, activity=where)
     poll_interval = checked_number(poll_interval, "poll_interval", above=True, activity=where)

@@ -73,6 +73,9 @@ def delete_restored_instance(
                 if error_code(error) != "InvalidDBInstanceState":
                     raise
                 logger.info("%s not deletable yet: %s", db_instance_identifier, error)
+                return None
+            # gone at once where the delete is synchronous; else next poll
+            return describe_or_none(rds, db_instance_identifier) is None or None
         return None
 
     try:
