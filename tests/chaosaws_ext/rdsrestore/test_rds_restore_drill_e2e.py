@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from chaosaws_ext.core.recovery_schema import problems
 from chaosaws_ext.core.waiting import wait_until
 from sandbox.orchestrator import Sandbox
 from sandbox.rds.restore import RESTORE_SECONDS
@@ -96,6 +97,7 @@ def test_the_drill_measures_the_restore_verifies_it_and_deletes_it(
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     recovery = _recovery(tmp_path)
+    assert problems(recovery) == []  # the drill block validates against the schema
     restore = recovery["restore"]
     assert restore["kind"] == "rds-point-in-time"
     assert restore["source"] == "production-analytics-db" and restore["restored"] == RESTORED
@@ -108,6 +110,8 @@ def test_the_drill_measures_the_restore_verifies_it_and_deletes_it(
     assert WINDOW <= phases["available"] <= WINDOW + poll + SLACK_S
     rto = recovery["rto"]
     assert rto["measured_s"] == phases["first_query"]
+    recovered = (_at(rto["recovered_at"]) - _at(restore["drill_started"])).total_seconds()
+    assert recovered == pytest.approx(phases["first_query"], abs=0.002)
     assert WINDOW <= rto["measured_s"] <= WINDOW + poll + QUERY_INTERVAL + SLACK_S
     assert rto["resolution_s"] == QUERY_INTERVAL
     assert rto["met"] is True and rto["target_s"] == 14400
