@@ -117,6 +117,7 @@ FAULT_PACKAGES = (
     "chaosaws_ext.dynamodb",
     "chaosaws_ext.s3replication",
     "chaosaws_ext.fis",
+    "chaosaws_ext.rdsrestore",
 )
 
 # What we create for ourselves, outside any fault: undone and found by tag the same way.

@@ -12,12 +12,20 @@ from pathlib import Path
 
 from chaosaws_ext.faults import default_experiments, experiments
 
-__all__ = ["EXPERIMENTS", "DEFAULT_EXPERIMENTS", "experiments_dir", "resolve_experiment"]
+__all__ = [
+    "EXPERIMENTS",
+    "DEFAULT_EXPERIMENTS",
+    "DRILL_EXPERIMENTS",
+    "experiments_dir",
+    "resolve_experiment",
+]
 
 # one per fault, from the fault declarations (chaosaws_ext.faults)
 EXPERIMENTS = experiments()
 # what `gameday run` runs without names (the newer faults are run by name)
 DEFAULT_EXPERIMENTS = default_experiments()
+# the backup restore drills (issue 13): run with `gameday run --suite drills`
+DRILL_EXPERIMENTS = ("rds-restore-drill",)
 
 
 def experiments_dir() -> Path:

@@ -3,6 +3,8 @@
 - ``wait_for_recovery``: the method's last step; returns once the outage is followed by
   K consecutive successes on every judging sampler (or no outage was seen for
   ``quiet_period`` seconds after t0); fails at ``timeout`` with ActivityFailed.
+- ``verify_restored_markers``: a restore drill's step once the restored instance
+  answers: reads the run's markers back from it (:mod:`probes.drills`);
 - ``rto_within_target`` / ``rpo_within_target``: verdicts for the after-hypothesis, used
   with the tolerance ``{type: jsonpath, path: "$.met", expect: true}`` so that a missed
   target makes the run deviate (``chaos run`` exits 1).
@@ -20,10 +22,16 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.numbers import checked_integer, checked_number
+from probes import drills
 from probes import session as measurement
 from probes.dr_targets import TargetsError, meets, target_for
 
-__all__ = ["wait_for_recovery", "rto_within_target", "rpo_within_target"]
+__all__ = [
+    "wait_for_recovery",
+    "verify_restored_markers",
+    "rto_within_target",
+    "rpo_within_target",
+]
 
 _NO_CONTROL = (
     "no measurement running: declare the control chaosaws_ext.controls.measurement "
@@ -108,6 +116,16 @@ def wait_for_recovery(
                 f"interval {session.interval:g}s)"
             )
         time.sleep(min(poll, max(0.0, deadline - now)))
+
+
+def verify_restored_markers(
+    configuration: Configuration = None, secrets: Secrets = None
+) -> dict[str, Any]:
+    """Restore drill: read this run's write markers back from the restored database
+    (before it is deleted); returns the verification (every marker acknowledged at or
+    before the restore point present), the restore RPO and RTO. The verdicts then judge
+    these figures."""
+    return drills.verify(_session())
 
 
 def _check_service(

@@ -23,6 +23,7 @@ from chaosaws_ext.core.recovery_schema import (
     TargetBlock,
 )
 from chaosaws_ext.core.timeline import PhaseStamp, fault_details, phase_stamps
+from probes import drills
 from probes.recovery import RtoResult, availability, percentiles, recovery_rule
 from probes.verdicts import T0, find_t0, headline_rto, reverted_at, rpo_verdict, rto_verdict
 
@@ -177,8 +178,13 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     )
     if session.cleaned is not None:
         rpo_block["cleaned_up"] = session.cleaned
+    restore = drills.restore_block()
+    if restore is not None:  # a restore drill: its phases, from the restore call
+        rto_block["phases"] = {f"{p['name']}_s": p["at_s"] for p in restore["phases"]}
+        rto_block["outage_started_at"] = restore["drill_started"]
+        rto_block["recovered_at"] = drills.first_query_at(restore)
     origin = t0.monotonic if t0 else (session.started_mono or 0.0)
-    return RecoveryBlock(
+    block = RecoveryBlock(
         service=spec.service,
         target=TargetBlock(
             rto_s=target.rto_s,
@@ -208,3 +214,6 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
         environment=session.environment(),
         errors=list(session.errors),
     )
+    if restore is not None:
+        block["restore"] = restore
+    return block

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chaosaws_ext.core.timeline import fault_stamps
+from probes import drills
 from probes.dr_targets import meets
 from probes.recovery import RtoResult, compute_rto
 
@@ -100,7 +101,10 @@ def headline_rto(
 
 
 def rto_verdict(session: MeasurementSession) -> dict[str, Any]:
-    """``{service, measured_s, target_s, bound, resolution_s, met, outage, reason}``."""
+    """``{service, measured_s, target_s, bound, resolution_s, met, outage, reason}``; for
+    a restore drill, the restore RTO (:mod:`probes.drills`)."""
+    if drills.reported_restore() is not None:
+        return _drill_rto_verdict(session)
     worst, reason = headline_rto(session)
     measured = worst.measured_s if worst else None
     target = session.spec.target
@@ -116,6 +120,62 @@ def rto_verdict(session: MeasurementSession) -> dict[str, Any]:
         "met": True if met is None else met,
         "outage": bool(worst and worst.outage),
         "reason": reason if met is not True else None,
+    }
+
+
+def _drill_rto_verdict(session: MeasurementSession) -> dict[str, Any]:
+    """Restore call -> first successful query through the restored endpoint."""
+    measured, resolution, reason = drills.rto_figures(session)
+    target = session.spec.target
+    met = meets(measured, target.rto_s, target.rto_bound)
+    if met is False and reason is None:
+        reason = f"restore took {measured:.3f}s, target {target.rto_bound} {target.rto_s:g}s"
+    return {
+        "service": session.spec.service,
+        "measured_s": None if measured is None else round(measured, 3),
+        "target_s": target.rto_s,
+        "bound": target.rto_bound,
+        "resolution_s": round(resolution, 4),
+        # not measured: not met (meets); no target: no verdict to miss, as for faults
+        "met": True if met is None else met,
+        "outage": True,
+        "reason": reason if met is not True else None,
+    }
+
+
+def _drill_rpo_verdict(session: MeasurementSession, base: dict[str, Any]) -> dict[str, Any]:
+    """Span of markers acknowledged before the restore call, missing in the restore."""
+    target = session.spec.target
+    result = drills.drill_result()
+    measured = None if result is None else result.rpo.measured_s
+    if result is None or measured is None:
+        return {
+            **base,
+            "measured_s": None,
+            "resolution_s": None,
+            "met": target.rpo_s is None,
+            "reason": "restore RPO not measured: the restored markers were never read back",
+            "written": 0,
+            "acknowledged": 0,
+            "lost": 0,
+        }
+    rpo = result.rpo
+    met = meets(measured, target.rpo_s, target.rpo_bound)
+    reason = None
+    if met is False:
+        reason = (
+            f"restore lost {measured:.3f}s of acknowledged writes ({rpo.lost} markers), "
+            f"target {target.rpo_bound} {target.rpo_s:g}s"
+        )
+    return {
+        **base,
+        "measured_s": round(measured, 3),
+        "resolution_s": round(rpo.resolution_s, 4),
+        "met": True if met is None else met,
+        "reason": reason,
+        "written": rpo.written,
+        "acknowledged": rpo.acknowledged,
+        "lost": rpo.lost,
     }
 
 
@@ -142,6 +202,8 @@ def rpo_verdict(session: MeasurementSession) -> dict[str, Any]:
         "target_s": target.rpo_s,
         "bound": target.rpo_bound,
     }
+    if drills.reported_restore() is not None:
+        return _drill_rpo_verdict(session, base)
     why = _why_not_measured(session)
     rpo = session.rpo_result
     if why is not None or rpo is None:

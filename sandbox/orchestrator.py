@@ -125,7 +125,8 @@ class Sandbox:
     limits moto lacks (:class:`sandbox.strictness.Strictness`; None = all on).
     ``ec2_strictness``: EC2 NACL eventual consistency and quota as AWS
     (:mod:`sandbox.ec2.consistency`); None: as the environment says (on by default),
-    False: off, or an ``Ec2Strictness``.
+    False: off, or an ``Ec2Strictness``. ``rds_restore_seconds``: an RDS restore's
+    duration before scaling (:mod:`sandbox.rds.restore`).
     """
 
     def __init__(
@@ -140,6 +141,7 @@ class Sandbox:
         env_file: str | Path | None = None,
         strictness: Any = None,
         ec2_strictness: Any = None,
+        rds_restore_seconds: float | None = None,
     ) -> None:
         if health_check_request_interval not in (10, 30):
             raise ValueError("Route 53 RequestInterval is 10 or 30 seconds")
@@ -157,6 +159,13 @@ class Sandbox:
         # environment says (on by default), False = off, or an Ec2Strictness
         self._ec2_strictness = ec2_strictness
         self.ec2_strictness: Any = None
+        # how long an RDS restore takes before time_scale (None: the model's default,
+        # sandbox.rds.restore.RESTORE_SECONDS, for which AWS publishes no figure)
+        from sandbox.rds.restore import RESTORE_SECONDS
+
+        self._rds_restore_seconds = (
+            RESTORE_SECONDS if rds_restore_seconds is None else rds_restore_seconds
+        )
         self._stack: contextlib.ExitStack | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self.topology: Topology | None = None
@@ -166,6 +175,7 @@ class Sandbox:
         # the live parts, for tests and the CLI
         self.health: Any = None
         self.rds: Any = None
+        self.rds_restore: Any = None
         self.replicator: Any = None
         self.s3_replicator: Any = None
         self.fis: Any = None
@@ -441,6 +451,18 @@ class Sandbox:
             time_scale=self.timings.time_scale, account_id=self.account_id, regions=regions
         )
         self._run(stack, "the RDS failover emulation", self.rds)
+        from sandbox.rds.restore_patch import RdsRestoreEmulator
+
+        assert self.workdir is not None
+        # restored instances' databases are rebuilt from the source's (see _start_database)
+        self.rds_restore = RdsRestoreEmulator(
+            restore_seconds=self._rds_restore_seconds,
+            time_scale=self.timings.time_scale,
+            account_id=self.account_id,
+            regions=regions,
+            workdir=self.workdir / "restored",
+        )
+        self._run(stack, "the RDS restore emulation", self.rds_restore)
         self.replicator = GlobalTableReplicator(time_scale=self.timings.time_scale)
         self._run(stack, "the DynamoDB replication emulation", self.replicator)
         from sandbox.s3.replicator import BucketReplicator
@@ -568,6 +590,8 @@ class Sandbox:
         endpoints = DescribedEndpoints()
         endpoints.set_address(self.account_id, seed.PRIMARY_REGION, db_id, host)
         self._run(stack, "the RDS endpoint", endpoints)
+        if self.rds_restore is not None:
+            self.rds_restore.source_dsns[db_id] = self.postgres.dsn
         return str(self.postgres.dsn_via(host, port))
 
     def _start_dns(self, stack: contextlib.ExitStack) -> tuple[str, int]:

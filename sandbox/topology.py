@@ -131,6 +131,12 @@ class Topology:
             ),
             # the roleArn of FIS experiment templates run in the sandbox (sandbox.fis)
             **({"GAMEDAY_FIS_ROLE_ARN": self.fis_role_arn} if self.fis_role_arn else {}),
+            # the RDS restore drill: the restore's status is polled every 5 s on AWS (the
+            # RDS API budget is shared), finer in a faster world; a restore may take an
+            # hour for the plan's instance, the drill its whole duration
+            "GAMEDAY_RESTORE_POLL_INTERVAL": "5" if self.time_scale >= 0.5 else "0.1",
+            "GAMEDAY_RESTORE_TIMEOUT": str(max(60, math.ceil(3600 * self.time_scale))),
+            "GAMEDAY_DRILL_MAX_SECONDS": str(max(300, math.ceil(7200 * self.time_scale))),
             # the S3 replication pause's source bucket (the knowledge base)
             **(
                 {"GAMEDAY_BUCKET": self.buckets["knowledge_base"]["source"]}

@@ -72,6 +72,7 @@ from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import journaled
 from chaosaws_ext.runcontext import current_run, expiry_after
 from chaosaws_ext.undo import FinderSkipped, report_incomplete
+from probes import drills
 from probes import session as measurement
 from probes.markers import DynamoMarkers, PostgresMarkers
 from probes.samplers import SpecError
@@ -117,6 +118,7 @@ def configure_control(
     global _in_method
     _in_method = False
     measurement.clear()
+    drills.clear()
     # the samplers' DSNs and errors are logged: mask the run's secrets in the chaos logs
     install_log_redaction(run_secret_values(configuration, secrets))
 

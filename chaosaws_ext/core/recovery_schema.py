@@ -25,6 +25,9 @@ __all__ = [
     "SamplingBlock",
     "SamplerRef",
     "EnvironmentBlock",
+    "RestoreBlock",
+    "RestorePhase",
+    "RestoreVerification",
     "field",
     "is_field",
     "problems",
@@ -145,6 +148,37 @@ class EnvironmentBlock(TypedDict):
     versions: dict[str, str | None]
 
 
+class RestorePhase(TypedDict):
+    name: str  # api_accepted, available, endpoint_resolvable, first_query (RDS)
+    at_s: float  # seconds after the restore call
+
+
+class RestoreVerification(TypedDict):
+    """The write markers acknowledged at or before the restore point, in the restore."""
+
+    markers_expected: int
+    markers_present: int
+    missing_count: int
+    first_missing: int | None  # seq
+    last_missing: int | None
+    passed: bool
+
+
+class RestoreBlock(TypedDict):
+    """A restore drill (side by side into a new resource, verified, deleted): restore
+    RTO and RPO go in ``rto``/``rpo``; this holds the drill's own facts."""
+
+    kind: str  # rds-point-in-time, rds-snapshot, rds-backup-copy, dynamodb-point-in-time
+    source: str
+    restored: str
+    restore_point: Instant
+    drill_started: Instant  # the restore call
+    latest_restorable_lag_s: Seconds  # drill start - the source's latest restorable time
+    phases: list[RestorePhase]
+    verification: RestoreVerification | None  # None: never verified
+    deleted: bool
+
+
 class RecoveryBlock(TypedDict):
     service: str
     target: NotRequired[TargetBlock]
@@ -155,6 +189,7 @@ class RecoveryBlock(TypedDict):
     availability: NotRequired[AvailabilityBlock]
     sampling: NotRequired[SamplingBlock]
     environment: NotRequired[EnvironmentBlock]
+    restore: NotRequired[RestoreBlock]  # restore drills only
     errors: list[str]
 
 

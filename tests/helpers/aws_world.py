@@ -326,6 +326,14 @@ def experiment_env(
                 "GAMEDAY_FIS_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/{FIS_ROLE}",
                 "GAMEDAY_POLL_INTERVAL": "0.2",
             },
+            # no data plane: the drill's AWS calls, without its first query
+            "rds-restore-drill": {
+                "GAMEDAY_DB_INSTANCE": world["db"],
+                "GAMEDAY_DB_DSN": "",
+                "GAMEDAY_RESTORE_TIMEOUT": "30",
+                "GAMEDAY_RESTORE_POLL_INTERVAL": "0.2",
+                "GAMEDAY_RESTORABLE_TIMEOUT": "30",
+            },
         }[experiment]
     )
     env.update(extra)

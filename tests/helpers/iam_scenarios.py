@@ -74,13 +74,14 @@ FAULT_POLICIES = {
     "chaosaws_ext.rds": "rds-forced-failover",
     "chaosaws_ext.s3replication": "s3-replication-pause",
     "chaosaws_ext.fis": "fis-az-disrupt-connectivity",
+    "chaosaws_ext.rdsrestore": "rds-restore-drill",
     # the write markers in DynamoDB are the DynamoDB experiment's (the RDS experiment's
     # are PostgreSQL rows): ``recover --by-tag`` searching them needs its policy
     "probes.markers": "dynamodb-replica-conflict",
 }
 FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-replica-conflict",
                      "rds-forced-failover", "s3-replication-pause",
-                     "fis-az-disrupt-connectivity")  # fmt: skip
+                     "fis-az-disrupt-connectivity", "rds-restore-drill")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,15 @@ def _cluster_path(loaded: dict[str, Any]) -> None:
             arguments["db_cluster_identifier"] = "${db_cluster}"
         if provider.get("func") == "failover_db_instance":
             provider["func"] = "failover_db_cluster"
+
+
+def _hold_after_the_restore(loaded: dict[str, Any]) -> None:
+    """The restore drill waits for restorable markers first: hold after the restore."""
+    method = loaded["method"]
+    hold = next(a for a in method if a.get("name") == "hold-the-fault")
+    method.remove(hold)
+    restore = next(i for i, a in enumerate(method) if a.get("name") == "restore-db-instance")
+    method.insert(restore + 1, hold)
 
 
 SCENARIOS = (
@@ -150,6 +160,11 @@ SCENARIOS = (
     Scenario("fis run", "fis-az-disrupt-connectivity", "fis-az-disrupt-connectivity"),
     Scenario("fis crash + recover", "fis-az-disrupt-connectivity",
              "fis-az-disrupt-connectivity", crash=True),
+    Scenario("rds restore drill run", "rds-restore-drill", "rds-restore-drill"),
+    Scenario("rds restore drill from snapshot", "rds-restore-drill", "rds-restore-drill",
+             {"GAMEDAY_RESTORE_SOURCE": "snapshot"}),
+    Scenario("rds restore drill crash + recover", "rds-restore-drill", "rds-restore-drill",
+             crash=True, variant=_hold_after_the_restore),
 )  # fmt: skip
 
 
