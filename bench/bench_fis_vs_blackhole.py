@@ -104,11 +104,13 @@ def main() -> None:
         print(f"{name:30} {m['rto']:7.2f} {setup:>12} {m['calls']:9.0f} {m['fis']:14.0f} "
               f"{m['wall']:7.1f}")  # fmt: skip
     ours, theirs = medians[OURS], medians[FIS]
-    print(
-        f"FIS/ours: RTO x{theirs['rto'] / ours['rto']:.2f}, our calls "
-        f"x{theirs['calls'] / ours['calls']:.2f}, wall x{theirs['wall'] / ours['wall']:.2f}"
-    )
+    ratios = [f"{key} x{_ratio(theirs[key], ours[key])}" for key in ("rto", "calls", "wall")]
+    print("FIS/ours: " + ", ".join(ratios))
     print("each run:", json.dumps(results))
+
+
+def _ratio(theirs: float | None, ours: float | None) -> str:
+    return f"{theirs / ours:.2f}" if theirs is not None and ours else "-"
 
 
 def _hooked(client: Any, path: Path) -> Any:
