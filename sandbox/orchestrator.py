@@ -165,6 +165,7 @@ class Sandbox:
         self.health: Any = None
         self.rds: Any = None
         self.replicator: Any = None
+        self.pitr: Any = None
         self.s3_replicator: Any = None
         self.api_instances: dict[str, dict[str, Any]] = {}
         self.albs: dict[str, Any] = {}
@@ -422,6 +423,10 @@ class Sandbox:
         self._run(stack, "the RDS failover emulation", self.rds)
         self.replicator = GlobalTableReplicator(time_scale=self.timings.time_scale)
         self._run(stack, "the DynamoDB replication emulation", self.replicator)
+        from sandbox.dynamodb.pitr import PointInTimeRecovery
+
+        self.pitr = PointInTimeRecovery(time_scale=self.timings.time_scale)
+        self._run(stack, "the DynamoDB point-in-time recovery emulation", self.pitr)
         from sandbox.s3.replicator import BucketReplicator
 
         self.s3_replicator = BucketReplicator(time_scale=self.timings.time_scale)
