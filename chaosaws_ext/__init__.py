@@ -31,7 +31,7 @@ def __getattr__(name: str) -> tuple[str, ...]:
     if name == "ACTION_MODULES":
         return (*action_modules(), "chaosaws_ext.undo")
     if name == "PROBE_MODULES":
-        return (*probe_modules(), "probes.activities")
+        return (*probe_modules(), "probes.activities", "probes.drills")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -14,6 +14,8 @@ from chaosaws_ext.core.recovery_schema import (
     FaultBlock,
     LagBlock,
     RecoveryBlock,
+    RestoreBlock,
+    RestorePhase,
     RpoBlock,
     RtoBlock,
     SamplerAvailability,
@@ -133,6 +135,27 @@ def _availability(session: MeasurementSession, origin: float) -> AvailabilityBlo
     )
 
 
+def _restore(session: MeasurementSession) -> RestoreBlock | None:
+    """The ``restore`` block of a restore drill (probes.drills), None without one."""
+    from probes.drills import drill_of, restore_detail
+
+    detail = restore_detail()
+    if detail is None:
+        return None
+    drill = drill_of(session)
+    return RestoreBlock(
+        kind=str(detail["kind"]),
+        source=str(detail["source"]),
+        restored=str(detail["restored"]),
+        restore_point=detail.get("restore_point"),
+        drill_started=detail.get("drill_started"),
+        latest_restorable_lag_s=detail.get("latest_restorable_lag_s"),
+        phases=[RestorePhase(name=str(p["name"]), at_s=float(p["at_s"])) for p in detail["phases"]],
+        verification=drill.verification() if drill else None,
+        deleted=bool(detail.get("deleted")),
+    )
+
+
 def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     """The journal's top-level ``recovery`` block of ``session``."""
     spec = session.spec
@@ -141,10 +164,11 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     by_sampler = session.rto_by_sampler() or {}
     worst, _reason = headline_rto(session)
     rto = rto_verdict(session)
+    restore = _restore(session)
     rto_block = RtoBlock(
         measured_s=rto["measured_s"],
         resolution_s=rto["resolution_s"],
-        met=rto["met"],
+        met=rto.get("judged_met", rto["met"]),
         target_s=rto["target_s"],
         reason=rto["reason"],
         consecutive=spec.consecutive,
@@ -167,7 +191,7 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
         measured_s=rpo["measured_s"],
         resolution_s=rpo["resolution_s"],
         # no markers: this experiment does not judge RPO: no verdict, not a miss
-        met=rpo["met"] if spec.markers else None,
+        met=rpo.get("judged_met", rpo["met"]) if spec.markers else None,
         reason=rpo["reason"],
         written=rpo["written"],
         acknowledged=rpo["acknowledged"],
@@ -175,8 +199,10 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     )
     if session.cleaned is not None:
         rpo_block["cleaned_up"] = session.cleaned
+    if restore is not None:  # the drill's own phases, from the restore call
+        rto_block["phases"] = {f"{p['name']}_s": p["at_s"] for p in restore["phases"]}
     origin = t0.monotonic if t0 else (session.started_mono or 0.0)
-    return RecoveryBlock(
+    block = RecoveryBlock(
         service=spec.service,
         target=TargetBlock(
             rto_s=target.rto_s,
@@ -206,3 +232,6 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
         environment=session.environment(),
         errors=list(session.errors),
     )
+    if restore is not None:
+        block["restore"] = restore
+    return block

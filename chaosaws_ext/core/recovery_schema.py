@@ -25,6 +25,9 @@ __all__ = [
     "SamplingBlock",
     "SamplerRef",
     "EnvironmentBlock",
+    "RestoreBlock",
+    "RestorePhase",
+    "RestoreVerification",
     "field",
     "is_field",
     "problems",
@@ -66,8 +69,8 @@ class RtoBlock(TypedDict):
     """RTO = recovery (first of K consecutive successes after the outage) - t0."""
 
     measured_s: Seconds
-    resolution_s: float  # the sampling interval
-    met: bool
+    resolution_s: float  # the sampling interval (a drill's: its polling interval)
+    met: bool | None  # None: no target to judge against (a drill the plan gives none)
     target_s: Seconds
     reason: str | None  # why not met / not measured
     consecutive: int  # K
@@ -142,6 +145,38 @@ class EnvironmentBlock(TypedDict):
     versions: dict[str, str | None]
 
 
+class RestorePhase(TypedDict):
+    name: str  # api_accepted, active, first_read (DynamoDB); status_available, ... (RDS)
+    at_s: float  # seconds after the restore call
+
+
+class RestoreVerification(TypedDict):
+    """The write markers in the restored copy: every one older than the restore point
+    must be there."""
+
+    markers_expected: int
+    markers_present: int
+    missing_count: int
+    first_missing: int | None
+    last_missing: int | None
+    passed: bool
+
+
+class RestoreBlock(TypedDict):
+    """A backup restore drill: restored side by side, verified, deleted. Its restore RTO
+    and RPO are the block's ``rto`` and ``rpo``."""
+
+    kind: str  # rds-point-in-time | rds-snapshot | rds-backup-copy | dynamodb-point-in-time
+    source: str  # the source db/table id
+    restored: str  # the new resource's id
+    restore_point: Instant
+    drill_started: Instant
+    latest_restorable_lag_s: Seconds  # latest restorable time behind the drill's start
+    phases: list[RestorePhase]
+    verification: RestoreVerification | None  # None: the copy was never read back
+    deleted: bool
+
+
 class RecoveryBlock(TypedDict):
     service: str
     target: NotRequired[TargetBlock]
@@ -152,6 +187,7 @@ class RecoveryBlock(TypedDict):
     availability: NotRequired[AvailabilityBlock]
     sampling: NotRequired[SamplingBlock]
     environment: NotRequired[EnvironmentBlock]
+    restore: NotRequired[RestoreBlock]  # restore drills only
     errors: list[str]
 
 

@@ -107,7 +107,8 @@ def _epoch(value: Any) -> float:
 
 def _items_of(table: Table) -> dict[Key, Item]:
     found: dict[Key, Item] = {}
-    for hash_key, value in table.items.items():
+    rows: dict[Any, Any] = table.items
+    for hash_key, value in rows.items():
         if table.has_range_key:
             for range_key, item in value.items():
                 found[(hash_key, range_key)] = copy.deepcopy(item)
@@ -171,7 +172,8 @@ class PointInTimeRecovery(Lifecycle):
             return found
 
     def _record(self, table: Table, key: Key) -> None:
-        item = table.items.get(key[0])
+        rows: dict[Any, Any] = table.items
+        item = rows.get(key[0])
         if table.has_range_key:
             item = item.get(key[1]) if isinstance(item, dict) else None
         with self._lock:
@@ -226,7 +228,7 @@ class PointInTimeRecovery(Lifecycle):
                     "date time of the source table"
                 )
             items = self.history(source).as_of(moment)
-            table = RestoredPITTable(
+            table: Any = RestoredPITTable(  # type: ignore[abstract]
                 target_name, account_id=backend.account_id, region=backend.region_name,
                 source=source,
             )  # fmt: skip
@@ -236,7 +238,7 @@ class PointInTimeRecovery(Lifecycle):
                     table.items[hash_key][range_key] = copy.deepcopy(item)
                 else:
                     table.items[hash_key] = copy.deepcopy(item)
-            table.restore_date_time = moment
+            table.restore_date_time = moment  # epoch seconds, as DynamoDB's JSON has it
             table._pitr_ready_at = time.time() + self.restore_duration  # type: ignore[attr-defined]
             backend.tables[target_name] = table
             self._history[id(table)] = TableHistory(time.time(), _items_of(table))
@@ -311,7 +313,7 @@ class PointInTimeRecovery(Lifecycle):
                     result[base_key]["TableStatus"] = "CREATING" if creating else "ACTIVE"
                     summary = result[base_key].get("RestoreSummary") or {}
                     summary["RestoreInProgress"] = creating
-                    summary["RestoreDateTime"] = table.restore_date_time
+                    summary["RestoreDateTime"] = getattr(table, "restore_date_time", None)
                     result[base_key]["RestoreSummary"] = summary
                 return result
 

@@ -72,12 +72,15 @@ FAULT_POLICIES = {
     "chaosaws_ext.dynamodb": "dynamodb-replica-conflict",
     "chaosaws_ext.rds": "rds-forced-failover",
     "chaosaws_ext.s3replication": "s3-replication-pause",
+    "chaosaws_ext.dynamodbrestore": "dynamodb-pitr-drill",
     # the write markers in DynamoDB are the DynamoDB experiment's (the RDS experiment's
     # are PostgreSQL rows): ``recover --by-tag`` searching them needs its policy
     "probes.markers": "dynamodb-replica-conflict",
 }
 FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-replica-conflict",
-                     "rds-forced-failover", "s3-replication-pause")  # fmt: skip
+                     "rds-forced-failover", "s3-replication-pause",
+                     "dynamodb-pitr-drill")  # fmt: skip
+DRILL_ENV = {"GAMEDAY_RESTORE_POLL_INTERVAL": "0.1", "GAMEDAY_MARKER_INTERVAL": "0.1"}
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,9 @@ SCENARIOS = (
     Scenario("s3 replication pause run", "s3-replication-pause", "s3-replication-pause"),
     Scenario("s3 replication pause crash + recover", "s3-replication-pause",
              "s3-replication-pause", crash=True, ledger_first=True),
+    Scenario("dynamodb pitr drill run", "dynamodb-pitr-drill", "dynamodb-pitr-drill", DRILL_ENV),
+    Scenario("dynamodb pitr drill crash + recover", "dynamodb-pitr-drill",
+             "dynamodb-pitr-drill", DRILL_ENV, crash=True),
 )  # fmt: skip
 
 
