@@ -99,8 +99,8 @@ def restore_table_drill(
 
     Refuses, before any change: a missing source, point-in-time recovery disabled on it,
     a restored table or backup name that exists, bad numbers. ``timeout`` bounds the
-    whole drill (the wait for history, the restore, the first read; default
-    max_fault_seconds); ``poll_interval_s``
+    whole drill (the wait for history, the restore, the first read; None or
+    0: max_fault_seconds); ``poll_interval_s``
     is the resolution of the restore's phases."""
     run = current_run(configuration)
     plan = build_plan(

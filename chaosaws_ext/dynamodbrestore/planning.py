@@ -46,7 +46,9 @@ def build_plan(
     age = _number(restore_point_age_s, "restore_point_age_s")
     history = _number(history_s, "history_s")
     poll = _number(poll_interval_s, "poll_interval_s", above=True)
-    bound = run.max_fault_seconds if timeout is None else _number(timeout, "timeout", above=True)
+    # None, "" or 0: the drill may take as long as the run may keep its fault
+    asked = 0.0 if timeout in (None, "") else _number(timeout, "timeout")
+    bound = asked or run.max_fault_seconds
     problems = []
     if not table_name:
         problems.append("table_name is empty")

@@ -44,6 +44,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import RestoredPITTable, Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
+from sandbox.dynamodb.moto_patch import lock as table_lock
 from sandbox.lifecycle import Lifecycle
 from sandbox.moto_patching import patch, restore
 
@@ -212,7 +213,8 @@ class PointInTimeRecovery(Lifecycle):
         pitr = source.continuous_backups["PointInTimeRecoveryDescription"]
         if pitr.get("PointInTimeRecoveryStatus") != "ENABLED":
             raise PointInTimeRecoveryUnavailable(source_name)
-        with self._lock:
+        # moto deep-copies the source: not while the replicator's writers change it
+        with table_lock, self._lock:
             earliest, latest = self._window(source)
             if body.get("UseLatestRestorableTime"):
                 moment = latest
@@ -293,6 +295,16 @@ class PointInTimeRecovery(Lifecycle):
 
             return call
 
+        def serialised(original: Callable[..., Any]) -> Callable[..., Any]:
+            """moto's CreateBackup deep-copies the table: a concurrent write fails it
+            ("dictionary changed size during iteration"); serialised with the writes."""
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                with table_lock:
+                    return original(*args, **kwargs)
+
+            return call
+
         def delete_table(original: Callable[..., Any]) -> Callable[..., Any]:
             def call(backend: DynamoDBBackend, name: str, *a: Any, **kw: Any) -> Any:
                 table = backend.tables.get(name)
@@ -337,6 +349,7 @@ class PointInTimeRecovery(Lifecycle):
         for name in ("get_item", "scan", "query", "put_item", "delete_item"):
             patch(self._originals, DynamoDBBackend, name, refusing)
         patch(self._originals, DynamoDBBackend, "delete_table", delete_table)
+        patch(self._originals, DynamoDBBackend, "create_backup", serialised)
         patch(self._originals, RestoredPITTable, "describe", describe)
         patch(self._originals, DynamoDBBackend, "describe_continuous_backups", continuous_backups)
         patch(

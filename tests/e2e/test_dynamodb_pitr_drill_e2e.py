@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from chaosaws_ext.ledger import Ledger
+from reports.html import build_report_html
 from sandbox.dynamodb.pitr import LATEST_RESTORABLE_LAG_S, RESTORE_DURATION_S
 from tests.helpers import REPO
 from tests.helpers.sandbox_state import client, our_items
@@ -121,6 +122,13 @@ def test_the_drill_restores_verifies_measures_and_deletes(sandbox: Any, tmp_path
     assert restore["deleted"] is True
     assert Ledger(tmp_path / "drill.ledger.jsonl").unreverted() == []
     assert _left(topology) == before == _clean(topology)
+    # the report shows the drill's phases, copy and verification, unjudged
+    html = build_report_html([journal])
+    for row in ("restore accepted", "restored copy ACTIVE", "first read of the copy"):
+        assert row in html
+    assert restore["restored"] in html and "no target to judge against" in html
+    expected = verification["markers_expected"]
+    assert f"{expected} of {expected}" in html and "<dd>passed</dd>" in html
 
 
 def _gap(journal: dict[str, Any], restore: dict[str, Any]) -> float:

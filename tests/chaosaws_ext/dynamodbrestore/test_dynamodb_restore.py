@@ -81,10 +81,15 @@ def test_the_plan_refuses_a_name_that_exists_and_a_table_without_pitr(
     assert str(exists.value) == (
         f"refusing dynamodb-restore: table {restored} already exists: refusing to restore over it"
     )
+    dynamodb.delete_table(TableName=restored)
+    with pytest.raises(ActivityFailed) as too_long:
+        plan_table_restore(TABLE, timeout=5000, configuration=_config(run_context))
+    assert str(too_long.value) == (
+        "refusing dynamodb-restore: timeout must be in (0, 900] s, got 5000"
+    )
     dynamodb.update_continuous_backups(
         TableName=TABLE, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
     )
-    dynamodb.delete_table(TableName=restored)
     with pytest.raises(ActivityFailed, match="point-in-time recovery is not enabled on"):
         plan_table_restore(TABLE, configuration=_config(run_context))
     assert _ours(dynamodb) == ([], [])
