@@ -24,6 +24,7 @@ __all__ = [
     "restored_table_name",
     "backup_name",
     "run_of_name",
+    "safe_name",
     "restore_window",
     "error_code",
     "table_status",
@@ -38,21 +39,23 @@ BACKUP_PREFIX = "chaos-drill-"
 # TableName and BackupName: 3-255 characters of [a-zA-Z0-9_.-] (DynamoDB API reference)
 _NAME_CHARS = re.compile(r"[^a-zA-Z0-9_.-]")
 _MAX_NAME = 255
-_RUN_IN_NAME = re.compile(r"^chaos-drill-(run-[0-9T]+-[0-9a-f]+|[a-zA-Z0-9_.]+)")
+# run ids are "<run or experiment>-<YYYYmmddTHHMMSS>-<6 hex>" (core.identity, gameday)
+_RUN_IN_NAME = re.compile(r"^chaos-drill-([a-zA-Z0-9_.-]+?-\d{8}T\d{6}-[0-9a-f]{6})")
 
 
-def _safe(value: str) -> str:
+def safe_name(value: str) -> str:
+    """``value`` with every character a table or backup name refuses as ``-``."""
     return _NAME_CHARS.sub("-", value)
 
 
 def restored_table_name(run_id: str, source: str) -> str:
     """The new table of run ``run_id`` restored from ``source`` (255 characters at most)."""
-    return f"{RESTORED_PREFIX}{_safe(run_id)}-{source}"[:_MAX_NAME]
+    return f"{RESTORED_PREFIX}{safe_name(run_id)}-{source}"[:_MAX_NAME]
 
 
 def backup_name(run_id: str) -> str:
     """The on-demand backup of run ``run_id`` (one per run and source table)."""
-    return f"{BACKUP_PREFIX}{_safe(run_id)}"[:_MAX_NAME]
+    return f"{BACKUP_PREFIX}{safe_name(run_id)}"[:_MAX_NAME]
 
 
 def run_of_name(name: str) -> str | None:

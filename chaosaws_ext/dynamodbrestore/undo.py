@@ -14,7 +14,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client
-from chaosaws_ext.core.identity import MANAGED_BY, TAG_EXPIRES_AT, TAG_MANAGED, expiry_after
+from chaosaws_ext.core.identity import (
+    MANAGED_BY,
+    TAG_EXPIRES_AT,
+    TAG_MANAGED,
+    TAG_RUN_ID,
+    expiry_after,
+)
 from chaosaws_ext.dynamodbrestore import DECLARATION, FAULT
 from chaosaws_ext.dynamodbrestore.tables import (
     BACKUP_PREFIX,
@@ -22,6 +28,7 @@ from chaosaws_ext.dynamodbrestore.tables import (
     error_code,
     restored_table_name,
     run_of_name,
+    safe_name,
     table_status,
 )
 from chaosaws_ext.undo import FinderSkipped, report_incomplete
@@ -65,7 +72,7 @@ def delete_restored_table(
     still CREATING (the restore running) is waited for, then deleted; absent: done."""
     if source_table and table_name != restored_table_name(run_id, source_table):
         raise ValueError(f"{table_name} is not the restored table of run {run_id}: kept")
-    if not table_name.startswith(RESTORED_PREFIX) or run_of_name(table_name) is None:
+    if not table_name.startswith(f"{RESTORED_PREFIX}{safe_name(run_id)}-"):
         raise ValueError(f"{table_name} is not a drill's restored table: kept")
     client = aws_client("dynamodb", configuration, secrets, region=region)
     deadline = time.monotonic() + _wait_s(configuration)
@@ -166,7 +173,6 @@ def find_drill_resources(
         report_incomplete(f"dynamodb drill resources in {region} not listed: {error}")
         return []
     for name in names:
-        run_id = run_of_name(name)
         try:
             table = client.describe_table(TableName=name)["Table"]
             tags = {
@@ -179,6 +185,8 @@ def find_drill_resources(
             report_incomplete(f"table {name} not readable: {error}")
             continue
         restored = "RestoreSummary" in table
+        # tagged: the tag says whose; not yet tagged (killed right after the call): the name
+        run_id = tags.get(TAG_RUN_ID) or run_of_name(name)
         if run_id is None or not restored or tags.get(TAG_MANAGED, MANAGED_BY) != MANAGED_BY:
             continue
         expires = tags.get(TAG_EXPIRES_AT) or expiry_after(
