@@ -42,6 +42,7 @@ def dynamodb(mocked_aws: None) -> Iterator[Any]:
     clear_phases()
     with PointInTimeRecovery(time_scale=SCALE):
         yield client
+    clear_phases()  # the drill's fault details are process-wide: no later test sees them
 
 
 def _config(run: RunContext) -> dict[str, Any]:
