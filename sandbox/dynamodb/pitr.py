@@ -67,6 +67,10 @@ LATEST_RESTORABLE_LAG_S = 300.0
 # with two global secondary indexes, as the tickets table is: 20 minutes.
 RESTORE_DURATION_S = 1200.0
 
+# Changes kept per table before the oldest half is folded into the baseline (memory bound;
+# AWS keeps up to 35 days, RecoveryPeriodInDays)
+MAX_CHANGES = 200_000
+
 _ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
 
 
@@ -85,6 +89,16 @@ class TableHistory:
     baseline_at: float
     baseline: dict[Key, Item]
     changes: list[tuple[float, Key, Item | None]] = field(default_factory=list)
+
+    def fold(self, keep: int) -> None:
+        """Fold all but the newest ``keep`` changes into the baseline (the earliest
+        restorable time moves up): a sandbox kept up for days stays bounded."""
+        if len(self.changes) <= keep:
+            return
+        cut = len(self.changes) - keep
+        self.baseline = self.as_of(self.changes[cut - 1][0])
+        self.baseline_at = self.changes[cut - 1][0]
+        del self.changes[:cut]
 
     def as_of(self, moment: float) -> dict[Key, Item]:
         """The items as they were at ``moment`` (wall seconds)."""
@@ -178,7 +192,10 @@ class PointInTimeRecovery(Lifecycle):
         if table.has_range_key:
             item = item.get(key[1]) if isinstance(item, dict) else None
         with self._lock:
-            self.history(table).changes.append((time.time(), key, copy.deepcopy(item)))
+            history = self.history(table)
+            history.changes.append((time.time(), key, copy.deepcopy(item)))
+            if len(history.changes) > MAX_CHANGES:
+                history.fold(MAX_CHANGES // 2)
 
     def _key_of(self, table: Table, attrs: dict[str, Any]) -> Key:
         hash_key = DynamoType(attrs[table.hash_key_attr])

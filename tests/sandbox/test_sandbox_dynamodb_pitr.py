@@ -111,3 +111,21 @@ def test_latest_restorable_time_restores_what_was_there_a_lag_ago(dynamodb: Any)
     )
     _wait_active(dynamodb, "latest", 10)
     assert _keys(dynamodb, "latest") == {"seeded"}  # "recent" is younger than the lag
+
+
+def test_a_long_history_is_folded_into_the_baseline_without_changing_any_restore() -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from sandbox.dynamodb.pitr import TableHistory
+
+    key = (DynamoType({"S": "k"}), None)
+    other = (DynamoType({"S": "gone"}), None)
+    history = TableHistory(0.0, {other: "seed"})  # type: ignore[dict-item]
+    for n in range(1, 11):  # version n of k written at t = n
+        history.changes.append((float(n), key, f"v{n}"))  # type: ignore[arg-type]
+    history.changes.insert(5, (5.5, other, None))  # "gone" deleted at t = 5.5
+    before = {t: history.as_of(t) for t in (6.0, 8.5, 10.0)}
+    history.fold(keep=4)
+    assert len(history.changes) == 4 and history.baseline_at == 6.0  # 11 changes, 7 folded
+    assert history.baseline == {key: "v6"}
+    assert {t: history.as_of(t) for t in (6.0, 8.5, 10.0)} == before
