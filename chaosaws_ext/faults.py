@@ -118,6 +118,7 @@ FAULT_PACKAGES = (
     "chaosaws_ext.s3replication",
     "chaosaws_ext.fis",
     "chaosaws_ext.rdsrestore",
+    "chaosaws_ext.dynamodbrestore",
 )
 
 # What we create for ourselves, outside any fault: undone and found by tag the same way.

@@ -16,16 +16,32 @@ __all__ = [
     "EXPERIMENTS",
     "DEFAULT_EXPERIMENTS",
     "DRILL_EXPERIMENTS",
+    "SUITES",
     "experiments_dir",
     "resolve_experiment",
+    "suite_experiments",
 ]
 
 # one per fault, from the fault declarations (chaosaws_ext.faults)
 EXPERIMENTS = experiments()
 # what `gameday run` runs without names (the newer faults are run by name)
 DEFAULT_EXPERIMENTS = default_experiments()
-# the backup restore drills (issue 13): run with `gameday run --suite drills`
-DRILL_EXPERIMENTS = ("rds-restore-drill",)
+# the backup restore drills (the DR plan's monthly "Backup Restore" test): restored side
+# by side, measured, deleted; run with `gameday run --suite drills` (or `all`)
+DRILL_EXPERIMENTS = ("rds-restore-drill", "dynamodb-pitr-drill")
+# `gameday run --suite NAME`: default = the four faults, drills, all = both, faults first
+SUITES = {
+    "default": DEFAULT_EXPERIMENTS,
+    "drills": DRILL_EXPERIMENTS,
+    "all": DEFAULT_EXPERIMENTS + DRILL_EXPERIMENTS,
+}
+
+
+def suite_experiments(suite: str) -> tuple[str, ...]:
+    """The experiments of suite ``suite`` (ValueError naming the suites for another)."""
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r} (suites: {', '.join(SUITES)})")
+    return SUITES[suite]
 
 
 def experiments_dir() -> Path:

@@ -99,8 +99,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from gameday.archive import parse_s3_url
 
         parse_s3_url(args.archive)  # a bad URL is refused before anything runs
+    experiments = list(args.experiments)
+    if args.suite is not None:
+        from gameday.catalog import suite_experiments
+
+        if experiments:
+            raise UserError("give experiment names or --suite, not both")
+        experiments = list(suite_experiments(args.suite))
     code = run_game_day(
-        experiments=args.experiments,
+        experiments=experiments,
         out_dir=Path(args.out),
         sandbox=args.sandbox,
         var_files=[Path(f) for f in args.var_file or []],
@@ -290,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--sandbox",
         action="store_true",
         help="start the local twin of the architecture and run against it",
+    )
+    run.add_argument(
+        "--suite",
+        choices=("default", "drills", "all"),
+        default=None,
+        help="default: the four faults; drills: the backup restore drills; all: both",
     )
     run.add_argument("--out", default="gameday-out", help="output folder (default gameday-out)")
     run.add_argument(

@@ -54,12 +54,18 @@ def verdict_of(outcome: RunOutcome) -> str:
         return "CANCELLED"
     if summary is None:
         return "NO JOURNAL"
-    return "met" if summary.verdict == "met" else summary.verdict.upper()
+    if summary.verdict == "met":
+        return "unjudged" if summary.unjudged else "met"  # unjudged: no target to judge
+    return summary.verdict.upper()
 
 
 def run_failed(outcome: RunOutcome) -> bool:
     """A missed target, a non-zero exit or anything left unreverted."""
-    return verdict_of(outcome) != "met" or outcome.exit_code != 0 or bool(outcome.unreverted)
+    return (
+        verdict_of(outcome) not in ("met", "unjudged")
+        or outcome.exit_code != 0
+        or bool(outcome.unreverted)
+    )
 
 
 def no_journal_reason(outcome: RunOutcome) -> str:

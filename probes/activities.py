@@ -124,7 +124,12 @@ def verify_restored_markers(
     """Restore drill: read this run's write markers back from the restored database
     (before it is deleted); returns the verification (every marker acknowledged at or
     before the restore point present), the restore RPO and RTO. The verdicts then judge
-    these figures."""
+    these figures. A DynamoDB table restore is verified by :mod:`probes.dynamodb_drills`."""
+    restore = drills.reported_restore()
+    if restore is not None and drills.is_table_restore(restore):
+        from probes.dynamodb_drills import verify_restored_markers as verify_table
+
+        return verify_table(configuration, secrets)
     return drills.verify(_session())
 
 

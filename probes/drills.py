@@ -45,6 +45,7 @@ __all__ = [
     "DrillResult",
     "verify",
     "reported_restore",
+    "is_table_restore",
     "drill_result",
     "restore_block",
     "first_query_at",
@@ -79,6 +80,11 @@ def reported_restore() -> dict[str, Any] | None:
     """The drill block a fault reported in this process, if any."""
     found = fault_details().get("restore")
     return found if isinstance(found, dict) else None
+
+
+def is_table_restore(restore: dict[str, Any]) -> bool:
+    """A DynamoDB table restore (verified by probes.dynamodb_drills), not a database's."""
+    return str(restore.get("kind", "")).startswith("dynamodb")
 
 
 def drill_result() -> DrillResult | None:
@@ -193,9 +199,10 @@ def restore_block() -> RestoreBlock | None:
 
 
 def first_query_at(restore: RestoreBlock) -> str | None:
-    """Wall time of the first successful query (drill start + its phase), ISO UTC."""
+    """Wall time of the first successful query or read (drill start + its phase), ISO UTC."""
     start = restore["drill_started"]
-    at = next((p["at_s"] for p in restore["phases"] if p["name"] == "first_query"), None)
+    first = ("first_query", "first_read")  # a database's query, a table's read
+    at = next((p["at_s"] for p in restore["phases"] if p["name"] in first), None)
     if start is None or at is None:
         return None
     moment = _instant(start) + timedelta(seconds=at)

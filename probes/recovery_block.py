@@ -14,6 +14,8 @@ from chaosaws_ext.core.recovery_schema import (
     FaultBlock,
     LagBlock,
     RecoveryBlock,
+    RestoreBlock,
+    RestorePhase,
     RpoBlock,
     RtoBlock,
     SamplerAvailability,
@@ -134,6 +136,30 @@ def _availability(session: MeasurementSession, origin: float) -> AvailabilityBlo
     )
 
 
+def _restore(session: MeasurementSession) -> RestoreBlock | None:
+    """The ``restore`` block of a restore drill, None without one: a database restore's
+    (probes.drills) or a table restore's (probes.dynamodb_drills)."""
+    from probes.dynamodb_drills import drill_of
+
+    detail = drills.reported_restore()
+    if detail is None:
+        return None
+    if not drills.is_table_restore(detail):
+        return drills.restore_block()
+    drill = drill_of(session)
+    return RestoreBlock(
+        kind=str(detail["kind"]),
+        source=str(detail["source"]),
+        restored=str(detail["restored"]),
+        restore_point=detail.get("restore_point"),
+        drill_started=detail.get("drill_started"),
+        latest_restorable_lag_s=detail.get("latest_restorable_lag_s"),
+        phases=[RestorePhase(name=str(p["name"]), at_s=float(p["at_s"])) for p in detail["phases"]],
+        verification=drill.verification() if drill else None,
+        deleted=bool(detail.get("deleted")),
+    )
+
+
 def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     """The journal's top-level ``recovery`` block of ``session``."""
     spec = session.spec
@@ -142,10 +168,11 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     by_sampler = session.rto_by_sampler() or {}
     worst, _reason = headline_rto(session)
     rto = rto_verdict(session)
+    restore = _restore(session)
     rto_block = RtoBlock(
         measured_s=rto["measured_s"],
         resolution_s=rto["resolution_s"],
-        met=rto["met"],
+        met=rto.get("judged_met", rto["met"]),
         target_s=rto["target_s"],
         reason=rto["reason"],
         consecutive=spec.consecutive,
@@ -170,7 +197,7 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
         measured_s=rpo["measured_s"],
         resolution_s=rpo["resolution_s"],
         # no markers: this experiment does not judge RPO: no verdict, not a miss
-        met=rpo["met"] if spec.markers else None,
+        met=rpo.get("judged_met", rpo["met"]) if spec.markers else None,
         reason=rpo["reason"],
         written=rpo["written"],
         acknowledged=rpo["acknowledged"],
@@ -178,7 +205,6 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     )
     if session.cleaned is not None:
         rpo_block["cleaned_up"] = session.cleaned
-    restore = drills.restore_block()
     if restore is not None:  # a restore drill: its phases, from the restore call
         rto_block["phases"] = {f"{p['name']}_s": p["at_s"] for p in restore["phases"]}
         rto_block["outage_started_at"] = restore["drill_started"]

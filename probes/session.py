@@ -62,6 +62,7 @@ class MeasurementSession:
     stopped_mono: float | None = None
     fallback_t0: T0 | None = None
     errors: list[str] = field(default_factory=list)
+    drill: Any = None  # a restore drill's verification (probes.dynamodb_drills.DrillResult)
     _rpo: RpoResult | None = None
     _rpo_error: str | None = None
     _cleaned: int | None = None

@@ -46,6 +46,9 @@ _PHASE_WORDS = {
     "az_changed_s": "primary in another AZ",
     "health_check_unhealthy_s": "health check unhealthy",
     "health_check_healthy_s": "health check healthy again",
+    "api_accepted_s": "restore accepted",
+    "active_s": "restored copy ACTIVE",
+    "first_read_s": "first read of the copy",
 }
 _OUTPUT_LIMIT = 600
 #: an output this short (``true``, ``3``) is shown as is; a longer one is folded away
@@ -277,6 +280,38 @@ def _environment(journal: Journal, summary: RunSummary) -> list[tuple[str, str]]
     return rows
 
 
+def _restore_rows(recovery: Any) -> list[tuple[str, str]]:
+    """A restore drill's copy, restore point and verification (empty for a fault)."""
+    restored = recovery_value(recovery, "restore", "restored")
+    if not restored:
+        return []
+    rows = [
+        ("restored copy", str(restored)),
+        ("restore point", _when(recovery_value(recovery, "restore", "restore_point"))),
+        (
+            "latest restorable lag",
+            format_seconds(number(recovery_value(recovery, "restore", "latest_restorable_lag_s"))),
+        ),
+    ]
+    verification = recovery_value(recovery, "restore", "verification")
+    if isinstance(verification, dict):
+        present = f"{verification.get('markers_present')} of {verification.get('markers_expected')}"
+        rows.append(("markers before the restore point present", present))
+        if verification.get("passed"):
+            rows.append(("verification", "passed"))
+        else:
+            missing = (
+                f"FAILED: {verification.get('missing_count')} missing "
+                f"(#{verification.get('first_missing')}..#{verification.get('last_missing')})"
+            )
+            rows.append(("verification", missing))
+    else:
+        rows.append(("verification", "not done: the copy was never read back"))
+    deleted = recovery_value(recovery, "restore", "deleted")
+    rows.append(("copy deleted", "yes" if deleted is True else "NO"))
+    return rows
+
+
 def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSection:
     recovery = journal.recovery
     phases_raw = recovery_value(recovery, "rto", "phases")
@@ -295,6 +330,7 @@ def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSec
         for name in ("written", "acknowledged", "lost")
         for value in [recovery_value(recovery, "rpo", name)]
     ]
+    rpo_counts += _restore_rows(recovery)
     for figure, rows in ((summary.rto, rto_edges), (summary.rpo, rpo_counts)):
         reason = recovery_value(recovery, figure.name.lower(), "reason")
         if reason:

@@ -124,7 +124,16 @@ class RunSummary:
     def words(self) -> str:
         if not self.measured and self.verdict in _PLAIN_WORDS:
             return _PLAIN_WORDS[self.verdict]
+        if self.unjudged:
+            return "measured, no target to judge against"
         return VERDICTS[self.verdict][1]
+
+    @property
+    def unjudged(self) -> bool:
+        """Measured, nothing failed, and no figure had a target (a drill the DR plan
+        sets none for): the figures are shown, never called met."""
+        measured = self.rto.measured_s is not None or self.rpo.measured_s is not None
+        return self.verdict == "met" and self.measured and measured and self.target_met is None
 
     @property
     def target_met(self) -> bool | None:

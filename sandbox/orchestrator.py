@@ -177,6 +177,7 @@ class Sandbox:
         self.rds: Any = None
         self.rds_restore: Any = None
         self.replicator: Any = None
+        self.pitr: Any = None
         self.s3_replicator: Any = None
         self.fis: Any = None
         self.api_instances: dict[str, dict[str, Any]] = {}
@@ -465,6 +466,10 @@ class Sandbox:
         self._run(stack, "the RDS restore emulation", self.rds_restore)
         self.replicator = GlobalTableReplicator(time_scale=self.timings.time_scale)
         self._run(stack, "the DynamoDB replication emulation", self.replicator)
+        from sandbox.dynamodb.pitr import PointInTimeRecovery
+
+        self.pitr = PointInTimeRecovery(time_scale=self.timings.time_scale)
+        self._run(stack, "the DynamoDB point-in-time recovery emulation", self.pitr)
         from sandbox.s3.replicator import BucketReplicator
 
         self.s3_replicator = BucketReplicator(time_scale=self.timings.time_scale)

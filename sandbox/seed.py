@@ -289,6 +289,12 @@ def seed_table(dynamodb: Any) -> dict[str, Any]:
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
         Tags=_tags(f"{ENVIRONMENT}-tickets-primary"),
     )["TableDescription"]
+    # the plan's global table has point-in-time recovery on (Esempio 4, CloudFormation:
+    # PointInTimeRecoverySpecification: PointInTimeRecoveryEnabled: true)
+    dynamodb.update_continuous_backups(
+        TableName=TABLE_NAME,
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+    )
     return {"name": table["TableName"], "arn": table["TableArn"]}
 
 

@@ -70,8 +70,8 @@ class RtoBlock(TypedDict):
     sample within ``window_s`` of it) - t0."""
 
     measured_s: Seconds
-    resolution_s: float  # the sampling interval
-    met: bool
+    resolution_s: float  # the sampling interval (a drill's: its polling interval)
+    met: bool | None  # None: no target to judge against (a drill the plan gives none)
     target_s: Seconds
     reason: str | None  # why not met / not measured
     consecutive: int  # K
@@ -149,33 +149,34 @@ class EnvironmentBlock(TypedDict):
 
 
 class RestorePhase(TypedDict):
-    name: str  # api_accepted, available, endpoint_resolvable, first_query (RDS)
+    name: str  # api_accepted, active, first_read (DynamoDB); status_available, ... (RDS)
     at_s: float  # seconds after the restore call
 
 
 class RestoreVerification(TypedDict):
-    """The write markers acknowledged at or before the restore point, in the restore."""
+    """The write markers in the restored copy: every one older than the restore point
+    must be there."""
 
     markers_expected: int
     markers_present: int
     missing_count: int
-    first_missing: int | None  # seq
+    first_missing: int | None
     last_missing: int | None
     passed: bool
 
 
 class RestoreBlock(TypedDict):
-    """A restore drill (side by side into a new resource, verified, deleted): restore
-    RTO and RPO go in ``rto``/``rpo``; this holds the drill's own facts."""
+    """A backup restore drill: restored side by side, verified, deleted. Its restore RTO
+    and RPO are the block's ``rto`` and ``rpo``."""
 
-    kind: str  # rds-point-in-time, rds-snapshot, rds-backup-copy, dynamodb-point-in-time
-    source: str
-    restored: str
+    kind: str  # rds-point-in-time | rds-snapshot | rds-backup-copy | dynamodb-point-in-time
+    source: str  # the source db/table id
+    restored: str  # the new resource's id
     restore_point: Instant
-    drill_started: Instant  # the restore call
-    latest_restorable_lag_s: Seconds  # drill start - the source's latest restorable time
+    drill_started: Instant
+    latest_restorable_lag_s: Seconds  # latest restorable time behind the drill's start
     phases: list[RestorePhase]
-    verification: RestoreVerification | None  # None: never verified
+    verification: RestoreVerification | None  # None: the copy was never read back
     deleted: bool
 
 

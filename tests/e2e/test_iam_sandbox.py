@@ -95,15 +95,18 @@ def test_the_restore_drill_finder_calls_of_the_recovery_are_granted(recorded: Re
     calls = by_policy.get("rds-restore-drill", [])
     assert calls and {c.operation for c in calls} <= {"DescribeDBInstances"}
     assert _missing("rds-restore-drill", calls, world) == []
+    calls = by_policy.get("dynamodb-pitr-drill", [])
+    assert calls and {c.operation for c in calls} <= {"ListTables", "ListBackups"}
+    assert _missing("dynamodb-pitr-drill", calls, world) == []
 
 
 def test_the_recoveries_undid_each_fault_by_tag(recorded: Recorded) -> None:
     by_policy, _ = recorded["crash + recover"]
     # recover --by-tag runs every finder: the S3 pause's too (read-only here)
     assert len(CRASHES) == 4
-    # and the restore drill's (it finds restored DB instances by tag: read-only here)
-    allowed = {*EXPERIMENTS, "s3-replication-pause", "rds-restore-drill"}
-    assert set(EXPERIMENTS) <= set(by_policy) <= allowed
+    # and the drills' finders (restored DB instances, restored tables: read-only here)
+    finders = {"s3-replication-pause", "rds-restore-drill", "dynamodb-pitr-drill"}
+    assert set(EXPERIMENTS) <= set(by_policy) <= {*EXPERIMENTS, *finders}
     operations = {name: {c.operation for c in calls} for name, calls in by_policy.items()}
     assert "DeleteNetworkAcl" in operations["az-nacl-blackhole"]
     assert "UpdateWebACL" in operations["healthcheck-path-block"]  # the WAF block undone

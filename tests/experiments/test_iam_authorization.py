@@ -28,6 +28,7 @@ import requests
 from gameday.policy import load_policy, policy_names, render
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
 from sandbox.behaviour.rds_failover import RdsFailoverEmulator
+from sandbox.dynamodb.pitr import PointInTimeRecovery
 from sandbox.s3.replicator import BucketReplicator
 from tests.helpers import REPO
 from tests.helpers.aws_calls import Call, load_calls, recording_env
@@ -62,10 +63,13 @@ def recorded(
     replicator = GlobalTableReplicator(lag_seconds=0.2).start()
     s3_replicator = BucketReplicator(lag_seconds=0.2)
     s3_replicator.start()  # GetBucketReplication as AWS answers it (sandbox.s3)
+    pitr = PointInTimeRecovery(time_scale=0.001)  # restore 1.2 s, latest restorable lag 0.3 s
     try:
         world = seed(moto_server, replicator)
+        pitr.start()
         yield record_all(world, moto_server, tmp_path_factory.mktemp("iam")), world
     finally:
+        pitr.stop()
         s3_replicator.stop()
         replicator.stop()
         emulator.uninstall()

@@ -84,7 +84,7 @@ def test_archive_and_scorecard_round_trip_through_s3(
     assert head["ServerSideEncryption"] == "AES256"
     assert gameday(["scorecard", f"s3://{BUCKET}/nightly/staging", "--now", "2026-12-01"]) == 0
     out = capsys.readouterr().out
-    assert "coverage: 3 of 13 services in the plan have a measured verdict (23%)" in out
+    assert "coverage: 3 of 14 services in the plan have a measured verdict (21%)" in out
     route53 = next(line for line in out.splitlines() if line.startswith("[test] Route 53"))
     assert "overdue since 2026-10-15 (47 days)" in route53
     report = tmp_path / "report.html"

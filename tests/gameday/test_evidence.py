@@ -139,7 +139,7 @@ def test_the_pdf_printed_by_chromium_holds_the_scorecard_and_the_summary(
     scorecard = text.index("DR plan scorecard")
     summary = text.index("Summary")
     assert scorecard < summary
-    assert "Coverage: 3 of 13 services in the plan have a measured verdict (23%)" in text
+    assert "Coverage: 3 of 14 services in the plan have a measured verdict (21%)" in text
     assert "overdue since" in text and "never tested" in text
     assert "RDS Multi-AZ failover" in text[summary:]  # the run's row in the summary
     assert "SANDBOX" in text

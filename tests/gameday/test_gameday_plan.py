@@ -24,6 +24,7 @@ EXPECTED = {
     "rds-forced-failover": "failover",
     "healthcheck-path-block": "/health",
     "dynamodb-replica-conflict": "chaos-",
+    "dynamodb-pitr-drill": "restoretabletopointintime",
 }
 
 

@@ -162,6 +162,10 @@ def seed_world(endpoint: str, replicator: Any | None = None) -> dict[str, Any]:
             TableName=TABLE,
             Item={"ticket": {"S": f"T-{n}"}, "version": {"S": "1"}, "body": {"S": "help"}},
         )
+    # point-in-time recovery on, as the plan's table has it (the restore drill needs it)
+    dynamodb.update_continuous_backups(
+        TableName=TABLE, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
     if replicator is not None:
         replicator.make_global(TABLE, [REGION, OTHER_REGION])
     return {
@@ -333,6 +337,10 @@ def experiment_env(
                 "GAMEDAY_RESTORE_TIMEOUT": "30",
                 "GAMEDAY_RESTORE_POLL_INTERVAL": "0.2",
                 "GAMEDAY_RESTORABLE_TIMEOUT": "30",
+            },
+            "dynamodb-pitr-drill": {
+                "GAMEDAY_TABLE": world["table"],
+                "GAMEDAY_RESTORE_TIMEOUT": "60",
             },
         }[experiment]
     )

@@ -75,13 +75,16 @@ FAULT_POLICIES = {
     "chaosaws_ext.s3replication": "s3-replication-pause",
     "chaosaws_ext.fis": "fis-az-disrupt-connectivity",
     "chaosaws_ext.rdsrestore": "rds-restore-drill",
+    "chaosaws_ext.dynamodbrestore": "dynamodb-pitr-drill",
     # the write markers in DynamoDB are the DynamoDB experiment's (the RDS experiment's
     # are PostgreSQL rows): ``recover --by-tag`` searching them needs its policy
     "probes.markers": "dynamodb-replica-conflict",
 }
 FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-replica-conflict",
                      "rds-forced-failover", "s3-replication-pause",
-                     "fis-az-disrupt-connectivity", "rds-restore-drill")  # fmt: skip
+                     "fis-az-disrupt-connectivity", "rds-restore-drill",
+                     "dynamodb-pitr-drill")  # fmt: skip
+DRILL_ENV = {"GAMEDAY_RESTORE_POLL_INTERVAL": "0.1", "GAMEDAY_MARKER_INTERVAL": "0.1"}
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,9 @@ SCENARIOS = (
              {"GAMEDAY_RESTORE_SOURCE": "snapshot"}),
     Scenario("rds restore drill crash + recover", "rds-restore-drill", "rds-restore-drill",
              crash=True, variant=_hold_after_the_restore),
+    Scenario("dynamodb pitr drill run", "dynamodb-pitr-drill", "dynamodb-pitr-drill", DRILL_ENV),
+    Scenario("dynamodb pitr drill crash + recover", "dynamodb-pitr-drill",
+             "dynamodb-pitr-drill", DRILL_ENV, crash=True),
 )  # fmt: skip
 
 

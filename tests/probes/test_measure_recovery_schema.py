@@ -66,7 +66,7 @@ def written_block() -> Iterator[dict[str, Any]]:
 
 def test_the_written_block_validates_and_holds_every_top_level_field(written_block) -> None:
     assert problems(written_block) == []
-    # ``restore`` is a restore drill's (tests/chaosaws_ext/rdsrestore checks it there)
+    # every field but a restore drill's ``restore`` (tests/e2e/test_dynamodb_pitr_drill_e2e.py)
     assert set(written_block) == set(get_type_hints(RecoveryBlock)) - {"restore"}
     assert written_block["rto"]["measured_s"] > 0 and written_block["fault"]["reverted_at"]
 

@@ -49,7 +49,8 @@ def test_one_row_per_service_of_targets_and_per_test_type_of_the_schedule(card) 
     assert [r.name for r in card.tests] == PLAN_TEST_TYPES
     assert _row(card, "RDS Failover").experiments == ["rds-forced-failover"]
     assert _row(card, "Route 53 Failover").experiments == ["healthcheck-path-block"]
-    for name in PLAN_TEST_TYPES[2:]:
+    assert _row(card, "Backup Restore").experiments == ["dynamodb-pitr-drill"]
+    for name in ("Full DR Drill", "Runbook Review"):
         assert _row(card, name).experiments == []
         assert _row(card, name).note == "no experiment carries this test out yet"
 
@@ -100,7 +101,7 @@ def test_never_tested_is_said_plainly(card) -> None:
 
 def test_coverage_counts_services_with_a_measured_verdict(card) -> None:
     assert card.covered == 3  # rds-analytics, route53-failover, dynamodb
-    assert card.coverage == "3 of 13 services in the plan have a measured verdict (23%)"
+    assert card.coverage == "3 of 14 services in the plan have a measured verdict (21%)"
 
 
 def test_runs_after_today_and_other_environments_are_left_out(history: Path) -> None:
@@ -126,7 +127,7 @@ def test_gameday_scorecard_prints_the_table(history: Path, capsys) -> None:
     assert "41.25 s / 300 s met (measured 2026-07-15)" in route53  # the failed run measured nothing
     drill = next(line for line in lines if line.startswith("[test] Full DR Drill"))
     assert "none yet" in drill and "never tested (no experiment yet)" in drill
-    assert "coverage: 3 of 13 services in the plan have a measured verdict (23%)" in out
+    assert "coverage: 3 of 14 services in the plan have a measured verdict (21%)" in out
     assert "overdue: route53-failover, Route 53 Failover" in out
 
 
@@ -135,7 +136,7 @@ def test_gameday_scorecard_html_page(history: Path, tmp_path: Path, capsys) -> N
     assert gameday(["scorecard", str(history), "--now", "2026-12-01", "-o", str(page)]) == 0
     html = page.read_text()
     assert "<h1>DR plan scorecard</h1>" in html
-    assert html.count('data-kind="service"') == 13 and html.count('data-kind="test"') == 5
+    assert html.count('data-kind="service"') == 14 and html.count('data-kind="test"') == 5
     assert 'id="summary"' not in html
 
 
@@ -161,7 +162,7 @@ def test_report_with_trend_opens_with_the_scorecard(history: Path, tmp_path: Pat
     html = out.read_text()
     sections = re.findall(r'<section class="[^"]+" id="([^"]+)"', html)
     assert sections[:2] == ["scorecard", "summary"]
-    assert "Coverage: 3 of 13 services in the plan have a measured verdict (23%)" in html
+    assert "Coverage: 3 of 14 services in the plan have a measured verdict (21%)" in html
     rds = re.search(r'<tr class="[^"]*" data-row="RDS Failover".*?</tr>', html, re.S)
     assert rds is not None and "2026-11-28" in rds.group(0)  # today's run is the last run
     assert "overdue since 2026-10-15" in html

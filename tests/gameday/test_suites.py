@@ -1,0 +1,60 @@
+"""``gameday run --suite``: which experiments each suite runs (default unchanged: the
+four faults), and the one-line refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gameday import gamedayrun
+from gameday.catalog import DEFAULT_EXPERIMENTS, DRILL_EXPERIMENTS, EXPERIMENTS, SUITES
+from gameday.cli import main as gameday
+
+FOUR = (
+    "az-nacl-blackhole",
+    "rds-forced-failover",
+    "healthcheck-path-block",
+    "dynamodb-replica-conflict",
+)
+
+
+@pytest.fixture
+def ran(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    asked: list[list[str]] = []
+
+    def run_game_day(experiments: list[str], **_: Any) -> int:
+        asked.append(list(experiments))
+        return 0
+
+    monkeypatch.setattr(gamedayrun, "run_game_day", run_game_day)
+    return asked
+
+
+def test_each_suite_runs_its_experiments(ran: list[list[str]]) -> None:
+    assert gameday(["run", "--sandbox"]) == 0
+    assert gameday(["run", "--sandbox", "--suite", "default"]) == 0
+    assert gameday(["run", "--sandbox", "--suite", "drills"]) == 0
+    assert gameday(["run", "--sandbox", "--suite", "all"]) == 0
+    assert ran[0] == []  # no names: run_game_day's default, the four faults
+    assert DEFAULT_EXPERIMENTS == FOUR
+    assert ran[1] == list(FOUR)
+    assert ran[2] == ["dynamodb-pitr-drill"]
+    assert ran[3] == [*FOUR, "dynamodb-pitr-drill"]
+    assert set(DRILL_EXPERIMENTS) <= set(EXPERIMENTS) and set(SUITES) == {
+        "default",
+        "drills",
+        "all",
+    }
+
+
+def test_names_and_a_suite_together_are_refused_in_one_line(
+    ran: list[list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert gameday(["run", "--sandbox", "--suite", "drills", "az-nacl-blackhole"]) == 2
+    assert capsys.readouterr().err == "gameday: give experiment names or --suite, not both\n"
+    with pytest.raises(SystemExit) as bad:
+        gameday(["run", "--sandbox", "--suite", "nightly"])
+    assert bad.value.code == 2
+    assert "invalid choice: 'nightly'" in capsys.readouterr().err
+    assert ran == []
