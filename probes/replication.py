@@ -13,7 +13,8 @@ Definitions (docs/architecture.md, "The replication measurement"):
 - Catch-up: from the end of the pause until every marker acknowledged before it is
   present; None when some never was, within the window polled (``window_s``).
 - Lag: first visibility - acknowledgement, p50/p99/max, of the markers acknowledged
-  outside the pause (the replication's ordinary lag).
+  and seen before the pause, or acknowledged after it (the replication's ordinary lag:
+  a marker in flight when the pause began waited for the pause, not for the lag).
 
 Durations come from monotonic times only.
 """
@@ -25,7 +26,14 @@ from dataclasses import dataclass, field
 
 from probes.recovery import Marker, percentiles
 
-__all__ = ["FailoverResult", "CatchUpResult", "failover_rpo", "catch_up", "lag_outside"]
+__all__ = [
+    "FailoverResult",
+    "CatchUpResult",
+    "failover_rpo",
+    "catch_up",
+    "lag_outside",
+    "outside_pause",
+]
 
 
 @dataclass
@@ -87,20 +95,26 @@ def catch_up(
     return CatchUpResult(round(max(0.0, last_seen - end_mono), 3), window, 0, poll_interval)
 
 
+def outside_pause(m: Marker, pause_start: float | None, pause_end: float | None) -> bool:
+    """Acknowledged and seen (or still unseen) before the pause, or acknowledged after it."""
+    if pause_start is None or pause_end is None or m.ack_mono is None:
+        return True
+    if m.ack_mono > pause_end:
+        return True
+    return m.ack_mono < pause_start and m.seen_mono is not None and m.seen_mono < pause_start
+
+
 def lag_outside(
     markers: Sequence[Marker], pause_start: float | None, pause_end: float | None
 ) -> dict[str, float | None]:
     """p50/p99/max (and count) of first visibility - acknowledgement of the markers
-    acknowledged before ``pause_start`` or after ``pause_end``."""
-
-    def outside(m: Marker) -> bool:
-        if pause_start is None or pause_end is None or m.ack_mono is None:
-            return True
-        return m.ack_mono < pause_start or m.ack_mono > pause_end
+    acknowledged and seen before ``pause_start``, or acknowledged after ``pause_end``."""
 
     values = [
         m.seen_mono - m.ack_mono
         for m in markers
-        if m.seen_mono is not None and m.ack_mono is not None and outside(m)
+        if m.seen_mono is not None
+        and m.ack_mono is not None
+        and outside_pause(m, pause_start, pause_end)
     ]
     return percentiles(values)

@@ -72,7 +72,8 @@ def _wall(t0: T0, mono: float) -> str:
     from datetime import datetime, timedelta
 
     start = datetime.fromisoformat(t0.wall.replace("Z", "+00:00"))
-    return (start + timedelta(seconds=mono - t0.monotonic)).isoformat().replace("+00:00", "Z")
+    moment = start + timedelta(seconds=mono - t0.monotonic)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _where(markers: dict[str, Any], session: MeasurementSession) -> tuple[str, str]:
@@ -134,8 +135,12 @@ def _finding(
     text = (
         f"a finding about the DR plan, not a bug: {session.spec.service} promises RPO "
         f"{target.rpo_bound} {target.rpo_s:g} s, but its cross-region replication is "
-        f"asynchronous: a failover at the {verdict['basis']}"
-        + (f" of a {pause:.0f} s pause" if pause else "")
+        "asynchronous: "
+        + (
+            f"a failover at the end of a {pause:.1f} s pause"
+            if verdict["basis"] == "end of the pause" and pause
+            else f"a failover at the {verdict['basis']}"
+        )
         + f" loses {verdict['missing']} acknowledged writes ({verdict['measured_s']:.3f} s)"
     )
     kind = (session.spec.markers or {}).get("kind")
@@ -183,9 +188,7 @@ def replication_block(session: MeasurementSession) -> ReplicationBlock | None:
         outside = [
             m
             for m in session.writer.markers()
-            if m.acked
-            and m.ack_mono is not None
-            and (m.ack_mono < t0.monotonic or (pause_end is not None and m.ack_mono > pause_end))
+            if m.acked and m.ack_mono is not None and m.ack_mono > (pause_end or t0.monotonic)
         ]
         lag = LagBlock(
             p50=spread["p50"],

@@ -28,12 +28,19 @@ Declare it at the top of the experiment (after the safety control)::
               - {name: db, kind: postgres, dsn: "${db_dsn}", query: "SELECT 1"}
               - {name: ddb, kind: dynamodb, table: t, region: eu-west-1,
                  key: {pk: "x"}, operation: get}   # key omitted = from the key schema
+              - {name: kb, kind: s3, bucket: b, region: eu-south-1}  # HeadBucket
             markers:                        # optional: RPO (and DynamoDB replication lag)
               kind: postgres                # postgres: dsn, read_dsn (a replica), table
               dsn: "${db_dsn}"              #   (gameday_markers, created if missing)
               interval_s: 0.2               # dynamodb: table, region, read_region,
               timeout_s: null               #   replica_region (lag poller), lag_interval_s
               cleanup: true                 #   (0.1), lag_grace_s (5)
+                                            # s3: bucket, region, replica_region,
+                                            #   replica_bucket (default: the destination
+                                            #   of its first enabled rule); failover:
+                                            #   end-of-pause (s3's default) or none,
+                                            #   failover_at_s (s after t0): the failover
+                                            #   RPO and catch-up (recovery.replication)
 
 Life cycle: arguments are checked before the experiment (a bad one interrupts the run
 with one line naming the key); samplers and writer start before the method; t0 is the
