@@ -169,7 +169,7 @@ def replication_block(session: MeasurementSession) -> ReplicationBlock | None:
         reason = None
         if never:
             reason = (
-                f"not caught up within {found.window_s:g} s: {found.still_missing} markers "
+                f"not caught up within {found.window_s:.1f} s: {found.still_missing} markers "
                 f"acknowledged before the end of the pause never reached {replica}"
             )
             if markers.get("kind") == "s3":
@@ -221,4 +221,7 @@ def replication_block(session: MeasurementSession) -> ReplicationBlock | None:
     counts = _status_counts(session)
     if counts is not None:
         block["replication_status"] = counts
+    errors = Counter(m.error or "unfinished" for m in session.writer.markers() if not m.acked)
+    if errors:
+        block["write_errors"] = dict(errors)
     return block

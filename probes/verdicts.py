@@ -172,7 +172,8 @@ def rpo_verdict(session: MeasurementSession) -> dict[str, Any]:
             "met": True if failover["met"] is None else failover["met"],
             "reason": failover["reason"],
             "written": rpo.written,
-            "acknowledged": failover["acknowledged"],
+            "acknowledged": rpo.acknowledged,
+            # missing in the other region at the failover moment
             "lost": failover["missing"],
             "basis": "failover",
         }

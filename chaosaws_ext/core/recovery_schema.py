@@ -142,6 +142,7 @@ class ReplicationBlock(TypedDict):
     catch_up: CatchUpBlock | None
     lag: LagBlock | None  # markers acknowledged outside the pause
     replication_status: NotRequired[dict[str, int]]  # S3: status -> markers ("none")
+    write_errors: NotRequired[dict[str, int]]  # error class (or "unfinished") -> unacked markers
     met: bool | None  # the failover RPO against the target rpo_s; None: not judged
     target_s: Seconds
     finding: str | None  # a missed target under a pause: a finding about the plan

@@ -142,7 +142,7 @@ def test_a_pause_of_the_knowledge_base_measured_against_the_marker_log(
     assert catch is not None and catch["caught_up"] is False and catch["measured_s"] is None
     # (a PUT in flight across the resume may be written after it, and so replicate)
     assert failover["missing"] - 1 <= catch["still_missing"] <= failover["missing"]
-    assert catch["reason"].startswith(f"not caught up within {catch['window_s']:g} s")
+    assert catch["reason"].startswith(f"not caught up within {catch['window_s']:.1f} s")
     assert "Batch Replication" in catch["reason"]
     status = replication["replication_status"]
     assert status.get("none", 0) >= failover["missing"] - 1 and status.get("COMPLETED", 0) > 0
