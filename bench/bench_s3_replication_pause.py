@@ -7,7 +7,9 @@ Markers: ``probes.s3_markers.S3Markers`` written by ``probes.markers.MarkerWrite
 ``--interval`` s, first visibility by ``probes.markers.LagPoller`` every ``--poll`` s;
 figures by ``probes.replication``. The pause disables every rule
 (chaosaws_ext.s3replication's mechanism, applied here directly to moto: no ledger).
-Prints figures; asserts nothing.
+Prints figures; asserts nothing. The emulated lag is the sandbox's default (2 s +
+U(0, 1) s, "most objects replicate within seconds") times ``--time-scale`` (default the
+demo game day's 0.05, as ``gameday run --sandbox``; 1 for AWS's own figure).
 
     python bench/bench_s3_replication_pause.py --pauses 10 60 300 --interval 0.2
 """
@@ -28,6 +30,8 @@ from probes.s3_markers import S3Markers
 from sandbox.s3.replication import DEFAULT_JITTER_SECONDS, DEFAULT_LAG_SECONDS
 from sandbox.s3.replicator import BucketReplicator
 from sandbox.s3.seed import seed_replicated_buckets
+
+DEMO_TIME_SCALE = 0.05  # gameday.sandboxing.DEMO_TIME_SCALE (bench imports no product CLI)
 
 PRIMARY, REPLICA = "eu-south-1", "eu-west-1"
 
@@ -60,9 +64,12 @@ def _seconds(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f} s"
 
 
-def run(pauses: list[float], interval: float, poll: float, baseline: float, window: float) -> None:
+def run(
+    pauses: list[float], interval: float, poll: float, baseline: float, window: float, scale: float
+) -> None:
     with mock_aws():
-        replicator = BucketReplicator(seed=7)  # the sandbox's defaults: the published lag
+        # the sandbox's defaults (the published lag), scaled like a sandbox game day
+        replicator = BucketReplicator(time_scale=scale, seed=7)
         replicator.start()
         source = boto3.client("s3", region_name=PRIMARY)
         replica = boto3.client("s3", region_name=REPLICA)
@@ -71,8 +78,8 @@ def run(pauses: list[float], interval: float, poll: float, baseline: float, wind
         )["knowledge_base"]
         original = source.get_bucket_replication(Bucket=pair["source"])["ReplicationConfiguration"]
         print(
-            f"emulated lag {DEFAULT_LAG_SECONDS:g} s + U(0, {DEFAULT_JITTER_SECONDS:g}) s; "
-            f"writer every {interval:g} s, lag poll every {poll:g} s"
+            f"emulated lag ({DEFAULT_LAG_SECONDS:g} s + U(0, {DEFAULT_JITTER_SECONDS:g}) s) "
+            f"x time scale {scale:g}; writer every {interval:g} s, lag poll every {poll:g} s"
         )
         with Measured(pair["source"], "baseline", interval, poll) as phase:
             time.sleep(baseline)
@@ -134,8 +141,9 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.1)
     parser.add_argument("--baseline", type=float, default=30.0)
     parser.add_argument("--window", type=float, default=15.0, help="catch-up window, s")
+    parser.add_argument("--time-scale", type=float, default=DEMO_TIME_SCALE)
     args = parser.parse_args()
-    run(args.pauses, args.interval, args.poll, args.baseline, args.window)
+    run(args.pauses, args.interval, args.poll, args.baseline, args.window, args.time_scale)
 
 
 if __name__ == "__main__":

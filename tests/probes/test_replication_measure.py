@@ -16,11 +16,13 @@ import boto3
 import pytest
 
 from chaosaws_ext.core.recovery_schema import problems
+from chaosaws_ext.core.waiting import wait_until
 from chaosaws_ext.mutation import stamp_injected, stamp_reverted
 from chaosaws_ext.runcontext import RunContext
 from chaosaws_ext.s3replication import actions
 from probes.recovery import Marker
 from probes.replication import catch_up, failover_rpo, lag_outside
+from probes.s3_markers import S3Markers
 from probes.session import MeasurementSession, parse_spec
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
 from sandbox.s3.replicator import BucketReplicator
@@ -251,3 +253,37 @@ def test_dynamodb_markers_catch_up_after_a_pause_within_the_lag_and_one_interval
     assert catch["measured_s"] <= LAG + JITTER + INTERVAL + POLL + SCHEDULING
     assert replication["met"] is False and replication["finding"]
     assert "S3 does not replicate" not in replication["finding"]
+
+
+def test_markers_a_crash_left_mid_pause_are_found_by_prefix_and_deleted_both_sides(
+    replicated: dict[str, Any],
+) -> None:
+    """``gameday recover --by-tag`` without the ledger: the run's objects are found under
+    the marker prefix and every version is deleted in both buckets, although the rules
+    are still disabled (the destination is read from a disabled rule)."""
+    from chaosaws_ext.controls.measurement import delete_markers, find_markers
+
+    pair, primary, replica = replicated["pair"], replicated["primary"], replicated["replica"]
+    backend = S3Markers(pair["source"], REGION, OTHER_REGION, None, {"aws_region": REGION})
+    backend.prepare()
+    for seq in (1, 2, 3):
+        backend.write("crashed-run", seq, "t", 1.0)
+    wait_until(lambda: len(_objects(replica, pair["replica"])) == 3, timeout=10, interval=0.05)
+    actions.pause_bucket_replication(pair["source"], duration=30)  # and the run dies here
+    for seq in (4, 5):
+        backend.write("crashed-run", seq, "t", 1.0)
+    configuration = {
+        "aws_region": REGION,
+        "chaos_markers": [
+            {"kind": "s3", "bucket": pair["source"], "region": REGION,
+             "replica_region": OTHER_REGION},
+        ],
+    }  # fmt: skip
+    (found,) = find_markers(configuration, None, region=REGION)
+    assert found["args"]["run_id"] == "crashed-run" and found["args"]["kind"] == "s3"
+    assert find_markers(configuration, None, region=OTHER_REGION) == []  # searched once
+    result = delete_markers(**found["args"], configuration={"aws_region": REGION})
+    assert result == {"deleted": 5}
+    assert _objects(primary, pair["source"]) == [] and _objects(replica, pair["replica"]) == []
+    assert delete_markers(**found["args"], configuration={"aws_region": REGION}) == {"deleted": 0}
+    actions.resume_bucket_replication()
