@@ -77,7 +77,7 @@ def _wall(t0: T0, mono: float) -> str:
 
 
 def _where(markers: dict[str, Any], session: MeasurementSession) -> tuple[str, str]:
-    backend = session._markers_backend
+    backend = session.markers_backend
     name = str(markers.get("bucket") or markers.get("table") or "")
     replica = str(getattr(backend, "replica_bucket", "") or name)
     region = str(getattr(backend, "region", "") or markers.get("region") or "")

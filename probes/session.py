@@ -223,6 +223,11 @@ class MeasurementSession:
             markers, present, self.writer.interval, start_mono=self.writer.started_mono
         )
 
+    @property
+    def markers_backend(self) -> Any:
+        """The markers' backend (None before the markers started)."""
+        return self._markers_backend
+
     STATUS_SAMPLE = 200  # HeadObject calls at most: the unseen markers, then the last seen
 
     def _read_replication_status(self) -> None:
