@@ -105,11 +105,15 @@ def test_chaos_run_measures_the_failover_rpo_of_a_pause(moto_server: str, tmp_pa
         truth_span = max(untaken) - min(untaken)
         failover = replication["failover"]
         assert failover["basis"] == "end of the pause"
-        assert abs(failover["missing"] - len(untaken)) <= 1
+        # a PUT in flight across the pause's start or end may fall either side of it
+        assert abs(failover["missing"] - len(untaken)) <= 2
         # one writer interval, and the PUT's own latency: a marker acknowledged between
         # the resume call and the end-of-pause stamp may still be missing at the stamp
         assert abs(failover["rpo_s"] - truth_span) <= INTERVAL + 0.05
-        assert abs(replication["pause_s"] - PAUSE) <= 1.0
+        # the pause lasted what was asked (longer on a loaded machine: the resume's own
+        # calls), and the failover loses at most all of it
+        assert replication["pause_s"] >= PAUSE
+        assert failover["rpo_s"] <= replication["pause_s"] + INTERVAL
         catch = replication["catch_up"]
         assert catch["caught_up"] is False and catch["measured_s"] is None
         assert "Batch Replication" in catch["reason"]
