@@ -271,6 +271,8 @@ def _s3_markers_left(
     try:
         runs = backend.runs_left()
     except Exception as error:  # noqa: BLE001 - reported, never "0 found"
+        if getattr(error, "response", {}).get("Error", {}).get("Code") == "NoSuchBucket":
+            return []  # no such bucket (a default name this account lacks): no marker in it
         report_incomplete(f"s3 markers bucket {bucket}: {type(error).__name__}")
         return []
     found = []
