@@ -11,7 +11,8 @@ and SNI kept), ``tcp`` (connect), ``postgres`` (connect + query with connect and
 statement timeouts, psycopg 3), ``dynamodb`` (GetItem or PutItem; its client's
 connect/read timeouts are configuration ``aws_probe_client_timeout``, default 2 s, never
 below 1 s, and its connection is warmed by one DescribeTable before the first tick: the
-per-sample deadline stays the sampler's, see chaosaws_ext.core.clients).
+per-sample deadline stays the sampler's, see chaosaws_ext.core.clients), ``s3``
+(HeadBucket of ``bucket`` in ``region``, the same client rules: the bucket answers).
 """
 
 from __future__ import annotations
@@ -41,13 +42,14 @@ __all__ = [
     "TcpCheck",
     "PostgresCheck",
     "DynamoDbCheck",
+    "S3BucketCheck",
     "SpecError",
     "build_check",
     "error_class",
     "SAMPLER_KINDS",
 ]
 
-SAMPLER_KINDS = ("http", "http_dns", "tcp", "postgres", "dynamodb")
+SAMPLER_KINDS = ("http", "http_dns", "tcp", "postgres", "dynamodb", "s3")
 Check = Callable[[float], str | None]  # check(timeout) -> detail; raises on failure
 
 
@@ -388,6 +390,44 @@ class DynamoDbCheck:
         return None
 
 
+class S3BucketCheck:
+    """HeadBucket of one bucket, no retries, on the measurement client (floored probe
+    timeouts, warmed by the same call before t0)."""
+
+    def __init__(
+        self,
+        bucket: str,
+        region: str | None = None,
+        configuration: Configuration | None = None,
+        secrets: Secrets | None = None,
+    ) -> None:
+        if not bucket:
+            raise SpecError("s3 needs bucket")
+        self.bucket, self.region = bucket, region
+        self.configuration, self.secrets = configuration, secrets
+        self._probe_client: Any = None
+        self._lock = threading.Lock()
+
+    def _client(self) -> Any:
+        with self._lock:
+            if self._probe_client is None:
+                self._probe_client = aws_client(
+                    "s3",
+                    self.configuration,
+                    self.secrets,
+                    region=self.region,
+                    config=probe_client_config(self.configuration),
+                )
+            return self._probe_client
+
+    def warm(self) -> None:
+        self._client().head_bucket(Bucket=self.bucket)
+
+    def __call__(self, timeout: float) -> str | None:
+        self._client().head_bucket(Bucket=self.bucket)
+        return None
+
+
 def build_check(
     spec: dict[str, Any],
     configuration: Configuration | None = None,
@@ -429,6 +469,10 @@ def build_check(
         return TcpCheck(str(spec.get("host") or ""), port)
     if kind == "postgres":
         return PostgresCheck(str(spec.get("dsn") or ""), str(spec.get("query") or "SELECT 1"))
+    if kind == "s3":
+        return S3BucketCheck(
+            str(spec.get("bucket") or ""), spec.get("region"), configuration, secrets
+        )
     return DynamoDbCheck(
         str(spec.get("table") or ""),
         spec.get("key"),

@@ -88,8 +88,9 @@ def environment(
         region = region_of(configuration)
     except Exception:
         region = None
-    uses_aws = any(s["kind"] == "dynamodb" for s in samplers) or (
-        (markers or {}).get("kind") == "dynamodb"
+    aws_kinds = ("dynamodb", "s3")
+    uses_aws = any(s["kind"] in aws_kinds for s in samplers) or (
+        (markers or {}).get("kind") in aws_kinds
     )
     account = None
     if region and (uses_aws or is_loopback(endpoint)):

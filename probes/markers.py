@@ -4,8 +4,9 @@ A :class:`MarkerWriter` appends sequence-numbered markers at a cadence through a
 backend and records which were acknowledged (monotonic and wall ack times). After
 recovery, the backend's ``present`` tells which of them exist on the recovered primary
 (or the other region's replica); :func:`probes.recovery.compute_rpo` turns that into
-the RPO. For DynamoDB a :class:`LagPoller` in region B records when each acknowledged
-marker first becomes visible there. ``cleanup`` deletes our markers afterwards.
+the RPO. A :class:`LagPoller` in region B records when each acknowledged marker first
+becomes visible there, for any :class:`ReplicaReader` (DynamoDB items here, S3 objects
+in :mod:`probes.s3_markers`). ``cleanup`` deletes our markers afterwards.
 
 Backends:
 
@@ -42,6 +43,7 @@ __all__ = [
     "DynamoMarkers",
     "MarkerWriter",
     "LagPoller",
+    "ReplicaReader",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,17 @@ class MarkerBackend(Protocol):
     def write(self, run_id: str, seq: int, written_at: str, timeout: float) -> None: ...
     def present(self, run_id: str, seqs: list[int]) -> set[int]: ...
     def cleanup(self, run_id: str, seqs: list[int]) -> int: ...
+
+
+class ReplicaReader(Protocol):
+    """What the lag poller needs of a backend: which markers exist in a region."""
+
+    poll_limit: int | None  # markers asked about per poll (None: all the waiting ones)
+
+    def warm(self, region: str) -> None: ...
+    def present_in(
+        self, region: str, run_id: str, seqs: list[int], timeout: float | None = None
+    ) -> set[int]: ...
 
 
 class PostgresMarkers:
@@ -138,6 +151,8 @@ class DynamoMarkers:
         self.configuration, self.secrets = configuration, secrets
         self.hash_key: str = ""
         self.range_key: tuple[str, str] | None = None
+        # BatchGetItem reads 100 keys a call: bounded per poll; the oldest first
+        self.poll_limit: int | None = 1000
 
     def client(self, region: str, probe: bool = False) -> Any:
         """The default client (retries), or with ``probe`` the measurement client: no
@@ -358,7 +373,7 @@ class LagPoller:
 
     def __init__(
         self,
-        backend: DynamoMarkers,
+        backend: ReplicaReader,
         writer: MarkerWriter,
         region: str,
         interval: float,
@@ -368,6 +383,7 @@ class LagPoller:
         self.interval, self.executor = interval, executor
         self._busy = threading.Lock()
         self._cadence = Cadence(interval, self._tick, "lag")
+        self.last_poll_mono: float | None = None  # send time of the last poll that answered
 
     def start(self) -> None:
         self.backend.warm(self.region)
@@ -392,8 +408,11 @@ class LagPoller:
             m
             for m in self.writer.markers()
             if m.acked and m.seen_mono is None and (m.ack_mono or 0) <= sent
-        ][:100]
+        ]
+        if self.backend.poll_limit is not None:
+            waiting = waiting[: self.backend.poll_limit]
         if not waiting:
+            self.last_poll_mono = sent
             return
         try:
             found = self.backend.present_in(
@@ -408,6 +427,7 @@ class LagPoller:
         for marker in waiting:
             if marker.seq in found:
                 marker.seen_mono = sent
+        self.last_poll_mono = sent
 
     def all_seen(self) -> bool:
         return all(m.seen_mono is not None for m in self.writer.markers() if m.acked)

@@ -27,6 +27,7 @@ from chaosaws_ext.core.recovery_schema import (
 from chaosaws_ext.core.timeline import PhaseStamp, fault_details, phase_stamps
 from probes import drills
 from probes.recovery import RtoResult, availability, percentiles, recovery_rule
+from probes.replication_block import replication_block
 from probes.verdicts import T0, find_t0, headline_rto, reverted_at, rpo_verdict, rto_verdict
 
 if TYPE_CHECKING:
@@ -209,6 +210,8 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
         rto_block["phases"] = {f"{p['name']}_s": p["at_s"] for p in restore["phases"]}
         rto_block["outage_started_at"] = restore["drill_started"]
         rto_block["recovered_at"] = drills.first_query_at(restore)
+    if rpo.get("basis"):
+        rpo_block["basis"] = rpo["basis"]
     origin = t0.monotonic if t0 else (session.started_mono or 0.0)
     block = RecoveryBlock(
         service=spec.service,
@@ -230,6 +233,7 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
         rto=rto_block,
         rpo=rpo_block,
         replication_lag_s=_replication_lag(session),
+        replication=replication_block(session),
         availability=_availability(session, origin),
         sampling=SamplingBlock(
             interval_s=session.interval,

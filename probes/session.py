@@ -28,6 +28,7 @@ from probes import verdicts
 from probes.environment import environment
 from probes.markers import DynamoMarkers, LagPoller, MarkerWriter, PostgresMarkers
 from probes.recovery import RpoResult, RtoResult, compute_rpo
+from probes.s3_markers import S3Markers
 from probes.samplers import Cadence, Sampler, SpecError, build_check
 from probes.spec import MeasurementSpec, parse_spec
 from probes.verdicts import T0
@@ -61,6 +62,8 @@ class MeasurementSession:
     started_wall: str | None = None
     stopped_mono: float | None = None
     fallback_t0: T0 | None = None
+    polled_until_mono: float | None = None  # the lag poller's last answered poll
+    replication_status: dict[int, str | None] | None = None  # S3: source objects' status
     errors: list[str] = field(default_factory=list)
     drill: Any = None  # a restore drill's verification (probes.dynamodb_drills.DrillResult)
     _rpo: RpoResult | None = None
@@ -134,6 +137,15 @@ class MeasurementSession:
             backend: Any = PostgresMarkers(
                 spec["dsn"], spec.get("table") or "gameday_markers", spec.get("read_dsn")
             )
+        elif spec["kind"] == "s3":
+            backend = S3Markers(
+                spec["bucket"],
+                spec.get("region"),
+                spec.get("replica_region"),
+                spec.get("replica_bucket"),
+                self.configuration,
+                self.secrets,
+            )
         else:
             backend = DynamoMarkers(
                 spec["table"],
@@ -159,7 +171,7 @@ class MeasurementSession:
             logger.error("measurement: markers not started: %s", error)
             return
         self.writer = writer
-        if spec["kind"] == "dynamodb" and spec.get("replica_region"):
+        if spec["kind"] in ("dynamodb", "s3") and spec.get("replica_region"):
             self.poller = LagPoller(
                 backend,
                 writer,
@@ -192,7 +204,9 @@ class MeasurementSession:
                 while time.monotonic() < deadline and not self.poller.all_seen():
                     time.sleep(0.05)
                 self.poller.stop()
+                self.polled_until_mono = self.poller.last_poll_mono
             self._read_markers()
+            self._read_replication_status()
         if self._executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -209,6 +223,28 @@ class MeasurementSession:
         self._rpo = compute_rpo(
             markers, present, self.writer.interval, start_mono=self.writer.started_mono
         )
+
+    @property
+    def markers_backend(self) -> Any:
+        """The markers' backend (None before the markers started)."""
+        return self._markers_backend
+
+    STATUS_SAMPLE = 200  # HeadObject calls at most: the unseen markers, then the last seen
+
+    def _read_replication_status(self) -> None:
+        """S3 only: the source markers' ``ReplicationStatus`` (the guide's Example 3),
+        of the markers never seen in the replica and of the last ones seen."""
+        if not isinstance(self._markers_backend, S3Markers) or self.writer is None:
+            return
+        acked = [m for m in self.writer.markers() if m.acked]
+        unseen = [m.seq for m in acked if m.seen_mono is None]
+        seen = [m.seq for m in acked if m.seen_mono is not None]
+        sample = (unseen[: self.STATUS_SAMPLE] + seen[-20:])[: self.STATUS_SAMPLE]
+        try:
+            self.replication_status = self._markers_backend.replication_status(self.run_id, sample)
+        except Exception as error:  # noqa: BLE001 - the figures stand without it
+            self.errors.append(f"markers: could not read ReplicationStatus: {error}")
+            logger.error("measurement: ReplicationStatus not read: %s", error)
 
     @property
     def cleaned(self) -> int | None:

@@ -47,6 +47,7 @@ _SAMPLER_KEYS = {
     "operation",
     "region",
     "requests_per_sample",
+    "bucket",
 }
 _MARKER_KEYS = {
     "kind",
@@ -61,6 +62,10 @@ _MARKER_KEYS = {
     "lag_interval_s",
     "lag_grace_s",
     "cleanup",
+    "bucket",
+    "replica_bucket",
+    "failover_at_s",
+    "failover",
 }
 
 
@@ -149,19 +154,30 @@ def parse_spec(
         extra = set(markers) - _MARKER_KEYS
         if extra:
             raise SpecError(f"markers: unknown key {sorted(extra)[0]!r}")
-        if markers.get("kind") not in ("postgres", "dynamodb"):
+        if markers.get("kind") not in ("postgres", "dynamodb", "s3"):
             raise SpecError(
-                f"markers.kind must be postgres or dynamodb, got {markers.get('kind')!r}"
+                f"markers.kind must be postgres, dynamodb or s3, got {markers.get('kind')!r}"
             )
         if markers["kind"] == "postgres" and not markers.get("dsn"):
             raise SpecError("markers.dsn is required for postgres markers")
         if markers["kind"] == "dynamodb" and not markers.get("table"):
             raise SpecError("markers.table is required for dynamodb markers")
+        if markers["kind"] == "s3":
+            for key in ("bucket", "replica_region"):
+                if not markers.get(key):
+                    raise SpecError(f"markers.{key} is required for s3 markers")
+        if markers.get("failover", "end-of-pause") not in ("end-of-pause", "none"):
+            raise SpecError(
+                f"markers.failover must be end-of-pause or none, got {markers['failover']!r}"
+            )
+        if markers.get("failover_at_s") in ("", None):
+            markers.pop("failover_at_s", None)
         for key, low, high in (
             ("interval_s", 1 / MAX_HZ, 3600),
             ("timeout_s", 0.001, 3600),
             ("lag_interval_s", 1 / MAX_HZ, 60),
-            ("lag_grace_s", 0, 600),
+            ("lag_grace_s", 0, 3600),
+            ("failover_at_s", 0, 86400),
         ):
             if markers.get(key) is not None:
                 markers[key] = _positive(markers[key], f"markers.{key}", low, high)

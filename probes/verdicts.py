@@ -256,10 +256,20 @@ def _why_not_measured(session: MeasurementSession) -> str | None:
     return None
 
 
+def _failover(session: MeasurementSession) -> dict[str, Any] | None:
+    """The failover RPO verdict when the markers replicate to another region under a
+    pause (probes.replication_block; imported here to keep the modules acyclic)."""
+    from probes.replication_block import failover_verdict
+
+    return failover_verdict(session)
+
+
 def rpo_verdict(session: MeasurementSession) -> dict[str, Any]:
     """``{service, target_s, bound, measured_s, resolution_s, met, reason, written,
-    acknowledged, lost}``; not measured (and not met when there is a target) until the
-    session has stopped and read its markers back. A restore drill's once verified."""
+    acknowledged, lost}`` (``basis: failover`` when the replication's failover RPO is
+    the one judged: probes.replication_block); not measured (and not met when there is
+    a target) until the session has stopped and read its markers back. A restore
+    drill's once verified."""
     drill = _drill_rpo(session)
     if drill is not None:
         return drill
@@ -298,6 +308,20 @@ def rpo_verdict(session: MeasurementSession) -> dict[str, Any]:
             "written": 0,
             "acknowledged": 0,
             "lost": 0,
+        }
+    failover = _failover(session)
+    if failover is not None:
+        return {
+            **base,
+            "measured_s": failover["measured_s"],
+            "resolution_s": round(failover["resolution_s"], 4),
+            "met": True if failover["met"] is None else failover["met"],
+            "reason": failover["reason"],
+            "written": rpo.written,
+            "acknowledged": rpo.acknowledged,
+            # missing in the other region at the failover moment
+            "lost": failover["missing"],
+            "basis": "failover",
         }
     met = meets(rpo.measured_s, target.rpo_s, target.rpo_bound)
     reason = None

@@ -82,6 +82,8 @@ class ExperimentSection:
     availability_chart: Markup | None
     lag: dict[str, float | None] | None
     lag_chart: Markup | None
+    replication: list[tuple[str, str]]  # the failover RPO, catch-up, lag, statuses
+    replication_finding: str | None  # a missed target under a pause, said plainly
     before: list[ActivityRow]
     before_met: bool | None
     after: list[ActivityRow]
@@ -258,6 +260,50 @@ def _lag(journal: Journal, summary: RunSummary) -> tuple[dict[str, float | None]
     return values, replication_lag_chart(values, summary.rpo.target_s, series)
 
 
+def _replication(journal: Journal) -> tuple[list[tuple[str, str]], str | None]:
+    """Rows of ``recovery.replication`` (failover RPO, catch-up, lag outside the pause,
+    ReplicationStatus) and its finding; ([], None) without the block."""
+    recovery = journal.recovery
+
+    def value(*path: str) -> Any:
+        return recovery_value(recovery, "replication", *path)
+
+    if not isinstance(value(), dict):
+        return [], None
+    rows = [("replicated", f"{value('source') or '?'} → {value('replica') or '?'}")]
+    if number(value("pause_s")) is not None:
+        rows.append(("pause", format_seconds(number(value("pause_s")))))
+    if isinstance(value("failover"), dict):
+        missing, acked = value("failover", "missing"), value("failover", "acknowledged")
+        rows.append(
+            (
+                f"failover RPO ({value('failover', 'basis') or '?'})",
+                f"{format_seconds(number(value('failover', 'rpo_s')))} of writes: "
+                f"{missing} of {acked} acknowledged markers missing in the replica "
+                f"(±{format_seconds(number(value('failover', 'resolution_s')))})",
+            )
+        )
+    if isinstance(value("catch_up"), dict):
+        caught = number(value("catch_up", "measured_s"))
+        text = (
+            f"{format_seconds(caught)} after the end of the pause"
+            if caught is not None
+            else str(_short(value("catch_up", "reason") or "not caught up", 400))
+        )
+        rows.append(("catch-up", text))
+    if isinstance(value("lag"), dict):
+        spread = ", ".join(
+            f"{k} {format_seconds(number(value('lag', k)))}" for k in ("p50", "p99", "max")
+        )
+        rows.append((f"lag outside the pause ({value('lag', 'count')} markers)", spread))
+    statuses = value("replication_status")
+    if isinstance(statuses, dict) and statuses:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+        rows.append(("ReplicationStatus of the source markers", counts))
+    finding = value("finding")
+    return rows, str(_short(finding, 600)) if finding else None
+
+
 def _environment(journal: Journal, summary: RunSummary) -> list[tuple[str, str]]:
     data = journal.data
     rows = [
@@ -342,6 +388,7 @@ def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSec
         rto_edges.append(("targets from", str(_short(target_source, 200))))
     availability, chart, notes = _timeline(journal, summary)
     lag, lag_chart = _lag(journal, summary)
+    replication, finding = _replication(journal)
     before = journal.steady_state("before")
     after = journal.steady_state("after")
     fault = recovery_value(recovery, "fault", default={})
@@ -364,6 +411,8 @@ def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSec
         availability_chart=chart,
         lag=lag,
         lag_chart=lag_chart,
+        replication=replication,
+        replication_finding=finding,
         before=_activity_rows(get_path(before, "probes", default=[]), probes=True),
         before_met=get_path(before, "steady_state_met"),
         after=_activity_rows(get_path(after, "probes", default=[]), probes=True),

@@ -31,12 +31,19 @@ Declare it at the top of the experiment (after the safety control)::
               - {name: db, kind: postgres, dsn: "${db_dsn}", query: "SELECT 1"}
               - {name: ddb, kind: dynamodb, table: t, region: eu-west-1,
                  key: {pk: "x"}, operation: get}   # key omitted = from the key schema
+              - {name: kb, kind: s3, bucket: b, region: eu-south-1}  # HeadBucket
             markers:                        # optional: RPO (and DynamoDB replication lag)
               kind: postgres                # postgres: dsn, read_dsn (a replica), table
               dsn: "${db_dsn}"              #   (gameday_markers, created if missing)
               interval_s: 0.2               # dynamodb: table, region, read_region,
               timeout_s: null               #   replica_region (lag poller), lag_interval_s
               cleanup: true                 #   (0.1), lag_grace_s (5)
+                                            # s3: bucket, region, replica_region,
+                                            #   replica_bucket (default: the destination
+                                            #   of its first enabled rule); failover:
+                                            #   end-of-pause (s3's default) or none,
+                                            #   failover_at_s (s after t0): the failover
+                                            #   RPO and catch-up (recovery.replication)
 
 Life cycle: arguments are checked before the experiment (a bad one interrupts the run
 with one line naming the key); samplers and writer start before the method; t0 is the
@@ -75,6 +82,7 @@ from chaosaws_ext.undo import FinderSkipped, report_incomplete
 from probes import drills
 from probes import session as measurement
 from probes.markers import DynamoMarkers, PostgresMarkers
+from probes.s3_markers import S3Markers
 from probes.samplers import SpecError
 from probes.targets import TargetsError
 
@@ -144,6 +152,14 @@ def _journal_markers(spec: dict[str, Any] | None, configuration: Configuration) 
             dsn=strip_dsn_password(spec["dsn"]), table=spec.get("table") or "gameday_markers"
         )
         region, resource = "local", f"postgres table {args['table']}"
+    elif spec["kind"] == "s3":
+        region = region_of(configuration, spec.get("region"))
+        args.update(
+            bucket=spec["bucket"],
+            replica_region=spec.get("replica_region"),
+            replica_bucket=spec.get("replica_bucket"),
+        )
+        resource = f"s3 bucket {spec['bucket']}"
     else:
         region = region_of(configuration, spec.get("region"))
         args.update(table=spec["table"], replica_region=spec.get("replica_region"))
@@ -177,10 +193,12 @@ def _close_markers_entry(
 def delete_markers(
     kind: str,
     run_id: str,
-    table: str,
+    table: str = "",
     dsn: str | None = None,
     region: str | None = None,
     replica_region: str | None = None,
+    bucket: str = "",
+    replica_bucket: str | None = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
     **_: Any,
@@ -189,6 +207,9 @@ def delete_markers(
     if kind == "postgres":
         full_dsn = restore_dsn_password(str(dsn), configuration, secrets)
         deleted = PostgresMarkers(full_dsn, table).cleanup(run_id, [])
+    elif kind == "s3":
+        markers = S3Markers(bucket, region, replica_region, replica_bucket, configuration, secrets)
+        deleted = markers.cleanup(run_id, [])
     else:
         backend = DynamoMarkers(table, region, None, replica_region, configuration, secrets)
         # configuration may be empty (gameday recover): the region comes from the ledger
@@ -243,6 +264,30 @@ def _postgres_runs_left(backend: PostgresMarkers, configuration: Any) -> dict[st
             time.sleep(1.0)
 
 
+def _s3_markers_left(
+    spec: dict[str, Any], home: str, region: str | None, configuration: Any, secrets: Any
+) -> list[dict[str, Any]]:
+    """Runs with marker objects left in the source bucket (searched in its region)."""
+    bucket = str(spec.get("bucket") or "")
+    if not bucket or region != home:
+        return []
+    replica_region, replica_bucket = spec.get("replica_region"), spec.get("replica_bucket")
+    backend = S3Markers(bucket, home, replica_region, replica_bucket, configuration, secrets)
+    try:
+        runs = backend.runs_left()
+    except Exception as error:  # noqa: BLE001 - reported, never "0 found"
+        if getattr(error, "response", {}).get("Error", {}).get("Code") == "NoSuchBucket":
+            return []  # no such bucket (a default name this account lacks): no marker in it
+        report_incomplete(f"s3 markers bucket {bucket}: {type(error).__name__}")
+        return []
+    found = []
+    for run_id, written in sorted(runs.items()):
+        args = {"kind": "s3", "run_id": run_id, "bucket": bucket,
+                "replica_region": replica_region, "replica_bucket": replica_bucket}  # fmt: skip
+        found.append(_marker_spec(args, f"s3 bucket {bucket}@{home}", written, configuration))
+    return found
+
+
 def find_markers(
     configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
 ) -> list[dict[str, Any]]:
@@ -278,6 +323,9 @@ def find_markers(
                 found.append({**marker, "region": "local"})
             continue
         home = region_of(configuration, spec.get("region"))
+        if spec.get("kind") == "s3":
+            found.extend(_s3_markers_left(spec, home, region, configuration, secrets))
+            continue
         if region not in (home, spec.get("replica_region")):
             continue
         backend = DynamoMarkers(

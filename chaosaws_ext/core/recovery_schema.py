@@ -20,6 +20,9 @@ __all__ = [
     "SamplerRto",
     "RpoBlock",
     "LagBlock",
+    "ReplicationBlock",
+    "FailoverBlock",
+    "CatchUpBlock",
     "AvailabilityBlock",
     "SamplerAvailability",
     "SamplingBlock",
@@ -95,6 +98,7 @@ class RpoBlock(TypedDict):
     acknowledged: int
     lost: int
     cleaned_up: NotRequired[int]  # markers deleted after the run
+    basis: NotRequired[str]  # "failover": the replication block's failover RPO is judged
 
 
 class LagBlock(TypedDict):
@@ -107,6 +111,47 @@ class LagBlock(TypedDict):
     unseen: int  # acknowledged markers never seen in the replica
     resolution_s: float  # the lag poller's interval
     series: NotRequired[list[list[float]]]  # [t_rel_s, lag_s]; read by reports, not written
+
+
+class FailoverBlock(TypedDict):
+    """What a failover to the other region at ``at`` would not find."""
+
+    at: Instant
+    basis: str  # "end of the pause" or "t0 + N s" (markers.failover_at_s)
+    after_t0_s: Seconds
+    acknowledged: int  # markers acknowledged at or before the failover
+    missing: int  # of those, not yet in the other region
+    rpo_s: float  # first to last missing acknowledgement; 0 when none is missing
+    resolution_s: float  # the writer interval
+
+
+class CatchUpBlock(TypedDict):
+    """From the end of the pause until every marker acknowledged before it is there."""
+
+    measured_s: Seconds  # None: not caught up within window_s
+    caught_up: bool
+    window_s: float  # how long after the end of the pause the poller looked
+    still_missing: int  # acknowledged before the end of the pause, never seen
+    resolution_s: float  # the lag poller's interval
+    reason: str | None  # "not caught up within N s" (and why, when known)
+
+
+class ReplicationBlock(TypedDict):
+    """An asynchronous replication under a pause: failover RPO, catch-up, lag outside
+    the pause, the source objects' ReplicationStatus (S3), judged against the target."""
+
+    kind: str  # the markers' kind: "s3" or "dynamodb"
+    source: str  # "bucket@region" / "table@region"
+    replica: str
+    pause_s: Seconds  # t0 to the end of the pause
+    failover: FailoverBlock | None  # None: no failover moment (no t0)
+    catch_up: CatchUpBlock | None
+    lag: LagBlock | None  # markers acknowledged outside the pause
+    replication_status: NotRequired[dict[str, int]]  # S3: status -> markers ("none")
+    write_errors: NotRequired[dict[str, int]]  # error class (or "unfinished") -> unacked markers
+    met: bool | None  # the failover RPO against the target rpo_s; None: not judged
+    target_s: Seconds
+    finding: str | None  # a missed target under a pause: a finding about the plan
 
 
 class SamplerAvailability(TypedDict):
@@ -187,6 +232,7 @@ class RecoveryBlock(TypedDict):
     rto: NotRequired[RtoBlock]
     rpo: NotRequired[RpoBlock]
     replication_lag_s: NotRequired[LagBlock | None]
+    replication: NotRequired[ReplicationBlock | None]
     availability: NotRequired[AvailabilityBlock]
     sampling: NotRequired[SamplingBlock]
     environment: NotRequired[EnvironmentBlock]

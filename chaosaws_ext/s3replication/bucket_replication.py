@@ -1,19 +1,34 @@
 """The shape of an S3 bucket's replication configuration: read it, derive the paused
 copy (every rule ``Disabled``, nothing else changed), compare two configurations.
 
-What the pause does and does not stop (AWS): S3 replicates an object when an ``Enabled``
-rule matches it at the time it is written (Amazon S3 User Guide, "Replicating objects
-within and across Regions" / "What does Amazon S3 replicate?"). With every rule
-disabled, objects written during the pause get no replication status and are NOT
-replicated when the rules are enabled again: live replication only replicates objects
-written while a rule is enabled; the others need S3 Batch Replication ("Replicating
-existing objects with Batch Replication": objects that existed before a replication
-configuration was in place). Objects written before the pause whose replication was
-already pending may still complete. AWS FIS's ``aws:s3:bucket-pause-replication``
-(AWS FIS User Guide, Amazon S3 actions) pauses a bucket's replication for a duration and
-warns that existing objects may continue to be replicated up to one hour after the
-action starts; it targets buckets by tag. The restore puts back the recorded
-configuration byte-for-byte in meaning (deep-compared after the call).
+What the pause does and does not stop (AWS), and so what the measurement finds:
+
+- The mechanism: this fault puts the configuration back with every rule ``Disabled``
+  (PutBucketReplication). AWS FIS's ``aws:s3:bucket-pause-replication`` (AWS FIS User
+  Guide, "AWS FIS actions reference", Amazon S3 actions) instead sends a pause request
+  that only FIS can make: its PutReplicationConfiguration carries the condition key
+  ``s3:isReplicationPauseRequest`` ("Filters access by request made via AWS FIS action
+  aws:s3:bucket-pause-replication", Service Authorization Reference for Amazon S3, with
+  the FIS-only privilege ``s3:PauseReplication``). FIS documents that it pauses
+  replication to the destination buckets for ``duration``, targets buckets by tag, and
+  that existing objects may continue to be replicated up to one hour after the action
+  starts; it does not document what happens afterwards to objects written during the
+  pause. A client outside FIS cannot make that request, so its semantics are not ours.
+- What S3 documents for ours (Amazon S3 User Guide, "Managing or pausing live
+  replication", https://docs.aws.amazon.com/AmazonS3/latest/userguide/disable-replication.html):
+  "any new or changed objects that weren't replicated while the rule was disabled are
+  not automatically replicated when the rule is re-enabled"; S3 Batch Replication copies
+  them ("Replicating existing objects with Batch Replication"). A rule applies when it is
+  ``Enabled`` at the time of the write, so such objects get no replication status.
+- So: objects written BEFORE the pause whose replication was pending still complete;
+  objects written DURING the pause are never replicated by live replication (catch-up:
+  never, until someone runs Batch Replication); objects written after it replicate as
+  usual. The failover RPO at the end of the pause is the whole pause, and it stays so
+  after the pause: a finding about the plan (RPO 0 for the knowledge base), not a bug.
+  The sandbox (``sandbox.s3``) emulates exactly this.
+
+The restore puts back the recorded configuration byte-for-byte in meaning
+(deep-compared after the call).
 """
 
 from __future__ import annotations

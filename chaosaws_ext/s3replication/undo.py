@@ -12,6 +12,7 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, error_code
+from chaosaws_ext.mutation import stamp_reverted
 from chaosaws_ext.s3replication import DECLARATION, FAULT
 from chaosaws_ext.s3replication.bucket_replication import (
     enabled_rule_ids,
@@ -55,6 +56,9 @@ def restore_replication_configuration(
             "ledger's recorded configuration and restore by hand"
         )
     client.put_bucket_replication(Bucket=bucket_name, ReplicationConfiguration=original)
+    # the end of the pause is this call's return (as t0 is the pausing call's): the
+    # measured failover moment, before the check and the ledger's bookkeeping
+    stamp_reverted(FAULT)
     after = read_replication(client, bucket_name)
     if not same_configuration(after, original):
         raise ActivityFailed(

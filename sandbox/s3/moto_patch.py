@@ -6,7 +6,11 @@ with every rule's ``Filter`` as ``{"Prefix": ""}`` and ``DeleteMarkerReplication
 ``Disabled``: a client restoring what it read would widen the rules. While installed,
 the answer is built from what was stored. ``put_object`` and ``delete_object`` (without
 a version id) call the active replicator with the write, unless the write is itself a
-replica (:data:`local`.replicating).
+replica (:data:`local`.replicating). GetObject/HeadObject answer the object's
+``x-amz-replication-status`` (``PENDING``, ``COMPLETED``, ``FAILED`` on a source object,
+``REPLICA`` on a replica; absent when no rule replicated the write), which moto never
+sets: the replicator keeps it in :data:`STATUS_ATTRIBUTE` of the key (Amazon S3 User
+Guide, "Getting replication status information").
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import threading
 from typing import Any
 
 from moto.s3.exceptions import ReplicationConfigurationNotFoundError
-from moto.s3.models import S3Backend
+from moto.s3.models import FakeKey, S3Backend
 from moto.s3.responses import S3Response
 
-__all__ = ["activate", "deactivate", "local", "stored_rules_for_api"]
+__all__ = ["activate", "deactivate", "local", "stored_rules_for_api", "STATUS_ATTRIBUTE"]
+
+STATUS_ATTRIBUTE = "sandbox_replication_status"
 
 local = threading.local()  # .replicating: True while the replicator writes a replica
 _lock = threading.RLock()
@@ -100,6 +106,14 @@ def _delete_object(
     return result
 
 
+def _response_dict(self: FakeKey) -> dict[str, Any]:
+    headers = dict(_originals["response_dict"].fget(self))
+    status = getattr(self, STATUS_ATTRIBUTE, None)
+    if status:
+        headers["x-amz-replication-status"] = status
+    return headers
+
+
 def activate(replicator: Any) -> None:
     global _active
     with _lock:
@@ -110,6 +124,8 @@ def activate(replicator: Any) -> None:
         _originals["put_object"] = S3Backend.put_object
         _originals["delete_object"] = S3Backend.delete_object
         _originals["get_bucket_replication"] = S3Response.get_bucket_replication
+        _originals["response_dict"] = FakeKey.__dict__["response_dict"]
+        FakeKey.response_dict = property(_response_dict)  # type: ignore[assignment,method-assign]
         S3Backend.put_object = _put_object  # type: ignore[method-assign]
         S3Backend.delete_object = _delete_object  # type: ignore[method-assign,assignment]
         S3Response.get_bucket_replication = _get_bucket_replication  # type: ignore[method-assign]
@@ -124,4 +140,5 @@ def deactivate(replicator: Any) -> None:
         S3Backend.put_object = _originals.pop("put_object")  # type: ignore[method-assign]
         S3Backend.delete_object = _originals.pop("delete_object")  # type: ignore[method-assign]
         S3Response.get_bucket_replication = _originals.pop("get_bucket_replication")  # type: ignore[method-assign]
+        FakeKey.response_dict = _originals.pop("response_dict")  # type: ignore[method-assign]
         _active = None

@@ -6,6 +6,12 @@ makes a delete marker) is matched against the bucket's rules AS THEY ARE AT THE 
 a matching enabled rule schedules the replica in the destination bucket ``lag`` seconds
 after the acknowledgement (a copy of the object's bytes, metadata and tags, or a delete
 marker). A delivery thread applies what is due. Replicas are never replicated again.
+The source object's replication status is ``PENDING`` from the write, ``COMPLETED`` once
+every destination has its replica (``FAILED`` when one could not be written); the
+replica's is ``REPLICA``; a write no enabled rule matched has none, and never gets one
+(Amazon S3 User Guide, "Getting replication status information"; and "Managing or
+pausing live replication": objects written while a rule is disabled are not replicated
+when it is enabled again, S3 Batch Replication copies them).
 
 Use it::
 
@@ -76,6 +82,7 @@ class BucketReplicator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered = 0
+        self._outstanding: dict[int, tuple[int, tuple[str, ...]]] = {}  # id(key) -> due, outcomes
 
     # lifecycle (sandbox.lifecycle.Emulator)
     def start(self) -> None:
@@ -117,7 +124,11 @@ class BucketReplicator:
             return
         rules = [r for r in parse_rules(stored) if r.enabled]
         now = time.monotonic()
-        for destination in sorted({r.destination for r in rules}):
+        destinations = sorted({r.destination for r in rules})
+        if key is not None and destinations:
+            setattr(key, moto_patch.STATUS_ATTRIBUTE, "PENDING")
+            self._outstanding[id(key)] = (len(destinations), ())
+        for destination in destinations:
             candidates = [r for r in rules if r.destination == destination]
             if deleted and not any(r.delete_markers for r in candidates):
                 continue
@@ -150,36 +161,62 @@ class BucketReplicator:
                 delivery = self._queue[0]
             backend = get_backend("s3")[DEFAULT_ACCOUNT_ID]["global"]
             try:
-                self._deliver(backend, delivery)
+                replicated = self._deliver(backend, delivery)
             except Exception:  # noqa: BLE001 - a missing destination fails that replica only
                 logger.warning("replica of %s/%s to %s failed", delivery.source,
                                delivery.key, delivery.destination, exc_info=True)  # fmt: skip
+                self._settle(delivery, "failed")
+            else:
+                self._settle(delivery, "replicated" if replicated else "skipped")
             with self._cond:
                 self._queue.remove(delivery)
                 heapq.heapify(self._queue)
             self.delivered += 1
 
-    def _deliver(self, backend: Any, delivery: Delivery) -> None:
+    def _settle(self, delivery: Delivery, outcome: str) -> None:
+        """The source object's status once every replica of its write is settled:
+        ``FAILED`` if one failed, else ``COMPLETED`` if one was written, else none (its
+        tags matched no rule after all)."""
+        source = delivery.source_key
+        if source is None:
+            return
+        with self._cond:
+            left, outcomes = self._outstanding.get(id(source), (1, ()))
+            outcomes = (*outcomes, outcome)
+            if left > 1:
+                self._outstanding[id(source)] = (left - 1, outcomes)
+                return
+            self._outstanding.pop(id(source), None)
+        if "failed" in outcomes:
+            setattr(source, moto_patch.STATUS_ATTRIBUTE, "FAILED")
+        elif "replicated" in outcomes:
+            setattr(source, moto_patch.STATUS_ATTRIBUTE, "COMPLETED")
+        else:
+            setattr(source, moto_patch.STATUS_ATTRIBUTE, None)
+
+    def _deliver(self, backend: Any, delivery: Delivery) -> bool:
         """Tags are read at delivery (moto sets a PutObject's tags just after the write)
         and matched against the rules of the write's time."""
         source = delivery.source_key
         if source is None:
             rule = rule_for(delivery.rules, delivery.key, {}, delivery.destination)
             if rule is None or not rule.delete_markers:
-                return
+                return False
         else:
             tags = _object_tags(backend, source)
             if rule_for(delivery.rules, delivery.key, tags, delivery.destination) is None:
-                return
+                return False
         moto_patch.local.replicating = True
         try:
             if source is None:
                 backend.delete_object(delivery.destination, delivery.key)
-                return
+                return True
             key = backend.put_object(delivery.destination, delivery.key, bytes(source.value))
+            setattr(key, moto_patch.STATUS_ATTRIBUTE, "REPLICA")
             key.set_metadata(dict(source.metadata))
             if tags:
                 backend.put_object_tagging(key, tags)
+            return True
         finally:
             moto_patch.local.replicating = False
 

@@ -268,13 +268,39 @@ def test_vpc_and_tag_conditions_are_read_from_what_the_answers_described() -> No
 
 
 def test_an_operation_the_sar_does_not_know_fails_instead_of_passing() -> None:
-    call = _call("s3", "ListObjectsV2", Bucket="b")  # IAM names it s3:ListBucket
+    # IAM names it s3:GetLifecycleConfiguration, and no mapping of ours says so
+    call = _call("s3", "GetBucketLifecycleConfiguration", Bucket="b")
     assert failures(
         check_policy(_policy({"Action": "*", "Resource": "*"}), requirements([call]))
     ) == [
-        f"not granted: s3.ListObjectsV2 in {REGION} (from ?) needs s3:ListObjectsV2 on ? "
+        f"not granted: s3.GetBucketLifecycleConfiguration in {REGION} (from ?) needs "
+        "s3:GetBucketLifecycleConfiguration on ? "
         "(not in the SAR database: an action named unlike its operation?)"
     ]
+
+
+def test_s3_object_calls_are_checked_on_each_object_and_versions_as_versions() -> None:
+    """The marker objects' calls: IAM's action names and one object ARN per key."""
+    listing = _call("s3", "ListObjectsV2", Bucket="b", Prefix="gameday-marker/r/")
+    put = _call("s3", "PutObject", Bucket="b", Key="gameday-marker/r/000000001")
+    versions = [{"Key": "gameday-marker/r/1", "VersionId": "v1"},
+                {"Key": "gameday-marker/r/2", "VersionId": "v2"}]  # fmt: skip
+    delete = _call("s3", "DeleteObjects", Bucket="b", Delete={"Objects": versions})
+    found = {(r.action, r.arn) for r in requirements([listing, put, delete])}
+    assert found == {
+        ("s3:ListBucket", "arn:aws:s3:::b"),
+        ("s3:PutObject", "arn:aws:s3:::b/gameday-marker/r/000000001"),
+        ("s3:DeleteObjectVersion", "arn:aws:s3:::b/gameday-marker/r/1"),
+        ("s3:DeleteObjectVersion", "arn:aws:s3:::b/gameday-marker/r/2"),
+    }
+    only_objects = _policy(
+        {"Action": "s3:DeleteObjectVersion", "Resource": "arn:aws:s3:::b/gameday-marker/*"}
+    )
+    assert failures(check_policy(only_objects, requirements([delete]))) == []
+    other_prefix = _policy(
+        {"Action": "s3:DeleteObjectVersion", "Resource": "arn:aws:s3:::b/other/*"}
+    )
+    assert len(failures(check_policy(other_prefix, requirements([delete])))) == 2
 
 
 def test_dependent_actions_follow_the_referenced_service() -> None:

@@ -322,6 +322,12 @@ def experiment_env(
             "s3-replication-pause": {
                 "GAMEDAY_BUCKET": world.get("bucket", ""),
                 "GAMEDAY_PAUSE_SECONDS": "1",
+                "GAMEDAY_OTHER_REGION": OTHER_REGION,
+                # the logs row (RPO < 24 h): a 1 s pause meets it, so the run passes
+                "GAMEDAY_SERVICE": "logs",
+                "GAMEDAY_BASELINE_SECONDS": "0.5",
+                "GAMEDAY_SETTLE_SECONDS": "0.5",
+                "GAMEDAY_CATCHUP_WINDOW": "1",
             },
             "fis-az-disrupt-connectivity": {
                 "GAMEDAY_AZ": f"{REGION}a",
@@ -359,11 +365,11 @@ MEASUREMENT_MODULE = "chaosaws_ext.controls.measurement"
 
 
 def _measures_aws(control: dict[str, Any]) -> bool:
-    """Whether a measurement control calls AWS (DynamoDB samplers or markers)."""
+    """Whether a measurement control calls AWS (DynamoDB or S3 samplers or markers)."""
     arguments = (control.get("provider") or {}).get("arguments") or {}
     kinds = [s.get("kind") for s in arguments.get("samplers") or []]
     kinds.append((arguments.get("markers") or {}).get("kind"))
-    return "dynamodb" in kinds
+    return bool({"dynamodb", "s3"} & set(kinds))
 
 
 def _strip_measurement(loaded: dict[str, Any], keep_aws: bool = True) -> None:

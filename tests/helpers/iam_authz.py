@@ -78,6 +78,13 @@ VARIABLE_PARAMS: dict[str, tuple[str, ...]] = {
 ACTION_OF_OPERATION = {
     "s3:GetBucketReplication": "s3:GetReplicationConfiguration",
     "s3:PutBucketReplication": "s3:PutReplicationConfiguration",
+    "s3:ListObjectsV2": "s3:ListBucket",
+    "s3:HeadBucket": "s3:ListBucket",
+    "s3:HeadObject": "s3:GetObject",
+    "s3:ListObjectVersions": "s3:ListBucketVersions",
+    # DeleteObjects is authorised per object as DeleteObject, or DeleteObjectVersion for
+    # an object named with its VersionId (Amazon S3 API Reference, "DeleteObjects")
+    "s3:DeleteObjects": "s3:DeleteObject",
 }
 # Where a variable name is ambiguous (Name, Id): per resource type. A WAF IP set, regex
 # set or rule group is referenced by ARN inside the rules, a managed rule group by name.
@@ -235,6 +242,22 @@ def _values(call: Call, variable: str, index: IdentifierIndex, kind: str) -> lis
     return found
 
 
+def _s3_keys(call: Call) -> list[str]:
+    """The object keys an S3 request names (``Key``, or DeleteObjects' ``Objects``)."""
+    if isinstance(call.params.get("Key"), str):
+        return [call.params["Key"]]
+    objects = (call.params.get("Delete") or {}).get("Objects") or []
+    return sorted({str(o.get("Key")) for o in objects if isinstance(o, dict)})
+
+
+def _s3_action(call: Call, action: str) -> str:
+    """DeleteObjects of versions is authorised as s3:DeleteObjectVersion."""
+    objects = (call.params.get("Delete") or {}).get("Objects") or []
+    if call.operation == "DeleteObjects" and objects and all("VersionId" in o for o in objects):
+        return "s3:DeleteObjectVersion"
+    return action
+
+
 def _managed_rule_groups(call: Call) -> list[str]:
     """The managed rule groups a WAF request's rules use (they have no ARN there)."""
     return sorted(
@@ -256,6 +279,8 @@ def _arns(
         # the request's bucket; a bucket ARN inside it (a replication destination) is
         # not what IAM authorises the call on
         return [f"arn:{PARTITION}:s3:::{call.params['Bucket']}"], True
+    if kind == "s3:object" and isinstance(call.params.get("Bucket"), str):
+        return [f"arn:{PARTITION}:s3:::{call.params['Bucket']}/{k}" for k in _s3_keys(call)], True
     exact = _format_regex(arn_format)
     named = [s for s in _strings(call.params) if s.startswith("arn:") and exact.match(s)]
     if named:
@@ -394,7 +419,7 @@ def requirements(calls: Iterable[Call]) -> list[Requirement]:
     found: list[Requirement] = []
     for call in calls:
         action = f"{iam_prefix(call.service)}:{call.operation}"
-        action = ACTION_OF_OPERATION.get(action, action)
+        action = _s3_action(call, ACTION_OF_OPERATION.get(action, action))
         try:
             privilege(action)
         except Exception:  # noqa: BLE001 - policy-sentry raises a bare Exception

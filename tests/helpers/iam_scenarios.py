@@ -79,6 +79,8 @@ FAULT_POLICIES = {
     # the write markers in DynamoDB are the DynamoDB experiment's (the RDS experiment's
     # are PostgreSQL rows): ``recover --by-tag`` searching them needs its policy
     "probes.markers": "dynamodb-replica-conflict",
+    # the marker objects in the replicated bucket are the S3 pause experiment's
+    "probes.s3_markers": "s3-replication-pause",
 }
 FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-replica-conflict",
                      "rds-forced-failover", "s3-replication-pause",
@@ -277,6 +279,7 @@ def seed(endpoint: str, replicator: Any) -> dict[str, Any]:
         "production", REGION, OTHER_REGION,
     )  # fmt: skip
     world["bucket"] = buckets["knowledge_base"]["source"]
+    world["replica_bucket"] = buckets["knowledge_base"]["replica"]
     world["replication_role"] = replication_role_arn(ACCOUNT, "production").split("/")[-1]
     return world
 
@@ -293,6 +296,7 @@ def policy_values(world: dict[str, Any]) -> dict[str, str]:
         "table": world["table"],
         "lock_table": world.get("lock_table", LOCK_TABLE),
         "bucket": world.get("bucket", ""),  # only the S3 scenarios' worlds have one
+        "replica_bucket": world.get("replica_bucket", ""),
         "replication_role": world.get("replication_role", ""),
         "fis_role": FIS_ROLE,
     }

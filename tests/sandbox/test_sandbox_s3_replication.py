@@ -202,3 +202,30 @@ def test_an_empty_filter_reads_back_as_written_and_matches_everything(
     source.delete_object(Bucket=SOURCE, Key="any/key")  # V2, markers Disabled: kept
     assert replicator.drain(timeout=5)
     assert _keys(replica) == ["any/key"]
+
+
+def _status(client: Any, bucket: str, key: str) -> str | None:
+    return client.head_object(Bucket=bucket, Key=key).get("ReplicationStatus")
+
+
+def test_replication_status_pending_then_completed_replica_and_none_while_disabled(
+    buckets: Any,
+) -> None:
+    """What the guide's Example 3 script reads: PENDING until the replica is written,
+    then COMPLETED; REPLICA on the replica; no status for a write no enabled rule matched
+    (and it never gets one: S3 does not replicate it when the rule comes back)."""
+    source, replica, replicator = buckets
+    configuration = {"Role": ROLE, "Rules": [_rule("all", "")]}
+    source.put_bucket_replication(Bucket=SOURCE, ReplicationConfiguration=configuration)
+    source.put_object(Bucket=SOURCE, Key="a.txt", Body=b"a")
+    assert _status(source, SOURCE, "a.txt") == "PENDING"
+    assert replicator.drain(timeout=5)
+    assert _status(source, SOURCE, "a.txt") == "COMPLETED"
+    assert _status(replica, DESTINATION, "a.txt") == "REPLICA"
+    disabled = {"Role": ROLE, "Rules": [{**_rule("all", ""), "Status": "Disabled"}]}
+    source.put_bucket_replication(Bucket=SOURCE, ReplicationConfiguration=disabled)
+    source.put_object(Bucket=SOURCE, Key="b.txt", Body=b"b")
+    source.put_bucket_replication(Bucket=SOURCE, ReplicationConfiguration=configuration)
+    assert replicator.drain(timeout=5)
+    assert _status(source, SOURCE, "b.txt") is None
+    assert "b.txt" not in _keys(replica)

@@ -167,6 +167,7 @@ MEASUREMENT_NUMBERS = [
     ("max_in_flight", {}),
     ("markers.interval_s", {"kind": "postgres", "dsn": "postgresql://x@127.0.0.1/db"}),
     ("markers.lag_grace_s", {"kind": "postgres", "dsn": "postgresql://x@127.0.0.1/db"}),
+    ("markers.failover_at_s", {"kind": "s3", "bucket": "kb", "replica_region": "eu-west-1"}),
 ]
 
 
