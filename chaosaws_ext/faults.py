@@ -103,6 +103,7 @@ FAULT_PACKAGES = (
     "chaosaws_ext.healthcheck",
     "chaosaws_ext.dynamodb",
     "chaosaws_ext.s3replication",
+    "chaosaws_ext.dynamodbpause",
 )
 
 # What we create for ourselves, outside any fault: undone and found by tag the same way.

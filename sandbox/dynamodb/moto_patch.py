@@ -4,8 +4,13 @@ While a replicator is active: table writes, scans, queries and reads are seriali
 one lock (:data:`lock`) so that a replicated write never interleaves with a local one;
 every record appended to a table's change stream is handed to the replicator (unless it
 is itself a replicated write); ``DescribeTable`` reports ``Replicas`` and
-``MultiRegionConsistency``; ``UpdateTable(ReplicaUpdates=...)`` creates and deletes
-replicas; a failed transaction drops the replication of its rolled-back writes. The
+``MultiRegionConsistency`` (and ``GlobalTableVersion`` 2019.11.21);
+``UpdateTable(ReplicaUpdates=...)`` creates and deletes replicas; a failed transaction
+drops the replication of its rolled-back writes. Resource-based policies answer as
+AWS does where moto differs (API Reference, PutResourcePolicy / DeleteResourcePolicy):
+every revision id is new (moto reuses a millisecond clock), ``ExpectedRevisionId``
+with no policy in place and DeleteResourcePolicy of a table without policy fail with
+``PolicyNotFoundException``. The
 replicator (:mod:`sandbox.dynamodb.replicator`) is reached by duck typing: this module
 does not import it.
 """
@@ -16,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from moto.dynamodb.exceptions import MockValidationException
+from moto.dynamodb.exceptions import MockValidationException, PolicyNotFoundException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import StreamShard, Table
@@ -136,6 +141,7 @@ def _table_describe(original: Callable[..., Any]) -> Callable[..., Any]:
                 if region != table.region_name
             ]
             result[base_key]["MultiRegionConsistency"] = group.mode
+            result[base_key]["GlobalTableVersion"] = CURRENT_GLOBAL_TABLE_VERSION
         return result
 
     describe.__wrapped__ = original  # type: ignore[attr-defined]
@@ -162,6 +168,46 @@ def _handler_update_table(original: Callable[..., Any]) -> Callable[..., Any]:
     return update_table
 
 
+# "Version 2019.11.21 (Current)" (Amazon DynamoDB Developer Guide, global tables versions)
+CURRENT_GLOBAL_TABLE_VERSION = "2019.11.21"
+
+
+def _put_resource_policy(original: Callable[..., Any]) -> Callable[..., Any]:
+    def put_resource_policy(
+        backend: DynamoDBBackend, resource_arn: str, policy_doc: str, expected_revision_id: Any
+    ) -> Any:
+        held = backend.resource_policies.get(resource_arn)
+        if expected_revision_id and expected_revision_id != "NO_POLICY" and held is None:
+            raise PolicyNotFoundException(
+                "Resource-based policy not found for the provided ResourceArn: Requested "
+                f"update for policy with revision id {expected_revision_id}, but no policy "
+                "is associated with the target resource"
+            )
+        policy = original(backend, resource_arn, policy_doc, expected_revision_id)
+        renewed = held is not None and policy is not held
+        if renewed and int(policy.revision_id) <= int(held.revision_id):  # type: ignore[union-attr]
+            policy.revision_id = str(int(held.revision_id) + 1)  # type: ignore[union-attr]
+        return policy
+
+    put_resource_policy.__wrapped__ = original  # type: ignore[attr-defined]
+    return put_resource_policy
+
+
+def _delete_resource_policy(original: Callable[..., Any]) -> Callable[..., Any]:
+    def delete_resource_policy(
+        backend: DynamoDBBackend, resource_arn: str, expected_revision_id: Any
+    ) -> None:
+        table_name = resource_arn.split("/")[-1]
+        if table_name in backend.tables and resource_arn not in backend.resource_policies:
+            raise PolicyNotFoundException(
+                f"Resource-based policy not found for the provided ResourceArn: {resource_arn}"
+            )
+        original(backend, resource_arn, expected_revision_id)
+
+    delete_resource_policy.__wrapped__ = original  # type: ignore[attr-defined]
+    return delete_resource_policy
+
+
 _SERIALISED_READS = (
     (DynamoDBBackend, "get_item"),
     (DynamoDBBackend, "scan"),
@@ -182,6 +228,8 @@ def _patch_classes() -> None:
         (Table, "describe", _table_describe),
         (DynamoHandler, "update_table", _handler_update_table),
         (DynamoDBBackend, "transact_write_items", _transaction),
+        (DynamoDBBackend, "put_resource_policy", _put_resource_policy),
+        (DynamoDBBackend, "delete_resource_policy", _delete_resource_policy),
     ):
         original = getattr(owner, name)
         _originals[(owner, name)] = original

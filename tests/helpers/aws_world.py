@@ -316,6 +316,11 @@ def experiment_env(
                 "GAMEDAY_BUCKET": world.get("bucket", ""),
                 "GAMEDAY_PAUSE_SECONDS": "1",
             },
+            "dynamodb-replication-pause": {
+                "GAMEDAY_TABLE": world["table"],
+                "GAMEDAY_OTHER_REGION": OTHER_REGION,
+                "GAMEDAY_PAUSE_SECONDS": "1",
+            },
         }[experiment]
     )
     env.update(extra)

@@ -70,6 +70,7 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         "healthcheck-block",
         "dynamodb-conflict",
         "s3-replication-pause",
+        "dynamodb-replication-pause",
     ]
     assert chaosaws_ext.ACTION_MODULES == (
         *(f"{d.package}.actions" for d in declared),
@@ -89,7 +90,7 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         "healthcheck-path-block",
         "dynamodb-replica-conflict",
     )
-    assert len(planner.PLAN_FUNCTIONS) == 6
+    assert len(planner.PLAN_FUNCTIONS) == 7
     for (actions, action), (planning, plan) in planner.PLAN_FUNCTIONS.items():
         inject = getattr(importlib.import_module(actions), action)
         read_only = getattr(importlib.import_module(planning), plan)
