@@ -30,6 +30,7 @@ from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.runcontext import RunContext
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
 from tests.conftest import OTHER_REGION, REGION
+from tests.helpers import REPO
 
 TABLE = "production-ai-support-tickets"
 ACCOUNT = "123456789012"
@@ -225,6 +226,33 @@ def test_the_plan_shows_the_statements_and_their_expiry(
         f"{sid_base(run_context.run_id)}ServiceLinkedRole",
     ]
     assert _policy() == (None, None)  # a plan changes nothing
+
+
+def test_gameday_plan_of_the_experiment_shows_the_statements_and_their_expiry(
+    replicator: GlobalTableReplicator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gameday.planner import format_plan, plan_experiment
+
+    _seed(replicator, policy=THEIRS)
+    environment = {"AWS_REGION": REGION, "GAMEDAY_TABLE": TABLE,
+                   "GAMEDAY_OTHER_REGION": OTHER_REGION, "GAMEDAY_PAUSE_SECONDS": "30"}  # fmt: skip
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+
+    result = plan_experiment(REPO / "experiments" / "dynamodb-replication-pause.yaml", [])
+
+    (item,) = result["plans"]
+    assert item["problems"] == []
+    details = item["plan"]["details"]
+    lines = format_plan(result).splitlines()
+    assert any(REPLICA_ARN in line and details["expires_at"] in line for line in lines)
+    added = [line for line in lines if line.startswith("      adds statement: ")]
+    assert [json.loads(line.split(": ", 1)[1]) for line in added] == details["statements"]
+    assert set(result["api_calls"]) <= {
+        "dynamodb:DescribeTable", "dynamodb:ListTagsOfResource",
+        "dynamodb:GetResourcePolicy", "sts:GetCallerIdentity",
+    }  # fmt: skip
+    assert _policy()[0] == THEIRS  # nothing changed
 
 
 PAUSE_THEN_HANG = """
