@@ -450,30 +450,40 @@ class GlobalTableReplicator(Lifecycle):
 
     def _apply(self, item: _Event | _Recheck) -> None:
         with _lock:
+            denials: dict[tuple[str, str, tuple[str, ...]], bool] = {}  # one read per member
             if isinstance(item, _Recheck):
                 self._recheck_due = None
                 held, self._held = self._held, []
                 for event in held:
-                    self._deliver(event)
+                    self._deliver(event, denials)
             else:
-                self._deliver(item)
+                self._deliver(item, denials)
             self._schedule_recheck()
 
-    def _deliver(self, event: _Event) -> None:
+    def _deliver(
+        self, event: _Event, denials: dict[tuple[str, str, tuple[str, ...]], bool]
+    ) -> None:
         """Apply ``event`` to its target(s), holding it for a member whose resource policy
-        denies replication (to it, or from the origin) now. Called with _lock held."""
-        now = datetime.fromtimestamp(self._wall(), UTC)
-        if self._wall() - event.version[0] > self.stream_retention_seconds:
+        denies replication (to it, or from the origin) now. Called with _lock held;
+        ``denials`` caches the policy verdicts of this delivery round."""
+        wall = self._wall()
+        now = datetime.fromtimestamp(wall, UTC)
+        if wall - event.version[0] > self.stream_retention_seconds:
             self.stats["expired"] += 1
             logger.error("a write to %s held past the stream retention: lost", event.key_id)
             return
-        members = event.group.live_members()
-        outbound = self._denial(event.group, event.origin, resource_policy.OUTBOUND_ACTIONS, now)
-        for region, member in members.items():
+
+        def denied(region: str, actions: tuple[str, ...]) -> bool:
+            key = (event.group.name, region, actions)
+            if key not in denials:
+                denials[key] = self._denial(event.group, region, actions, now)
+            return denials[key]
+
+        outbound = denied(event.origin, resource_policy.OUTBOUND_ACTIONS)
+        for region, member in event.group.live_members().items():
             if region == event.origin or event.target not in (None, region):
                 continue
-            inbound = self._denial(event.group, region, resource_policy.INBOUND_ACTIONS, now)
-            if outbound or inbound:
+            if outbound or denied(region, resource_policy.INBOUND_ACTIONS):
                 self._held.append(dataclasses.replace(event, target=region))
                 self.stats["held"] += 1
                 continue
@@ -503,16 +513,20 @@ class GlobalTableReplicator(Lifecycle):
         wall = self._wall()
         now = datetime.fromtimestamp(wall, UTC)
         delay = self.policy_recheck_seconds
-        for event in self._held:
+        members = {
+            (event.group.name, region, actions): (event.group, region, actions)
+            for event in self._held
             for region, actions in (
                 (event.origin, resource_policy.OUTBOUND_ACTIONS),
                 (event.target or "", resource_policy.INBOUND_ACTIONS),
-            ):
-                ends = resource_policy.denial_ends_at(
-                    self._policy_of(event.group, region), actions, event.group.account_id, now
-                )
-                if ends is not None:
-                    delay = min(delay, max(0.0, ends.timestamp() - wall))
+            )
+        }
+        for group, region, actions in members.values():
+            ends = resource_policy.denial_ends_at(
+                self._policy_of(group, region), actions, group.account_id, now
+            )
+            if ends is not None:
+                delay = min(delay, max(0.0, ends.timestamp() - wall))
         self._recheck_due = time.monotonic() + delay
         if not self._queue.put(_Recheck(), self._recheck_due):
             self._recheck_due = None  # queue full: the next delivery schedules it again
