@@ -19,7 +19,7 @@ from chaosaws_ext.core.clients import aws_client
 from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.dynamodbpause import FAULT
 from chaosaws_ext.dynamodbpause.planning import plan_table_replication_pause
-from chaosaws_ext.dynamodbpause.table_policy import with_statements
+from chaosaws_ext.dynamodbpause.table_policy import with_statements, write_policy
 from chaosaws_ext.dynamodbpause.undo import UNDOER
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
@@ -73,9 +73,7 @@ def pause_table_replication(
             "statements": statements,
         },
         undo_describe=f"remove our statements from the resource policy of {arn}",
-        call=lambda: client.put_resource_policy(
-            ResourceArn=arn, Policy=paused, ExpectedRevisionId=revision or NO_POLICY_REVISION
-        ),
+        call=lambda: write_policy(client, arn, paused, revision or NO_POLICY_REVISION),
         configuration=configuration,
     )
     stamp = stamp_injected(FAULT)

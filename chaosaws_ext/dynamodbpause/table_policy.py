@@ -27,13 +27,18 @@ way (not supported here); legacy 2017.11.29 replicas support no resource policy.
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import re
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from chaosaws_ext.core.clients import error_code
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "SID_PREFIX",
@@ -47,12 +52,19 @@ __all__ = [
     "without_statements",
     "our_statements",
     "statement_expiry",
+    "write_policy",
 ]
 
 SID_PREFIX = "ChaosawsExtPause"
 REPLICATION_SERVICE = "replication.dynamodb.amazonaws.com"
 _SLR = f"role/aws-service-role/{REPLICATION_SERVICE}/AWSServiceRoleForDynamoDBReplication"
 MAX_POLICY_BYTES = 20 * 1024  # "The maximum size supported [...] is 20 KB"
+# "Subsequent updates to a policy for a given resource are blocked for 15 seconds after
+# a successful update" (same page): a write that soon is retried, bounded by this plus
+# a margin. The refusal's error code is not documented there; these are the two
+# PutResourcePolicy/DeleteResourcePolicy list for a busy resource (API Reference, Errors).
+POLICY_UPDATE_BLOCK_S = 15.0
+BUSY_ERRORS = ("ResourceInUseException", "LimitExceededException")
 NO_POLICY = "PolicyNotFoundException"
 # The service-linked role's actions FIS denies (same page)
 SLR_ACTIONS = [
@@ -115,6 +127,39 @@ def read_policy(client: Any, table_arn: str) -> tuple[str | None, str | None]:
             return None, None
         raise
     return answer.get("Policy"), answer.get("RevisionId")
+
+
+def write_policy(
+    client: Any,
+    table_arn: str,
+    policy: str | None,
+    revision: str | None,
+    patience_s: float = POLICY_UPDATE_BLOCK_S + 5.0,
+) -> dict[str, Any]:
+    """PutResourcePolicy of ``policy`` (DeleteResourcePolicy when None) with
+    ``ExpectedRevisionId`` ``revision``, retried while AWS answers that the resource is
+    busy (the 15 s after an update), for at most ``patience_s``."""
+    deadline = time.monotonic() + patience_s
+    for attempt in itertools.count():
+        try:
+            if policy is None:
+                return dict(
+                    client.delete_resource_policy(
+                        ResourceArn=table_arn, ExpectedRevisionId=revision
+                    )
+                )
+            return dict(
+                client.put_resource_policy(
+                    ResourceArn=table_arn, Policy=policy, ExpectedRevisionId=revision
+                )
+            )
+        except ClientError as error:
+            backoff = min(2.0, 0.25 * 2**attempt)
+            if error_code(error) not in BUSY_ERRORS or time.monotonic() + backoff > deadline:
+                raise
+            logger.info("resource policy of %s busy (%s): retrying", table_arn, error_code(error))
+            time.sleep(backoff)
+    raise AssertionError("unreachable")
 
 
 def _statement_list(document: dict[str, Any]) -> list[Any]:

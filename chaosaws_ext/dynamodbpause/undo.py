@@ -21,6 +21,7 @@ from chaosaws_ext.dynamodbpause.table_policy import (
     statement_expiry,
     with_statements,
     without_statements,
+    write_policy,
 )
 from chaosaws_ext.undo import FinderSkipped, report_incomplete
 
@@ -29,13 +30,6 @@ __all__ = ["UNDOER", "remove_pause_statements", "find_pause_statements"]
 logger = logging.getLogger(__name__)
 
 UNDOER = DECLARATION.undoer_name("remove-statements")
-
-
-def _write(client: Any, arn: str, policy: str | None, revision: str | None) -> None:
-    if policy is None:
-        client.delete_resource_policy(ResourceArn=arn, ExpectedRevisionId=revision)
-    else:
-        client.put_resource_policy(ResourceArn=arn, Policy=policy, ExpectedRevisionId=revision)
 
 
 def remove_pause_statements(
@@ -74,7 +68,7 @@ def remove_pause_statements(
     )
     restored = policy_before if exact else without_statements(current, sids)
     try:
-        _write(client, table_arn, restored, revision)
+        write_policy(client, table_arn, restored, revision)
     except ClientError as error:
         raise ActivityFailed(
             f"{FAULT}: the resource policy of {table_arn} changed while we removed our "

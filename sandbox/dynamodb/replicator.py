@@ -30,7 +30,9 @@ regions. :class:`GlobalTableReplicator` patches moto's DynamoDB classes in THIS 
   lifetime", Amazon DynamoDB Developer Guide, Change data capture for DynamoDB
   Streams), so a held write older than that (scaled) is dropped and counted
   (``stats["expired"]``). A removed statement is noticed within ``policy_recheck_seconds``
-  (AWS publishes no figure: ours); an expiry at its moment. Not emulated: the replica
+  (AWS publishes no figure: ours); an expiry at its moment. A policy update within
+  ``policy_update_block_seconds`` (AWS: 15 s, scaled) of the previous one is refused
+  (:mod:`sandbox.dynamodb.moto_patch`). Not emulated: the replica
   status ``REPLICATION_NOT_AUTHORIZED`` and the conversion to a single-region table after
   20 hours of it (same guide, "DynamoDB global tables security").
 
@@ -107,6 +109,10 @@ STREAM_SPEC = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 STREAM_RETENTION_SECONDS = 24 * 3600.0
 # How soon a removed Deny statement is noticed (AWS publishes no figure: ours)
 DEFAULT_POLICY_RECHECK_SECONDS = 0.1
+# "Subsequent updates to a policy for a given resource are blocked for 15 seconds after
+# a successful update of the policy for the same resource." (Amazon DynamoDB Developer
+# Guide, Resource-based policy considerations); scaled by time_scale
+POLICY_UPDATE_BLOCK_SECONDS = 15.0
 
 
 class ReplicatedWriteConflict(DynamodbException):
@@ -182,6 +188,7 @@ class GlobalTableReplicator(Lifecycle):
         seed: int | None = None,
         wall: Callable[[], float] = time.time,
         policy_recheck_seconds: float = DEFAULT_POLICY_RECHECK_SECONDS,
+        policy_update_block_seconds: float = POLICY_UPDATE_BLOCK_SECONDS,
     ):
         if lag_seconds < 0 or jitter_seconds < 0 or time_scale <= 0 or max_pending < 1:
             raise ValueError("lag and jitter must be >= 0, time_scale > 0, max_pending >= 1")
@@ -196,6 +203,7 @@ class GlobalTableReplicator(Lifecycle):
         self._clock = AcceptClock(wall)
         self._wall = wall
         self.policy_recheck_seconds = policy_recheck_seconds
+        self.policy_update_block_seconds = policy_update_block_seconds * time_scale
         self.stream_retention_seconds = STREAM_RETENTION_SECONDS * time_scale
         self._held: list[_Event] = []
         self._recheck_due: float | None = None  # monotonic due of the pending _Recheck

@@ -90,11 +90,19 @@ def test_the_s3_finder_calls_of_the_recovery_are_granted(recorded: Recorded) -> 
     assert _missing("s3-replication-pause", calls, {**world, "replication_role": "*"}) == []
 
 
+def test_the_dynamodb_pause_finder_calls_of_the_recovery_are_granted(recorded: Recorded) -> None:
+    by_policy, world = recorded["crash + recover"]
+    calls = by_policy.get("dynamodb-replication-pause", [])
+    assert calls and {c.operation for c in calls} <= {"DescribeTable", "GetResourcePolicy"}
+    assert _missing("dynamodb-replication-pause", calls, world) == []
+
+
 def test_the_recoveries_undid_each_fault_by_tag(recorded: Recorded) -> None:
     by_policy, _ = recorded["crash + recover"]
-    # recover --by-tag runs every finder: the S3 pause's too (read-only here)
+    # recover --by-tag runs every finder: the S3 and DynamoDB pauses' too (read-only here)
     assert len(CRASHES) == 4
-    assert set(EXPERIMENTS) <= set(by_policy) <= {*EXPERIMENTS, "s3-replication-pause"}
+    finders_only = {"s3-replication-pause", "dynamodb-replication-pause"}
+    assert set(EXPERIMENTS) <= set(by_policy) <= {*EXPERIMENTS, *finders_only}
     operations = {name: {c.operation for c in calls} for name, calls in by_policy.items()}
     assert "DeleteNetworkAcl" in operations["az-nacl-blackhole"]
     assert "UpdateWebACL" in operations["healthcheck-path-block"]  # the WAF block undone

@@ -155,3 +155,27 @@ def test_resource_policy_answers_are_aws_s(world: tuple[GlobalTableReplicator, A
     with pytest.raises(ClientError) as raised:  # a stale revision: refused, not overwritten
         primary.delete_resource_policy(ResourceArn=arn, ExpectedRevisionId=revisions[0])
     assert raised.value.response["Error"]["Code"] == "PolicyNotFoundException"
+
+
+def test_a_policy_update_right_after_another_is_refused_as_aws_does(mocked_aws: None) -> None:
+    replicator = GlobalTableReplicator(policy_update_block_seconds=15.0, time_scale=0.1)
+    replicator.start()
+    try:
+        client = boto3.client("dynamodb", region_name=PRIMARY)
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        arn = _arn(PRIMARY)
+        first = client.put_resource_policy(ResourceArn=arn, Policy=_policy(_deny(["x:Y"], None)))
+        with pytest.raises(ClientError) as raised:
+            client.delete_resource_policy(ResourceArn=arn)
+        assert raised.value.response["Error"]["Code"] == "ResourceInUseException"
+        assert client.get_resource_policy(ResourceArn=arn)["RevisionId"] == first["RevisionId"]
+        blocked_until = time.monotonic() + replicator.policy_update_block_seconds  # 1.5 s
+        assert wait_until(lambda: time.monotonic() > blocked_until, timeout=5, interval=0.05)
+        client.delete_resource_policy(ResourceArn=arn)
+    finally:
+        replicator.stop()

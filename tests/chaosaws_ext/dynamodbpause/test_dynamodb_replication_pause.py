@@ -33,6 +33,9 @@ from tests.conftest import OTHER_REGION, REGION
 from tests.helpers import REPO
 
 TABLE = "production-ai-support-tickets"
+# AWS blocks a policy update for 15 s after the last one: shortened here, so the undo
+# right after the inject meets the refusal and retries (table_policy.write_policy)
+BLOCK_S = 0.5
 ACCOUNT = "123456789012"
 REPLICA_ARN = f"arn:aws:dynamodb:{OTHER_REGION}:{ACCOUNT}:table/{TABLE}"
 # Someone else's policy, spaced and ordered as they wrote it: it must come back as is
@@ -95,7 +98,7 @@ def _in_replica(key: str, endpoint: str | None = None) -> bool:
 
 @pytest.fixture
 def replicator(mocked_aws: None) -> Iterator[GlobalTableReplicator]:
-    rep = GlobalTableReplicator(lag_seconds=0.05).start()
+    rep = GlobalTableReplicator(lag_seconds=0.05, policy_update_block_seconds=BLOCK_S).start()
     yield rep
     rep.stop()
 
@@ -147,6 +150,8 @@ def test_the_undo_is_idempotent_and_keeps_a_change_made_during_the_pause(
 ) -> None:
     _seed(replicator, policy=THEIRS)
     result = actions.pause_table_replication(TABLE, duration=60, replica_region=OTHER_REGION)
+    unblocked = time.monotonic() + BLOCK_S  # someone else's update, once AWS allows it
+    assert _until(lambda: time.monotonic() > unblocked, timeout=5)
     during, _ = _policy()
     assert during is not None
     changed = json.loads(during)
@@ -272,7 +277,7 @@ time.sleep(120)
 @pytest.fixture
 def served(moto_endpoint: str) -> Iterator[GlobalTableReplicator]:
     """The session's moto server (in this process) with the sandbox's replicator."""
-    rep = GlobalTableReplicator(lag_seconds=0.05).start()
+    rep = GlobalTableReplicator(lag_seconds=0.05, policy_update_block_seconds=BLOCK_S).start()
     yield rep
     rep.stop()
 
