@@ -16,6 +16,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.core.clients import aws_client, error_code
 from chaosaws_ext.dynamodbpause import DECLARATION, FAULT
 from chaosaws_ext.dynamodbpause.table_policy import (
+    NO_POLICY,
     our_statements,
     read_policy,
     statement_expiry,
@@ -70,9 +71,11 @@ def remove_pause_statements(
     try:
         write_policy(client, table_arn, restored, revision)
     except ClientError as error:
+        if error_code(error) != NO_POLICY:  # not a revision mismatch
+            raise
         raise ActivityFailed(
             f"{FAULT}: the resource policy of {table_arn} changed while we removed our "
-            f"statements ({error_code(error)}): run the recovery again"
+            "statements (RevisionId no longer the one read): run the recovery again"
         ) from error
     after, _ = read_policy(client, table_arn)
     if our_statements(after, sids) or (exact and after != policy_before):

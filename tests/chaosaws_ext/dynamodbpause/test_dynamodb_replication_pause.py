@@ -356,3 +356,24 @@ def test_sigkill_with_no_recover_the_pause_ends_by_itself_at_its_expiry(
     assert [s["Sid"] for s in json.loads(_policy(moto_endpoint)[0] or "{}")["Statement"]] == (
         injected["sids"]
     )
+
+
+def test_the_undo_never_overwrites_a_policy_changed_between_its_read_and_its_write(
+    replicator: GlobalTableReplicator, run_context: RunContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(replicator, policy=THEIRS)
+    result = actions.pause_table_replication(TABLE, duration=60, replica_region=OTHER_REGION)
+    during, revision = _policy()
+    real_read = undo.read_policy
+
+    def read_then_someone_writes(client: Any, arn: str) -> tuple[str | None, str | None]:
+        read = real_read(client, arn)
+        unblocked = time.monotonic() + BLOCK_S
+        assert _until(lambda: time.monotonic() > unblocked, timeout=5)
+        client.put_resource_policy(ResourceArn=arn, Policy=THEIRS)  # a concurrent change
+        return read
+
+    monkeypatch.setattr(undo, "read_policy", read_then_someone_writes)
+    with pytest.raises(ActivityFailed, match="RevisionId no longer the one read"):
+        undo.remove_pause_statements(REPLICA_ARN, result["sids"], region=OTHER_REGION)
+    assert _policy()[0] == THEIRS and revision is not None and during != THEIRS
