@@ -119,6 +119,7 @@ FAULT_PACKAGES = (
     "chaosaws_ext.fis",
     "chaosaws_ext.rdsrestore",
     "chaosaws_ext.dynamodbrestore",
+    "chaosaws_ext.dynamodbpause",
 )
 
 # What we create for ourselves, outside any fault: undone and found by tag the same way.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -111,6 +112,8 @@ def format_plan(result: dict[str, Any]) -> str:
         for change in plan["changes"]:
             lines.append(f"    - {change['resource']}: {change['change']}")
             lines.append(f"      undo: {change['undo']}")
+        for statement in plan["details"].get("statements") or []:  # resource-policy faults
+            lines.append(f"      adds statement: {json.dumps(statement, sort_keys=True)}")
         for left_out in plan["details"].get("excluded") or []:
             lines.append(f"    - excluded {left_out['subnet']}: {left_out['reason']}, unchanged")
         if item["problems"]:

@@ -20,6 +20,21 @@ regions. :class:`GlobalTableReplicator` patches moto's DynamoDB classes in THIS 
   again (no ping-pong).
 - MRSC (``mode="STRONG"``): writes are applied to every member synchronously, and a
   racing write fails with ``ReplicatedWriteConflictException``.
+- Resource-based policies (MREC): while a member's policy denies replication
+  (:mod:`sandbox.dynamodb.resource_policy`: the statements AWS FIS's
+  ``aws:dynamodb:global-table-pause-replication`` appends, evaluated against this
+  replicator's wall clock, ``wall``), writes to that member (inbound) and from it
+  (outbound) are held, not applied. When the denial ends (the statement removed, or its
+  ``DateLessThan aws:CurrentTime`` passed) the held writes are applied: DynamoDB keeps a
+  table's changes for 24 hours ("All data in DynamoDB Streams is subject to a 24-hour
+  lifetime", Amazon DynamoDB Developer Guide, Change data capture for DynamoDB
+  Streams), so a held write older than that (scaled) is dropped and counted
+  (``stats["expired"]``). A removed statement is noticed within ``policy_recheck_seconds``
+  (AWS publishes no figure: ours); an expiry at its moment. A policy update within
+  ``policy_update_block_seconds`` (AWS: 15 s, scaled) of the previous one is refused
+  (:mod:`sandbox.dynamodb.moto_patch`). Not emulated: the replica
+  status ``REPLICATION_NOT_AUTHORIZED`` and the conversion to a single-region table after
+  20 hours of it (same guide, "DynamoDB global tables security").
 
 The rules (last writer wins, the MRSC conflict, the bounded delivery queue) are the model
 of :mod:`sandbox.dynamodb.replication`; the hooks in moto's classes are
@@ -40,11 +55,13 @@ This module is "AWS": it imports nothing from chaosaws_ext, probes or gameday.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.backends import get_backend
@@ -58,7 +75,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 
-from sandbox.dynamodb import moto_patch
+from sandbox.dynamodb import moto_patch, resource_policy
 from sandbox.dynamodb.moto_patch import active_replicator
 from sandbox.dynamodb.moto_patch import local as _local
 from sandbox.dynamodb.moto_patch import lock as _lock
@@ -87,6 +104,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 STREAM_SPEC = {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+# "All data in DynamoDB Streams is subject to a 24-hour lifetime" (Amazon DynamoDB
+# Developer Guide, Change data capture for DynamoDB Streams): held writes older are lost
+STREAM_RETENTION_SECONDS = 24 * 3600.0
+# How soon a removed Deny statement is noticed (AWS publishes no figure: ours)
+DEFAULT_POLICY_RECHECK_SECONDS = 0.1
+# "Subsequent updates to a policy for a given resource are blocked for 15 seconds after
+# a successful update of the policy for the same resource." (Amazon DynamoDB Developer
+# Guide, Resource-based policy considerations); scaled by time_scale
+POLICY_UPDATE_BLOCK_SECONDS = 15.0
 
 
 class ReplicatedWriteConflict(DynamodbException):
@@ -125,6 +151,11 @@ class _Event:
     key_id: str
     keys: dict[str, Any]  # DynamoDB-JSON key attributes
     image: dict[str, Any] | None  # None = delete
+    target: str | None = None  # one member only (a held write), else every other member
+
+
+class _Recheck:
+    """The delivery queue's wake-up for held writes (one pending at a time)."""
 
 
 def _backend(account_id: str, region: str) -> DynamoDBBackend:
@@ -155,6 +186,9 @@ class GlobalTableReplicator(Lifecycle):
         conflict_window_seconds: float = DEFAULT_CONFLICT_WINDOW_SECONDS,
         enqueue_timeout: float = 5.0,
         seed: int | None = None,
+        wall: Callable[[], float] = time.time,
+        policy_recheck_seconds: float = DEFAULT_POLICY_RECHECK_SECONDS,
+        policy_update_block_seconds: float = POLICY_UPDATE_BLOCK_SECONDS,
     ):
         if lag_seconds < 0 or jitter_seconds < 0 or time_scale <= 0 or max_pending < 1:
             raise ValueError("lag and jitter must be >= 0, time_scale > 0, max_pending >= 1")
@@ -166,8 +200,21 @@ class GlobalTableReplicator(Lifecycle):
         self._random = random.Random(seed)
         self._groups: dict[tuple[str, str], _GlobalTable] = {}
         self._queue = DeliveryQueue(self._apply, max_pending, enqueue_timeout)
-        self._clock = AcceptClock()
-        self.stats = {"replicated": 0, "superseded": 0, "dropped": 0, "conflicts": 0}
+        self._clock = AcceptClock(wall)
+        self._wall = wall
+        self.policy_recheck_seconds = policy_recheck_seconds
+        self.policy_update_block_seconds = policy_update_block_seconds * time_scale
+        self.stream_retention_seconds = STREAM_RETENTION_SECONDS * time_scale
+        self._held: list[_Event] = []
+        self._recheck_due: float | None = None  # monotonic due of the pending _Recheck
+        self.stats = {
+            "replicated": 0,
+            "superseded": 0,
+            "dropped": 0,
+            "conflicts": 0,
+            "held": 0,
+            "expired": 0,
+        }
 
     # lifecycle ----------------------------------------------------------------------
 
@@ -191,8 +238,15 @@ class GlobalTableReplicator(Lifecycle):
         return self._queue.running
 
     def pending(self) -> int:
-        """Events accepted but not yet applied everywhere."""
-        return self._queue.pending()
+        """Events accepted but not yet applied everywhere (held ones included)."""
+        with _lock:
+            held = len(self._held)
+        return self._queue.pending() + held - (1 if self._recheck_due is not None else 0)
+
+    def held(self) -> int:
+        """Writes held by a resource policy that denies replication."""
+        with _lock:
+            return len(self._held)
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait (bounded) until every pending event is applied; True when drained."""
@@ -402,19 +456,88 @@ class GlobalTableReplicator(Lifecycle):
             self.stats["dropped"] += 1
             logger.error("replication queue full: dropped a write to %s", event.key_id)
 
-    def _apply(self, event: _Event) -> None:
+    def _apply(self, item: _Event | _Recheck) -> None:
         with _lock:
-            for region, member in event.group.live_members().items():
-                if region != event.origin:
-                    self._apply_to(
-                        event.group,
-                        region,
-                        member,
-                        event.version,
-                        event.key_id,
-                        event.keys,
-                        event.image,
-                    )
+            denials: dict[tuple[str, str, tuple[str, ...]], bool] = {}  # one read per member
+            if isinstance(item, _Recheck):
+                self._recheck_due = None
+                held, self._held = self._held, []
+                for event in held:
+                    self._deliver(event, denials)
+            else:
+                self._deliver(item, denials)
+            self._schedule_recheck()
+
+    def _deliver(
+        self, event: _Event, denials: dict[tuple[str, str, tuple[str, ...]], bool]
+    ) -> None:
+        """Apply ``event`` to its target(s), holding it for a member whose resource policy
+        denies replication (to it, or from the origin) now. Called with _lock held;
+        ``denials`` caches the policy verdicts of this delivery round."""
+        wall = self._wall()
+        now = datetime.fromtimestamp(wall, UTC)
+        if wall - event.version[0] > self.stream_retention_seconds:
+            self.stats["expired"] += 1
+            logger.error("a write to %s held past the stream retention: lost", event.key_id)
+            return
+
+        def denied(region: str, actions: tuple[str, ...]) -> bool:
+            key = (event.group.name, region, actions)
+            if key not in denials:
+                denials[key] = self._denial(event.group, region, actions, now)
+            return denials[key]
+
+        outbound = denied(event.origin, resource_policy.OUTBOUND_ACTIONS)
+        for region, member in event.group.live_members().items():
+            if region == event.origin or event.target not in (None, region):
+                continue
+            if outbound or denied(region, resource_policy.INBOUND_ACTIONS):
+                self._held.append(dataclasses.replace(event, target=region))
+                self.stats["held"] += 1
+                continue
+            self._apply_to(
+                event.group, region, member, event.version, event.key_id, event.keys, event.image
+            )
+
+    def _policy_of(self, group: _GlobalTable, region: str) -> str | None:
+        table = group.members.get(region)
+        if table is None:
+            return None
+        policy = _backend(group.account_id, region).resource_policies.get(table.table_arn)
+        return policy.policy_doc if policy is not None else None
+
+    def _denial(
+        self, group: _GlobalTable, region: str, actions: tuple[str, ...], now: datetime
+    ) -> bool:
+        return resource_policy.replication_denied(
+            self._policy_of(group, region), actions, group.account_id, now
+        )
+
+    def _schedule_recheck(self) -> None:
+        """One wake-up while writes are held: at the earliest self-expiry of a denial, or
+        ``policy_recheck_seconds`` from now (a statement removed by hand). _lock held."""
+        if not self._held or self._recheck_due is not None:
+            return
+        wall = self._wall()
+        now = datetime.fromtimestamp(wall, UTC)
+        delay = self.policy_recheck_seconds
+        members = {
+            (event.group.name, region, actions): (event.group, region, actions)
+            for event in self._held
+            for region, actions in (
+                (event.origin, resource_policy.OUTBOUND_ACTIONS),
+                (event.target or "", resource_policy.INBOUND_ACTIONS),
+            )
+        }
+        for group, region, actions in members.values():
+            ends = resource_policy.denial_ends_at(
+                self._policy_of(group, region), actions, group.account_id, now
+            )
+            if ends is not None:
+                delay = min(delay, max(0.0, ends.timestamp() - wall))
+        self._recheck_due = time.monotonic() + delay
+        if not self._queue.put(_Recheck(), self._recheck_due):
+            self._recheck_due = None  # queue full: the next delivery schedules it again
 
     def _apply_to(
         self,

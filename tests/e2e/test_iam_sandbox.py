@@ -102,12 +102,20 @@ def test_the_restore_drill_finder_calls_of_the_recovery_are_granted(recorded: Re
     assert _missing("dynamodb-pitr-drill", calls, world) == []
 
 
+def test_the_dynamodb_pause_finder_calls_of_the_recovery_are_granted(recorded: Recorded) -> None:
+    by_policy, world = recorded["crash + recover"]
+    calls = by_policy.get("dynamodb-replication-pause", [])
+    assert calls and {c.operation for c in calls} <= {"DescribeTable", "GetResourcePolicy"}
+    assert _missing("dynamodb-replication-pause", calls, world) == []
+
+
 def test_the_recoveries_undid_each_fault_by_tag(recorded: Recorded) -> None:
     by_policy, _ = recorded["crash + recover"]
-    # recover --by-tag runs every finder: the S3 pause's too (read-only here)
+    # recover --by-tag runs every finder: the S3 and DynamoDB pauses' too (read-only here)
     assert len(CRASHES) == 4
-    # and the drills' finders (restored DB instances, restored tables: read-only here)
-    finders = {"s3-replication-pause", "rds-restore-drill", "dynamodb-pitr-drill"}
+    # and the finders of the drills and the DynamoDB pause (read-only here)
+    finders = {"s3-replication-pause", "rds-restore-drill", "dynamodb-pitr-drill",
+               "dynamodb-replication-pause"}  # fmt: skip
     assert set(EXPERIMENTS) <= set(by_policy) <= {*EXPERIMENTS, *finders}
     operations = {name: {c.operation for c in calls} for name, calls in by_policy.items()}
     assert "DeleteNetworkAcl" in operations["az-nacl-blackhole"]

@@ -348,6 +348,11 @@ def experiment_env(
                 "GAMEDAY_TABLE": world["table"],
                 "GAMEDAY_RESTORE_TIMEOUT": "60",
             },
+            "dynamodb-replication-pause": {
+                "GAMEDAY_TABLE": world["table"],
+                "GAMEDAY_OTHER_REGION": OTHER_REGION,
+                "GAMEDAY_PAUSE_SECONDS": "1",
+            },
         }[experiment]
     )
     env.update(extra)

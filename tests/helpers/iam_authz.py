@@ -375,6 +375,12 @@ def _resource_requirements(
             found.extend(made)
         elif spec["required"] or not required:
             unnamed.extend(made)
+    # A request naming its one resource by ``ResourceArn`` (the DynamoDB resource-policy
+    # APIs: a table OR a stream) is authorised on that resource only, not on the others
+    # its action could also take.
+    named = call.params.get("ResourceArn")
+    if isinstance(named, str) and any(r.arn == named for r in found):
+        return found, dependents
     # Of several flavours of one resource (listener/app, listener/net) the request names
     # one: IAM checks that one. An optional type none of which is named (a Describe of
     # all) is checked on every resource of the type (id ``*``).

@@ -67,7 +67,7 @@ CROSS_REGION_ALARM = "route53-primary-unhealthy"
 ROOT = Path(__file__).resolve().parents[2]
 # The fault package behind a call's origin -> the policy that must grant it (``gameday
 # recover --by-tag`` runs every fault's orphan finder).
-FAULT_POLICIES = {
+FAULT_POLICIES: dict[str, str | tuple[str, ...]] = {
     "chaosaws_ext.blackhole": "az-nacl-blackhole",
     "chaosaws_ext.healthcheck": "healthcheck-path-block",
     "chaosaws_ext.dynamodb": "dynamodb-replica-conflict",
@@ -76,16 +76,18 @@ FAULT_POLICIES = {
     "chaosaws_ext.fis": "fis-az-disrupt-connectivity",
     "chaosaws_ext.rdsrestore": "rds-restore-drill",
     "chaosaws_ext.dynamodbrestore": "dynamodb-pitr-drill",
-    # the write markers in DynamoDB are the DynamoDB experiment's (the RDS experiment's
-    # are PostgreSQL rows): ``recover --by-tag`` searching them needs its policy
-    "probes.markers": "dynamodb-replica-conflict",
+    "chaosaws_ext.dynamodbpause": "dynamodb-replication-pause",
+    # the write markers in DynamoDB are the DynamoDB experiments' (the RDS experiment's
+    # are PostgreSQL rows): ``recover --by-tag`` searching them needs one of their
+    # policies (the first, from another experiment's path)
+    "probes.markers": ("dynamodb-replica-conflict", "dynamodb-replication-pause"),
     # the marker objects in the replicated bucket are the S3 pause experiment's
     "probes.s3_markers": "s3-replication-pause",
 }
 FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-replica-conflict",
                      "rds-forced-failover", "s3-replication-pause",
                      "fis-az-disrupt-connectivity", "rds-restore-drill",
-                     "dynamodb-pitr-drill")  # fmt: skip
+                     "dynamodb-pitr-drill", "dynamodb-replication-pause")  # fmt: skip
 DRILL_ENV = {"GAMEDAY_RESTORE_POLL_INTERVAL": "0.1", "GAMEDAY_MARKER_INTERVAL": "0.1"}
 
 
@@ -173,6 +175,10 @@ SCENARIOS = (
     Scenario("dynamodb pitr drill run", "dynamodb-pitr-drill", "dynamodb-pitr-drill", DRILL_ENV),
     Scenario("dynamodb pitr drill crash + recover", "dynamodb-pitr-drill",
              "dynamodb-pitr-drill", DRILL_ENV, crash=True),
+    Scenario("dynamodb replication pause run", "dynamodb-replication-pause",
+             "dynamodb-replication-pause"),
+    Scenario("dynamodb replication pause crash + recover", "dynamodb-replication-pause",
+             "dynamodb-replication-pause", crash=True),
 )  # fmt: skip
 
 
@@ -400,10 +406,11 @@ def fault_policy(call: Call, scenario: Scenario) -> str:
     """The policy that must grant ``call``: the scenario's, unless another fault's code
     made it (an orphan finder during ``gameday recover --by-tag``). Keyed by package
     (``chaosaws_ext.<fault>``), whatever module of it made the call."""
-    for package, policy in FAULT_POLICIES.items():
+    for package, owners in FAULT_POLICIES.items():
         ours = call.origin == package or call.origin.startswith(package + ".")
-        if ours and not scenario.policy.startswith(policy):
-            return policy
+        policies = (owners,) if isinstance(owners, str) else owners
+        if ours and not scenario.policy.startswith(policies):
+            return policies[0]
     return scenario.policy
 
 
