@@ -13,10 +13,12 @@ failover windows) apply exactly as for any other client.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -326,6 +328,129 @@ def bucket_pause_replication(context: ActionContext) -> Started:
     return Started(_duration(context, "duration"), revert)
 
 
+# -- DynamoDB ----------------------------------------------------------------------------
+# "Pauses Amazon DynamoDB multi-Region eventually consistent global table replication to
+# any replica table": FIS appends Deny statements for the replication service principal
+# and the replication service-linked role to the replica's resource-based policy, with a
+# DateLessThan aws:CurrentTime condition so the pause ends by itself, and removes them at
+# the end (AWS FIS User Guide, "Amazon DynamoDB actions",
+# https://docs.aws.amazon.com/fis/latest/userguide/fis-actions-reference.html). FIS's own
+# Sids are not published; the emulation's carry the experiment's action and a counter.
+_REPLICATION_SERVICE = "replication.dynamodb.amazonaws.com"
+_SLR = f"role/aws-service-role/{_REPLICATION_SERVICE}/AWSServiceRoleForDynamoDBReplication"
+_SLR_ACTIONS = [
+    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:Scan",
+    "dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive",
+]  # fmt: skip
+_POLICY_BUSY_S = 20.0  # "updates to a policy ... blocked for 15 seconds", retried this long
+_sid_counter = iter(range(1, 1_000_000))
+
+
+def _pause_statements(table_arn: str, account: str, until: str, sid: str) -> list[dict[str, Any]]:
+    expiry = {"DateLessThan": {"aws:CurrentTime": until}}
+    return [
+        {
+            "Sid": f"{sid}Service",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": ["dynamodb:ReadDataForReplication", "dynamodb:WriteDataForReplication"],
+            "Resource": table_arn,
+            "Condition": {
+                **expiry,
+                "StringEquals": {"aws:PrincipalServiceName": _REPLICATION_SERVICE},
+            },
+        },
+        {
+            "Sid": f"{sid}Role",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": list(_SLR_ACTIONS),
+            "Resource": table_arn,
+            "Condition": {
+                **expiry,
+                "ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{account}:{_SLR}"},
+            },
+        },
+    ]
+
+
+def _policy_of(dynamodb: Any, arn: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        found = dynamodb.get_resource_policy(ResourceArn=arn)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "PolicyNotFoundException":
+            return None, None
+        raise
+    return json.loads(found["Policy"]), found.get("RevisionId")
+
+
+def _put_policy(dynamodb: Any, arn: str, document_of: Callable[[], dict[str, Any] | None]) -> None:
+    """Write (or, with no statement left, delete) the policy ``document_of()`` builds from
+    the policy as it is now, waiting out the 15 s between updates
+    (ResourceInUseException), bounded: rebuilt at each attempt, so the expiry it carries
+    counts from when it is written."""
+    deadline = time.monotonic() + _POLICY_BUSY_S
+    while True:
+        _, revision = _policy_of(dynamodb, arn)
+        document = document_of()
+        try:
+            if document and document.get("Statement"):
+                kwargs = {"ExpectedRevisionId": revision} if revision else {}
+                dynamodb.put_resource_policy(ResourceArn=arn, Policy=json.dumps(document), **kwargs)
+            else:
+                dynamodb.delete_resource_policy(ResourceArn=arn)
+            return
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == "PolicyNotFoundException" and not (document or {}).get("Statement"):
+                return
+            if code != "ResourceInUseException" or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def global_table_pause_replication(context: ActionContext) -> Started:
+    """Deny statements (ending by themselves at the action's end) appended to each
+    target replica's resource policy; removed again, exactly ours, at the end."""
+    dynamodb = context.client("dynamodb", context.region)
+    duration = _duration(context, "duration") or 0.0
+    paused: list[tuple[str, list[str]]] = []
+
+    def until() -> str:  # whole seconds, rounded up: never before the action's end
+        ends = datetime.now(UTC) + timedelta(seconds=duration)
+        return (ends.replace(microsecond=0) + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def without(arn: str, sids: list[str]) -> dict[str, Any] | None:
+        document, _ = _policy_of(dynamodb, arn)
+        if document is None:
+            return None
+        return {**document, "Statement": [
+            s for s in document.get("Statement", []) if s.get("Sid") not in sids]}  # fmt: skip
+
+    def revert() -> None:
+        for arn, sids in reversed(paused):
+            _put_policy(dynamodb, arn, partial(without, arn, sids))
+        paused.clear()
+
+    def with_pause(arn: str, sid: str) -> dict[str, Any]:
+        document, _ = _policy_of(dynamodb, arn)
+        document = document or {"Version": "2012-10-17", "Statement": []}
+        added = _pause_statements(arn, context.account, until(), sid)
+        return {**document, "Statement": [*document.get("Statement", []), *added]}
+
+    try:
+        for resource in context.targets.get("Tables", []):
+            sid = f"DoNotModifyFisDynamoDbPauseReplication{next(_sid_counter)}"
+            _put_policy(dynamodb, resource.arn, partial(with_pause, resource.arn, sid))
+            paused.append((resource.arn, [f"{sid}Service", f"{sid}Role"]))
+            log.info("FIS: replication of %s paused for %.1f s", resource.arn, duration)
+    except Exception:
+        revert()
+        raise
+    return Started(duration, revert)
+
+
 def fis_wait(context: ActionContext) -> Started:
     return Started(_duration(context, "duration"))
 
@@ -342,8 +467,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "aws:s3:bucket-pause-replication": ActionSpec(
         bucket_pause_replication, "Buckets", "duration", ("duration", "region")
     ),
+    "aws:dynamodb:global-table-pause-replication": ActionSpec(
+        global_table_pause_replication, "Tables", "duration", ("duration",)
+    ),
     "aws:fis:wait": ActionSpec(fis_wait, None, "duration", ("duration",)),
-    # aws:dynamodb:global-table-pause-replication is not executed: the sandbox's
-    # DynamoDB replication does not evaluate the resource policy FIS puts on the table;
-    # an experiment naming it fails as unsupported.
 }

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from chaosaws_ext.core.waiting import wait_until
+from sandbox.dynamodb.replicator import GlobalTableReplicator
 from sandbox.rds.moto_patch import RdsFailoverEmulator
 from sandbox.s3.replicator import BucketReplicator
-from tests.conftest import REGION
+from tests.conftest import OTHER_REGION, REGION
 from tests.helpers.fis_world import FisWorld, fis_world
 
 
@@ -311,21 +314,69 @@ def test_bucket_pause_replication_pauses_the_prefix_and_restores_the_rules(
     assert keys == ["docs/after.txt", "logs/during.txt"]
 
 
-def test_dynamodb_pause_replication_is_listed_unsupported(world: FisWorld) -> None:
-    experiment_id = world.start(
-        {
-            "pause": {
-                "actionId": "aws:dynamodb:global-table-pause-replication",
-                "parameters": {"duration": "PT1M"},
-            }
-        }
-    )
-    failed = world.wait_status(experiment_id)
-    assert failed["state"] == {
-        "status": "failed",
-        "reason": "Action pause (aws:dynamodb:global-table-pause-replication) is not "
-        "supported by the sandbox's FIS emulation.",
-    }
+def test_dynamodb_pause_replication_holds_the_replica_until_its_end(world: FisWorld) -> None:
+    """FIS's pause is two Deny statements with an aws:CurrentTime expiry appended to the
+    target replica's resource policy (the table in the experiment's region): its writes
+    stop reaching the other replica while they stand, arrive after, and the policy is
+    back to its text before, byte for byte."""
+    replicator = GlobalTableReplicator(lag_seconds=0.05, policy_update_block_seconds=0.5)
+    replicator.start()
+    try:
+        source = world.client("dynamodb")
+        replica = world.client("dynamodb", OTHER_REGION)
+        source.create_table(
+            TableName="tickets",
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        replicator.make_global("tickets", [REGION, OTHER_REGION])
+        arn = source.describe_table(TableName="tickets")["Table"]["TableArn"]
+        theirs = {"Version": "2012-10-17", "Statement": [{
+            "Sid": "TeamReadOnly", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "dynamodb:GetItem", "Resource": arn}]}  # fmt: skip
+        source.put_resource_policy(ResourceArn=arn, Policy=json.dumps(theirs))
+        before = source.get_resource_policy(ResourceArn=arn)["Policy"]
+        experiment_id = world.start(
+            {
+                "pause": {
+                    "actionId": "aws:dynamodb:global-table-pause-replication",
+                    "parameters": {"duration": "PT30M"},  # 18 s at the tests' scale
+                    "targets": {"Tables": "replica"},
+                }
+            },
+            {
+                "replica": {
+                    "resourceType": "aws:dynamodb:global-table",
+                    "resourceArns": [arn],
+                    "selectionMode": "ALL",
+                }
+            },  # fmt: skip
+        )
+        world.wait_action(experiment_id, "pause", "running")
+        during = json.loads(source.get_resource_policy(ResourceArn=arn)["Policy"])
+        added = during["Statement"][1:]
+        assert during["Statement"][0]["Sid"] == "TeamReadOnly"
+        assert [s["Effect"] for s in added] == ["Deny", "Deny"]
+        assert all("aws:CurrentTime" in s["Condition"]["DateLessThan"] for s in added)
+        source.put_item(TableName="tickets", Item={"id": {"S": "during"}})
+        assert wait_until(lambda: replicator.stats["held"] >= 1, timeout=10, interval=0.05,
+                          what="the replicator to hold the write")  # fmt: skip
+        assert "Item" not in replica.get_item(TableName="tickets", Key={"id": {"S": "during"}})
+
+        world.fis.stop_experiment(id=experiment_id)  # FIS reverts what it put there
+        ended = world.wait_status(experiment_id, timeout=60)
+        assert ended["state"]["status"] == "stopped"
+        assert source.get_resource_policy(ResourceArn=arn)["Policy"] == before
+
+        def arrived() -> bool:
+            found = replica.get_item(TableName="tickets", Key={"id": {"S": "during"}})
+            return "Item" in found
+
+        assert wait_until(arrived, timeout=10, interval=0.05, what="the held write")
+    finally:
+        replicator.stop()
 
 
 def test_failover_db_cluster_moves_the_writer(
