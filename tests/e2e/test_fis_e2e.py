@@ -256,3 +256,47 @@ def test_the_fis_role_policy_grants_every_call_fis_made_and_no_statement_is_spar
     for statement in policy["Statement"]:
         fewer = {**policy, "Statement": [s for s in policy["Statement"] if s is not statement]}
         assert failures(check_policy(fewer, needed)), f"{statement['Sid']} is not needed"
+
+
+def test_fis_az_power_interruption_is_played_out_and_measured(sandbox: Any, tmp_path: Path) -> None:
+    """The scenario template: the AZ's subnets cut off, its instances stopped (none in
+    the sandbox: skipped, as FIS skips an action without targets), the RDS writer in the
+    AZ failed over; FIS ends it itself; our measurement judges the Ticket API."""
+    rds = client(sandbox, "rds")
+    writer_before = rds.describe_db_instances()["DBInstances"][0]["AvailabilityZone"]
+    before = nacls(sandbox)
+    journal = tmp_path / "journal.json"
+    var_file = _var_file(
+        sandbox, tmp_path / "run.env", GAMEDAY_LEDGER=str(tmp_path / "l.jsonl"),
+        GAMEDAY_AZ=writer_before,
+    )  # fmt: skip
+    process = subprocess.Popen(
+        [chaos_executable(), "--no-version-check", "--log-file", str(tmp_path / "chaos.log"),
+         "run", "--var-file", str(var_file), "--journal-path", str(journal),
+         str(REPO / "experiments" / "examples" / "fis-az-power-interruption.yaml")],
+        cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert process.wait(timeout=300) == 0, (tmp_path / "chaos.log").read_text()[-3000:]
+
+    result = json.loads(journal.read_text())
+    ended = {r["activity"]["name"]: r["output"] for r in result["run"]}[
+        "wait-for-the-scenario-to-end"
+    ]
+    assert ended["status"] == "completed"
+    statuses = {name: action["status"] for name, action in ended["actions"].items()}
+    assert statuses == {
+        "pause-network-connectivity": "completed",
+        "stop-instances": "skipped",
+        "failover-rds": "completed",
+    }
+    rto = result["recovery"]["rto"]
+    assert rto["met"] is True and rto["measured_s"] > 0
+    assert "fis_failover_rds_started_s" in rto["phases"]
+    assert nacls(sandbox) == before
+
+    def failed_over() -> bool:
+        db = rds.describe_db_instances()["DBInstances"][0]
+        return db["DBInstanceStatus"] == "available" and db["AvailabilityZone"] != writer_before
+
+    _wait(failed_over, 60, "the writer available in another AZ")
+    assert _all_ended(sandbox) and fis_templates(sandbox) == []
