@@ -286,12 +286,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run experiments (all four by default) and report")
+    run = sub.add_parser(
+        "run", help="run experiments (the four faults by default; --suite for more) and report"
+    )
     run.add_argument(
         "experiments",
         nargs="*",
         metavar="EXPERIMENT",
-        help="built-in name or path (default: all four)",
+        help="built-in name or path (default: the four faults, or the --suite)",
     )
     run.add_argument(
         "--sandbox",
