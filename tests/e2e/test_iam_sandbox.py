@@ -109,13 +109,20 @@ def test_the_dynamodb_pause_finder_calls_of_the_recovery_are_granted(recorded: R
     assert _missing("dynamodb-replication-pause", calls, world) == []
 
 
+def test_the_fis_finder_calls_of_the_recovery_are_granted(recorded: Recorded) -> None:
+    by_policy, world = recorded["crash + recover"]
+    calls = by_policy.get("fis-az-disrupt-connectivity", [])
+    assert calls and {c.operation for c in calls} <= {"ListExperiments", "ListExperimentTemplates"}
+    assert _missing("fis-az-disrupt-connectivity", calls, world) == []
+
+
 def test_the_recoveries_undid_each_fault_by_tag(recorded: Recorded) -> None:
     by_policy, _ = recorded["crash + recover"]
     # recover --by-tag runs every finder: the S3 and DynamoDB pauses' too (read-only here)
     assert len(CRASHES) == 4
     # and the finders of the drills and the DynamoDB pause (read-only here)
     finders = {"s3-replication-pause", "rds-restore-drill", "dynamodb-pitr-drill",
-               "dynamodb-replication-pause"}  # fmt: skip
+               "dynamodb-replication-pause", "fis-az-disrupt-connectivity"}  # fmt: skip
     assert set(EXPERIMENTS) <= set(by_policy) <= {*EXPERIMENTS, *finders}
     operations = {name: {c.operation for c in calls} for name, calls in by_policy.items()}
     assert "DeleteNetworkAcl" in operations["az-nacl-blackhole"]

@@ -221,10 +221,13 @@ def test_met_outside_the_schedule_never_tested_and_coverage(
     assert dynamodb.rto.measured_s == journal["recovery"]["rto"]["measured_s"]
     assert dynamodb.status == "tested; not in the testing schedule"
     ticket = _row(card, "ticket-api")
-    assert ticket.experiments == ["az-nacl-blackhole"] and ticket.status == "never tested"
+    assert (
+        ticket.experiments == ["az-nacl-blackhole", "fis-az-disrupt-connectivity"]
+        and ticket.status == "never tested"
+    )
     assert _row(card, "Full DR Drill").status == "never tested (no experiment yet)"
     assert card.runs == 4 and card.covered == 3
-    assert card.coverage == "3 of 13 services in the plan have a measured verdict (23%)"
+    assert card.coverage == "3 of 14 services in the plan have a measured verdict (21%)"
 
 
 def test_gameday_scorecard_reads_the_real_history(sandbox_history, capsys) -> None:

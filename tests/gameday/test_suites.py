@@ -39,8 +39,8 @@ def test_each_suite_runs_its_experiments(ran: list[list[str]]) -> None:
     assert ran[0] == []  # no names: run_game_day's default, the four faults
     assert DEFAULT_EXPERIMENTS == FOUR
     assert ran[1] == list(FOUR)
-    assert ran[2] == ["dynamodb-pitr-drill"]
-    assert ran[3] == [*FOUR, "dynamodb-pitr-drill"]
+    assert ran[2] == ["rds-restore-drill", "dynamodb-pitr-drill"]
+    assert ran[3] == [*FOUR, "rds-restore-drill", "dynamodb-pitr-drill"]
     assert set(DRILL_EXPERIMENTS) <= set(EXPERIMENTS) and set(SUITES) == {
         "default",
         "drills",

@@ -4,6 +4,7 @@ refused, DeleteTable refused), and the latest restorable time lags as AWS docume
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -61,9 +62,9 @@ def _wait_active(client: Any, table: str, bound: float) -> float:
 def test_restore_holds_the_items_as_of_the_restore_point(dynamodb: Any) -> None:
     dynamodb.put_item(TableName="tickets", Item={"pk": {"S": "before"}, "sk": {"S": "0"}})
     dynamodb.delete_item(TableName="tickets", Key={"pk": {"S": "seeded"}, "sk": {"S": "0"}})
-    time.sleep(0.05)
-    point = time.time()
-    time.sleep(0.05)
+    # a whole second: botocore before 1.44 sends RestoreDateTime in whole seconds
+    point = float(math.ceil(time.time() + 0.05))
+    time.sleep(max(0.0, point - time.time()) + 0.05)
     dynamodb.put_item(TableName="tickets", Item={"pk": {"S": "after"}, "sk": {"S": "0"}})
     dynamodb.put_item(TableName="tickets", Item={"pk": {"S": "seeded"}, "sk": {"S": "0"}})
     lag = 300 * SCALE
