@@ -30,15 +30,10 @@ sys.path.insert(0, str(REPO))
 
 from sandbox.server import running_sandbox  # noqa: E402
 from tests.helpers import aws_calls  # noqa: E402
+from tests.helpers.sandbox_state import var_file as var_file_of  # noqa: E402
 
 OURS = "az-nacl-blackhole"
 FIS = "fis-az-disrupt-connectivity"
-
-
-def _var_file(topology: Any, path: Path, ledger: Path) -> Path:
-    text = Path(topology.env_file).read_text()
-    path.write_text(f"{text}\nGAMEDAY_LEDGER={ledger}\n")
-    return path
 
 
 def _run(name: str, topology: Any, folder: Path, index: int) -> dict[str, Any]:
@@ -47,7 +42,7 @@ def _run(name: str, topology: Any, folder: Path, index: int) -> dict[str, Any]:
     calls = work / "calls.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
     env.update(aws_calls.recording_env(calls), PYTHONPATH=str(REPO))
-    var_file = _var_file(topology, work / "run.env", work / "ledger.jsonl")
+    var_file = var_file_of(topology, work / "run.env", GAMEDAY_LEDGER=str(work / "ledger.jsonl"))
     journal = work / "journal.json"
     started = time.monotonic()
     done = subprocess.run(

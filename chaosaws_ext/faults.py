@@ -25,6 +25,7 @@ import importlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from types import MappingProxyType
 
 __all__ = [
@@ -184,8 +185,10 @@ def plan_functions() -> dict[tuple[str, str], tuple[str, str]]:
     return functions
 
 
+@cache
 def adopted_actions() -> dict[tuple[str, str], tuple[FaultDeclaration, str]]:
-    """(module, func) of another extension's action -> (the fault adopting it, its name)."""
+    """(module, func) of another extension's action -> (the fault adopting it, its name).
+    Built once: the safety control asks before every activity."""
     adopted: dict[tuple[str, str], tuple[FaultDeclaration, str]] = {}
     for declaration in fault_declarations():
         for action, name in declaration.adopts.items():

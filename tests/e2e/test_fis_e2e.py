@@ -5,6 +5,7 @@ every NACL of the VPC deep-compared before and after, read from the sandbox's AW
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.ledger import Ledger
 from gameday.policy import render
+from sandbox.envfile import parse_env
 from tests.helpers import REPO, aws_calls
 from tests.helpers.executables import chaos_executable
 from tests.helpers.iam_authz import check_policy, failures, requirements
@@ -78,9 +81,8 @@ def nacls(topology: Any) -> dict[str, Any]:
 def _nacls_back(topology: Any, before: dict[str, Any]) -> None:
     """Every NACL as before: waited for (bounded), as a describe right after FIS's revert
     may still show the old state (EC2 eventual consistency, emulated by the sandbox)."""
-    deadline = time.monotonic() + 30
-    while nacls(topology) != before and time.monotonic() < deadline:
-        time.sleep(0.2)
+    with contextlib.suppress(WaitTimedOut):
+        wait_until(lambda: nacls(topology) == before, timeout=30, interval=0.2, what="NACLs")
     assert nacls(topology) == before
 
 
@@ -96,18 +98,8 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
 
 
-def _env_file_values(path: Path) -> dict[str, str]:
-    lines = (line.partition("=") for line in path.read_text().splitlines())
-    return {k.strip(): v.strip() for k, sep, v in lines if sep and not k.startswith("#")}
-
-
 def _wait(check: Any, bound: float, what: str) -> None:
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {bound} s: {what}")
+    wait_until(check, timeout=bound, interval=0.1, what=what)
 
 
 def _fis_applied(ledger: Path) -> bool:
@@ -232,7 +224,7 @@ def test_sigkill_then_gameday_recover_stops_the_fis_experiment(
     command = [sys.executable, "-m", "gameday", "recover"]
     env = _env()
     if how == "ledger":  # the shell the SRE runs it from has the sandbox's environment
-        env.update(_env_file_values(var_file))
+        env.update(parse_env(var_file.read_text()))
         command += ["--ledger", str(ledger)]
     else:
         ledger.unlink()
