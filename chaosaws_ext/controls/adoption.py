@@ -94,6 +94,13 @@ def before_action(
     except ActivityFailed as error:
         logger.error("action %s refused: %s", activity.get("name"), error)
         raise InterruptExecution(f"action {activity.get('name')} refused: {error}") from None
+    except Exception as error:  # noqa: BLE001 - chaoslib swallows it: the action would run
+        # unguarded and unrecorded (an AWS error while planning: throttling, AccessDenied)
+        logger.error("action %s not checked: %s", activity.get("name"), error)
+        raise InterruptExecution(
+            f"action {activity.get('name')} refused: its guardrails could not be checked "
+            f"({type(error).__name__}: {error})"
+        ) from None
     _pending[id(activity)] = intent
     note_fault_detail("injected_by", action)
     logger.info("action %s: %s adopted as fault %s", activity.get("name"), action, declaration.id)

@@ -195,3 +195,29 @@ def test_gameday_plan_plans_the_example_experiments_chaostoolkit_aws_action(
     text = format_plan(result)
     assert "production-analytics-db: forced failover (reboot with ForceFailover)" in text
     assert "guardrails: ok" in text
+
+
+def test_an_aws_error_while_checking_refuses_the_action_instead_of_letting_it_run(
+    rds: boto3.client, run_context: RunContext, in_method: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """chaoslib swallows a control's exceptions but InterruptExecution: an AWS error while
+    planning must not let the chaostoolkit-aws action run unguarded and unrecorded."""
+    from botocore.exceptions import ClientError
+
+    from chaosaws_ext.rds import adoption
+
+    def throttled(*args: Any, **kwargs: Any) -> None:
+        raise ClientError({"Error": {"Code": "Throttling", "Message": "Rate exceeded"}}, "Op")
+
+    monkeypatch.setattr(adoption, "plan_instance_failover", throttled)
+    activity = _action(
+        {"db_instance_identifier": "production-analytics-db", "force_failover": True}
+    )
+
+    with pytest.raises(InterruptExecution) as refused:
+        safety.before_activity_control(activity, configuration=CONFIG, secrets=None)
+
+    assert str(refused.value).startswith(
+        "action reboot-with-failover refused: its guardrails could not be checked (ClientError: "
+    )
+    assert Ledger(run_context.ledger_path).entries() == []
