@@ -165,6 +165,7 @@ def find_orphans(
     ``problems`` (logged when None)."""
     load_undo_modules()
     found: list[dict[str, Any]] = []
+    seen: set[tuple[Any, Any, Any]] = set()
     missed: list[str] = []
     support = {d.id for d in SUPPORT_DECLARATIONS}
     for fault, finder in _ORPHAN_FINDERS.items():
@@ -184,7 +185,12 @@ def find_orphans(
             for spec in specs:
                 spec.setdefault("fault", fault)
                 spec.setdefault("region", region)
-                found.append(spec)
+                # a finder may search a second region (a drill's DR region) that the
+                # list names too: one undo per resource
+                key = (spec["fault"], spec["region"], spec.get("resource"))
+                if key not in seen:
+                    seen.add(key)
+                    found.append(spec)
     _incomplete.clear()
     if problems is None:
         for line in missed:

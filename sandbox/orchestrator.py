@@ -126,7 +126,9 @@ class Sandbox:
     ``ec2_strictness``: EC2 NACL eventual consistency and quota as AWS
     (:mod:`sandbox.ec2.consistency`); None: as the environment says (on by default),
     False: off, or an ``Ec2Strictness``. ``rds_restore_seconds``: an RDS restore's
-    duration before scaling (:mod:`sandbox.rds.restore`).
+    duration before scaling (:mod:`sandbox.rds.restore`). ``backup_interval_seconds``
+    and ``backup_copy_seconds``: the AWS Backup plan's interval and the copy to the DR
+    region's vault, before scaling (:mod:`sandbox.backup.recovery_points`).
     """
 
     def __init__(
@@ -142,6 +144,8 @@ class Sandbox:
         strictness: Any = None,
         ec2_strictness: Any = None,
         rds_restore_seconds: float | None = None,
+        backup_interval_seconds: float | None = None,
+        backup_copy_seconds: float | None = None,
     ) -> None:
         if health_check_request_interval not in (10, 30):
             raise ValueError("Route 53 RequestInterval is 10 or 30 seconds")
@@ -166,6 +170,12 @@ class Sandbox:
         self._rds_restore_seconds = (
             RESTORE_SECONDS if rds_restore_seconds is None else rds_restore_seconds
         )
+        from sandbox.backup.recovery_points import BACKUP_INTERVAL_S, COPY_DURATION_S
+
+        self._backup_interval_seconds = backup_interval_seconds or BACKUP_INTERVAL_S
+        self._backup_copy_seconds = (
+            COPY_DURATION_S if backup_copy_seconds is None else backup_copy_seconds
+        )
         self._stack: contextlib.ExitStack | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self.topology: Topology | None = None
@@ -176,6 +186,7 @@ class Sandbox:
         self.health: Any = None
         self.rds: Any = None
         self.rds_restore: Any = None
+        self.backup: Any = None
         self.replicator: Any = None
         self.pitr: Any = None
         self.s3_replicator: Any = None
@@ -298,6 +309,9 @@ class Sandbox:
         missing: list[str] = []
         with _part("the work folder"):
             self.workdir = self._make_workdir(stack)
+        from sandbox.backup.moto_patch import register_routes
+
+        register_routes()  # before the server's first Backup request (the seeding's)
         moto = MotoServer()
         self._run(stack, "the moto server", moto)
         self.endpoint_url = moto.endpoint_url
@@ -309,6 +323,8 @@ class Sandbox:
             for r, n in networks.items()
         }
         db = seed.seed_database(self.client("rds", primary), networks[primary])
+        seed.seed_dr_db_subnet_group(self.client("rds", standby), networks[standby])
+        seed.seed_backup(self.client("backup", primary), self.client("backup", standby))
         table = seed.seed_table(self.client("dynamodb", primary))
         fis_role_arn = seed.seed_fis_role(self.client("iam", primary))
         with _part("the S3 buckets"):
@@ -464,6 +480,21 @@ class Sandbox:
             workdir=self.workdir / "restored",
         )
         self._run(stack, "the RDS restore emulation", self.rds_restore)
+        from sandbox.backup.moto_patch import BackupEmulator
+
+        # the plan's backup job of the analytics DB and its copy to the DR region
+        self.backup = BackupEmulator(
+            seed.DB_INSTANCE_ID,
+            seed.PRIMARY_REGION,
+            seed.BACKUP_VAULT,
+            seed.STANDBY_REGION,
+            seed.BACKUP_COPY_VAULT,
+            backup_interval_seconds=self._backup_interval_seconds,
+            copy_duration_seconds=self._backup_copy_seconds,
+            time_scale=self.timings.time_scale,
+            account_id=self.account_id,
+        )
+        self._run(stack, "the AWS Backup emulation", self.backup)
         self.replicator = GlobalTableReplicator(time_scale=self.timings.time_scale)
         self._run(stack, "the DynamoDB replication emulation", self.replicator)
         from sandbox.dynamodb.pitr import PointInTimeRecovery

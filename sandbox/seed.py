@@ -242,6 +242,65 @@ def seed_database(rds: Any, network: RegionNetwork) -> dict[str, Any]:
     return {"id": db["DBInstanceIdentifier"], "arn": db["DBInstanceArn"], "az": network.azs[0]}
 
 
+# The DR plan's Example 7 (AWS Backup): the primary vault, the rule DailyBackups
+# (cron(0 3 * * ? *), 7 days) with its copy to the replica vault in eu-west-1
+BACKUP_VAULT = f"{ENVIRONMENT}-primary-vault"
+BACKUP_COPY_VAULT = f"{ENVIRONMENT}-replica-vault"
+BACKUP_PLAN_NAME = f"{ENVIRONMENT}-backup-plan"
+
+
+def seed_dr_db_subnet_group(rds: Any, network: RegionNetwork) -> str:
+    """The DB subnet group of the plan's name in the standby region's data subnets (a
+    CloudFormation stack per region names it alike): where a restore in the DR region
+    goes."""
+    group = f"{ENVIRONMENT}-db-subnet-group"
+    rds.create_db_subnet_group(
+        DBSubnetGroupName=group,
+        DBSubnetGroupDescription="Subnet group for RDS restores in the DR region",
+        SubnetIds=list(network.subnets["data"].values()),
+    )
+    return group
+
+
+def seed_backup(backup: Any, backup_copy: Any) -> dict[str, str]:
+    """Example 7's vaults (primary region; the copy's in the standby region) and plan.
+    moto runs no job: :mod:`sandbox.backup` emulates the plan's backups and copies."""
+    primary = backup.create_backup_vault(
+        BackupVaultName=BACKUP_VAULT, BackupVaultTags={"Environment": ENVIRONMENT}
+    )
+    replica = backup_copy.create_backup_vault(
+        BackupVaultName=BACKUP_COPY_VAULT, BackupVaultTags={"Environment": ENVIRONMENT}
+    )
+    plan = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": BACKUP_PLAN_NAME,
+            "Rules": [
+                {
+                    "RuleName": "DailyBackups",
+                    "TargetBackupVaultName": BACKUP_VAULT,
+                    "ScheduleExpression": "cron(0 3 * * ? *)",
+                    "StartWindowMinutes": 60,
+                    "CompletionWindowMinutes": 120,
+                    "Lifecycle": {"DeleteAfterDays": 7, "MoveToColdStorageAfterDays": 1},
+                    "RecoveryPointTags": {"BackupType": "Daily", "Environment": ENVIRONMENT},
+                    "CopyActions": [
+                        {
+                            "DestinationBackupVaultArn": replica["BackupVaultArn"],
+                            "Lifecycle": {"DeleteAfterDays": 7},
+                        }
+                    ],
+                }
+            ],
+        },
+        BackupPlanTags={"Environment": ENVIRONMENT},
+    )
+    return {
+        "vault": primary["BackupVaultArn"],
+        "copy_vault": replica["BackupVaultArn"],
+        "plan": plan["BackupPlanArn"],
+    }
+
+
 FIS_ROLE_NAME = f"{ENVIRONMENT}-fis-experiments"
 # "The experiment role [...] trust policy [...] allows the AWS FIS service to assume the
 # role": principal fis.amazonaws.com (AWS FIS user guide, "IAM roles for AWS FIS

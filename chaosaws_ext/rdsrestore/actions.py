@@ -40,6 +40,9 @@ def restore_db_instance(
     restore_source: str = "point-in-time",
     restore_age_s: float = 0,
     db_instance_class: str = "",
+    backup_vault: str = "",
+    dr_region: str = "",
+    dr_db_subnet_group: str = "",
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict[str, Any]:
@@ -50,8 +53,13 @@ def restore_db_instance(
     just before the call (less ``restore_age_s``, for a deliberately older point), named
     as ``RestoreTime`` so the restore point is known exactly (``UseLatestRestorableTime``
     would restore to a time nobody reads back); ``snapshot`` restores the newest
-    available snapshot (the runbook's ``restore-db-instance-from-db-snapshot``). The
-    restore call is the drill's start: phases and the restore RTO count from it.
+    available snapshot (the runbook's ``restore-db-instance-from-db-snapshot``);
+    ``backup-copy`` restores, in ``dr_region``, the newest COMPLETED AWS Backup recovery
+    point of the source copied to ``backup_vault`` there (by its ARN, with
+    ``RestoreDBInstanceFromDBSnapshot``: the same call, tags and undo as a snapshot
+    restore; ``StartRestoreJob`` would need ``iam:PassRole`` of a restore role and would
+    name the instance through restore metadata). The restore call is the drill's start:
+    phases and the restore RTO count from it.
     """
     plan = plan_restore(
         db_instance_identifier,
@@ -59,6 +67,9 @@ def restore_db_instance(
         restore_source,
         restore_age_s,
         db_instance_class,
+        backup_vault,
+        dr_region,
+        dr_db_subnet_group,
         configuration,
         secrets,
     )
@@ -78,7 +89,10 @@ def restore_db_instance(
         common["DBSubnetGroupName"] = details["db_subnet_group"]
     if details["vpc_security_group_ids"]:
         common["VpcSecurityGroupIds"] = details["vpc_security_group_ids"]
-    source = describe_or_none(rds, source_id)
+    source_rds = rds
+    if details["source_region"] != plan.region:
+        source_rds = aws_client("rds", configuration, secrets, details["source_region"])
+    source = describe_or_none(source_rds, source_id)
     if source is None:
         raise ActivityFailed(f"refusing {FAULT}: {source_id!r} disappeared before the restore")
     latest = source.get("LatestRestorableTime")
@@ -108,6 +122,10 @@ def restore_db_instance(
     drill_started = iso_utc(started_at)
     called = time.monotonic()
     lag = None if latest is None else round((started_at - utc(latest)).total_seconds(), 3)
+    recovery_point = details.get("recovery_point")
+    if recovery_point:
+        age = (started_at - utc(datetime.fromisoformat(restore_point))).total_seconds()
+        recovery_point = {**recovery_point, "age_at_drill_start_s": round(age, 3)}
     journaled(
         fault=FAULT,
         region=plan.region,
@@ -130,6 +148,7 @@ def restore_db_instance(
         drill_started=drill_started,
         called_monotonic=called,
         latest_restorable_lag_s=lag,
+        recovery_point=recovery_point,
     )
     restore.phase("api_accepted", stamp.monotonic)
     remember(restore)

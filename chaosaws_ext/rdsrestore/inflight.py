@@ -12,7 +12,7 @@ __all__ = ["RestoreInFlight", "remember", "recall", "forget_all"]
 
 @dataclass
 class RestoreInFlight:
-    kind: str  # the drill block's kind: rds-point-in-time, rds-snapshot
+    kind: str  # the drill block's kind: rds-point-in-time, rds-snapshot, rds-backup-copy
     source: str
     restored: str
     region: str
@@ -20,6 +20,9 @@ class RestoreInFlight:
     drill_started: str  # wall time of the restore call
     called_monotonic: float
     latest_restorable_lag_s: float | None
+    # backup-copy: the AWS Backup recovery point (arn, vault, region, created, completed,
+    # age_at_drill_start_s)
+    recovery_point: dict[str, Any] | None = None
     phases: list[dict[str, Any]] = field(default_factory=list)
     deleted: bool = False
 
@@ -30,7 +33,7 @@ class RestoreInFlight:
 
     def block(self) -> dict[str, Any]:
         """The fault's part of the journal's drill block (``recovery.restore``)."""
-        return {
+        block: dict[str, Any] = {
             "kind": self.kind,
             "source": self.source,
             "restored": self.restored,
@@ -40,6 +43,10 @@ class RestoreInFlight:
             "phases": list(self.phases),
             "deleted": self.deleted,
         }
+        if self.recovery_point is not None:
+            block["region"] = self.region
+            block["recovery_point"] = dict(self.recovery_point)
+        return block
 
 
 _lock = threading.Lock()

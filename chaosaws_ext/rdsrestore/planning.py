@@ -16,6 +16,11 @@ from chaosaws_ext.core.clock import iso_utc
 from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 from chaosaws_ext.rdsrestore import FAULT
+from chaosaws_ext.rdsrestore.recovery_points import (
+    DEFAULT_BACKUP_VAULT,
+    DEFAULT_DR_REGION,
+    latest_recovery_point,
+)
 from chaosaws_ext.rdsrestore.restores import KINDS, describe_or_none, latest_snapshot, utc
 
 __all__ = ["plan_restore", "restored_name"]
@@ -23,6 +28,9 @@ __all__ = ["plan_restore", "restored_name"]
 # RDS naming constraints: 1-63 letters, digits or hyphens, first a letter, no "--", no
 # trailing hyphen (RDS User Guide, "Naming constraints in Amazon RDS")
 _IDENTIFIER = re.compile(r"[A-Za-z](?!.*--)[A-Za-z0-9-]{0,62}(?<!-)")
+# "Backup vaults are identified by names [...] pattern: ^[a-zA-Z0-9\-\_]{2,50}$" (AWS
+# Backup API reference, StartCopyJob, SourceBackupVaultName)
+_VAULT = re.compile(r"[a-zA-Z0-9_-]{2,50}")
 UNDO_TEXT = "delete-db-instance --skip-final-snapshot --delete-automated-backups, wait deleted"
 
 
@@ -46,6 +54,9 @@ def plan_restore(
     restore_source: str = "point-in-time",
     restore_age_s: float = 0,
     db_instance_class: str = "",
+    backup_vault: str = "",
+    dr_region: str = "",
+    dr_db_subnet_group: str = "",
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> FaultPlan:
@@ -53,9 +64,13 @@ def plan_restore(
     create; read-only, same arguments as ``actions.restore_db_instance``.
 
     ``restore_source``: ``point-in-time`` (to the latest restorable time, less
-    ``restore_age_s``) or ``snapshot`` (the newest available snapshot, the runbook's
-    command). Refuses an unknown source, an instance without automated backups (point in
-    time), a source without a snapshot, and a restored name that already exists.
+    ``restore_age_s``), ``snapshot`` (the newest available snapshot, the runbook's
+    command) or ``backup-copy`` (the newest COMPLETED AWS Backup recovery point of the
+    source in ``backup_vault`` of ``dr_region``, restored there, into
+    ``dr_db_subnet_group``: default the source's subnet group name). Refuses an unknown
+    source, an instance without automated backups (point in time), a source without a
+    snapshot or recovery point, and a restored name that already exists where it would
+    be created.
     """
     where = "restore_db_instance"
     restore_age_s = checked_number(restore_age_s, "restore_age_s", activity=where)
@@ -71,12 +86,25 @@ def plan_restore(
     )
     if restored_id == source_id:
         raise ActivityFailed(f"refusing {FAULT}: the restored instance must not be the source")
-    region = region_of(configuration)
-    rds = aws_client("rds", configuration, secrets, region)
+    source_region = region_of(configuration)
+    region = source_region
+    vault = ""
+    if restore_source == "backup-copy":
+        vault = backup_vault or DEFAULT_BACKUP_VAULT
+        if not isinstance(vault, str) or not _VAULT.fullmatch(vault):
+            raise ActivityFailed(
+                f"refusing {FAULT}: backup_vault {vault!r} is not a backup vault name (2-50 "
+                "letters, digits, hyphens or underscores)"
+            )
+        region = region_of(None, dr_region or DEFAULT_DR_REGION)
+    rds = aws_client("rds", configuration, secrets, source_region)
     source = describe_or_none(rds, source_id)
     if source is None:
-        raise ActivityFailed(f"refusing {FAULT}: no DB instance {source_id!r} in {region}")
-    if describe_or_none(rds, restored_id) is not None:
+        raise ActivityFailed(f"refusing {FAULT}: no DB instance {source_id!r} in {source_region}")
+    target_rds = (
+        rds if region == source_region else aws_client("rds", configuration, secrets, region)
+    )
+    if describe_or_none(target_rds, restored_id) is not None:
         raise ActivityFailed(
             f"refusing {FAULT}: a DB instance named {restored_id!r} already exists in {region} "
             "(a drill left behind? gameday recover); or name another "
@@ -98,6 +126,9 @@ def plan_restore(
         ],
         "port": (source.get("Endpoint") or {}).get("Port"),
         "snapshot_id": None,
+        "recovery_point": None,
+        "source_region": source_region,
+        "region": region,
         "latest_restorable_time": None,
         "restore_age_s": restore_age_s,
         "planned_at": iso_utc(),
@@ -114,6 +145,10 @@ def plan_restore(
         what = f"point-in-time restore of {source_id} to {iso_utc(point)}"
         if restore_age_s:
             what += f" (latest restorable time less {restore_age_s:g} s)"
+    elif restore_source == "backup-copy":
+        point, what = _plan_backup_copy(
+            details, source, vault, region, dr_db_subnet_group, configuration, secrets
+        )
     else:
         snapshot = latest_snapshot(rds, source_id)
         if snapshot is None:
@@ -133,8 +168,8 @@ def plan_restore(
                 change=(
                     f"create DB instance {restored_id} ({details['engine']}, "
                     f"{details['db_instance_class']}, {details['allocated_storage_gib']} GiB "
-                    f"{details['storage_type'] or ''}, single-AZ, not public, the source's "
-                    f"subnet group and security groups): {what}, {lag:.0f} s ago"
+                    f"{details['storage_type'] or ''}, single-AZ, not public, {_network(details)}"
+                    f"): {what}, {lag:.0f} s ago"
                 ),
                 undo=UNDO_TEXT,
                 kind="db-instance",
@@ -142,3 +177,46 @@ def plan_restore(
         ],
         details=details,
     )
+
+
+def _network(details: dict[str, Any]) -> str:
+    if details["kind"] == KINDS["backup-copy"]:
+        group = details["db_subnet_group"]
+        where = f"subnet group {group}" if group else "the default subnet group"
+        return f"in {details['region']}, {where} and its VPC's default security group"
+    return "the source's subnet group and security groups"
+
+
+def _plan_backup_copy(
+    details: dict[str, Any],
+    source: dict[str, Any],
+    vault: str,
+    region: str,
+    dr_db_subnet_group: str,
+    configuration: Configuration,
+    secrets: Secrets,
+) -> tuple[datetime, str]:
+    """The newest COMPLETED recovery point of the source in the DR vault; fills
+    ``details`` (the restored instance goes to the DR region's subnet group of the
+    source's name unless named: security group ids are per VPC, so none is carried)."""
+    source_arn = str(source.get("DBInstanceArn") or "")
+    backup = aws_client("backup", configuration, secrets, region)
+    found = latest_recovery_point(backup, vault, source_arn)
+    if found is None:
+        raise ActivityFailed(
+            f"refusing {FAULT}: no COMPLETED recovery point of {details['source']!r} in "
+            f"backup vault {vault!r} of {region} (has the backup plan's copy to {region} run?)"
+        )
+    point = utc(found["CreationDate"])
+    arn = str(found["RecoveryPointArn"])
+    details["recovery_point"] = {
+        "arn": arn,
+        "vault": vault,
+        "region": region,
+        "created": iso_utc(point),
+        "completed": iso_utc(utc(found["CompletionDate"])) if found.get("CompletionDate") else None,
+    }
+    details["snapshot_id"] = arn
+    details["db_subnet_group"] = dr_db_subnet_group or details["db_subnet_group"]
+    details["vpc_security_group_ids"] = []
+    return point, f"restore of AWS Backup recovery point {arn} ({iso_utc(point)}) from {vault}"

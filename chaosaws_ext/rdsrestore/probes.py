@@ -26,6 +26,11 @@ from chaosaws_ext.core.timeline import mark_phase, note_fault_detail
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.rdsrestore import FAULT
 from chaosaws_ext.rdsrestore.inflight import RestoreInFlight, recall
+from chaosaws_ext.rdsrestore.recovery_points import (
+    DEFAULT_BACKUP_VAULT,
+    DEFAULT_DR_REGION,
+    latest_recovery_point,
+)
 from chaosaws_ext.rdsrestore.restores import describe_or_none, restored_dsn, utc
 
 __all__ = ["wait_for_restored_instance", "wait_for_restorable_markers"]
@@ -148,6 +153,9 @@ def wait_for_restorable_markers(
     timeout: float = 900,
     poll_interval: float = 5.0,
     after_s: float = 0,
+    restore_source: str = "point-in-time",
+    backup_vault: str = "",
+    dr_region: str = "",
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict[str, Any]:
@@ -159,7 +167,12 @@ def wait_for_restorable_markers(
 
     The restore then starts just after an upload, so the lag and the RPO a drill measures
     this way are the best case of the upload cycle; an incident at a random moment loses
-    up to one upload interval more (``restore_age_s`` rehearses an older point)."""
+    up to one upload interval more (``restore_age_s`` rehearses an older point).
+
+    ``backup-copy``: wait instead until the DR region's vault holds a COMPLETED recovery
+    point of the source created after this probe started (plus ``after_s``): the plan's
+    schedule must fire and its copy complete within ``timeout`` (a daily plan: start
+    the drill shortly before the backup window)."""
     where = "wait_for_restorable_markers"
     timeout = checked_number(timeout, "timeout", above=True, activity=where)
     poll_interval = checked_number(poll_interval, "poll_interval", above=True, activity=where)
@@ -170,9 +183,14 @@ def wait_for_restorable_markers(
     first = describe_or_none(rds, db_instance_identifier)
     if first is None:
         raise ActivityFailed(f"{where}: no DB instance {db_instance_identifier!r} in {region}")
+    since = datetime.now(UTC) + timedelta(seconds=after_s)
+    if restore_source == "backup-copy":
+        return _wait_for_backup_copy(
+            first, since, started, timeout, poll_interval, backup_vault, dr_region,
+            configuration, secrets,
+        )  # fmt: skip
     if first.get("LatestRestorableTime") is None:
         return {"waited_s": 0.0, "latest_restorable_time": None}
-    since = datetime.now(UTC) + timedelta(seconds=after_s)
 
     def advanced() -> Any:
         db = describe_or_none(rds, db_instance_identifier)
@@ -189,4 +207,40 @@ def wait_for_restorable_markers(
     return {
         "waited_s": round(time.monotonic() - started, 3),
         "latest_restorable_time": utc(latest).isoformat(),
+    }
+
+
+def _wait_for_backup_copy(
+    source: dict[str, Any],
+    since: datetime,
+    started: float,
+    timeout: float,
+    poll_interval: float,
+    backup_vault: str,
+    dr_region: str,
+    configuration: Configuration,
+    secrets: Secrets,
+) -> dict[str, Any]:
+    where = "wait_for_restorable_markers"
+    vault = backup_vault or DEFAULT_BACKUP_VAULT
+    region = region_of(None, dr_region or DEFAULT_DR_REGION)
+    backup = aws_client("backup", configuration, secrets, region)
+    arn = str(source.get("DBInstanceArn") or "")
+
+    def copied() -> dict[str, Any] | None:
+        point = latest_recovery_point(backup, vault, arn)
+        return point if point is not None and utc(point["CreationDate"]) > since else None
+
+    try:
+        point = wait_until(copied, timeout=timeout, interval=poll_interval, what=where)
+    except WaitTimedOut as error:
+        raise ActivityFailed(
+            f"{where}: no recovery point of {source.get('DBInstanceIdentifier')} newer than "
+            f"the drill's start reached backup vault {vault!r} in {region} within "
+            f"{timeout:g} s (when does the backup plan run?)"
+        ) from error
+    return {
+        "waited_s": round(time.monotonic() - started, 3),
+        "recovery_point": str(point["RecoveryPointArn"]),
+        "recovery_point_created": utc(point["CreationDate"]).isoformat(),
     }

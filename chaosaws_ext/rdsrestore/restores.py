@@ -21,7 +21,11 @@ __all__ = [
 ]
 
 # the drill block's ``kind`` per restore source (the shape shared with the DynamoDB drill)
-KINDS = {"point-in-time": "rds-point-in-time", "snapshot": "rds-snapshot"}
+KINDS = {
+    "point-in-time": "rds-point-in-time",
+    "snapshot": "rds-snapshot",
+    "backup-copy": "rds-backup-copy",
+}
 _NOT_FOUND = ("DBInstanceNotFound", "DBInstanceNotFoundFault")
 
 

@@ -11,10 +11,11 @@ from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.core.clients import aws_client, error_code
+from chaosaws_ext.core.clients import aws_client, error_code, region_of
 from chaosaws_ext.core.identity import MANAGED_BY, TAG_EXPIRES_AT, TAG_FAULT, TAG_MANAGED
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.rdsrestore import DECLARATION, FAULT
+from chaosaws_ext.rdsrestore.recovery_points import DEFAULT_DR_REGION
 from chaosaws_ext.rdsrestore.restores import describe_or_none, tags_of
 
 __all__ = ["UNDOER", "delete_restored_instance", "find_restored_instances"]
@@ -96,7 +97,20 @@ def delete_restored_instance(
 def find_restored_instances(
     configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
 ) -> list[dict[str, Any]]:
-    """Our restored instances in ``region`` (ledger lost): one delete undo each, by tag."""
+    """Our restored instances (ledger lost): one delete undo each, by tag. Searched in
+    ``region`` and, from the source's region, also in the DR region (configuration
+    ``dr_region``, default eu-west-1), where a backup-copy drill restores."""
+    searched = region_of(configuration, region)
+    specs = _find_in(configuration, secrets, searched)
+    dr_region = str((configuration or {}).get("dr_region") or DEFAULT_DR_REGION)
+    if searched == region_of(configuration) and dr_region != searched:
+        specs.extend(
+            {**spec, "region": dr_region} for spec in _find_in(configuration, secrets, dr_region)
+        )
+    return specs
+
+
+def _find_in(configuration: Configuration, secrets: Secrets, region: str) -> list[dict[str, Any]]:
     rds = aws_client("rds", configuration, secrets, region)
     pages = rds.get_paginator("describe_db_instances").paginate(
         PaginationConfig={"PageSize": 100, "MaxItems": 100 * MAX_DESCRIBE_PAGES}
@@ -112,7 +126,8 @@ def find_restored_instances(
                     "resource": f"db-instance:{db_id}",
                     "undoer": UNDOER,
                     "args": {"db_instance_identifier": db_id},
-                    "describe": f"delete restored DB instance {db_id} (no final snapshot)",
+                    "describe": f"delete restored DB instance {db_id} in {region} "
+                    "(no final snapshot)",
                     "expires_at": tags_of(db).get(TAG_EXPIRES_AT),
                 }
             )

@@ -11,8 +11,8 @@ as "now". :class:`RdsRestoreEmulator` wraps the RDS backends of THIS process so 
 - the new instance is ``creating`` for the restore window, then ``available``, and its
   described ``Endpoint`` is a loopback address of its own where a real PostgreSQL
   answers with the source's data as of the restore point
-  (:class:`sandbox.rds.restored_db.RestoredDatabase`; the snapshot's creation time for a
-  snapshot restore);
+  (:class:`sandbox.rds.restored_db.RestoredDatabase`; the snapshot's original creation
+  time for a snapshot restore, which a copied snapshot keeps);
 - ``DeleteDBInstance`` of a restored instance stops its database and frees its address
   (moto removes the instance at once; AWS shows ``deleting`` for minutes first: not
   emulated).
@@ -247,7 +247,12 @@ class RdsRestoreEmulator(Lifecycle):
             snapshot = backend.describe_db_snapshots(
                 db_instance_identifier=None, db_snapshot_identifier=snapshot_id
             )[0]
-            point = _utc(snapshot.snapshot_create_time)
+            # the data's time: a copied snapshot (AWS Backup's copy to another Region)
+            # keeps OriginalSnapshotCreateTime, its SnapshotCreateTime is the copy's
+            point = _utc(
+                getattr(snapshot, "original_snapshot_create_time", None)
+                or snapshot.snapshot_create_time
+            )
             self._begin(region, db, str(snapshot.db_instance_identifier), point)
             return db
 

@@ -64,7 +64,11 @@ def test_the_plan_refuses_a_restored_name_that_exists(rds: boto3.client) -> None
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        ({"restore_source": "tape"}, "restore_source 'tape' is not one of point-in-time, snapshot"),
+        (
+            {"restore_source": "tape"},
+            "restore_source 'tape' is not one of backup-copy, point-in-time, snapshot",
+        ),
+        ({"restore_source": "backup-copy", "backup_vault": "a/b"}, "is not a backup vault name"),
         ({"restore_age_s": -1}, "restore_age_s must be"),
         ({"restored_db_instance_identifier": "1bad"}, "is not a DB instance identifier"),
         ({"restored_db_instance_identifier": SOURCE}, "must not be the source"),
