@@ -132,7 +132,7 @@ class BackupEmulator(Lifecycle):
             ):
                 backend = backup_backends[self.account_id][region]
                 if vault not in backend.vaults:
-                    backend.create_backup_vault(vault, None, None, None)
+                    backend.create_backup_vault(vault, {}, "", "")
             patch(self._originals, BackupResponse, "list_recovery_points_by_backup_vault",
                   lambda _o: _list_recovery_points)  # fmt: skip
             patch(self._originals, BackupResponse, "describe_recovery_point",
@@ -198,8 +198,9 @@ class BackupEmulator(Lifecycle):
             finally:
                 _restoring.active = False
 
-        backend.describe_db_snapshots = describe_db_snapshots
-        backend.restore_db_instance_from_db_snapshot = restore_db_instance_from_db_snapshot
+        wrappers = {names[0]: describe_db_snapshots, names[1]: restore_db_instance_from_db_snapshot}
+        for name, wrapper in wrappers.items():
+            setattr(backend, name, wrapper)
 
     # -- the job ------------------------------------------------------------------------------
     def _run(self) -> None:
