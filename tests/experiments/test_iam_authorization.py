@@ -26,16 +26,18 @@ import pytest
 import requests
 
 from gameday.policy import load_policy, policy_names, render
+from sandbox.backup.moto_patch import BackupEmulator
 from sandbox.behaviour.dynamodb_replication import GlobalTableReplicator
 from sandbox.behaviour.rds_failover import RdsFailoverEmulator
 from sandbox.dynamodb.pitr import PointInTimeRecovery
 from sandbox.s3.replicator import BucketReplicator
 from tests.helpers import REPO
 from tests.helpers.aws_calls import Call, load_calls, recording_env
-from tests.helpers.aws_world import ACCOUNT, REGION
+from tests.helpers.aws_world import ACCOUNT, OTHER_REGION, REGION
 from tests.helpers.iam_authz import check_policy, failures, requirements
 from tests.helpers.iam_scenarios import (
     ALARM_REGION,
+    BACKUP_COPY_VAULT,
     CROSS_REGION_ALARM,
     SCENARIOS,
     policy_values,
@@ -64,11 +66,20 @@ def recorded(
     s3_replicator = BucketReplicator(lag_seconds=0.2)
     s3_replicator.start()  # GetBucketReplication as AWS answers it (sandbox.s3)
     pitr = PointInTimeRecovery(time_scale=0.001)  # restore 1.2 s, latest restorable lag 0.3 s
+    backups: BackupEmulator | None = None
     try:
         world = seed(moto_server, replicator)
         pitr.start()
+        # the plan's backup job of the world's DB, copied to the DR vault: every 2 s, 0.2 s
+        backups = BackupEmulator(
+            world["db"], REGION, "production-primary-vault", OTHER_REGION, BACKUP_COPY_VAULT,
+            backup_interval_seconds=2.0, copy_duration_seconds=0.2, account_id=ACCOUNT,
+        )  # fmt: skip
+        backups.start()
         yield record_all(world, moto_server, tmp_path_factory.mktemp("iam")), world
     finally:
+        if backups is not None:
+            backups.stop()
         pitr.stop()
         s3_replicator.stop()
         replicator.stop()

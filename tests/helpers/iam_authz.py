@@ -72,6 +72,7 @@ VARIABLE_PARAMS: dict[str, tuple[str, ...]] = {
     "DbClusterInstanceName": ("DBClusterIdentifier",),
     "AlarmName": ("AlarmNames", "AlarmName"),
     "BucketName": ("Bucket",),
+    "BackupVaultName": ("BackupVaultName",),
 }
 # S3 operations whose IAM action is named otherwise (Service Authorization Reference,
 # Amazon S3: "Actions defined by Amazon S3")

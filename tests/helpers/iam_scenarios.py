@@ -56,6 +56,7 @@ __all__ = [
     "THIRD_REGION",
     "ALARM_REGION",
     "CROSS_REGION_ALARM",
+    "BACKUP_COPY_VAULT",
 ]
 
 THIRD_REGION = "us-east-1"  # a third replica: what multi-region strong consistency needs
@@ -88,6 +89,9 @@ FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-re
                      "rds-forced-failover", "s3-replication-pause",
                      "fis-az-disrupt-connectivity", "rds-restore-drill",
                      "dynamodb-pitr-drill", "dynamodb-replication-pause")  # fmt: skip
+# the AWS Backup copy vault of the DR plan's Example 7 (tests/experiments runs the
+# sandbox's backup job of the world's DB into it: sandbox.backup)
+BACKUP_COPY_VAULT = "production-replica-vault"
 DRILL_ENV = {"GAMEDAY_RESTORE_POLL_INTERVAL": "0.1", "GAMEDAY_MARKER_INTERVAL": "0.1"}
 
 
@@ -170,6 +174,10 @@ SCENARIOS = (
     Scenario("rds restore drill run", "rds-restore-drill", "rds-restore-drill"),
     Scenario("rds restore drill from snapshot", "rds-restore-drill", "rds-restore-drill",
              {"GAMEDAY_RESTORE_SOURCE": "snapshot"}),
+    Scenario("rds restore drill from the DR region's backup copy", "rds-restore-drill",
+             "rds-restore-drill",
+             {"GAMEDAY_RESTORE_SOURCE": "backup-copy", "GAMEDAY_DR_REGION": OTHER_REGION,
+              "GAMEDAY_BACKUP_VAULT": BACKUP_COPY_VAULT}),
     Scenario("rds restore drill crash + recover", "rds-restore-drill", "rds-restore-drill",
              crash=True, variant=_hold_after_the_restore),
     Scenario("dynamodb pitr drill run", "dynamodb-pitr-drill", "dynamodb-pitr-drill", DRILL_ENV),
@@ -305,6 +313,8 @@ def policy_values(world: dict[str, Any]) -> dict[str, str]:
         "replica_bucket": world.get("replica_bucket", ""),
         "replication_role": world.get("replication_role", ""),
         "fis_role": FIS_ROLE,
+        "dr_region": OTHER_REGION,
+        "backup_vault": BACKUP_COPY_VAULT,
     }
 
 
