@@ -33,7 +33,11 @@ from typing import TYPE_CHECKING, Any
 
 from chaoslib.exceptions import ActivityFailed
 
-from chaosaws_ext.core.recovery_schema import RestoreBlock, RestoreVerification
+from chaosaws_ext.core.recovery_schema import (
+    RecoveryPointBlock,
+    RestoreBlock,
+    RestoreVerification,
+)
 from chaosaws_ext.core.timeline import fault_details, phase_stamps
 from probes.markers import PostgresMarkers
 from probes.recovery import Marker, RpoResult, compute_rpo
@@ -185,7 +189,7 @@ def restore_block() -> RestoreBlock | None:
     if restore is None:
         return None
     result = drill_result()
-    return RestoreBlock(
+    block = RestoreBlock(
         kind=str(restore["kind"]),
         source=str(restore["source"]),
         restored=str(restore["restored"]),
@@ -196,6 +200,18 @@ def restore_block() -> RestoreBlock | None:
         verification=result.verification if result else None,
         deleted=bool(restore.get("deleted")),
     )
+    point = restore.get("recovery_point")
+    if isinstance(point, dict):
+        block["region"] = str(restore.get("region") or point.get("region"))
+        block["recovery_point"] = RecoveryPointBlock(
+            arn=str(point["arn"]),
+            vault=str(point["vault"]),
+            region=str(point["region"]),
+            created=point.get("created"),
+            completed=point.get("completed"),
+            age_at_drill_start_s=point.get("age_at_drill_start_s"),
+        )
+    return block
 
 
 def first_query_at(restore: RestoreBlock) -> str | None:

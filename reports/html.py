@@ -339,6 +339,15 @@ def _restore_rows(recovery: Any) -> list[tuple[str, str]]:
             format_seconds(number(recovery_value(recovery, "restore", "latest_restorable_lag_s"))),
         ),
     ]
+    point = recovery_value(recovery, "restore", "recovery_point")
+    if isinstance(point, dict):
+        rows.append(("AWS Backup recovery point", f"{point.get('arn')} ({point.get('vault')})"))
+        rows.append(
+            (
+                "recovery point age at the restore",
+                format_seconds(number(point.get("age_at_drill_start_s"))),
+            )
+        )
     verification = recovery_value(recovery, "restore", "verification")
     if isinstance(verification, dict):
         present = f"{verification.get('markers_present')} of {verification.get('markers_expected')}"

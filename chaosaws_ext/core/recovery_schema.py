@@ -28,6 +28,7 @@ __all__ = [
     "SamplingBlock",
     "SamplerRef",
     "EnvironmentBlock",
+    "RecoveryPointBlock",
     "RestoreBlock",
     "RestorePhase",
     "RestoreVerification",
@@ -210,6 +211,17 @@ class RestoreVerification(TypedDict):
     passed: bool
 
 
+class RecoveryPointBlock(TypedDict):
+    """The AWS Backup recovery point a ``rds-backup-copy`` drill restored."""
+
+    arn: str
+    vault: str
+    region: str  # the vault's (DR) region, where the copy was restored
+    created: Instant  # CreationDate: the restore point
+    completed: Instant | None  # CompletionDate: the copy's end
+    age_at_drill_start_s: Seconds  # restore call - CreationDate
+
+
 class RestoreBlock(TypedDict):
     """A backup restore drill: restored side by side, verified, deleted. Its restore RTO
     and RPO are the block's ``rto`` and ``rpo``."""
@@ -223,6 +235,8 @@ class RestoreBlock(TypedDict):
     phases: list[RestorePhase]
     verification: RestoreVerification | None  # None: the copy was never read back
     deleted: bool
+    region: NotRequired[str]  # where the copy was restored (rds-backup-copy: the DR region)
+    recovery_point: NotRequired[RecoveryPointBlock]  # rds-backup-copy only
 
 
 class RecoveryBlock(TypedDict):

@@ -8,10 +8,11 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.core.clients import aws_client, error_code, region_of
 from chaosaws_ext.core.clock import iso_utc
 from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.planning import FaultPlan, PlannedChange
@@ -201,7 +202,14 @@ def _plan_backup_copy(
     source's name unless named: security group ids are per VPC, so none is carried)."""
     source_arn = str(source.get("DBInstanceArn") or "")
     backup = aws_client("backup", configuration, secrets, region)
-    found = latest_recovery_point(backup, vault, source_arn)
+    try:
+        found = latest_recovery_point(backup, vault, source_arn)
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        raise ActivityFailed(
+            f"refusing {FAULT}: no backup vault {vault!r} in {region} (backup_vault, dr_region)"
+        ) from error
     if found is None:
         raise ActivityFailed(
             f"refusing {FAULT}: no COMPLETED recovery point of {details['source']!r} in "

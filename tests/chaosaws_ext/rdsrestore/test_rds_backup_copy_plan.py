@@ -81,6 +81,16 @@ def test_no_copy_in_the_dr_vault_is_refused_in_one_line_and_nothing_is_created(
     assert dr.describe_db_instances()["DBInstances"] == []
 
 
+def test_an_unknown_vault_is_refused_in_one_line(backups: BackupEmulator) -> None:
+    with pytest.raises(ActivityFailed) as refused:
+        plan_restore(
+            SOURCE, restore_source="backup-copy", backup_vault="no-vault", configuration=CONFIG
+        )
+    assert str(refused.value) == (
+        "refusing rds-restore: no backup vault 'no-vault' in eu-west-1 (backup_vault, dr_region)"
+    )
+
+
 def test_the_plan_names_the_newest_copy_and_restores_in_the_dr_region(
     backups: BackupEmulator, clock: Clock
 ) -> None:
