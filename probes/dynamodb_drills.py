@@ -10,7 +10,15 @@ restored table and records on the session:
   (expected, present, missing count, first and last missing);
 - restore RPO: the span of acknowledged markers sent before the restore call that are
   missing in the copy (:func:`probes.recovery.compute_rpo` over those markers), which is
-  how much an incident at the restore call would have lost.
+  how much an incident at the restore call would have lost;
+- item counts (:func:`item_counts`): the restored table's items against the source's as
+  of the restore point. The fault counts the source when it calls the restore and the
+  copy once it reads; from outside, the source's items as of the restore point are that
+  count less the run's own markers acknowledged after the restore point (and before the
+  count began). Writes or deletes by others after the restore point cannot be told
+  apart from a restore that lost or invented items: the difference is reported as "not
+  accounted", and the counts pass when it is within the markers in flight during the
+  source's count (which the count may or may not include).
 
 The verdicts (:mod:`probes.verdicts`) then judge the drill's RTO (restore call to the
 first read) and this RPO instead of the samplers' outage.
@@ -50,9 +58,10 @@ class DrillResult:
     missing: list[int]
     rpo: RpoResult
     considered: list[int] = field(default_factory=list)
+    items: ItemCounts | None = None
 
     def verification(self) -> RestoreVerification:
-        return {
+        found: RestoreVerification = {
             "markers_expected": self.expected,
             "markers_present": self.present,
             "missing_count": len(self.missing),
@@ -60,6 +69,63 @@ class DrillResult:
             "last_missing": self.missing[-1] if self.missing else None,
             "passed": not self.missing,
         }
+        if self.items is not None:
+            found.update(self.items.fields())
+        return found
+
+
+@dataclass(frozen=True)
+class ItemCounts:
+    """The restored table's item count against the source's as of the restore point."""
+
+    expected: int | None
+    restored: int | None
+    uncertain: int  # markers in flight while the source was counted
+
+    @property
+    def not_accounted(self) -> int | None:
+        if self.expected is None or self.restored is None:
+            return None
+        return self.expected - self.restored
+
+    def fields(self) -> dict[str, Any]:
+        gap = self.not_accounted
+        return {
+            "items_expected": self.expected,
+            "items_restored": self.restored,
+            "items_not_accounted": gap,
+            "items_uncertain": self.uncertain,
+            "items_passed": None if gap is None else abs(gap) <= self.uncertain,
+        }
+
+
+def item_counts(
+    markers: list[Marker],
+    restore_point: datetime,
+    source_items: int | None,
+    restored_items: int | None,
+    count_began: float,
+    count_ended: float,
+) -> ItemCounts:
+    """Pure: the source's items as of the restore point (its count at the restore call
+    less the run's markers acknowledged after the point, before the count began) against
+    the copy's count. Markers sent before the count ended and not acknowledged before it
+    began may or may not be in the count: the tolerance."""
+    written_after = [
+        m
+        for m in markers
+        if m.acked
+        and m.ack_mono is not None
+        and m.ack_mono <= count_began
+        and (_when(m.ack_wall) or restore_point) > restore_point
+    ]
+    in_flight = [
+        m
+        for m in markers
+        if m.sent_mono < count_ended and (m.ack_mono is None or m.ack_mono > count_began)
+    ]
+    expected = None if source_items is None else source_items - len(written_after)
+    return ItemCounts(expected=expected, restored=restored_items, uncertain=len(in_flight))
 
 
 def drill_of(session: MeasurementSession) -> DrillResult | None:
@@ -161,6 +227,16 @@ def verify_restored_markers(
         float(spec.get("interval_s") or session.writer.interval),
         session.writer.started_mono,
     )
+    began, ended = (detail.get("source_count_mono") or [None, None])[:2]
+    if began is not None and ended is not None:
+        result.items = item_counts(
+            markers,
+            restore_point,
+            detail.get("source_items"),
+            detail.get("restored_items"),
+            float(began),
+            float(ended),
+        )
     session.drill = result
     verification = result.verification()
     logger.info("restore drill verification of %s: %s", detail["restored"], verification)

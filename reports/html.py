@@ -352,6 +352,8 @@ def _restore_rows(recovery: Any) -> list[tuple[str, str]]:
     if isinstance(verification, dict):
         present = f"{verification.get('markers_present')} of {verification.get('markers_expected')}"
         rows.append(("markers before the restore point present", present))
+        if "items_expected" in verification:
+            rows.append(("items restored", _items_row(verification)))
         if verification.get("passed"):
             rows.append(("verification", "passed"))
         else:
@@ -365,6 +367,23 @@ def _restore_rows(recovery: Any) -> list[tuple[str, str]]:
     deleted = recovery_value(recovery, "restore", "deleted")
     rows.append(("copy deleted", "yes" if deleted is True else "NO"))
     return rows
+
+
+def _items_row(verification: dict[str, Any]) -> str:
+    """The restored table's item count against the source's as of the restore point."""
+    expected, restored = verification.get("items_expected"), verification.get("items_restored")
+    if expected is None or restored is None:
+        return "not counted (table too large to count)"
+    text = f"{restored} of {expected} expected"
+    gap = verification.get("items_not_accounted") or 0
+    if gap:
+        text += (
+            f", {gap} not accounted (changes after the restore point by others, or items "
+            "the restore lost)"
+        )
+    uncertain = verification.get("items_uncertain") or 0
+    verdict = "passed" if verification.get("items_passed") else "FAILED"
+    return f"{text} ({verdict}, within {uncertain} marker(s) in flight while counting)"
 
 
 def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSection:

@@ -209,6 +209,14 @@ class RestoreVerification(TypedDict):
     first_missing: int | None
     last_missing: int | None
     passed: bool
+    # a table restore: the restored table's item count against the source's as of the
+    # restore point (the source counted at the restore call, less the run's own markers
+    # written after the restore point); None when a count was not taken
+    items_expected: NotRequired[int | None]
+    items_restored: NotRequired[int | None]
+    items_not_accounted: NotRequired[int | None]  # expected - restored: others' changes
+    items_uncertain: NotRequired[int]  # markers in flight while the source was counted
+    items_passed: NotRequired[bool | None]
 
 
 class RecoveryPointBlock(TypedDict):

@@ -32,6 +32,7 @@ from chaosaws_ext.core.timeline import fault_details, mark_phase, note_fault_det
 from chaosaws_ext.dynamodbrestore import FAULT
 from chaosaws_ext.dynamodbrestore.planning import build_plan
 from chaosaws_ext.dynamodbrestore.tables import (
+    count_items,
     error_code,
     restore_window,
     table_status,
@@ -151,6 +152,11 @@ def restore_table_drill(
         request["RestoreDateTime"] = asked_point
     else:
         request["UseLatestRestorableTime"] = True
+    # the source's items when the restore is called (the measurement subtracts what
+    # the run itself wrote after the restore point: probes.dynamodb_drills)
+    count_began = time.monotonic()
+    source_items = count_items(client, table_name)
+    count_ended = time.monotonic()
     called, called_at = time.monotonic(), datetime.now(UTC)
     answer = journaled(
         fault=FAULT,
@@ -188,6 +194,9 @@ def restore_table_drill(
         "resolution_s": poll,
         "called_mono": called,
         "called_at": _iso(called_at),
+        "source_items": source_items,
+        "source_count_mono": [count_began, count_ended],
+        "restored_items": None,
     }
     note_fault_detail("restore", detail)
     try:
@@ -211,6 +220,7 @@ def restore_table_drill(
         raise ActivityFailed(f"{FAULT}: {error}") from None
     mark_phase("first_read", read)
     detail["phases"].append({"name": "first_read", "at_s": round(read - called, 3)})
+    detail["restored_items"] = count_items(client, restored)
     if detail["restore_point"] is None:  # the answer lacked it: the table's summary has it
         described = client.describe_table(TableName=restored)["Table"]
         moment = (described.get("RestoreSummary") or {}).get("RestoreDateTime")
@@ -225,6 +235,8 @@ def restore_table_drill(
         "latest_restorable_lag_s": lag,
         "restore_rto_s": round(read - called, 3),
         "phases": detail["phases"],
+        "source_items": source_items,
+        "restored_items": detail["restored_items"],
     }
     logger.info("%s: %s", FAULT, result)
     return result

@@ -29,6 +29,8 @@ __all__ = [
     "error_code",
     "table_status",
     "wait_until",
+    "MAX_COUNT_PAGES",
+    "count_items",
 ]
 
 logger = logging.getLogger(__name__)
@@ -123,3 +125,25 @@ def wait_until(check: Any, interval: float, timeout: float, what: str) -> float:
         if now >= deadline:
             raise TimeoutError(f"{what} not within {timeout:g}s")
         time.sleep(max(0.0, min(interval, deadline - now)))
+
+
+# A Scan page reads at most 1 MB ("Scan", Amazon DynamoDB API Reference): 1000 pages is
+# about 1 GB of items, the most the drill counts before calling the count unknown
+MAX_COUNT_PAGES = 1000
+
+
+def count_items(client: Any, table_name: str, max_pages: int = MAX_COUNT_PAGES) -> int | None:
+    """The table's item count now: a ``Select=COUNT`` scan, paginated, consistent, at
+    most ``max_pages`` pages (None beyond: too big to count here). Not a snapshot:
+    writes during the scan may or may not be counted."""
+    total = 0
+    request: dict[str, Any] = {"TableName": table_name, "Select": "COUNT", "ConsistentRead": True}
+    for _ in range(max_pages):
+        page = client.scan(**request)
+        total += int(page.get("Count", 0))
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return total
+        request["ExclusiveStartKey"] = last
+    logger.info("%s: more than %d scan pages, item count not taken", table_name, max_pages)
+    return None

@@ -94,6 +94,8 @@ def _when(value: str) -> float:
 def test_the_drill_restores_verifies_measures_and_deletes(sandbox: Any, tmp_path: Path) -> None:
     _box, topology = sandbox
     before = _left(topology)
+    source = client(topology, "dynamodb")
+    items_before = source.scan(TableName=topology.table_name, Select="COUNT")["Count"]
     done, journal = _run(_drill_vars(topology, tmp_path / "drill.env"), tmp_path / "j.json")
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     recovery = journal["recovery"]
@@ -114,6 +116,14 @@ def test_the_drill_restores_verifies_measures_and_deletes(sandbox: Any, tmp_path
     assert verification["passed"] is True and verification["missing_count"] == 0
     assert verification["markers_expected"] >= 5  # history_s 1 s of 0.1 s markers
     assert verification["markers_present"] == verification["markers_expected"]
+    # item counts: the copy holds the source's items as of the restore point (what the
+    # table held before the run plus the run's markers up to the point; a marker in
+    # flight at the point may be on either side), nothing else wrote the table
+    assert verification["items_passed"] is True, verification
+    assert verification["items_restored"] == verification["items_expected"]
+    assert verification["items_not_accounted"] == 0
+    truth = items_before + verification["markers_expected"]
+    assert abs(verification["items_restored"] - truth) <= 1, (items_before, verification)
     # restoring to the latest restorable time loses about the lag: the markers between
     # the restore point and the restore call (ground truth from the journal's markers)
     rpo = recovery["rpo"]
@@ -129,6 +139,8 @@ def test_the_drill_restores_verifies_measures_and_deletes(sandbox: Any, tmp_path
     assert restore["restored"] in html and "no target to judge against" in html
     expected = verification["markers_expected"]
     assert f"{expected} of {expected}" in html and "<dd>passed</dd>" in html
+    items = verification["items_restored"]
+    assert f"{items} of {items} expected (passed" in html
 
 
 def _gap(journal: dict[str, Any], restore: dict[str, Any]) -> float:

@@ -16,7 +16,7 @@ from chaosaws_ext.core.identity import TAG_FAULT, TAG_MANAGED, TAG_RUN_ID, RunCo
 from chaosaws_ext.core.timeline import clear_phases, fault_details
 from chaosaws_ext.dynamodbrestore import actions, undo
 from chaosaws_ext.dynamodbrestore.planning import plan_table_restore
-from chaosaws_ext.dynamodbrestore.tables import backup_name, restored_table_name
+from chaosaws_ext.dynamodbrestore.tables import backup_name, count_items, restored_table_name
 from chaosaws_ext.ledger import Ledger
 from sandbox.dynamodb.pitr import PointInTimeRecovery
 from tests.conftest import REGION
@@ -115,6 +115,10 @@ def test_the_drill_restores_a_tagged_copy_and_the_rollback_deletes_it(
     assert tags[TAG_MANAGED] == "chaosaws-ext"
     items = dynamodb.scan(TableName=restored)["Items"]
     assert items == [{"ticket_id": {"S": "T-1"}}]  # as of the restore point
+    # the source counted at the restore call, the copy once it answered reads
+    assert (result["source_items"], result["restored_items"]) == (1, 1)
+    began, ended = fault_details()["restore"]["source_count_mono"]  # type: ignore[index]
+    assert began <= ended
     assert _ours(dynamodb) == ([restored], [backup_name(run_context.run_id)])
 
     actions.delete_drill_resources(configuration=config)
@@ -150,3 +154,33 @@ def test_the_undo_refuses_a_table_that_is_not_a_drill_copy(dynamodb: Any) -> Non
     with pytest.raises(ValueError, match="is not a drill's restored table"):
         undo.delete_restored_table(TABLE, "run-1", region=REGION)
     assert TABLE in dynamodb.list_tables()["TableNames"]
+
+
+class _Pages:
+    """A Scan that answers ``pages`` pages of ``per_page`` counted items."""
+
+    def __init__(self, pages: int, per_page: int) -> None:
+        self.pages, self.per_page = pages, per_page
+        self.requests: list[dict[str, Any]] = []
+
+    def scan(self, **request: Any) -> dict[str, Any]:
+        self.requests.append(request)
+        page = len(self.requests)
+        answer: dict[str, Any] = {"Count": self.per_page}
+        if page < self.pages:
+            answer["LastEvaluatedKey"] = {"ticket_id": {"S": f"T-{page}"}}
+        return answer
+
+
+def test_the_item_count_follows_every_page_and_gives_up_beyond_its_bound() -> None:
+    client = _Pages(pages=3, per_page=40)
+    assert count_items(client, TABLE) == 120
+    assert [r.get("ExclusiveStartKey") for r in client.requests] == [
+        None,
+        {"ticket_id": {"S": "T-1"}},
+        {"ticket_id": {"S": "T-2"}},
+    ]
+    assert all(r["Select"] == "COUNT" and r["ConsistentRead"] for r in client.requests)
+    bounded = _Pages(pages=5, per_page=1)
+    assert count_items(bounded, TABLE, max_pages=4) is None
+    assert len(bounded.requests) == 4
