@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
@@ -70,8 +70,21 @@ class DrillResult:
             "passed": not self.missing,
         }
         if self.items is not None:
-            found.update(self.items.fields())
+            counts = self.items.fields()
+            found["items_expected"] = counts["items_expected"]
+            found["items_restored"] = counts["items_restored"]
+            found["items_not_accounted"] = counts["items_not_accounted"]
+            found["items_uncertain"] = counts["items_uncertain"]
+            found["items_passed"] = counts["items_passed"]
         return found
+
+
+class ItemFields(TypedDict):
+    items_expected: int | None
+    items_restored: int | None
+    items_not_accounted: int | None
+    items_uncertain: int
+    items_passed: bool | None
 
 
 @dataclass(frozen=True)
@@ -88,7 +101,7 @@ class ItemCounts:
             return None
         return self.expected - self.restored
 
-    def fields(self) -> dict[str, Any]:
+    def fields(self) -> ItemFields:
         gap = self.not_accounted
         return {
             "items_expected": self.expected,
