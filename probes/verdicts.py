@@ -100,31 +100,55 @@ def headline_rto(
     return max(judged, key=lambda r: r.measured_s or 0.0), None
 
 
-def _drill_rto(session: MeasurementSession, detail: dict[str, Any]) -> dict[str, Any]:
-    """A restore drill's RTO: from the restore call to the restored copy's first read."""
+def _drill_rto_verdict(session: MeasurementSession, detail: dict[str, Any]) -> dict[str, Any]:
+    """A restore drill's RTO: from the restore call to the copy's first read (a table,
+    :mod:`probes.dynamodb_drills`: the fault's ``first_read`` phase, at its polling
+    resolution) or first successful query through the restored endpoint (a database,
+    :mod:`probes.drills`: once its markers were verified, at the query interval).
+
+    A table drill is unjudged where the plan gives no target: the probe's ``met`` (a
+    bool for its tolerance) is True then, ``judged_met`` (the journal's) None, and a
+    copy that never answered is not met. A database drill without a target, or not
+    measured, has no verdict to miss, as for faults (``met`` True, the reason kept)."""
     target = session.spec.target
-    at = {p["name"]: p["at_s"] for p in detail.get("phases") or []}
-    measured = at.get("first_read")
+    table = drills.is_table_restore(detail)
+    unmeasured: str | None
+    if table:
+        at = {p["name"]: p["at_s"] for p in detail.get("phases") or []}
+        measured = at.get("first_read")
+        resolution = float(detail.get("resolution_s") or session.interval)
+        unmeasured = "the restored copy never answered a read"
+    else:
+        measured, resolution, unmeasured = drills.rto_figures(session)
+        resolution = round(resolution, 4)
     met = meets(measured, target.rto_s, target.rto_bound)
-    reason = None
-    if measured is None:
-        reason = "the restored copy never answered a read"
-    elif met is False:
+    reason = unmeasured if measured is None else None
+    if measured is not None and met is False:
         reason = f"restore took {measured:.3f}s, target {target.rto_bound} {target.rto_s:g}s"
-    elif met is None:
+    elif measured is not None and met is None and table:
         reason = f"no target: {target.source}"
-    return {
+    verdict: dict[str, Any] = {
         "service": session.spec.service,
-        "measured_s": measured,
+        "measured_s": measured if measured is None or table else round(measured, 3),
         "target_s": target.rto_s,
         "bound": target.rto_bound,
-        "resolution_s": float(detail.get("resolution_s") or session.interval),
-        # the probe's tolerance needs a bool; the journal's block says None: no verdict
-        "met": met is not False and measured is not None,
-        "judged_met": met,
-        "outage": False,
-        "reason": reason,
+        "resolution_s": resolution,
     }
+    if table:
+        # the probe's tolerance needs a bool; the journal's block says None: no verdict
+        verdict.update(
+            met=met is not False and measured is not None,
+            judged_met=met,
+            outage=False,
+            reason=reason,
+        )
+    else:
+        verdict.update(
+            met=True if met is None else met,
+            outage=True,
+            reason=reason if met is not True else None,
+        )
+    return verdict
 
 
 def _drill_rpo(session: MeasurementSession) -> dict[str, Any] | None:
@@ -166,9 +190,7 @@ def rto_verdict(session: MeasurementSession) -> dict[str, Any]:
     a restore drill, the restore RTO (:mod:`probes.drills`, :mod:`probes.dynamodb_drills`)."""
     detail = drills.reported_restore()
     if detail is not None:
-        if drills.is_table_restore(detail):
-            return _drill_rto(session, detail)
-        return _drill_rto_verdict(session)
+        return _drill_rto_verdict(session, detail)
     worst, reason = headline_rto(session)
     measured = worst.measured_s if worst else None
     target = session.spec.target
@@ -183,26 +205,6 @@ def rto_verdict(session: MeasurementSession) -> dict[str, Any]:
         "resolution_s": round(session.interval, 4),
         "met": True if met is None else met,
         "outage": bool(worst and worst.outage),
-        "reason": reason if met is not True else None,
-    }
-
-
-def _drill_rto_verdict(session: MeasurementSession) -> dict[str, Any]:
-    """Restore call -> first successful query through the restored endpoint."""
-    measured, resolution, reason = drills.rto_figures(session)
-    target = session.spec.target
-    met = meets(measured, target.rto_s, target.rto_bound)
-    if met is False and reason is None:
-        reason = f"restore took {measured:.3f}s, target {target.rto_bound} {target.rto_s:g}s"
-    return {
-        "service": session.spec.service,
-        "measured_s": None if measured is None else round(measured, 3),
-        "target_s": target.rto_s,
-        "bound": target.rto_bound,
-        "resolution_s": round(resolution, 4),
-        # not measured: not met (meets); no target: no verdict to miss, as for faults
-        "met": True if met is None else met,
-        "outage": True,
         "reason": reason if met is not True else None,
     }
 
