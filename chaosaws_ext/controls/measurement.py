@@ -330,6 +330,8 @@ def find_markers(
                 marker = _marker_spec(args, f"postgres table {table}", written, configuration)
                 found.append({**marker, "region": "local"})
             continue
+        if spec.get("kind") == "ticket-api" and not (spec.get("url") and spec.get("table")):
+            continue  # configured empty: no ticket was written
         home = region_of(configuration, spec.get("region"))
         if spec.get("kind") == "s3":
             found.extend(_s3_markers_left(spec, home, region, configuration, secrets))

@@ -69,10 +69,14 @@ def _plain(value: Any) -> Any:
 
 class TicketStore:
     """Tickets as items of ``table`` through ``client`` (a boto3 DynamoDB client of the
-    instance's region)."""
+    instance's region). ``hash_key``/``range_key``: the table's key attributes that hold
+    ``ticket_id`` and ``created_at`` (the seeded table's own names by default)."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(
+        self, client: Any, table: str, hash_key: str = HASH_KEY, range_key: str = RANGE_KEY
+    ) -> None:
         self.client, self.table = client, table
+        self.hash_key, self.range_key = hash_key, range_key
         self._serializer, self._deserializer = TypeSerializer(), TypeDeserializer()
 
     def put(self, body: dict[str, Any], served_by: dict[str, str]) -> dict[str, Any]:
@@ -81,7 +85,8 @@ class TicketStore:
         ticket[HASH_KEY] = body.get(HASH_KEY) or f"{served_by['instance']}-{uuid.uuid4().hex}"
         ticket[RANGE_KEY] = datetime.now(UTC).isoformat(timespec="microseconds")
         ticket.update(served_by)
-        item = {k: self._serializer.serialize(v) for k, v in ticket.items()}
+        names = {HASH_KEY: self.hash_key, RANGE_KEY: self.range_key}
+        item = {names.get(k, k): self._serializer.serialize(v) for k, v in ticket.items()}
         self.client.put_item(TableName=self.table, Item=item)
         return _plain(ticket)  # type: ignore[no-any-return]
 
@@ -90,7 +95,7 @@ class TicketStore:
         page = self.client.query(
             TableName=self.table,
             KeyConditionExpression="#id = :id",
-            ExpressionAttributeNames={"#id": HASH_KEY},
+            ExpressionAttributeNames={"#id": self.hash_key},
             ExpressionAttributeValues={":id": {"S": ticket_id}},
             ConsistentRead=True,
             ScanIndexForward=False,
@@ -99,4 +104,6 @@ class TicketStore:
         items = page.get("Items") or []
         if not items:
             return None
-        return _plain({k: self._deserializer.deserialize(v) for k, v in items[0].items()})  # type: ignore[no-any-return]
+        names = {self.hash_key: HASH_KEY, self.range_key: RANGE_KEY}
+        ticket = {names.get(k, k): self._deserializer.deserialize(v) for k, v in items[0].items()}
+        return _plain(ticket)  # type: ignore[no-any-return]
