@@ -313,7 +313,9 @@ def find_markers(
     size = int(configuration.get("orphan_scan_page_size") or MARKER_SCAN_PAGE_SIZE)
     found: list[dict[str, Any]] = []
     searched: set[tuple[str, str, str | None]] = set()
-    for spec in specs:
+    # a table named with its replica region first: its finds carry it (crash cleanup in
+    # both regions), whichever experiment's spec naming the table comes first
+    for spec in sorted(specs, key=lambda spec: not spec.get("replica_region")):
         table = str(spec.get("table") or "gameday_markers")
         if spec.get("kind") == "postgres":
             if not spec.get("dsn"):

@@ -206,9 +206,13 @@ def test_a_crashed_runs_tickets_are_found_by_the_orphan_search_and_deleted(
     for seq in (1, 2, 3):
         backend.write("run-crashed", seq, "2020-01-01T00:00:00+00:00", timeout=5)
     spec = {"kind": "ticket-api", "url": backend.url, "table": TABLE_NAME, "region": REGION}
-    configuration = {"aws_region": REGION, "chaos_markers": [spec, {**spec}]}
+    # the same table named by a dynamodb markers spec too, with its replica region
+    items = {"kind": "dynamodb", "table": TABLE_NAME, "replica_region": "eu-west-1"}
+    configuration = {"aws_region": REGION, "chaos_markers": [spec, items, {**spec}]}
     found = find_markers(configuration, None, REGION)
     assert [f["args"]["run_id"] for f in found] == ["run-crashed"]  # one table, searched once
+    assert found[0]["args"]["replica_region"] == "eu-west-1"
+    found[0]["args"]["replica_region"] = None  # this test's moto has no replica table
     assert delete_markers(**found[0]["args"], region=REGION) == {"deleted": 3}
     assert run_items(dynamodb, "run-crashed") == {}
     assert delete_markers(**found[0]["args"], region=REGION) == {"deleted": 0}
