@@ -157,6 +157,7 @@ class MeasurementSession:
                 spec.get("replica_region"),
                 self.configuration,
                 self.secrets,
+                spec.get("read_region"),
             )
         else:
             backend = DynamoMarkers(

@@ -14,11 +14,13 @@ The API is reached as clients reach it: with ``nameserver``, the URL's host is r
 there (the answer kept for its TTL) and the writes go round the answered addresses in
 turn, one per write, as many clients each picking one do (an ALB's name answers one
 address per AZ node; the node of a blackholed zone never answers); without it, the
-system resolver. After recovery the markers are read back from ``table`` in ``region``
-(Query on the partition key: the API chooses the sort key ``created_at``), or through
-the API (``read_url``: GET ``<read_url>/<ticket id>``, 200 present, 404 absent). Cleanup
-deletes every marker the run wrote, acknowledged or not (a write whose answer was lost
-may be stored), in ``region`` and ``replica_region`` when given.
+system resolver. After recovery the markers are read back from ``table`` in
+``read_region`` (default ``region``: what a failover to another region's replica would
+find, read there; a Query on the partition key: the API chooses the sort key
+``created_at``), or through the API (``read_url``: GET ``<read_url>/<ticket id>``, 200
+present, 404 absent). Cleanup deletes every marker the run wrote, acknowledged or not (a
+write whose answer was lost may be stored), in ``region``, ``replica_region`` and
+``read_region``.
 """
 
 from __future__ import annotations
@@ -138,6 +140,7 @@ class TicketApiMarkers:
         replica_region: str | None = None,
         configuration: Configuration | None = None,
         secrets: Secrets | None = None,
+        read_region: str | None = None,
     ) -> None:
         self.url = checked_url(url, "url")
         if not table:
@@ -149,6 +152,7 @@ class TicketApiMarkers:
         self.table = table
         self.region = region_of(configuration, region)
         self.replica_region = replica_region
+        self.read_region = read_region or self.region
         self.configuration, self.secrets = configuration, secrets
         self.hash_key = ""
         self.key_names: list[str] = []
@@ -224,7 +228,7 @@ class TicketApiMarkers:
         if self.reader is not None:
             found = self._each(lambda s: self._read_through_api(marker_ticket_id(run_id, s)), seqs)
         else:
-            client = self.client(self.region)
+            client = self.client(self.read_region)
             found = self._each(
                 lambda s: bool(self._stored_keys(client, marker_ticket_id(run_id, s))), seqs
             )
@@ -236,7 +240,8 @@ class TicketApiMarkers:
         if not self.hash_key:
             self.prepare()
         deleted = 0
-        for region in dict.fromkeys(r for r in (self.region, self.replica_region) if r):
+        regions = (self.region, self.replica_region, self.read_region)
+        for region in dict.fromkeys(r for r in regions if r):
             client = self.client(region)
 
             def delete(seq: int, client: Any = client) -> int:

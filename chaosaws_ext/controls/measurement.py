@@ -43,8 +43,9 @@ Declare it at the top of the experiment (after the safety control)::
                                             #   resolved there, writes spread over its
                                             #   addresses), table, region (read back
                                             #   there), read_url (read back through the
-                                            #   API instead), replica_region (cleaned
-                                            #   there too): probes.ticket_markers
+                                            #   API instead), read_region (read back
+                                            #   there), replica_region (cleaned there
+                                            #   too): probes.ticket_markers
                                             # s3: bucket, region, replica_region,
                                             #   replica_bucket (default: the destination
                                             #   of its first enabled rule); failover:

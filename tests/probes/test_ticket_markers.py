@@ -23,7 +23,7 @@ from sandbox.route53.dns import FailoverDnsServer
 from sandbox.seed import TABLE_NAME, seed_table
 from sandbox.workload.api import ApiInstance
 from sandbox.workload.tickets import TicketStore
-from tests.conftest import REGION
+from tests.conftest import OTHER_REGION, REGION
 
 INTERVAL = 0.05
 
@@ -249,3 +249,19 @@ def test_bad_ticket_api_markers_are_refused_in_one_line(
             }
         )
     assert str(raised.value).startswith(error) and "\n" not in str(raised.value)
+
+
+def test_read_back_in_another_region_finds_what_it_holds(
+    start_session, api, dynamodb, moto_endpoint
+) -> None:
+    """read_region: the tickets read where a failover would read them (here a table of
+    that name that nothing replicates into: every acknowledged ticket is missing)."""
+    other = boto3.client("dynamodb", region_name=OTHER_REGION, endpoint_url=moto_endpoint)
+    seed_table(other)
+    session = start_session({"url": url_of(api.address), "read_region": OTHER_REGION})
+    wait_written(session, 5)
+    session.stop()
+    verdict = session.rpo_verdict()
+    assert verdict["lost"] == verdict["acknowledged"] >= 5 and verdict["met"] is False
+    session.cleanup()
+    assert run_items(dynamodb, session.run_id) == {}
