@@ -167,6 +167,10 @@ class TicketApiMarkers:
         schema = table["KeySchema"]
         self.hash_key = next(k["AttributeName"] for k in schema if k["KeyType"] == "HASH")
         self.key_names = [k["AttributeName"] for k in schema]
+        try:  # the name resolved before the first write (t0 comes later): the cache warm
+            self.endpoint.address(timeout=5.0)
+        except Exception as error:  # noqa: BLE001 - the writes will show it
+            logger.warning("markers: resolving %s failed: %s", self.endpoint.host, error)
 
     def body(self, run_id: str, seq: int, written_at: str) -> dict[str, Any]:
         return {

@@ -122,6 +122,8 @@ class ApiInstance(Lifecycle):
 
     def start(self) -> tuple[str, int]:
         """Start serving; returns (host, port)."""
+        if self.store is not None:
+            self.store.warm()
         address = self._server.start(f"api-{self.name}")
         log.info("API instance %s (%s) on %s:%s", self.name, self.az, *address)
         return address

@@ -79,6 +79,14 @@ class TicketStore:
         self.hash_key, self.range_key = hash_key, range_key
         self._serializer, self._deserializer = TypeSerializer(), TypeDeserializer()
 
+    def warm(self) -> None:
+        """One cheap call (DescribeTable) so the first ticket does not pay for the
+        client's first connection, as a running API's would not; failures are logged."""
+        try:
+            self.client.describe_table(TableName=self.table)
+        except Exception as error:  # noqa: BLE001 - the first write will say it again
+            log.warning("ticket store %s: warm-up failed: %s", self.table, error)
+
     def put(self, body: dict[str, Any], served_by: dict[str, str]) -> dict[str, Any]:
         """Store one ticket; returns it as stored. Raises on any failed write."""
         ticket = {k: v for k, v in body.items() if k not in SERVER_FIELDS}
