@@ -117,6 +117,9 @@ class Topology:
             # a faster world needs finer sampling for the same relative resolution
             "GAMEDAY_SAMPLING_HZ": f"{self._sampling_hz():g}",
             "GAMEDAY_MARKER_INTERVAL": "0.2" if self.time_scale >= 0.5 else "0.1",
+            # the blackhole's ticket writes: each is a PutItem in this process's moto, so
+            # no faster than staging's (the data plane's samplers share the process)
+            "GAMEDAY_TICKET_MARKER_INTERVAL": "0.2",
             # a ticket write's answer: the ALB answers one sent to a lost zone's target
             # after its connect timeout (10 s, scaled): a lost write fails either way
             "GAMEDAY_MARKER_TIMEOUT": "1" if self.time_scale >= 0.5 else "0.5",

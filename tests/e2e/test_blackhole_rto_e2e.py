@@ -23,7 +23,7 @@ pytestmark = pytest.mark.e2e
 TIME_SCALE = 0.05
 HZ = 10.0  # the sandbox env file's GAMEDAY_SAMPLING_HZ at this scale
 WINDOW_S = 3.0  # its GAMEDAY_RECOVERY_WINDOW (30 samples)
-MARKER_S = 0.1  # its GAMEDAY_MARKER_INTERVAL
+MARKER_S = 0.2  # its GAMEDAY_TICKET_MARKER_INTERVAL
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -223,10 +224,12 @@ def test_each_regions_api_stores_tickets_in_its_own_replica(
         assert read.status_code == 200 and read.json()["ticket_id"] == ticket_id
         other = topology.standby if side is topology.primary else topology.primary
         replica = sandbox.client("dynamodb", other.region)
-        wait_until(
-            lambda r=replica, k=key: "Item" in r.get_item(TableName=topology.table_name, Key=k),
-            timeout=10, interval=0.05, what=f"{ticket_id} replicated to {other.region}",
-        )  # fmt: skip
+
+        def replicated(client: Any = replica, key: dict[str, Any] = key) -> bool:
+            return "Item" in client.get_item(TableName=topology.table_name, Key=key)
+
+        wait_until(replicated, timeout=10, interval=0.05,
+                   what=f"{ticket_id} replicated to {other.region}")  # fmt: skip
         for region in (side.region, other.region):
             sandbox.client("dynamodb", region).delete_item(TableName=topology.table_name, Key=key)
 
