@@ -44,7 +44,9 @@ __all__ = [
     "DynamoDbCheck",
     "S3BucketCheck",
     "SpecError",
+    "SniHTTPSConnection",
     "build_check",
+    "parse_nameserver",
     "error_class",
     "SAMPLER_KINDS",
 ]
@@ -88,7 +90,7 @@ def error_class(error: BaseException) -> str:
     return name
 
 
-class _SniHTTPSConnection(http.client.HTTPSConnection):
+class SniHTTPSConnection(http.client.HTTPSConnection):
     """HTTPS to an address while presenting (and verifying) another name."""
 
     def __init__(self, address: str, port: int, server_name: str, **kwargs: Any) -> None:
@@ -130,7 +132,7 @@ class HttpCheck:
     def request(self, timeout: float, address: str | None = None) -> str | None:
         host_header = self.host if self.port in (80, 443) else f"{self.host}:{self.port}"
         if self.https:
-            conn: http.client.HTTPConnection = _SniHTTPSConnection(
+            conn: http.client.HTTPConnection = SniHTTPSConnection(
                 address or self.host, self.port, self.host, timeout=timeout, context=self.context
             )
         else:
@@ -155,6 +157,24 @@ class HttpCheck:
         return self.request(timeout)
 
 
+def parse_nameserver(nameserver: str | None, key: str = "nameserver") -> tuple[str, int] | None:
+    """``ip`` or ``ip:port`` (``[v6]:port``) as (ip, port); None for empty (the system's
+    resolvers); :class:`SpecError` naming ``key`` otherwise."""
+    if not nameserver:
+        return None
+    host, port = nameserver, "53"
+    if nameserver.count(":") == 1 or nameserver.startswith("["):
+        host, _, port = nameserver.rpartition(":")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise SpecError(f"{key} must be 'ip' or 'ip:port', got {nameserver!r}") from None
+    if not port.isdigit():
+        raise SpecError(f"{key} must be 'ip' or 'ip:port', got {nameserver!r}")
+    return host, int(port)
+
+
 class DnsHttpCheck:
     """HTTP(S) through a DNS name resolved against one nameserver, honouring the TTL.
 
@@ -166,20 +186,9 @@ class DnsHttpCheck:
         self.http = HttpCheck(url, **http)
         self.nameserver: str | None = None  # None: the system's resolvers
         self.ns_port = 53
-        if nameserver:
-            host, port = nameserver, "53"
-            if nameserver.count(":") == 1 or nameserver.startswith("["):
-                host, _, port = nameserver.rpartition(":")
-            host = host.strip("[]")
-            try:
-                ipaddress.ip_address(host)
-            except ValueError:
-                raise SpecError(
-                    f"nameserver must be 'ip' or 'ip:port', got {nameserver!r}"
-                ) from None
-            if not port.isdigit():
-                raise SpecError(f"nameserver must be 'ip' or 'ip:port', got {nameserver!r}")
-            self.nameserver, self.ns_port = host, int(port)
+        parsed = parse_nameserver(nameserver)
+        if parsed is not None:
+            self.nameserver, self.ns_port = parsed
         self._lock = threading.Lock()
         self._cached: tuple[str, float] | None = None  # (address, expires monotonic)
 

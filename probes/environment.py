@@ -90,7 +90,7 @@ def environment(
         region = None
     aws_kinds = ("dynamodb", "s3")
     uses_aws = any(s["kind"] in aws_kinds for s in samplers) or (
-        (markers or {}).get("kind") in aws_kinds
+        (markers or {}).get("kind") in (*aws_kinds, "ticket-api")  # read back from a table
     )
     account = None
     if region and (uses_aws or is_loopback(endpoint)):

@@ -233,6 +233,9 @@ class DynamoMarkers:
         """Delete every marker of ``run_id`` in every region, without knowing the seqs
         (after a crash): a bounded scan filtered on ``gameday_run_id``. Idempotent."""
         self.prepare()
+        # each item deleted by its own key, whoever chose it (the ticket API's markers,
+        # probes.ticket_markers, carry the API's created_at as the sort key)
+        names = [self.hash_key] + ([self.range_key[0]] if self.range_key else [])
         deleted = 0
         for region in dict.fromkeys(
             [self.region] + [r for r in (self.replica_region, self.read_region) if r]
@@ -242,14 +245,15 @@ class DynamoMarkers:
                 "TableName": self.table,
                 "FilterExpression": "gameday_run_id = :run",
                 "ExpressionAttributeValues": {":run": {"S": run_id}},
-                "ProjectionExpression": "gameday_seq",
+                "ExpressionAttributeNames": {f"#k{n}": name for n, name in enumerate(names)},
+                "ProjectionExpression": ", ".join(f"#k{n}" for n in range(len(names))),
                 "ConsistentRead": True,
             }
             for _ in range(max_pages):
                 page = client.scan(**request)
                 for item in page.get("Items", []):
-                    seq = int(item["gameday_seq"]["N"])
-                    client.delete_item(TableName=self.table, Key=self.key(run_id, seq))
+                    key = {name: item[name] for name in names if name in item}
+                    client.delete_item(TableName=self.table, Key=key)
                     deleted += 1
                 if not page.get("LastEvaluatedKey"):
                     break

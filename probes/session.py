@@ -31,6 +31,7 @@ from probes.recovery import RpoResult, RtoResult, compute_rpo
 from probes.s3_markers import S3Markers
 from probes.samplers import Cadence, Sampler, SpecError, build_check
 from probes.spec import MeasurementSpec, parse_spec
+from probes.ticket_markers import TicketApiMarkers
 from probes.verdicts import T0
 
 __all__ = [
@@ -145,6 +146,18 @@ class MeasurementSession:
                 spec.get("replica_bucket"),
                 self.configuration,
                 self.secrets,
+            )
+        elif spec["kind"] == "ticket-api":
+            backend = TicketApiMarkers(
+                spec["url"],
+                spec["table"],
+                spec.get("region"),
+                spec.get("read_url"),
+                spec.get("nameserver"),
+                spec.get("replica_region"),
+                self.configuration,
+                self.secrets,
+                spec.get("read_region"),
             )
         else:
             backend = DynamoMarkers(

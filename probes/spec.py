@@ -8,9 +8,10 @@ from typing import Any
 
 from chaoslib.types import Configuration
 
-from probes.checks import SAMPLER_KINDS, SpecError, build_check
+from probes.checks import SAMPLER_KINDS, SpecError, build_check, parse_nameserver
 from probes.dr_targets import ServiceTarget, target_for
 from probes.samplers import MAX_HZ
+from probes.ticket_markers import checked_url
 
 __all__ = ["MeasurementSpec", "SpecError", "parse_spec"]
 
@@ -66,7 +67,11 @@ _MARKER_KEYS = {
     "replica_bucket",
     "failover_at_s",
     "failover",
+    "url",
+    "read_url",
+    "nameserver",
 }
+MARKER_KINDS = ("postgres", "dynamodb", "s3", "ticket-api")
 
 
 @dataclass
@@ -94,6 +99,20 @@ def _positive(value: Any, where: str, low: float, high: float) -> float:
     if not low <= number <= high:
         raise SpecError(f"{where} must be between {low:g} and {high:g}, got {number:g}")
     return number
+
+
+def _ticket_api(markers: dict[str, Any]) -> None:
+    """The ticket-api markers' keys, checked without a request (probes.ticket_markers)."""
+    for key in ("url", "table"):
+        if not markers.get(key):
+            raise SpecError(f"markers.{key} is required for ticket-api markers")
+    checked_url(markers["url"], "url")
+    for key in ("read_url", "nameserver"):
+        if markers.get(key) in ("", None):
+            markers.pop(key, None)  # an empty env value: not given
+    if "read_url" in markers:
+        checked_url(markers["read_url"], "read_url")
+    parse_nameserver(markers.get("nameserver"), "markers.nameserver")
 
 
 def parse_spec(
@@ -154,14 +173,17 @@ def parse_spec(
         extra = set(markers) - _MARKER_KEYS
         if extra:
             raise SpecError(f"markers: unknown key {sorted(extra)[0]!r}")
-        if markers.get("kind") not in ("postgres", "dynamodb", "s3"):
+        if markers.get("kind") not in MARKER_KINDS:
             raise SpecError(
-                f"markers.kind must be postgres, dynamodb or s3, got {markers.get('kind')!r}"
+                f"markers.kind must be one of {', '.join(MARKER_KINDS)}, "
+                f"got {markers.get('kind')!r}"
             )
         if markers["kind"] == "postgres" and not markers.get("dsn"):
             raise SpecError("markers.dsn is required for postgres markers")
         if markers["kind"] == "dynamodb" and not markers.get("table"):
             raise SpecError("markers.table is required for dynamodb markers")
+        if markers["kind"] == "ticket-api":
+            _ticket_api(markers)
         if markers["kind"] == "s3":
             for key in ("bucket", "replica_region"):
                 if not markers.get(key):

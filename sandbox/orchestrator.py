@@ -11,10 +11,11 @@
    (:meth:`Sandbox._install_moto_patches`): ELBv2/WAFv2 strictness, RDS failover
    windows, DynamoDB replication, Route 53 health checkers (scaled by ``time_scale``),
    FIS experiments executed (:mod:`sandbox.fis`);
-3. the data plane: API instances per AZ, an ALB emulator per region (listener rules,
-   WAF, NACLs) with a node per AZ on a loopback address of its own, a PostgreSQL behind
-   a proxy that refuses connections during an RDS failover, a DNS server answering the
-   failover records and the ALBs' DNS names (their nodes' addresses);
+3. the data plane: API instances per AZ (tickets stored in their region's replica of
+   the tickets table), an ALB emulator per region (listener rules, WAF, NACLs) with a
+   node per AZ on a loopback address of its own, a PostgreSQL behind a proxy that
+   refuses connections during an RDS failover, a DNS server answering the failover
+   records and the ALBs' DNS names (their nodes' addresses);
 4. an env file for ``chaos run ... --var-file``.
 
 Every part is an :class:`~sandbox.lifecycle.Emulator` (``start()``/``stop()``) on one
@@ -522,11 +523,17 @@ class Sandbox:
     # -- the data plane --------------------------------------------------------------------
     def _start_api_instances(self, stack: contextlib.ExitStack) -> None:
         from sandbox.workload.api import ApiInstance
+        from sandbox.workload.tickets import TicketStore
 
         for region in (seed.PRIMARY_REGION, seed.STANDBY_REGION):
             self.api_instances[region] = {}
+            # each region's API writes to its own replica of the tickets table, through
+            # this sandbox's moto endpoint, as the real API does through DynamoDB's
+            client = self._fresh_client("dynamodb", region)
+            self._defer(stack, client.close)
+            store = TicketStore(client, seed.TABLE_NAME)
             for az in seed.azs_of(region):
-                instance = ApiInstance(f"api-{az}", region, az)
+                instance = ApiInstance(f"api-{az}", region, az, store=store)
                 self._run(stack, "the API instances", instance)
                 self.api_instances[region][az] = instance
 

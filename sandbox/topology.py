@@ -117,6 +117,18 @@ class Topology:
             # a faster world needs finer sampling for the same relative resolution
             "GAMEDAY_SAMPLING_HZ": f"{self._sampling_hz():g}",
             "GAMEDAY_MARKER_INTERVAL": "0.2" if self.time_scale >= 0.5 else "0.1",
+            # the blackhole's ticket writes: each is a PutItem in this process's moto, so
+            # no faster than staging's (the data plane's samplers share the process)
+            "GAMEDAY_TICKET_MARKER_INTERVAL": "0.2",
+            # a ticket write's answer: the ALB answers one sent to a lost zone's target
+            # after its connect timeout (10 s, scaled): a lost write fails either way
+            "GAMEDAY_MARKER_TIMEOUT": "1" if self.time_scale >= 0.5 else "0.5",
+            # the blackhole's write markers: tickets POSTed through the primary ALB by
+            # name (resolved through GAMEDAY_DNS_SERVER: one address per AZ node)
+            "GAMEDAY_TICKETS_URL": (
+                f"http://{self.primary.load_balancer_dns}:{self.primary.listener_port}"
+                f"{seed.API_PATH}"
+            ),
             # the blackhole's recovery window: staging's 10 s scaled, but never under 30
             # samples (many rounds of the sampler over the three zones)
             "GAMEDAY_RECOVERY_WINDOW": f"{max(10 * self.time_scale, 30 / self._sampling_hz()):g}",

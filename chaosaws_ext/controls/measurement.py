@@ -38,6 +38,14 @@ Declare it at the top of the experiment (after the safety control)::
               interval_s: 0.2               # dynamodb: table, region, read_region,
               timeout_s: null               #   replica_region (lag poller), lag_interval_s
               cleanup: true                 #   (0.1), lag_grace_s (5)
+                                            # ticket-api: url (POST, 2xx = acknowledged),
+                                            #   nameserver (ip[:port]: the url's host
+                                            #   resolved there, writes spread over its
+                                            #   addresses), table, region (read back
+                                            #   there), read_url (read back through the
+                                            #   API instead), read_region (read back
+                                            #   there), replica_region (cleaned there
+                                            #   too): probes.ticket_markers
                                             # s3: bucket, region, replica_region,
                                             #   replica_bucket (default: the destination
                                             #   of its first enabled rule); failover:
@@ -160,7 +168,7 @@ def _journal_markers(spec: dict[str, Any] | None, configuration: Configuration) 
             replica_bucket=spec.get("replica_bucket"),
         )
         resource = f"s3 bucket {spec['bucket']}"
-    else:
+    else:  # dynamodb items, or tickets the API stored there (ticket-api)
         region = region_of(configuration, spec.get("region"))
         args.update(table=spec["table"], replica_region=spec.get("replica_region"))
         resource = f"dynamodb table {spec['table']}"
@@ -210,7 +218,7 @@ def delete_markers(
     elif kind == "s3":
         markers = S3Markers(bucket, region, replica_region, replica_bucket, configuration, secrets)
         deleted = markers.cleanup(run_id, [])
-    else:
+    else:  # dynamodb and ticket-api: items of the table, found by their run id
         backend = DynamoMarkers(table, region, None, replica_region, configuration, secrets)
         # configuration may be empty (gameday recover): the region comes from the ledger
         deleted = backend.cleanup_run(run_id)
@@ -305,7 +313,10 @@ def find_markers(
     pages = int(configuration.get("orphan_scan_pages") or MARKER_SCAN_PAGES)
     size = int(configuration.get("orphan_scan_page_size") or MARKER_SCAN_PAGE_SIZE)
     found: list[dict[str, Any]] = []
-    for spec in specs:
+    searched: set[tuple[str, str, str | None]] = set()
+    # a table named with its replica region first: its finds carry it (crash cleanup in
+    # both regions), whichever experiment's spec naming the table comes first
+    for spec in sorted(specs, key=lambda spec: not spec.get("replica_region")):
         table = str(spec.get("table") or "gameday_markers")
         if spec.get("kind") == "postgres":
             if not spec.get("dsn"):
@@ -322,12 +333,19 @@ def find_markers(
                 marker = _marker_spec(args, f"postgres table {table}", written, configuration)
                 found.append({**marker, "region": "local"})
             continue
+        if spec.get("kind") == "ticket-api" and not (spec.get("url") and spec.get("table")):
+            continue  # configured empty: no ticket was written
         home = region_of(configuration, spec.get("region"))
         if spec.get("kind") == "s3":
             found.extend(_s3_markers_left(spec, home, region, configuration, secrets))
             continue
         if region not in (home, spec.get("replica_region")):
             continue
+        # dynamodb and ticket-api markers (the tickets the API stored) are items of a
+        # table: each table searched once per region, whichever experiments name it
+        if (table, home, region) in searched:
+            continue
+        searched.add((table, home, region))
         backend = DynamoMarkers(
             table, home, None, spec.get("replica_region"), configuration, secrets
         )
@@ -343,7 +361,7 @@ def find_markers(
             )
         for run_id, written in sorted(runs.items()):
             args = {
-                "kind": "dynamodb",
+                "kind": "dynamodb",  # ticket-api markers too: deleted the same way
                 "run_id": run_id,
                 "table": table,
                 "replica_region": spec.get("replica_region"),

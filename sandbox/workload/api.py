@@ -1,10 +1,14 @@
 """The ticket API: one small HTTP server per Availability Zone, behind the ALB.
 
 Routes: ``GET /api/tickets`` (200, JSON with the instance, AZ, region and the tickets
-it holds), ``POST /api/tickets`` (201, stores the JSON body in memory), ``GET /health``
-(200 ``ok <az>``; 503 after ``set_healthy(False)``). Every answer carries
-``X-Served-By: <az>``. Tickets live in the instance's memory (last 1000 kept): the API
-tier is stateless in the reference architecture, durable state is the database's job.
+it took, the last 1000), ``POST /api/tickets`` (201 with the ticket), ``GET
+/api/tickets/<ticket_id>`` (200 with the ticket, 404 when absent), ``GET /health`` (200
+``ok <az>``; 503 after ``set_healthy(False)``). Every answer carries ``X-Served-By:
+<az>``. The API tier is stateless in the reference architecture: with a ``store``
+(:class:`sandbox.workload.tickets.TicketStore`, what the sandbox gives every instance) a
+ticket is put in the tickets table of the instance's region before the 201 (the
+acknowledgement means durable; a failed write answers 503, a body it cannot store 400)
+and read back from it; without one (tests of the network alone) tickets live in memory.
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ import json
 import logging
 import threading
 from collections import deque
+from typing import Any
+from urllib.parse import unquote
 
 from sandbox.lifecycle import Lifecycle
 from sandbox.loopback_http import LoopbackHttpServer, QuietHandler
+from sandbox.workload.tickets import TicketError, TicketStore, parse_ticket
 
 __all__ = ["ApiInstance"]
 
 log = logging.getLogger(__name__)
+TICKET_PREFIX = "/api/tickets/"
 
 
 class _ApiHandler(QuietHandler):
@@ -47,31 +55,65 @@ class _ApiHandler(QuietHandler):
             self.send_body(200 if ok else 503, body, headers={"X-Served-By": instance.az})
         elif path == "/api/tickets":
             self._json(200, instance.describe() | {"tickets": instance.tickets()})
+        elif path.startswith(TICKET_PREFIX) and len(path) > len(TICKET_PREFIX):
+            self._get_ticket(unquote(path[len(TICKET_PREFIX) :]))
         else:
             self._json(404, {"error": "not found", "path": path})
 
     do_HEAD = do_GET  # noqa: N815
+
+    def _get_ticket(self, ticket_id: str) -> None:
+        try:
+            ticket = self.instance.ticket(ticket_id)
+        except Exception as error:  # noqa: BLE001 - the store failed: 503, as an API would
+            log.warning("%s: reading ticket failed: %s", self.instance.name, error)
+            self._json(503, {"error": "ticket store unavailable"})
+            return
+        if ticket is None:
+            self._json(404, {"error": "no such ticket", "ticket_id": ticket_id})
+        else:
+            self._json(200, ticket)
 
     def do_POST(self) -> None:  # noqa: N802
         if self._path() != "/api/tickets":
             self._json(404, {"error": "not found"})
             return
         raw = self.read_body()
-        try:
-            data = json.loads(raw or b"{}")
-        except ValueError:
-            self._json(400, {"error": "body is not JSON"})
+        instance = self.instance
+        if instance.store is None:
+            try:
+                data = json.loads(raw or b"{}")
+            except ValueError:
+                self._json(400, {"error": "body is not JSON"})
+                return
+            self._json(201, instance.add_ticket(data))
             return
-        self._json(201, self.instance.add_ticket(data))
+        try:
+            ticket = instance.store_ticket(parse_ticket(raw))
+        except TicketError as error:
+            self._json(400, {"error": str(error)})
+        except Exception as error:  # noqa: BLE001 - not stored: never acknowledged
+            log.warning("%s: storing ticket failed: %s", instance.name, error)
+            self._json(503, {"error": "ticket not stored"})
+        else:
+            self._json(201, ticket)
 
 
 class ApiInstance(Lifecycle):
-    """One API instance in ``az`` of ``region``, on ``host:port`` (port 0: a free one)."""
+    """One API instance in ``az`` of ``region``, on ``host:port`` (port 0: a free one);
+    ``store``: where its tickets are kept (None: in memory)."""
 
     def __init__(
-        self, name: str, region: str, az: str, host: str = "127.0.0.1", port: int = 0
+        self,
+        name: str,
+        region: str,
+        az: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        store: TicketStore | None = None,
     ) -> None:
         self.name, self.region, self.az = name, region, az
+        self.store = store
         self._server = LoopbackHttpServer(_ApiHandler, self, host, port)
         self._lock = threading.Lock()
         self._tickets: deque[dict[str, object]] = deque(maxlen=1000)
@@ -80,6 +122,8 @@ class ApiInstance(Lifecycle):
 
     def start(self) -> tuple[str, int]:
         """Start serving; returns (host, port)."""
+        if self.store is not None:
+            self.store.warm()
         address = self._server.start(f"api-{self.name}")
         log.info("API instance %s (%s) on %s:%s", self.name, self.az, *address)
         return address
@@ -103,6 +147,22 @@ class ApiInstance(Lifecycle):
             ticket = {"id": f"{self.name}-{next(self._ids)}", "data": data} | self.describe()
             self._tickets.append(ticket)
         return ticket
+
+    def store_ticket(self, body: dict[str, Any]) -> dict[str, object]:
+        """Put ``body`` in the store (raises when the write fails), then list it."""
+        assert self.store is not None
+        ticket = self.store.put(body, {k: str(v) for k, v in self.describe().items()})
+        ticket["id"] = ticket["ticket_id"]
+        with self._lock:
+            self._tickets.append(ticket)
+        return ticket
+
+    def ticket(self, ticket_id: str) -> dict[str, object] | None:
+        """The ticket ``ticket_id`` from the store (memory without one), or None."""
+        if self.store is not None:
+            return self.store.get(ticket_id)
+        with self._lock:
+            return next((t for t in reversed(self._tickets) if t.get("id") == ticket_id), None)
 
     def tickets(self) -> list[dict[str, object]]:
         with self._lock:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from chaosaws_ext.core.clients import clear_client_cache
+from probes.recovery import compute_rpo
 from sandbox.server import Sandbox
 from tests.helpers.blackhole_trial import blackhole_trial
 
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.e2e
 TIME_SCALE = 0.05
 HZ = 10.0  # the sandbox env file's GAMEDAY_SAMPLING_HZ at this scale
 WINDOW_S = 3.0  # its GAMEDAY_RECOVERY_WINDOW (30 samples)
+MARKER_S = 0.2  # its GAMEDAY_TICKET_MARKER_INTERVAL
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,10 @@ def test_the_windowed_rto_is_not_before_the_alb_took_the_zone_out(
     # a sample timeout above a loaded machine's stray latencies (the ALB answers a
     # request to the lost zone after 0.5 s, so those still fail): a stray timeout after
     # the recovery would push a windowed RTO out by up to the window
-    trial = blackhole_trial(sandbox, configuration, hz=HZ, after_s=WINDOW_S + 1.0, timeout_s=0.3)
+    trial = blackhole_trial(
+        sandbox, configuration, hz=HZ, after_s=WINDOW_S + 1.0, timeout_s=0.3,
+        marker_interval=MARKER_S,
+    )  # fmt: skip
     interval = 1 / HZ
     windowed = trial.rto(consecutive=3, window_s=WINDOW_S)
     k_alone = trial.rto(consecutive=3)
@@ -83,3 +88,27 @@ def test_the_windowed_rto_is_not_before_the_alb_took_the_zone_out(
         windowed,
         trial.truth_s,
     )
+    # the experiment's write markers, alongside: tickets POSTed through the ALB by name,
+    # one node address after the other. Every acknowledged ticket is in the table after
+    # the undo (DynamoDB is regional): RPO 0; the writes not acknowledged are the ones the
+    # cut zone's node or target never answered, all sent after the cut, none lost
+    rpo = compute_rpo(trial.markers, trial.present, MARKER_S)
+    assert rpo.measured_s == 0 and rpo.lost == 0, rpo
+    acked = [m for m in trial.markers if m.acked]
+    unanswered = [m for m in trial.markers if not m.acked]
+    assert (rpo.written, rpo.acknowledged) == (len(trial.markers), len(acked))
+    assert {m.seq for m in acked} <= trial.present
+    assert unanswered, "no ticket write met the blackholed zone"
+    # a write's answer may come late on a loaded machine: only those sent near the cut
+    # or after it went unanswered
+    assert all(m.sent_mono >= trial.cut - 0.5 for m in unanswered), [
+        (round(m.sent_mono - trial.cut, 3), m.error) for m in unanswered
+    ]
+    after_take_out = [m for m in trial.markers if m.sent_mono > trial.cut + trial.truth_s + 0.6]
+    lost_node = [m for m in after_take_out if not m.acked]
+    # the zone out of the ALB's rotation, its node still in DNS: one write in three there
+    assert after_take_out and 0.2 <= len(lost_node) / len(after_take_out) <= 0.5, (
+        len(lost_node), len(after_take_out),
+    )  # fmt: skip
+    # the cleanup deleted every acknowledged ticket (and any stored after its timeout)
+    assert len(acked) <= trial.cleaned <= len(trial.markers)

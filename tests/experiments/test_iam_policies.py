@@ -60,6 +60,7 @@ from tests.helpers.aws_world import (
     experiment_env,
     seed_world,
     state_of,
+    ticket_api,
     with_safety_control,
     world_state,
 )
@@ -97,7 +98,17 @@ def world(moto_endpoint: str) -> Iterator[dict[str, Any]]:
     try:
         seeded = seed_world(moto_endpoint, replicator)
         seeded["replicator"] = replicator
-        yield seeded
+        # the blackhole's write markers go through the sandbox's ticket API: its own
+        # user (the server enforces IAM during the runs), not the experiment's
+        allowed = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}  # fmt: skip
+        key = iam_user(moto_endpoint, "ticket-api", allowed)
+        api_credentials = {
+            "aws_access_key_id": key["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": key["AWS_SECRET_ACCESS_KEY"],
+        }
+        with ticket_api(seeded, moto_endpoint, api_credentials):
+            yield seeded
     finally:
         replicator.stop()
         emulator.uninstall()
@@ -195,7 +206,7 @@ def run_enforced(
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """``chaos run`` with IAM enforced by the server for the duration of the run."""
     workdir.mkdir(parents=True, exist_ok=True)
-    path, _ = with_safety_control(experiment, workdir)
+    path, _ = with_safety_control(experiment, workdir, ticket_api=True)
     env = experiment_env(
         experiment,
         world,

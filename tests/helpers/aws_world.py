@@ -12,7 +12,9 @@ failover emulator and the DynamoDB replicator patch its backends).
 - :func:`world_state` is what "nothing changed" compares: NACLs (entries, associations),
   listener rules, web ACL rules, the DB status, the table items in both regions.
 - :func:`experiment_env` gives the ``chaos run`` environment of one experiment;
-  :func:`with_safety_control` a copy of an experiment carrying the safety control.
+  :func:`with_safety_control` a copy of an experiment carrying the safety control;
+  :func:`ticket_api` runs the sandbox's ticket API over the world's table (the
+  blackhole's sampler and write markers).
 - :class:`ServerCalls` records, server side, every ``service:Action`` moto authorises.
 """
 
@@ -301,7 +303,12 @@ def experiment_env(
             "az-nacl-blackhole": {
                 "GAMEDAY_AZ": f"{REGION}a",
                 "GAMEDAY_VPC_ID": world["vpc_id"],
-                "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
+                # the world's ticket API when it runs one (ticket_api()): moto's NACLs
+                # never cut it off, so no outage and every ticket acknowledged
+                "GAMEDAY_API_URL": world.get("api_health_url", "http://127.0.0.1:9/health"),
+                "GAMEDAY_TICKETS_URL": world.get("tickets_url", ""),
+                "GAMEDAY_TABLE": world["table"],
+                "GAMEDAY_QUIET_PERIOD": "1",
             },
             "rds-forced-failover": {
                 "GAMEDAY_DB_INSTANCE": world["db"],
@@ -361,6 +368,34 @@ def experiment_env(
     return env
 
 
+@contextmanager
+def ticket_api(
+    world: dict[str, Any], endpoint: str, credentials: dict[str, str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """The sandbox's ticket API (one instance) storing into the world's table under its
+    own key names (``ticket``, ``version``): ``world`` gains ``api_health_url`` (the
+    blackhole's sampler) and ``tickets_url`` (its write markers) while it runs.
+    ``credentials`` (``aws_access_key_id``, ``aws_secret_access_key``): the API's own,
+    when the server enforces IAM."""
+    from sandbox.workload.api import ApiInstance
+    from sandbox.workload.tickets import TicketStore
+
+    dynamodb = client("dynamodb", endpoint, **(credentials or {}))
+    store = TicketStore(dynamodb, TABLE, "ticket", "version")
+    instance = ApiInstance("api-world", REGION, f"{REGION}a", store=store)
+    host, port = instance.start()
+    world.update(
+        api_health_url=f"http://{host}:{port}/health",
+        tickets_url=f"http://{host}:{port}/api/tickets",
+    )
+    try:
+        yield world
+    finally:
+        instance.stop()
+        world.pop("api_health_url", None)
+        world.pop("tickets_url", None)
+
+
 def has_safety_control(experiment: dict[str, Any]) -> bool:
     return any(
         (c.get("provider") or {}).get("module") == SAFETY_MODULE
@@ -371,15 +406,18 @@ def has_safety_control(experiment: dict[str, Any]) -> bool:
 MEASUREMENT_MODULE = "chaosaws_ext.controls.measurement"
 
 
-def _measures_aws(control: dict[str, Any]) -> bool:
-    """Whether a measurement control calls AWS (DynamoDB or S3 samplers or markers)."""
+def _measures_aws(control: dict[str, Any], ticket_api: bool = False) -> bool:
+    """Whether a measurement control calls AWS (DynamoDB or S3 samplers or markers; the
+    ticket API's markers, read back from the table, when the world runs a ticket API)."""
     arguments = (control.get("provider") or {}).get("arguments") or {}
     kinds = [s.get("kind") for s in arguments.get("samplers") or []]
     kinds.append((arguments.get("markers") or {}).get("kind"))
-    return bool({"dynamodb", "s3"} & set(kinds))
+    return bool({"dynamodb", "s3", *(["ticket-api"] if ticket_api else [])} & set(kinds))
 
 
-def _strip_measurement(loaded: dict[str, Any], keep_aws: bool = True) -> None:
+def _strip_measurement(
+    loaded: dict[str, Any], keep_aws: bool = True, ticket_api: bool = False
+) -> None:
     """Drop a measurement that needs no AWS (HTTP/DNS/PostgreSQL targets these tests do
     not run; every measurement unless ``keep_aws``) with its verdict and recovery probes
     (module ``probes.*``)."""
@@ -388,7 +426,7 @@ def _strip_measurement(loaded: dict[str, Any], keep_aws: bool = True) -> None:
         c
         for c in controls
         if (c.get("provider") or {}).get("module") == MEASUREMENT_MODULE
-        and not (keep_aws and _measures_aws(c))
+        and not (keep_aws and _measures_aws(c, ticket_api))
     ]
     if not drop:
         return
@@ -404,7 +442,11 @@ def _strip_measurement(loaded: dict[str, Any], keep_aws: bool = True) -> None:
 
 
 def with_safety_control(
-    experiment: str, workdir: Path, hold_seconds: float | None = None, measured: bool = True
+    experiment: str,
+    workdir: Path,
+    hold_seconds: float | None = None,
+    measured: bool = True,
+    ticket_api: bool = False,
 ) -> tuple[Path, bool]:
     """A copy of the experiment in ``workdir`` to run against the seeded world.
 
@@ -414,13 +456,15 @@ def with_safety_control(
     - a measurement control that calls no AWS API is dropped with its ``probes.*``
       activities (its HTTP/DNS/PostgreSQL targets are not part of this world); one that
       samples DynamoDB is kept (it needs IAM permissions too) unless ``measured`` is False;
+      one writing ticket-api markers only with ``ticket_api`` (the world runs
+      :func:`ticket_api`: its sampler and markers reach it);
     - ``hold_seconds``: a ``sleep`` action right after the inject holds the fault.
 
     Returns (path, whether the safety control had to be added).
     """
     source = ROOT / "experiments" / f"{experiment}.yaml"
     loaded = yaml.safe_load(source.read_text())
-    _strip_measurement(loaded, keep_aws=measured)
+    _strip_measurement(loaded, keep_aws=measured, ticket_api=ticket_api)
     if hold_seconds is not None:
         loaded["method"].insert(
             1,

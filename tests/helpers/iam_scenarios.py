@@ -3,7 +3,8 @@
 Used by tests/experiments/test_iam_authorization.py and ``python -m tests.helpers.iam_report``. The
 moto server must run in this process (the RDS failover emulator and the DynamoDB
 replicator patch its backends). Paths: each experiment's ``chaos run`` (rollbacks,
-safety control, target lock, DynamoDB write markers; the RDS instance AND cluster
+safety control, target lock, DynamoDB write markers, the blackhole's ticket-api markers
+through the sandbox's ticket API over the world's table; the RDS instance AND cluster
 failover, the listener-rule AND WAF block, the AZ-scoped blackhole), and, per
 experiment, a run SIGKILLed after its inject followed by ``gameday recover --by-tag``
 and ``gameday recover --ledger``. The world is harder than the one the other tests
@@ -41,6 +42,7 @@ from tests.helpers.aws_world import (
     client,
     experiment_env,
     seed_world,
+    ticket_api,
     with_safety_control,
 )
 from tests.helpers.executables import chaos_executable, gameday_executable
@@ -320,8 +322,9 @@ def policy_values(world: dict[str, Any]) -> dict[str, str]:
 
 def _experiment(scenario: Scenario, workdir: Path) -> Path:
     path, _ = with_safety_control(
-        scenario.experiment, workdir, hold_seconds=120 if scenario.crash else None
-    )
+        scenario.experiment, workdir, hold_seconds=120 if scenario.crash else None,
+        ticket_api=True,
+    )  # fmt: skip
     if scenario.variant is not None:
         loaded = yaml.safe_load(path.read_text())
         scenario.variant(loaded)
@@ -440,9 +443,11 @@ def record_all(
     The lock table is dropped before the first path of each policy, so that each one
     creates it (CreateTable with tags) as a first run in an account does."""
     by_policy: dict[str, list[Call]] = {}
-    for n, scenario in enumerate(scenarios):
-        if all(s.policy != scenario.policy for s in scenarios[:n]):
-            _drop_lock_table(endpoint)
-        for call in run_scenario(scenario, world, endpoint, workdir / f"{n:02d}"):
-            by_policy.setdefault(fault_policy(call, scenario), []).append(call)
+    # the blackhole's sampler and ticket-api write markers reach the sandbox's ticket API
+    with ticket_api(world, endpoint):
+        for n, scenario in enumerate(scenarios):
+            if all(s.policy != scenario.policy for s in scenarios[:n]):
+                _drop_lock_table(endpoint)
+            for call in run_scenario(scenario, world, endpoint, workdir / f"{n:02d}"):
+                by_policy.setdefault(fault_policy(call, scenario), []).append(call)
     return by_policy

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -200,6 +201,37 @@ def test_api_answers_through_the_alb(topology: Topology) -> None:
     response = requests.get(topology.api_url, timeout=5)
     assert response.status_code == 200
     assert response.json()["region"] == "eu-south-1"
+
+
+def test_each_regions_api_stores_tickets_in_its_own_replica(
+    sandbox: Sandbox, topology: Topology
+) -> None:
+    """A POST through each region's ALB is in that region's replica of the tickets table
+    once acknowledged (strongly consistent read there), read back through the API; the
+    global table then carries it to the other region."""
+    for side in (topology.primary, topology.standby):
+        host, port = side.alb_address
+        ticket_id = f"sandbox-test-{side.region}"
+        posted = requests.post(
+            f"http://{host}:{port}/api/tickets", json={"ticket_id": ticket_id}, timeout=5
+        )
+        assert posted.status_code == 201 and posted.json()["region"] == side.region
+        dynamodb = sandbox.client("dynamodb", side.region)
+        key = {"ticket_id": {"S": ticket_id}, "created_at": {"S": posted.json()["created_at"]}}
+        item = dynamodb.get_item(TableName=topology.table_name, Key=key, ConsistentRead=True)
+        assert item["Item"]["region"] == {"S": side.region}
+        read = requests.get(f"http://{host}:{port}/api/tickets/{ticket_id}", timeout=5)
+        assert read.status_code == 200 and read.json()["ticket_id"] == ticket_id
+        other = topology.standby if side is topology.primary else topology.primary
+        replica = sandbox.client("dynamodb", other.region)
+
+        def replicated(client: Any = replica, key: dict[str, Any] = key) -> bool:
+            return "Item" in client.get_item(TableName=topology.table_name, Key=key)
+
+        wait_until(replicated, timeout=10, interval=0.05,
+                   what=f"{ticket_id} replicated to {other.region}")  # fmt: skip
+        for region in (side.region, other.region):
+            sandbox.client("dynamodb", region).delete_item(TableName=topology.table_name, Key=key)
 
 
 def _nodes(side: RegionTopology) -> list[str]:

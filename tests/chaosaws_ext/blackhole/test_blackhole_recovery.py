@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ from test_blackhole import (  # noqa: F401 - no_default_amis is an autouse fixtu
 )
 
 from chaosaws_ext.ledger import Ledger
+from sandbox.seed import TABLE_NAME, seed_table
+from sandbox.workload.api import ApiInstance
+from sandbox.workload.tickets import TicketStore
 from tests.helpers import REPO
 
 ROOT = REPO
@@ -207,6 +211,17 @@ def test_sigkill_after_inject_ledger_lost_then_gameday_recover_by_tag(
     assert snapshot(server_ec2) == before
 
 
+@pytest.fixture
+def ticket_api(moto_endpoint: str) -> Iterator[tuple[str, Any]]:
+    """The sandbox's ticket API over the moto server's tickets table: (URL, client)."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_endpoint)
+    seed_table(dynamodb)
+    instance = ApiInstance("api-a", REGION, ZONE, store=TicketStore(dynamodb, TABLE_NAME))
+    host, port = instance.start()
+    yield f"http://{host}:{port}/api/tickets", dynamodb
+    instance.stop()
+
+
 @pytest.mark.e2e
 def test_chaos_run_of_the_experiment_completes_and_leaves_the_account_as_it_was(
     server_topo: Topology,
@@ -214,7 +229,9 @@ def test_chaos_run_of_the_experiment_completes_and_leaves_the_account_as_it_was(
     moto_endpoint: str,
     tmp_path: Path,
     ok_http_url: str,
+    ticket_api: tuple[str, Any],
 ) -> None:
+    tickets_url, dynamodb = ticket_api
     before = snapshot(server_ec2)
     journal = tmp_path / "journal.json"
     env = os.environ.copy()
@@ -229,6 +246,9 @@ def test_chaos_run_of_the_experiment_completes_and_leaves_the_account_as_it_was(
             "GAMEDAY_BLACKHOLE_SCOPE": "all",
             # moto's NACLs never touch this server: no outage, RTO 0
             "GAMEDAY_API_URL": ok_http_url,
+            # the RPO's markers: tickets through the API, read back from the table
+            "GAMEDAY_TICKETS_URL": tickets_url,
+            "GAMEDAY_TABLE": TABLE_NAME,
             "GAMEDAY_QUIET_PERIOD": "1",
             "GAMEDAY_ALLOWED_ACCOUNTS": "123456789012",
         }
@@ -256,6 +276,11 @@ def test_chaos_run_of_the_experiment_completes_and_leaves_the_account_as_it_was(
     inject, placeholder, recovered, restore = record["run"]
     assert recovered["output"]["outage"] is False
     assert record["recovery"]["rto"]["measured_s"] == 0
+    rpo = record["recovery"]["rpo"]
+    # nothing cut this API off: every ticket answered, read back, then deleted
+    assert rpo["measured_s"] == 0 and rpo["met"] is True and rpo["lost"] == 0
+    assert rpo["written"] == rpo["acknowledged"] == rpo["cleaned_up"] > 0
+    assert dynamodb.scan(TableName=TABLE_NAME, ConsistentRead=True)["Items"] == []
     assert record["safety"]["all_reverted"] is True
     assert inject["status"] == "succeeded", inject
     assert inject["output"]["subnets"] == sorted(server_topo.target)

@@ -23,9 +23,10 @@ ENV = {
     "GAMEDAY_HEALTH_CHECK_ID": "hc-1",
     "GAMEDAY_DB_DSN": "host=db.example.com dbname=app user=gameday",
     "GAMEDAY_DNS_SERVER": "192.0.2.53",
+    "GAMEDAY_TICKETS_URL": "https://api.example.com/api/tickets",
 }
 SERVICES = {
-    "az-nacl-blackhole": ("ticket-api", False),
+    "az-nacl-blackhole": ("ticket-api", True),
     "rds-forced-failover": ("rds-analytics", True),
     "healthcheck-path-block": ("route53-failover", False),
     "dynamodb-replica-conflict": ("dynamodb", True),
