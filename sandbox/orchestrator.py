@@ -600,6 +600,7 @@ class Sandbox:
         from sandbox.rds.db_proxy import DbProxy
         from sandbox.rds.endpoint import DescribedEndpoints, bind_free_loopback
         from sandbox.rds.postgres import PostgresBackend
+        from sandbox.rds.reachability import WriterReachability
 
         assert self.workdir is not None
         pgdata = self.workdir / "postgres"
@@ -611,11 +612,17 @@ class Sandbox:
         with _part(part):
             self.postgres.create_database(seed.DB_NAME)
         rds = self.rds
+        # the NACL of the writer's subnet filters its clients (a blackholed subnet drops
+        # them); it never fails the instance over (sandbox.rds.reachability)
+        reachable = WriterReachability(
+            self.account_id, seed.PRIMARY_REGION, db_id, rds.writer_az, seed.DB_PORT
+        )
 
         def proxy_on(host: str) -> Any:
             proxy = DbProxy(
                 socket_path,
                 accepting=lambda: rds.is_available(db_id),
+                reachable=reachable,
                 host=host,
                 port=seed.DB_PORT,
             )

@@ -118,6 +118,10 @@ class Topology:
             # the tag selecting the ticket API's EC2 instances (the ec2-stop fault)
             "GAMEDAY_API_INSTANCE_TAG_KEY": seed.API_APP_TAG[0],
             "GAMEDAY_API_INSTANCE_TAG_VALUE": seed.API_APP_TAG[1],
+            # its waits for stopped/running: boto3's 15 s polls are too coarse for a faster
+            # world; a stop and a boot take minutes at most on AWS, scaled here
+            "GAMEDAY_INSTANCE_POLL_INTERVAL": "5" if self.time_scale >= 0.5 else "0.1",
+            "GAMEDAY_INSTANCE_TIMEOUT": str(max(60, math.ceil(600 * self.time_scale))),
             "GAMEDAY_OTHER_REGION": self.other_region,
             # a faster world needs finer sampling for the same relative resolution
             "GAMEDAY_SAMPLING_HZ": f"{self._sampling_hz():g}",
