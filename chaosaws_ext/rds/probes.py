@@ -15,6 +15,7 @@ from chaosaws_ext.core.clock import iso_utc
 from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.core.timeline import mark_phase
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
+from chaosaws_ext.rds import FAULT
 from chaosaws_ext.rds.availability import (
     SETTLED_POLL_INTERVAL_S,
     DbState,
@@ -176,12 +177,12 @@ def wait_for_failover_completion(
         raise WaitTimedOut(
             f"{kind} {db_id!r} still {status!r} after {timeout:g}s; check it in the RDS console"
         ) from error
-    mark_phase("control_plane")
+    mark_phase("control_plane", fault=FAULT)
     duration = time.monotonic() - t0
     after = read_state(rds, kind, db_id)
     assert after is not None  # wait_available raised otherwise
     if moved(after):
-        mark_phase("az_changed")
+        mark_phase("az_changed", fault=FAULT)
     result: dict[str, Any] = {
         "kind": kind,
         "db": db_id,
