@@ -28,6 +28,7 @@ from probes.dr_targets import TargetsError, meets, target_for
 
 __all__ = [
     "wait_for_recovery",
+    "hold_symptoms",
     "verify_restored_markers",
     "rto_within_target",
     "rpo_within_target",
@@ -160,6 +161,37 @@ def _recovery_state(
 def _not_measured(session: measurement.MeasurementSession, service: str | None) -> str:
     known = ", ".join(repr(s.spec.service) for s in session.sessions())
     return f"service {service!r} is not measured in this run (measured: {known})"
+
+
+HOLD_SLICE_S = 1.0  # the hold sleeps in slices: an interruption lands between two
+
+
+def hold_symptoms(
+    duration: float, configuration: Configuration = None, secrets: Secrets = None
+) -> dict[str, Any]:
+    """Keep the faults in place until ``duration`` s after the scenario's t0 (its first
+    injection), as an AWS FIS scenario's actions last their duration (the AZ power
+    interruption: 30 minutes), then let the method end them. Returns at once when that
+    moment has passed. Ctrl-C, SIGTERM, a stop alarm and the dead-man's switch end the
+    hold like any other step."""
+    duration = checked_number(duration, "duration", above=False, activity="hold_symptoms")
+    session = _session()
+    t0 = session.t0()
+    if t0 is None:
+        raise ActivityFailed("hold_symptoms: no t0: no fault was injected before this probe")
+    end = t0.monotonic + duration
+    started = time.monotonic()
+    slices = int(duration / HOLD_SLICE_S) + 2  # bounded: the whole duration in slices
+    for _ in range(slices):
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        time.sleep(min(HOLD_SLICE_S, left))
+    return {
+        "symptoms_s": duration,
+        "held_s": round(time.monotonic() - started, 3),
+        "since_t0_s": round(time.monotonic() - t0.monotonic, 3),
+    }
 
 
 def verify_restored_markers(

@@ -127,9 +127,7 @@ def fault_stamps(clear: bool = False) -> list[FaultStamp]:
     return stamps
 
 
-def mark_phase(
-    name: str, monotonic: float | None = None, fault: str | None = None
-) -> PhaseStamp:
+def mark_phase(name: str, monotonic: float | None = None, fault: str | None = None) -> PhaseStamp:
     """Record that phase ``name`` (of ``fault``, when given) happened now (or at the
     given ``time.monotonic()``)."""
     if not _NAME.match(name):

@@ -329,6 +329,16 @@ def experiment_env(
                 "GAMEDAY_SETTLE_SECONDS": "0.5",
                 "GAMEDAY_CATCHUP_WINDOW": "1",
             },
+            # the scenario: the blackhole's and the RDS failover's (the writer is in "a")
+            "az-power-interruption": {
+                "GAMEDAY_AZ": f"{REGION}a",
+                "GAMEDAY_VPC_ID": world["vpc_id"],
+                "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
+                "GAMEDAY_DB_INSTANCE": world["db"],
+                "GAMEDAY_FAILOVER_TIMEOUT": "30",
+                "GAMEDAY_DB_DSN": "",
+                "GAMEDAY_SYMPTOMS_SECONDS": "0",
+            },
             "fis-az-disrupt-connectivity": {
                 "GAMEDAY_AZ": f"{REGION}a",
                 "GAMEDAY_VPC_ID": world["vpc_id"],
@@ -375,7 +385,8 @@ def _measures_aws(control: dict[str, Any]) -> bool:
     """Whether a measurement control calls AWS (DynamoDB or S3 samplers or markers)."""
     arguments = (control.get("provider") or {}).get("arguments") or {}
     kinds = [s.get("kind") for s in arguments.get("samplers") or []]
-    kinds.append((arguments.get("markers") or {}).get("kind"))
+    markers = arguments.get("markers") or []  # one block, or one per service
+    kinds += [m.get("kind") for m in (markers if isinstance(markers, list) else [markers])]
     return bool({"dynamodb", "s3"} & set(kinds))
 
 

@@ -87,7 +87,12 @@ def test_two_services_each_judged_and_every_step_on_one_axis(
     ]
     _settle(session)
     t0: list[float] = []
-    _action("blackhole", lambda: (t0.append(stamp_injected("az-blackhole").monotonic), api.down()))
+
+    def blackhole() -> None:
+        t0.append(stamp_injected("az-blackhole").monotonic)
+        api.down()
+
+    _action("blackhole", blackhole)
     _action("stop-api", lambda: stamp_skipped("ec2-stop", SKIP_REASON),
             {"skipped": True, "reason": SKIP_REASON})  # fmt: skip
     _action("rds", lambda: (stamp_injected("rds-failover"), db.down()))
@@ -135,8 +140,8 @@ def test_two_services_each_judged_and_every_step_on_one_axis(
         ("stop-api", "ec2-stop", True),
         ("rds", "rds-failover", False),
     ]
-    blackhole, stop_api, rds = steps
-    assert blackhole["applied_s"] == 0.0 and blackhole["reverted_s"] > api_rto["measured_s"]
+    hole, stop_api, rds = steps
+    assert hole["applied_s"] == 0.0 and hole["reverted_s"] > api_rto["measured_s"]
     assert stop_api["reason"] == SKIP_REASON and stop_api["applied_at"] is None
     assert 0 <= rds["applied_s"] < db_rto["measured_s"] <= rds["reverted_s"]
     assert [p["name"] for p in rds["phases"]] == ["control_plane"]
