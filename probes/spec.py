@@ -5,7 +5,8 @@ Several services in one run (a scenario): each sampler and each markers block (a
 mapping, or a list of them) may name its ``service``; the others belong to the
 control's ``service``. Each other service becomes a child spec (``children``) judged
 against its own targets.yaml row; ``services: {name: {consecutive, recovery_window_s,
-fault}}`` overrides a service's recovery rule and t0 (default: the control's).
+fault, timeout_s}}`` overrides a service's recovery rule, t0 and sample timeout
+(default: the control's).
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def _positive(value: Any, where: str, low: float, high: float) -> float:
     return number
 
 
-_SERVICE_KEYS = {"consecutive", "recovery_window_s", "fault"}
+_SERVICE_KEYS = {"consecutive", "recovery_window_s", "fault", "timeout_s"}
 
 
 def _grouped(items: Any, main: str, what: str) -> dict[str, list[Any]]:

@@ -1,0 +1,172 @@
+"""The AZ power interruption scenario (experiments/az-power-interruption.yaml) in the
+sandbox: every fault applied and reverted exactly (the VPC's NACLs and the RDS writer,
+read from the sandbox's AWS and deep-compared before/after; the writer moved once when
+it was in the AZ), both services' RTOs consistent with the emulated timings (the ALB's
+health checks; the RDS failover window), and the skip path (an AZ without the writer:
+the RDS step skipped, said in ``gameday plan`` and in the journal)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaosaws_ext.core.waiting import wait_until
+from chaosaws_ext.ledger import Ledger
+from sandbox.rds.failover import INSTANCE_FAILOVER_SECONDS
+from tests.helpers import REPO
+from tests.helpers.executables import chaos_executable
+from tests.helpers.sandbox_state import client, postgres_markers
+from tests.helpers.sandbox_state import var_file as _var_file
+
+pytestmark = pytest.mark.e2e
+
+EXPERIMENT = REPO / "experiments" / "az-power-interruption.yaml"
+SCALE = 0.05
+ALB_DETECTION_S = 10 * 2 * SCALE  # the seed's target group: 10 s interval x 2 checks
+FAILOVER_S = INSTANCE_FAILOVER_SECONDS * SCALE  # the emulated Multi-AZ failover window
+SYMPTOMS_S = "8"  # held from the first injection: past both recoveries at this scale
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Any]:
+    from sandbox.server import running_sandbox
+
+    with running_sandbox(time_scale=SCALE) as (_box, topology):
+        yield topology
+
+
+def nacls(topology: Any) -> dict[str, Any]:
+    """Every network ACL of the VPC: entries, associated subnets and tags, sorted."""
+    found = client(topology, "ec2").describe_network_acls(
+        Filters=[{"Name": "vpc-id", "Values": [topology.primary.vpc_id]}]
+    )["NetworkAcls"]
+    return {
+        acl["NetworkAclId"]: {
+            "entries": sorted(json.dumps(e, sort_keys=True) for e in acl["Entries"]),
+            "subnets": sorted(a["SubnetId"] for a in acl["Associations"]),
+            "tags": sorted((t["Key"], t["Value"]) for t in acl.get("Tags", [])),
+        }
+        for acl in found
+    }
+
+
+def writer(topology: Any) -> dict[str, Any]:
+    db = client(topology, "rds").describe_db_instances(
+        DBInstanceIdentifier=topology.db_instance_id
+    )["DBInstances"][0]
+    return {
+        "az": db["AvailabilityZone"],
+        "secondary": db.get("SecondaryAvailabilityZone"),
+        "status": db["DBInstanceStatus"],
+        "multi_az": db["MultiAZ"],
+    }
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
+
+
+def _run(topology: Any, tmp_path: Path, **overrides: str) -> dict[str, Any]:
+    ledger = tmp_path / "ledger.jsonl"
+    var_file = _var_file(
+        topology, tmp_path / "run.env", GAMEDAY_LEDGER=str(ledger),
+        GAMEDAY_SYMPTOMS_SECONDS=SYMPTOMS_S, **overrides,
+    )  # fmt: skip
+    journal = tmp_path / "journal.json"
+    done = subprocess.run(
+        [chaos_executable(), "--no-version-check", "--log-file", str(tmp_path / "chaos.log"),
+         "run", "--var-file", str(var_file), "--journal-path", str(journal), str(EXPERIMENT)],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, (tmp_path / "chaos.log").read_text()[-4000:]
+    assert Ledger(ledger).unreverted() == []
+    return json.loads(journal.read_text())
+
+
+def _plan(topology: Any, tmp_path: Path, **overrides: str) -> str:
+    var_file = _var_file(topology, tmp_path / "plan.env", **overrides)
+    done = subprocess.run(
+        [sys.executable, "-m", "gameday", "plan", str(EXPERIMENT), "--var-file", str(var_file)],
+        cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def _back(topology: Any, before_nacls: dict[str, Any]) -> None:
+    """NACLs as before (waited for: EC2's eventual consistency is emulated)."""
+    wait_until(lambda: nacls(topology) == before_nacls, timeout=30, interval=0.2, what="NACLs")
+
+
+def test_writer_in_the_az_fails_over_once_and_both_services_recover(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    before_nacls, before_db = nacls(sandbox), writer(sandbox)
+    az = before_db["az"]
+    plan = _plan(sandbox, tmp_path, GAMEDAY_AZ=az)
+    assert "blackhole-availability-zone: fault az-blackhole" in plan
+    assert f"failover-rds-writer-if-in-az: fault rds-failover in {sandbox.region} (target" in plan
+    assert "skipped" not in plan
+
+    result = _run(sandbox, tmp_path, GAMEDAY_AZ=az)
+    assert result["status"] == "completed" and result["deviated"] is False
+
+    _back(sandbox, before_nacls)
+    after_db = writer(sandbox)
+    # moved once: to the standby's AZ, the old primary now the standby
+    assert after_db == {**before_db, "az": before_db["secondary"], "secondary": az}
+    recovery = result["recovery"]
+    steps = recovery["scenario"]["steps"]
+    assert [(s["action"], s["fault"], s["skipped"]) for s in steps] == [
+        ("blackhole-availability-zone", "az-blackhole", False),
+        ("failover-rds-writer-if-in-az", "rds-failover", False),
+    ]
+    hole, rds = steps
+    assert hole["applied_s"] == 0.0 and rds["applied_s"] >= 0.0
+    # ended in reverse order: the failover's wait first, then the zone's NACLs
+    assert rds["reverted_s"] <= hole["reverted_s"]
+    assert {p["name"] for p in rds["phases"]} == {"control_plane", "az_changed"}
+    services = recovery["services"]
+    api, db = services["ticket-api"], services["rds-analytics"]
+    assert api["target"]["rto_s"] == 300 and db["target"]["rpo_s"] == 300
+    # the Ticket API: back once the ALB's health checks took the zone out
+    assert 0 < api["rto"]["measured_s"] <= ALB_DETECTION_S + 2.0, api["rto"]
+    # the database: down from the failover call for the emulated window
+    measured = db["rto"]["measured_s"]
+    assert rds["applied_s"] + FAILOVER_S - 0.5 <= measured <= rds["applied_s"] + FAILOVER_S + 2.0
+    assert db["rto"]["met"] is True and db["rpo"]["met"] is True
+    assert db["rpo"]["acknowledged"] > 0 and db["rpo"]["lost"] == 0
+    assert postgres_markers(sandbox) == 0  # our markers deleted
+
+
+def test_an_az_without_the_writer_skips_the_rds_step_in_plan_and_journal(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    before_nacls, before_db = nacls(sandbox), writer(sandbox)
+    az = next(z for z in sandbox.primary.azs if z != before_db["az"])
+    reason = f"no writer in {az} (DB instance {sandbox.db_instance_id!r}: writer"
+    plan = _plan(sandbox, tmp_path, GAMEDAY_AZ=az)
+    assert (
+        f"failover-rds-writer-if-in-az: fault rds-failover in {sandbox.region}: skipped: {reason}"
+        in plan
+    )
+
+    result = _run(sandbox, tmp_path, GAMEDAY_AZ=az)
+    assert result["status"] == "completed" and result["deviated"] is False
+
+    _back(sandbox, before_nacls)
+    assert writer(sandbox) == before_db  # not touched
+    steps = result["recovery"]["scenario"]["steps"]
+    rds = next(s for s in steps if s["fault"] == "rds-failover")
+    assert rds["skipped"] is True and rds["reason"].startswith(reason)
+    assert rds["applied_at"] is None and rds["phases"] == []
+    db = result["recovery"]["services"]["rds-analytics"]
+    # no failover: the writer elsewhere keeps answering (no outage of the window's size)
+    assert db["rto"]["measured_s"] < FAILOVER_S / 2 and db["rpo"]["lost"] == 0
