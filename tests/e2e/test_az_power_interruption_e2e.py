@@ -19,6 +19,8 @@ import pytest
 
 from chaosaws_ext.core.waiting import wait_until
 from chaosaws_ext.ledger import Ledger
+from reports.html import build_report_html
+from reports.scenario import service_rows, timeline_rows
 from sandbox.rds.failover import INSTANCE_FAILOVER_SECONDS
 from tests.helpers import REPO
 from tests.helpers.executables import chaos_executable
@@ -145,6 +147,24 @@ def test_writer_in_the_az_fails_over_once_and_both_services_recover(
     assert db["rpo"]["acknowledged"] > 0 and db["rpo"]["lost"] == 0
     assert postgres_markers(sandbox) == 0  # our markers deleted
 
+    # the report: one row per service, every step and phase on one time axis
+    assert [(r.service, r.rto_met) for r in service_rows(recovery)] == [
+        ("ticket-api", True),
+        ("rds-analytics", True),
+    ]
+    rows = [(r.event, r.step) for r in timeline_rows(recovery)]
+    hole_name, rds_name = (f"{s['action']} ({s['fault']})" for s in steps)
+    assert rows == [
+        ("applied", hole_name),
+        ("applied", rds_name),
+        ("phase", rds_name),
+        ("phase", rds_name),
+        ("reverted", rds_name),
+        ("reverted", hole_name),
+    ]
+    html = build_report_html([result])
+    assert "Scenario timeline" in html and "rds-analytics" in html
+
 
 def test_an_az_without_the_writer_skips_the_rds_step_in_plan_and_journal(
     sandbox: Any, tmp_path: Path
@@ -167,6 +187,9 @@ def test_an_az_without_the_writer_skips_the_rds_step_in_plan_and_journal(
     rds = next(s for s in steps if s["fault"] == "rds-failover")
     assert rds["skipped"] is True and rds["reason"].startswith(reason)
     assert rds["applied_at"] is None and rds["phases"] == []
+    assert ("skipped", f"{rds['action']} (rds-failover)") in [
+        (r.event, r.step) for r in timeline_rows(result["recovery"])
+    ]
     db = result["recovery"]["services"]["rds-analytics"]
     # no failover: the writer elsewhere keeps answering (no outage of the window's size)
     assert db["rto"]["measured_s"] < FAILOVER_S / 2 and db["rpo"]["lost"] == 0

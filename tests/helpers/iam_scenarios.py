@@ -176,9 +176,11 @@ SCENARIOS = (
     Scenario("dynamodb pitr drill run", "dynamodb-pitr-drill", "dynamodb-pitr-drill", DRILL_ENV),
     Scenario("dynamodb pitr drill crash + recover", "dynamodb-pitr-drill",
              "dynamodb-pitr-drill", DRILL_ENV, crash=True),
-    Scenario("az power interruption run", "az-power-interruption", "az-power-interruption"),
+    # the instance path (the world's cluster is named to every path: not this one's)
+    Scenario("az power interruption run", "az-power-interruption", "az-power-interruption",
+             {"GAMEDAY_DB_CLUSTER": ""}),
     Scenario("az power interruption crash + recover", "az-power-interruption",
-             "az-power-interruption", crash=True),
+             "az-power-interruption", {"GAMEDAY_DB_CLUSTER": ""}, crash=True),
     Scenario("dynamodb replication pause run", "dynamodb-replication-pause",
              "dynamodb-replication-pause"),
     Scenario("dynamodb replication pause crash + recover", "dynamodb-replication-pause",
