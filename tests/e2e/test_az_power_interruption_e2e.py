@@ -193,3 +193,106 @@ def test_an_az_without_the_writer_skips_the_rds_step_in_plan_and_journal(
     db = result["recovery"]["services"]["rds-analytics"]
     # no failover: the writer elsewhere keeps answering (no outage of the window's size)
     assert db["rto"]["measured_s"] < FAILOVER_S / 2 and db["rpo"]["lost"] == 0
+
+
+# -- every ending of the composed run: one run id, one ledger, undone newest first ------
+
+STOP_ALARM = "production-api-5xx"  # seeded in the home region; moto never evaluates it
+HOLD = {"GAMEDAY_SYMPTOMS_SECONDS": "120", "GAMEDAY_RECOVERY_TIMEOUT": "120"}
+
+
+def _start(topology: Any, tmp_path: Path, **overrides: str) -> subprocess.Popen[str]:
+    var_file = _var_file(topology, tmp_path / "run.env", GAMEDAY_LEDGER=str(tmp_path / "l.jsonl"),
+                         **{**HOLD, **overrides})  # fmt: skip
+    return subprocess.Popen(
+        [chaos_executable(), "--no-version-check", "--log-file", str(tmp_path / "chaos.log"),
+         "run", "--var-file", str(var_file), "--journal-path", str(tmp_path / "journal.json"),
+         str(EXPERIMENT)],
+        cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+
+
+def _faults_applied(ledger: Path) -> set[str]:
+    try:
+        entries = Ledger(ledger).entries() if ledger.exists() else []
+    except Exception:  # noqa: BLE001 - a line being written
+        return set()
+    return {e.fault for e in entries if e.outcome == "applied"}
+
+
+def _undo_order(ledger: Path) -> list[str]:
+    """The faults in the order their entries were undone (the ledger's reverted lines)."""
+    fault_of = {e.id: e.fault for e in Ledger(ledger).entries()}
+    order: list[str] = []
+    for line in ledger.read_text().splitlines():
+        record = json.loads(line)
+        fault = fault_of.get(record.get("id"))
+        if record.get("event") == "reverted" and fault in ("az-blackhole", "rds-failover"):
+            if fault not in order:
+                order.append(fault)
+    return order
+
+
+def _one_run(ledger: Path) -> None:
+    entries = Ledger(ledger).entries()
+    assert len({e.run_id for e in entries}) == 1 and Ledger(ledger).unreverted() == []
+
+
+@pytest.mark.parametrize("ending", ["dead-man's switch", "stop alarm"])
+def test_an_abort_undoes_every_fault_newest_first(
+    sandbox: Any, tmp_path: Path, ending: str
+) -> None:
+    before_nacls, before_db = nacls(sandbox), writer(sandbox)
+    az = before_db["az"]
+    ledger = tmp_path / "l.jsonl"
+    both = {"az-blackhole", "rds-failover"}
+    if ending == "stop alarm":
+        process = _start(sandbox, tmp_path, GAMEDAY_AZ=az, GAMEDAY_STOP_ALARMS=STOP_ALARM)
+        cloudwatch = client(sandbox, "cloudwatch")
+        try:
+            wait_until(lambda: both <= _faults_applied(ledger), timeout=90, interval=0.1,
+                       what="both faults applied")  # fmt: skip
+            cloudwatch.set_alarm_state(AlarmName=STOP_ALARM, StateValue="ALARM", StateReason="t")
+            process.wait(timeout=120)
+        finally:
+            cloudwatch.set_alarm_state(AlarmName=STOP_ALARM, StateValue="OK", StateReason="t")
+            if process.poll() is None:
+                os.killpg(process.pid, 9)
+    else:
+        process = _start(sandbox, tmp_path, GAMEDAY_AZ=az, GAMEDAY_SCENARIO_MAX_FAULT_SECONDS="4")
+        process.wait(timeout=150)
+    safety = json.loads((tmp_path / "journal.json").read_text())["safety"]
+    assert ("max_fault_seconds" if ending != "stop alarm" else STOP_ALARM) in json.dumps(safety)
+    assert _undo_order(ledger) == ["rds-failover", "az-blackhole"]
+    _one_run(ledger)
+    _back(sandbox, before_nacls)
+    wait_until(lambda: writer(sandbox)["status"] == "available", timeout=60, interval=0.2,
+               what="the DB available")  # fmt: skip
+    assert writer(sandbox)["az"] == before_db["secondary"]  # failed over once, not back
+
+
+def test_sigkill_then_gameday_recover_undoes_both_faults(sandbox: Any, tmp_path: Path) -> None:
+    from sandbox.envfile import parse_env
+
+    before_nacls, before_db = nacls(sandbox), writer(sandbox)
+    ledger = tmp_path / "l.jsonl"
+    process = _start(sandbox, tmp_path, GAMEDAY_AZ=before_db["az"])
+    try:
+        wait_until(lambda: {"az-blackhole", "rds-failover"} <= _faults_applied(ledger),
+                   timeout=90, interval=0.1, what="both faults applied")  # fmt: skip
+    finally:
+        os.killpg(process.pid, 9)
+        process.wait(timeout=30)
+    assert nacls(sandbox) != before_nacls
+    env = {**_env(), **parse_env((tmp_path / "run.env").read_text())}
+    done = subprocess.run(
+        [sys.executable, "-m", "gameday", "recover", "--ledger", str(ledger)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _undo_order(ledger) == ["rds-failover", "az-blackhole"]
+    _one_run(ledger)
+    _back(sandbox, before_nacls)
+    assert writer(sandbox)["status"] == "available"  # the recover waited for it
+    assert postgres_markers(sandbox) == 0
