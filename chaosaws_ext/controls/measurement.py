@@ -21,7 +21,11 @@ Declare it at the top of the experiment (after the safety control)::
             max_in_flight: 4                # checks per sampler still running; more = overrun
             fault: null                     # only this fault's stamp_injected() is t0
             series_limit: 2400              # rows of availability.series at most
+            services:                       # a scenario: other services' rule and
+              rds-analytics: {recovery_window_s: 0, timeout_s: 1}   # sample timeout
             samplers:                       # at least one; judge: false = observed only
+                                            # service: another targets.yaml service this
+                                            # sampler measures (default: the control's)
               - {name: api, kind: http, url: "https://...", expect_status: [200],
                  expect_body: "ok", verify_tls: true, headers: {},
                  requests_per_sample: 1}    # N > 1: a round of N requests per sample
@@ -32,7 +36,8 @@ Declare it at the top of the experiment (after the safety control)::
               - {name: ddb, kind: dynamodb, table: t, region: eu-west-1,
                  key: {pk: "x"}, operation: get}   # key omitted = from the key schema
               - {name: kb, kind: s3, bucket: b, region: eu-south-1}  # HeadBucket
-            markers:                        # optional: RPO (and DynamoDB replication lag)
+            markers:                        # optional: RPO (and DynamoDB replication lag);
+                                            # a list of blocks, one per service (service:)
               kind: postgres                # postgres: dsn, read_dsn (a replica), table
               dsn: "${db_dsn}"              #   (gameday_markers, created if missing)
               interval_s: 0.2               # dynamodb: table, region, read_region,
