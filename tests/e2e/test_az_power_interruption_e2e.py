@@ -19,6 +19,8 @@ import pytest
 
 from chaosaws_ext.core.waiting import wait_until
 from chaosaws_ext.ledger import Ledger
+from gameday.runner import RunOutcome
+from gameday.summary import summary_table
 from reports.html import build_report_html
 from reports.scenario import service_rows, timeline_rows
 from sandbox.rds.failover import INSTANCE_FAILOVER_SECONDS
@@ -164,6 +166,15 @@ def test_writer_in_the_az_fails_over_once_and_both_services_recover(
     ]
     html = build_report_html([result])
     assert "Scenario timeline" in html and "rds-analytics" in html
+    # gameday run's table: the scenario's row, then one per service against its target
+    (run_id,) = {e.run_id for e in Ledger(tmp_path / "ledger.jsonl").entries()}
+    outcome = RunOutcome("az-power-interruption", tmp_path / "journal.json",
+                         tmp_path / "chaos.log", 0, run_id)  # fmt: skip
+    lines = summary_table([outcome]).splitlines()
+    assert lines[2].startswith("az-power-interruption") and "yes" in lines[2]
+    assert lines[3].split()[:2] == ["ticket-api", f"{api['rto']['measured_s']:.2f}"]
+    assert lines[4].split() == ["rds-analytics", f"{measured:.2f}", "s", "/", "300", "s",
+                                "0", "s", "/", "300", "s", "met"]  # fmt: skip
 
 
 def test_an_az_without_the_writer_skips_the_rds_step_in_plan_and_journal(
