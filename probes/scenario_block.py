@@ -24,7 +24,9 @@ from chaosaws_ext.core.timeline import FaultStamp, PhaseStamp, fault_stamps, pha
 if TYPE_CHECKING:
     from probes.session import MeasurementSession
 
-__all__ = ["scenario_block", "service_blocks"]
+__all__ = ["scenario_block", "service_blocks", "INTERRUPTED"]
+
+INTERRUPTED = "(an action that did not finish)"
 
 
 def _rel(at: float | None, origin: float | None) -> float | None:
@@ -91,9 +93,21 @@ def scenario_block(session: MeasurementSession) -> ScenarioBlock | None:
     phases = [p for p in phase_stamps() if start is None or p.monotonic >= start]
     first = next((s for s in stamps if s.event == "injected"), None)
     origin = first.monotonic if first else None
+    activities = list(session.activities)
+    # an injection no finished action holds: its action was interrupted (Ctrl-C, an
+    # abort) before chaos recorded its end; still a step, applied and undone
+    for stamp in stamps:
+        if stamp.event in ("injected", "skipped") and not any(
+            _within(stamp, a) for a in activities
+        ):
+            activities.append(
+                {"action": INTERRUPTED, "function": "", "status": "interrupted", "output": None,
+                 "started_mono": stamp.monotonic, "ended_mono": stamp.monotonic}
+            )  # fmt: skip
+    activities.sort(key=lambda a: a["started_mono"])
     steps = [
         step
-        for activity in session.activities
+        for activity in activities
         if (step := _step(activity, stamps, phases, origin)) is not None
     ]
     if not steps:

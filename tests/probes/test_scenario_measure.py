@@ -25,6 +25,7 @@ from chaosaws_ext.runcontext import RunContext
 from probes import session as measurement
 from probes.activities import rpo_within_target, rto_within_target, wait_for_recovery
 from probes.outage_servers import SwitchableServer
+from probes.scenario_block import INTERRUPTED
 from probes.spec import parse_spec
 
 INTERVAL = 0.05
@@ -190,4 +191,30 @@ def test_a_bad_service_spec_interrupts_before_the_method() -> None:
             samplers=[{"kind": "tcp", "host": "127.0.0.1", "port": 9}],
             markers=[{"kind": "postgres", "dsn": "x", "service": "rds-analytics"}],
         )
+    measurement.clear()
+
+
+def test_an_action_interrupted_before_its_end_is_still_a_step(
+    servers: tuple[SwitchableServer, SwitchableServer], run_context: RunContext
+) -> None:
+    api, db = servers
+    config = {"chaos_ledger_path": str(run_context.ledger_path)}
+    arguments = _arguments(api, db)
+    fault_stamps(clear=True)
+    control.configure_control(config, {})
+    control.before_experiment_control({}, config, {}, **arguments)
+    control.before_method_control({}, config, {}, **arguments)
+    session = measurement.current()
+    assert session is not None
+    _settle(session)
+    activity = {"type": "action", "name": "blackhole", "provider": {"module": "m", "func": "f"}}
+    control.before_activity_control(activity)
+    stamp_injected("az-blackhole")  # then Ctrl-C: chaos never calls the after-activity hook
+    stamp_reverted("az-blackhole")  # the safety control's undo
+    control.after_method_control({})
+    journal: dict[str, Any] = {}
+    control.after_experiment_control({}, state=journal, configuration=config)
+    (step,) = journal["recovery"]["scenario"]["steps"]
+    assert step["action"] == INTERRUPTED and step["fault"] == "az-blackhole"
+    assert step["applied_s"] == 0.0 and step["reverted_s"] is not None
     measurement.clear()
