@@ -268,6 +268,12 @@ def state_of(experiment: str, state: dict[str, Any]) -> dict[str, Any]:
 FIS_ROLE = "fis-experiments"  # the role FIS assumes (the template's roleArn)
 
 
+def writer_az(endpoint: str, world: dict[str, Any]) -> str:
+    """The AZ of the world's DB instance's writer, read now."""
+    found = client("rds", endpoint).describe_db_instances(DBInstanceIdentifier=world["db"])
+    return str(found["DBInstances"][0]["AvailabilityZone"])
+
+
 def experiment_env(
     experiment: str,
     world: dict[str, Any],
@@ -329,9 +335,10 @@ def experiment_env(
                 "GAMEDAY_SETTLE_SECONDS": "0.5",
                 "GAMEDAY_CATCHUP_WINDOW": "1",
             },
-            # the scenario: the blackhole's and the RDS failover's (the writer is in "a")
+            # the scenario: the blackhole's and the RDS failover's, in the AZ that holds
+            # the writer now (an earlier failover may have moved it), so both steps run
             "az-power-interruption": {
-                "GAMEDAY_AZ": f"{REGION}a",
+                "GAMEDAY_AZ": "",  # read below, for this experiment only
                 "GAMEDAY_VPC_ID": world["vpc_id"],
                 "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
                 "GAMEDAY_DB_INSTANCE": world["db"],
@@ -367,6 +374,8 @@ def experiment_env(
             },
         }[experiment]
     )
+    if experiment == "az-power-interruption":
+        env["GAMEDAY_AZ"] = writer_az(endpoint, world)
     env.update(extra)
     return env
 
