@@ -77,8 +77,8 @@ def load_policy(experiment: str) -> dict[str, Any]:
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
-    if isinstance(value, dict):
-        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, dict):  # keys too: a condition key may hold one (a tag key)
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
     if isinstance(value, list):
         return [s for v in value for s in _strings(v)]
     return []
@@ -96,7 +96,7 @@ def render(policy: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
         if isinstance(value, str):
             return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), value)
         if isinstance(value, dict):
-            return {k: fill(v) for k, v in value.items()}
+            return {fill(k): fill(v) for k, v in value.items()}
         if isinstance(value, list):
             return [fill(v) for v in value]
         return value

@@ -181,6 +181,9 @@ class Sandbox:
         self.s3_replicator: Any = None
         self.fis: Any = None
         self.api_instances: dict[str, dict[str, Any]] = {}
+        self.api_instance_ids: dict[str, dict[str, str]] = {}  # region -> AZ -> EC2 id
+        self.instance_power: Any = None
+        self._target_ips: dict[str, dict[str, str]] = {}  # region -> AZ -> IP target
         self.albs: dict[str, Any] = {}
         self.alb_nodes: dict[str, Any] = {}  # region -> sandbox.elbv2.nodes.AlbNodes
         self.dns: Any = None
@@ -308,6 +311,10 @@ class Sandbox:
             r: seed.seed_load_balancer(self.client("ec2", r), self.client("elbv2", r), n)
             for r, n in networks.items()
         }
+        self._target_ips = {r: lb.target_ips for r, lb in lbs.items()}
+        self.api_instance_ids = {
+            r: seed.seed_api_instances(self.client("ec2", r), n) for r, n in networks.items()
+        }
         db = seed.seed_database(self.client("rds", primary), networks[primary])
         table = seed.seed_table(self.client("dynamodb", primary))
         fis_role_arn = seed.seed_fis_role(self.client("iam", primary))
@@ -352,6 +359,7 @@ class Sandbox:
                 alb_address=(host, port),
                 api_instances={az: i.address for az, i in self.api_instances[region].items()},
                 alb_nodes=self.alb_nodes[region].by_az(),
+                api_instance_ids=dict(self.api_instance_ids[region]),
             )
 
         def endpoint(region: str) -> seed.FailoverEndpoint:
@@ -448,6 +456,7 @@ class Sandbox:
                 chosen if isinstance(chosen, Ec2Strictness) else None
             ) or from_environment()
             self._run(stack, "the EC2 consistency emulation", self.ec2_strictness)
+        self._start_instance_power(stack)
         self.rds = RdsFailoverEmulator(
             time_scale=self.timings.time_scale, account_id=self.account_id, regions=regions
         )
@@ -487,6 +496,33 @@ class Sandbox:
         self.fis = FisEmulator(self._fresh_client, self.timings)
         self._run(stack, "the FIS emulation", self.fis)
         return list(table_regions)
+
+    def _start_instance_power(self, stack: contextlib.ExitStack) -> None:
+        """Stop/start of EC2 instances take time (sandbox.ec2.instance_power); each API
+        server follows its instance's state, and the ALB its server's new port if a
+        restart had to take another one."""
+        from sandbox.ec2.instances_patch import InstancePowerEmulator
+
+        self.instance_power = InstancePowerEmulator(time_scale=self.timings.time_scale)
+        followers: dict[str, Any] = {}
+        for region, ids in self.api_instance_ids.items():
+            for az, instance_id in ids.items():
+                instance = self.api_instances[region][az]
+                followers[instance_id] = instance
+                alb, target = self.albs[region], self._target_ip(region, az)
+                instance.on_moved = lambda address, a=alb, t=target: a.set_target_address(
+                    t, *address
+                )
+
+        def follow(instance_id: str, state: str) -> None:
+            if instance_id in followers:
+                followers[instance_id].follow_power(state)
+
+        self.instance_power.subscribe(follow)
+        self._run(stack, "the EC2 instance power emulation", self.instance_power)
+
+    def _target_ip(self, region: str, az: str) -> str:
+        return self._target_ips[region][az]
 
     # -- the data plane --------------------------------------------------------------------
     def _start_api_instances(self, stack: contextlib.ExitStack) -> None:
@@ -564,6 +600,7 @@ class Sandbox:
         from sandbox.rds.db_proxy import DbProxy
         from sandbox.rds.endpoint import DescribedEndpoints, bind_free_loopback
         from sandbox.rds.postgres import PostgresBackend
+        from sandbox.rds.reachability import WriterReachability
 
         assert self.workdir is not None
         pgdata = self.workdir / "postgres"
@@ -575,11 +612,17 @@ class Sandbox:
         with _part(part):
             self.postgres.create_database(seed.DB_NAME)
         rds = self.rds
+        # the NACL of the writer's subnet filters its clients (a blackholed subnet drops
+        # them); it never fails the instance over (sandbox.rds.reachability)
+        reachable = WriterReachability(
+            self.account_id, seed.PRIMARY_REGION, db_id, rds.writer_az, seed.DB_PORT
+        )
 
         def proxy_on(host: str) -> Any:
             proxy = DbProxy(
                 socket_path,
                 accepting=lambda: rds.is_available(db_id),
+                reachable=reachable,
                 host=host,
                 port=seed.DB_PORT,
             )

@@ -37,6 +37,11 @@ ZONE_NAME = "ai-support.example.com"
 RECORD_NAME = f"api.{ZONE_NAME}"
 HEALTH_PATH = "/health"
 API_PATH = "/api/tickets"
+# the ticket API's EC2 instances, one per AZ, tagged as an SRE tags them (FIS and our
+# ec2-stop fault select them by this tag)
+API_APP_TAG = ("app", "ticket-api")
+API_INSTANCE_TYPE = "t3.small"
+API_IMAGE_ID = "ami-12c6146b"  # any image id: moto checks none
 ALARM_REGION_ROUTE53 = "us-east-1"  # Route 53 metrics exist only in us-east-1
 
 ClientFactory = Callable[[str, str], Any]  # (service, region) -> boto3 client
@@ -117,8 +122,30 @@ def target_ip(network: RegionNetwork, az: str) -> str:
     return f"{base}.10"
 
 
+def seed_api_instances(ec2: Any, network: RegionNetwork) -> dict[str, str]:
+    """One EC2 instance per AZ for the ticket API, in that AZ's private subnet with the
+    address the target group registers (:func:`target_ip`); returns {AZ: instance id}."""
+    found: dict[str, str] = {}
+    key, value = API_APP_TAG
+    for az in network.azs:
+        instance = ec2.run_instances(
+            ImageId=API_IMAGE_ID,
+            InstanceType=API_INSTANCE_TYPE,
+            MinCount=1,
+            MaxCount=1,
+            SubnetId=network.subnets["private"][az],
+            PrivateIpAddress=target_ip(network, az),
+            TagSpecifications=[
+                {"ResourceType": "instance", "Tags": _tags(f"ticket-api-{az}", **{key: value})}
+            ],
+        )["Instances"][0]
+        found[az] = instance["InstanceId"]
+    return found
+
+
 def seed_load_balancer(ec2: Any, elbv2: Any, network: RegionNetwork) -> LoadBalancerSeed:
-    """Internet-facing ALB in the public subnets; IP target group, one API per AZ."""
+    """Internet-facing ALB in the public subnets; IP target group, one API per AZ (the
+    private address of that AZ's API instance, :func:`seed_api_instances`)."""
     region = network.region
     short = "primary" if region == PRIMARY_REGION else "standby"
     sg_id = ec2.create_security_group(

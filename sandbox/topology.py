@@ -35,6 +35,8 @@ class RegionTopology:
     # AZ -> the loopback address of the ALB's node there (what load_balancer_dns answers;
     # each listens on listener_port)
     alb_nodes: dict[str, str] = field(default_factory=dict)
+    # AZ -> the ticket API's EC2 instance there (its server follows the instance's power)
+    api_instance_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def azs(self) -> list[str]:
@@ -113,6 +115,13 @@ class Topology:
                 f"{seed.API_PATH}"
             ),
             "GAMEDAY_TABLE": self.table_name,
+            # the tag selecting the ticket API's EC2 instances (the ec2-stop fault)
+            "GAMEDAY_API_INSTANCE_TAG_KEY": seed.API_APP_TAG[0],
+            "GAMEDAY_API_INSTANCE_TAG_VALUE": seed.API_APP_TAG[1],
+            # its waits for stopped/running: boto3's 15 s polls are too coarse for a faster
+            # world; a stop and a boot take minutes at most on AWS, scaled here
+            "GAMEDAY_INSTANCE_POLL_INTERVAL": "5" if self.time_scale >= 0.5 else "0.1",
+            "GAMEDAY_INSTANCE_TIMEOUT": str(max(60, math.ceil(600 * self.time_scale))),
             "GAMEDAY_OTHER_REGION": self.other_region,
             # a faster world needs finer sampling for the same relative resolution
             "GAMEDAY_SAMPLING_HZ": f"{self._sampling_hz():g}",

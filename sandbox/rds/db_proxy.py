@@ -6,21 +6,35 @@ failing-over RDS instance see; once it is True again it serves again (the emulat
 instance is now "in the other AZ", it is the same database). ``accepting`` is polled
 every ``poll_interval`` seconds and on every new connection, so it must be cheap (for
 example ``lambda: rds_failover.is_available(db_id)``).
+
+``reachable()`` says whether the client's packets reach the instance (the NACL of the
+writer's subnet, :mod:`sandbox.rds.reachability`). While it is False nothing answers,
+as a client whose packets a NACL drops sees it: a new connection is accepted and held
+without an answer (its first bytes kept) until the packets pass again (then it is
+served, as a retransmitted SYN would be), the client gives up, or ``dropped_hold_s``
+passes; the bytes of an established connection wait undelivered meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 
 from sandbox.lifecycle import Lifecycle
 
-__all__ = ["DbProxy"]
+__all__ = ["DbProxy", "DROPPED_HOLD_S"]
 
 log = logging.getLogger(__name__)
+
+# How long a connection whose packets are dropped is held: as long as a Linux client
+# retransmits an unanswered SYN (tcp_syn_retries = 6: about 127 s, tcp(7)); client side,
+# so not scaled (the ALB nodes hold as long, sandbox.elbv2.http.DROPPED_HOLD_S).
+DROPPED_HOLD_S = 127.0
 
 
 def _reset(sock: socket.socket) -> None:
@@ -55,6 +69,8 @@ class _Pair:
             while not self._closed.is_set():
                 data = source.recv(65536)
                 if not data:
+                    break
+                if not self.proxy.wait_reachable(self._closed):
                     break
                 sink.sendall(data)
         except OSError:
@@ -95,6 +111,8 @@ class DbProxy(Lifecycle):
         upstream_port: int | None = None,
         accepting: Callable[[], bool] = lambda: True,
         *,
+        reachable: Callable[[], bool] = lambda: True,
+        dropped_hold_s: float = DROPPED_HOLD_S,
         host: str = "127.0.0.1",
         port: int = 0,
         poll_interval: float = 0.05,
@@ -103,6 +121,8 @@ class DbProxy(Lifecycle):
     ) -> None:
         self.upstream, self.upstream_port = upstream, upstream_port
         self.accepting = accepting
+        self.reachable = reachable
+        self.dropped_hold_s = dropped_hold_s
         self._bind = (host, port)
         self.poll_interval = poll_interval
         self.max_connections = max_connections
@@ -112,7 +132,7 @@ class DbProxy(Lifecycle):
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.accepted = self.refused = self.killed = 0
+        self.accepted = self.refused = self.killed = self.held = 0
 
     def start(self) -> tuple[str, int]:
         """Listen and serve in a thread; returns (host, port)."""
@@ -187,6 +207,61 @@ class DbProxy(Lifecycle):
             log.warning("accepting() raised; treating the database as unavailable", exc_info=True)
             return False
 
+    def _is_reachable(self) -> bool:
+        try:
+            return bool(self.reachable())
+        except Exception:  # a broken predicate must not kill the proxy: treat as dropped
+            log.warning("reachable() raised; treating the packets as dropped", exc_info=True)
+            return False
+
+    def wait_reachable(self, closed: threading.Event) -> bool:
+        """Until the packets pass (True), or the connection or the proxy ends (False)."""
+        while not self._is_reachable():
+            if closed.wait(self.poll_interval) or self._stop.is_set():
+                return False
+        return True
+
+    def _hold(self, client: socket.socket) -> None:
+        """A connection whose packets are dropped: no answer until they pass again (then
+        served, with what the client sent meanwhile), the client leaves, or the hold ends."""
+        deadline = time.monotonic() + self.dropped_hold_s
+        early = b""
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            if self._is_reachable():
+                self._admit(client, early)
+                return
+            readable, _, _ = select.select([client], [], [], self.poll_interval)
+            if readable:
+                try:
+                    data = client.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    break  # the client gave up
+                early += data
+        client.close()
+
+    def _admit(self, client: socket.socket, early: bytes = b"") -> None:
+        """Refuse (RST) in a failover window or when full, else pair with the upstream."""
+        if not self._is_accepting() or self.active_connections() >= self.max_connections:
+            self.refused += 1
+            _reset(client)
+            return
+        try:
+            upstream = self._connect_upstream()
+            if early:
+                upstream.sendall(early)
+        except OSError:
+            log.warning("DB proxy: upstream %s unreachable", self._upstream_text())
+            self.refused += 1
+            _reset(client)
+            return
+        pair = _Pair(self, client, upstream)
+        with self._lock:
+            self._pairs.add(pair)
+        self.accepted += 1
+        pair.start()
+
     def _serve(self) -> None:
         assert self._listener is not None
         listener = self._listener
@@ -205,19 +280,10 @@ class DbProxy(Lifecycle):
                     break
                 raise
             client.settimeout(None)
-            if not self._is_accepting() or self.active_connections() >= self.max_connections:
-                self.refused += 1
-                _reset(client)
+            if not self._is_reachable():
+                self.held += 1
+                threading.Thread(
+                    target=self._hold, args=(client,), name="db-proxy-held", daemon=True
+                ).start()
                 continue
-            try:
-                upstream = self._connect_upstream()
-            except OSError:
-                log.warning("DB proxy: upstream %s unreachable", self._upstream_text())
-                self.refused += 1
-                _reset(client)
-                continue
-            pair = _Pair(self, client, upstream)
-            with self._lock:
-                self._pairs.add(pair)
-            self.accepted += 1
-            pair.start()
+            self._admit(client)

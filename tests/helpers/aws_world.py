@@ -42,6 +42,7 @@ EXPERIMENTS = (
 TABLE = "support-tickets"
 DB = "production-analytics-db"
 ALARM = "gameday-stop"
+API_INSTANCE_TAG = ("app", "ticket-api")  # the ec2-stop experiment's instances
 LOCK_TABLE = "gameday-locks"
 SAFETY_MODULE = "chaosaws_ext.controls.safety"
 VISIBILITY = {
@@ -364,6 +365,14 @@ def experiment_env(
             "dynamodb-pitr-drill": {
                 "GAMEDAY_TABLE": world["table"],
                 "GAMEDAY_RESTORE_TIMEOUT": "60",
+            },
+            "ec2-stop-instances": {
+                "GAMEDAY_AZ": f"{REGION}a",
+                "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
+                "GAMEDAY_API_INSTANCE_TAG_KEY": API_INSTANCE_TAG[0],
+                "GAMEDAY_API_INSTANCE_TAG_VALUE": API_INSTANCE_TAG[1],
+                "GAMEDAY_INSTANCE_POLL_INTERVAL": "0.2",
+                "GAMEDAY_INSTANCE_TIMEOUT": "30",
             },
             "dynamodb-replication-pause": {
                 "GAMEDAY_TABLE": world["table"],

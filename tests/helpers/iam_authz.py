@@ -72,7 +72,10 @@ VARIABLE_PARAMS: dict[str, tuple[str, ...]] = {
     "DbClusterInstanceName": ("DBClusterIdentifier",),
     "AlarmName": ("AlarmNames", "AlarmName"),
     "BucketName": ("Bucket",),
+    "InstanceId": ("InstanceId", "InstanceIds"),
 }
+# EC2 tagging calls name their resources by id in ``Resources``: id prefix -> resource type
+EC2_ID_TYPES = {"i": "instance", "subnet": "subnet", "acl": "network-acl", "vpc": "vpc"}
 # S3 operations whose IAM action is named otherwise (Service Authorization Reference,
 # Amazon S3: "Actions defined by Amazon S3")
 ACTION_OF_OPERATION = {
@@ -184,7 +187,8 @@ class IdentifierIndex:
         for found in _dicts(call.response):
             if "NetworkAclAssociationId" in found and "SubnetId" in found:
                 self.association_subnet[found["NetworkAclAssociationId"]] = found["SubnetId"]
-            for id_key in ("NetworkAclId", "SubnetId"):
+            # an instance names its subnet too: its own id first, so its tags stay its own
+            for id_key in ("InstanceId", "NetworkAclId", "SubnetId"):
                 if id_key in found and "VpcId" in found:
                     self._fact(found[id_key], {"ec2:Vpc": vpc_arn + str(found["VpcId"])})
                     if "Tags" in found:
@@ -315,6 +319,19 @@ def _arns(
     return sorted(set(built)), referenced
 
 
+def _ec2_named(call: Call, info: dict[str, Any]) -> list[tuple[str, str]]:
+    """(resource type, ARN) of each id in an EC2 tagging call's ``Resources``."""
+    named = []
+    for resource_id in call.params["Resources"]:
+        kind = EC2_ID_TYPES.get(str(resource_id).split("-", 1)[0], "")
+        if kind not in info["service_resources"]:
+            raise ValueError(f"{call.operation}: no EC2 resource type known for {resource_id}")
+        arn = re.sub(r"\$\{[^}]+\}$", str(resource_id), info["service_resources"][kind]["arn"])
+        arn = arn.replace("${Partition}", PARTITION).replace("${Region}", call.region)
+        named.append((kind, arn.replace("${Account}", ACCOUNT)))
+    return named
+
+
 def _leading_keys(call: Call, index: IdentifierIndex) -> tuple[str, ...] | None:
     """The partition key values of a DynamoDB item request (None when unknown)."""
     requested = call.params.get("RequestItems") or {}
@@ -364,6 +381,13 @@ def _resource_requirements(
     found: list[Requirement] = []
     if not typed:
         return [Requirement(call, action, "", "*", context, via)], dependents
+    if action in ("ec2:CreateTags", "ec2:DeleteTags") and call.params.get("Resources"):
+        # authorised on the resources named (an instance), not on every type the
+        # action could take (capacity blocks, ...)
+        return [
+            Requirement(call, action, kind, arn, index.context_of(arn, context), via)
+            for kind, arn in _ec2_named(call, info)
+        ], dependents
     required = any(spec["required"] for spec in typed.values())
     unnamed: list[Requirement] = []
     for name, spec in typed.items():

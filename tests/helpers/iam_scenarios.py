@@ -32,6 +32,7 @@ from tests.helpers.aws_calls import Call, load_calls, recording_env
 from tests.helpers.aws_world import (
     ACCOUNT,
     ALARM,
+    API_INSTANCE_TAG,
     FIS_ROLE,
     LOCK_TABLE,
     OTHER_REGION,
@@ -78,6 +79,7 @@ FAULT_POLICIES: dict[str, str | tuple[str, ...]] = {
     "chaosaws_ext.rdsrestore": "rds-restore-drill",
     "chaosaws_ext.dynamodbrestore": "dynamodb-pitr-drill",
     "chaosaws_ext.dynamodbpause": "dynamodb-replication-pause",
+    "chaosaws_ext.ec2stop": "ec2-stop-instances",
     # the write markers in DynamoDB are the DynamoDB experiments' (the RDS experiment's
     # are PostgreSQL rows): ``recover --by-tag`` searching them needs one of their
     # policies (the first, from another experiment's path)
@@ -88,7 +90,8 @@ FAULT_POLICIES: dict[str, str | tuple[str, ...]] = {
 FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-replica-conflict",
                      "rds-forced-failover", "s3-replication-pause",
                      "fis-az-disrupt-connectivity", "rds-restore-drill",
-                     "dynamodb-pitr-drill", "dynamodb-replication-pause")  # fmt: skip
+                     "dynamodb-pitr-drill", "dynamodb-replication-pause",
+                     "ec2-stop-instances")  # fmt: skip
 DRILL_ENV = {"GAMEDAY_RESTORE_POLL_INTERVAL": "0.1", "GAMEDAY_MARKER_INTERVAL": "0.1"}
 
 
@@ -185,6 +188,9 @@ SCENARIOS = (
              "dynamodb-replication-pause"),
     Scenario("dynamodb replication pause crash + recover", "dynamodb-replication-pause",
              "dynamodb-replication-pause", crash=True),
+    Scenario("ec2 stop run", "ec2-stop-instances", "ec2-stop-instances"),
+    Scenario("ec2 stop crash + recover", "ec2-stop-instances", "ec2-stop-instances",
+             crash=True),
 )  # fmt: skip
 
 
@@ -278,6 +284,26 @@ def _cross_region_alarm(endpoint: str, world: dict[str, Any]) -> None:
     )
 
 
+def _api_instances(endpoint: str, world: dict[str, Any]) -> list[str]:
+    """The API's instances the ec2-stop experiment stops: two in its zone (one
+    protected, left out), one in another zone (not selected)."""
+    ec2 = client("ec2", endpoint)
+    key, value = API_INSTANCE_TAG
+    ids = []
+    for zone, protected in ((f"{REGION}a", False), (f"{REGION}a", True), (f"{REGION}b", False)):
+        tags = [{"Key": key, "Value": value}, {"Key": "Name", "Value": f"ticket-api-{zone}"}]
+        if protected:
+            tags.append({"Key": "chaos:protected", "Value": "true"})
+        ids += [
+            i["InstanceId"]
+            for i in ec2.run_instances(
+                ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=world["subnets"][zone],
+                TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+            )["Instances"]
+        ]  # fmt: skip
+    return ids
+
+
 def seed(endpoint: str, replicator: Any) -> dict[str, Any]:
     """The world of tests/helpers/aws_world.py, plus the harder parts (module docstring)."""
     world = seed_world(endpoint)
@@ -285,6 +311,7 @@ def seed(endpoint: str, replicator: Any) -> dict[str, Any]:
     _waf_references(endpoint, world)
     _cluster(endpoint)
     _cross_region_alarm(endpoint, world)
+    world["api_instances"] = _api_instances(endpoint, world)
     world["cluster"] = CLUSTER
     buckets = seed_replicated_buckets(
         client("s3", endpoint), client("s3", endpoint, region=OTHER_REGION), ACCOUNT,
@@ -311,6 +338,8 @@ def policy_values(world: dict[str, Any]) -> dict[str, str]:
         "replica_bucket": world.get("replica_bucket", ""),
         "replication_role": world.get("replication_role", ""),
         "fis_role": FIS_ROLE,
+        "instance_tag_key": API_INSTANCE_TAG[0],
+        "instance_tag_value": API_INSTANCE_TAG[1],
     }
 
 

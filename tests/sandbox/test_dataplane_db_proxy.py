@@ -67,6 +67,43 @@ def test_not_accepting_refuses_and_kills_then_serves_again(postgres: PostgresBac
             assert again.execute("select 1").fetchone() == (1,)
 
 
+def test_dropped_packets_hold_connections_unanswered_then_deliver(
+    postgres: PostgresBackend,
+) -> None:
+    """A NACL dropping the client's packets: no answer and no reset (a timeout), the
+    established connection's bytes wait; once the packets pass, both go on."""
+    switch = Switch()
+    with DbProxy(postgres.socket_path, reachable=switch, poll_interval=0.02) as proxy:
+        established = _connect(postgres, proxy)
+        switch.on.clear()
+        with pytest.raises(psycopg.OperationalError, match="timeout"):
+            psycopg.connect(postgres.dsn_via(*proxy.address), connect_timeout=1)
+        assert proxy.held >= 1 and proxy.refused == 0
+        answered: list[object] = []
+        query = threading.Thread(
+            target=lambda: answered.append(established.execute("select 7").fetchone())
+        )
+        query.start()
+        query.join(0.5)
+        assert query.is_alive() and answered == []  # the query's bytes are not delivered
+        retried: list[object] = []  # a client connecting while dropped, then served
+
+        def connect_late() -> None:
+            with _connect(postgres, proxy) as late:
+                retried.append(late.execute("select 8").fetchone())
+
+        late = threading.Thread(target=connect_late)
+        late.start()
+        wait_until(lambda: proxy.held >= 2, 5, 0.02, "the late connection held")
+        switch.on.set()
+        query.join(5)
+        late.join(5)
+        assert answered == [(7,)] and retried == [(8,)]
+        with _connect(postgres, proxy) as again:
+            assert again.execute("select 1").fetchone() == (1,)
+        established.close()
+
+
 def test_tcp_upstream_and_unreachable_upstream(postgres: PostgresBackend) -> None:
     with DbProxy(postgres.socket_path) as inner:
         host, port = inner.address

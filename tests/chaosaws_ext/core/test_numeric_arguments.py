@@ -39,6 +39,8 @@ REQUIRED = {
     "record_name": "api.example.com",
     "hosted_zone_id": "Z1",
     "bucket_name": "knowledge-base",
+    "tag_key": "app",
+    "tag_value": "ticket-api",
 }
 
 

@@ -74,6 +74,7 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         "rds-restore",
         "dynamodb-restore",
         "dynamodb-replication-pause",
+        "ec2-stop",
     ]
     assert chaosaws_ext.ACTION_MODULES == (
         *(f"{d.package}.actions" for d in declared),
