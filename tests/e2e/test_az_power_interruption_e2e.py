@@ -61,6 +61,20 @@ def nacls(topology: Any) -> dict[str, Any]:
     }
 
 
+def instances(topology: Any) -> dict[str, Any]:
+    """Every EC2 instance: AZ, state and tags (ours removed after the run)."""
+    found = client(topology, "ec2").describe_instances()["Reservations"]
+    return {
+        i["InstanceId"]: {
+            "az": i["Placement"]["AvailabilityZone"],
+            "state": i["State"]["Name"],
+            "tags": sorted((t["Key"], t["Value"]) for t in i.get("Tags", [])),
+        }
+        for r in found
+        for i in r["Instances"]
+    }
+
+
 def writer(topology: Any) -> dict[str, Any]:
     db = client(topology, "rds").describe_db_instances(
         DBInstanceIdentifier=topology.db_instance_id
@@ -104,15 +118,18 @@ def _plan(topology: Any, tmp_path: Path, **overrides: str) -> str:
     return done.stdout
 
 
-def _back(topology: Any, before_nacls: dict[str, Any]) -> None:
-    """NACLs as before (waited for: EC2's eventual consistency is emulated)."""
+def _back(topology: Any, before_nacls: dict[str, Any], before_instances: dict[str, Any]) -> None:
+    """NACLs and instances as before (waited for: EC2's eventual consistency is emulated)."""
     wait_until(lambda: nacls(topology) == before_nacls, timeout=30, interval=0.2, what="NACLs")
+    wait_until(lambda: instances(topology) == before_instances, timeout=30, interval=0.2,
+               what="instances")  # fmt: skip
 
 
 def test_writer_in_the_az_fails_over_once_and_both_services_recover(
     sandbox: Any, tmp_path: Path
 ) -> None:
     before_nacls, before_db = nacls(sandbox), writer(sandbox)
+    before_instances = instances(sandbox)
     az = before_db["az"]
     plan = _plan(sandbox, tmp_path, GAMEDAY_AZ=az)
     assert "blackhole-availability-zone: fault az-blackhole" in plan
@@ -122,7 +139,7 @@ def test_writer_in_the_az_fails_over_once_and_both_services_recover(
     result = _run(sandbox, tmp_path, GAMEDAY_AZ=az)
     assert result["status"] == "completed" and result["deviated"] is False
 
-    _back(sandbox, before_nacls)
+    _back(sandbox, before_nacls, before_instances)
     after_db = writer(sandbox)
     # moved once: to the standby's AZ, the old primary now the standby
     assert after_db == {**before_db, "az": before_db["secondary"], "secondary": az}
@@ -130,12 +147,16 @@ def test_writer_in_the_az_fails_over_once_and_both_services_recover(
     steps = recovery["scenario"]["steps"]
     assert [(s["action"], s["fault"], s["skipped"]) for s in steps] == [
         ("blackhole-availability-zone", "az-blackhole", False),
+        ("stop-api-instances-of-the-az", "ec2-stop", False),
         ("failover-rds-writer-if-in-az", "rds-failover", False),
     ]
-    hole, rds = steps
-    assert hole["applied_s"] == 0.0 and rds["applied_s"] >= 0.0
-    # ended in reverse order: the failover's wait first, then the zone's NACLs
-    assert rds["reverted_s"] <= hole["reverted_s"]
+    hole, stop, rds = steps
+    (stopping,) = [a for a in result["run"] if a["activity"]["name"] == stop["action"]]
+    in_az = sorted(i for i, v in before_instances.items() if v["az"] == az)
+    assert sorted(stopping["output"]["stopped"]) == in_az and in_az  # the AZ's, only
+    assert hole["applied_s"] == 0.0 <= stop["applied_s"] <= rds["applied_s"]
+    # ended in reverse order: the failover's wait, the instances, then the zone's NACLs
+    assert rds["reverted_s"] <= stop["reverted_s"] <= hole["reverted_s"]
     assert {p["name"] for p in rds["phases"]} == {"control_plane", "az_changed"}
     services = recovery["services"]
     api, db = services["ticket-api"], services["rds-analytics"]
@@ -155,15 +176,16 @@ def test_writer_in_the_az_fails_over_once_and_both_services_recover(
         ("rds-analytics", True),
     ]
     rows = [(r.event, r.step) for r in timeline_rows(recovery)]
-    hole_name, rds_name = (f"{s['action']} ({s['fault']})" for s in steps)
-    assert rows == [
+    hole_name, stop_name, rds_name = (f"{s['action']} ({s['fault']})" for s in steps)
+    assert [row for row in rows if row[0] != "phase"] == [
         ("applied", hole_name),
+        ("applied", stop_name),
         ("applied", rds_name),
-        ("phase", rds_name),
-        ("phase", rds_name),
         ("reverted", rds_name),
+        ("reverted", stop_name),
         ("reverted", hole_name),
     ]
+    assert rows.count(("phase", rds_name)) == 2
     html = build_report_html([result])
     assert "Scenario timeline" in html and "rds-analytics" in html
     # gameday run's table: the scenario's row, then one per service against its target
@@ -181,6 +203,7 @@ def test_an_az_without_the_writer_skips_the_rds_step_in_plan_and_journal(
     sandbox: Any, tmp_path: Path
 ) -> None:
     before_nacls, before_db = nacls(sandbox), writer(sandbox)
+    before_instances = instances(sandbox)
     az = next(z for z in sandbox.primary.azs if z != before_db["az"])
     reason = f"no writer in {az} (DB instance {sandbox.db_instance_id!r}: writer"
     plan = _plan(sandbox, tmp_path, GAMEDAY_AZ=az)
@@ -192,7 +215,7 @@ def test_an_az_without_the_writer_skips_the_rds_step_in_plan_and_journal(
     result = _run(sandbox, tmp_path, GAMEDAY_AZ=az)
     assert result["status"] == "completed" and result["deviated"] is False
 
-    _back(sandbox, before_nacls)
+    _back(sandbox, before_nacls, before_instances)
     assert writer(sandbox) == before_db  # not touched
     steps = result["recovery"]["scenario"]["steps"]
     rds = next(s for s in steps if s["fault"] == "rds-failover")
@@ -208,6 +231,7 @@ def test_an_az_without_the_writer_skips_the_rds_step_in_plan_and_journal(
 
 # -- every ending of the composed run: one run id, one ledger, undone newest first ------
 
+SCENARIO_FAULTS = ("az-blackhole", "ec2-stop", "rds-failover")
 STOP_ALARM = "production-api-5xx"  # seeded in the home region; moto never evaluates it
 HOLD = {"GAMEDAY_SYMPTOMS_SECONDS": "120", "GAMEDAY_RECOVERY_TIMEOUT": "120"}
 
@@ -239,7 +263,7 @@ def _undo_order(ledger: Path) -> list[str]:
     for line in ledger.read_text().splitlines():
         record = json.loads(line)
         fault = fault_of.get(record.get("id"))
-        if record.get("event") == "reverted" and fault in ("az-blackhole", "rds-failover"):
+        if record.get("event") == "reverted" and fault in SCENARIO_FAULTS:
             if fault not in order:
                 order.append(fault)
     return order
@@ -255,9 +279,10 @@ def test_an_abort_undoes_every_fault_newest_first(
     sandbox: Any, tmp_path: Path, ending: str
 ) -> None:
     before_nacls, before_db = nacls(sandbox), writer(sandbox)
+    before_instances = instances(sandbox)
     az = before_db["az"]
     ledger = tmp_path / "l.jsonl"
-    both = {"az-blackhole", "rds-failover"}
+    both = set(SCENARIO_FAULTS)
     if ending == "stop alarm":
         process = _start(sandbox, tmp_path, GAMEDAY_AZ=az, GAMEDAY_STOP_ALARMS=STOP_ALARM)
         cloudwatch = client(sandbox, "cloudwatch")
@@ -275,9 +300,9 @@ def test_an_abort_undoes_every_fault_newest_first(
         process.wait(timeout=150)
     safety = json.loads((tmp_path / "journal.json").read_text())["safety"]
     assert ("max_fault_seconds" if ending != "stop alarm" else STOP_ALARM) in json.dumps(safety)
-    assert _undo_order(ledger) == ["rds-failover", "az-blackhole"]
+    assert _undo_order(ledger) == ["rds-failover", "ec2-stop", "az-blackhole"]
     _one_run(ledger)
-    _back(sandbox, before_nacls)
+    _back(sandbox, before_nacls, before_instances)
     wait_until(lambda: writer(sandbox)["status"] == "available", timeout=60, interval=0.2,
                what="the DB available")  # fmt: skip
     assert writer(sandbox)["az"] == before_db["secondary"]  # failed over once, not back
@@ -287,10 +312,11 @@ def test_sigkill_then_gameday_recover_undoes_both_faults(sandbox: Any, tmp_path:
     from sandbox.envfile import parse_env
 
     before_nacls, before_db = nacls(sandbox), writer(sandbox)
+    before_instances = instances(sandbox)
     ledger = tmp_path / "l.jsonl"
     process = _start(sandbox, tmp_path, GAMEDAY_AZ=before_db["az"])
     try:
-        wait_until(lambda: {"az-blackhole", "rds-failover"} <= _faults_applied(ledger),
+        wait_until(lambda: set(SCENARIO_FAULTS) <= _faults_applied(ledger),
                    timeout=90, interval=0.1, what="both faults applied")  # fmt: skip
     finally:
         os.killpg(process.pid, 9)
@@ -302,8 +328,8 @@ def test_sigkill_then_gameday_recover_undoes_both_faults(sandbox: Any, tmp_path:
         cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert _undo_order(ledger) == ["rds-failover", "az-blackhole"]
+    assert _undo_order(ledger) == ["rds-failover", "ec2-stop", "az-blackhole"]
     _one_run(ledger)
-    _back(sandbox, before_nacls)
+    _back(sandbox, before_nacls, before_instances)
     assert writer(sandbox)["status"] == "available"  # the recover waited for it
     assert postgres_markers(sandbox) == 0

@@ -346,6 +346,10 @@ def experiment_env(
                 "GAMEDAY_FAILOVER_TIMEOUT": "30",
                 "GAMEDAY_DB_DSN": "",
                 "GAMEDAY_SYMPTOMS_SECONDS": "0",
+                "GAMEDAY_API_INSTANCE_TAG_KEY": API_INSTANCE_TAG[0],
+                "GAMEDAY_API_INSTANCE_TAG_VALUE": API_INSTANCE_TAG[1],
+                "GAMEDAY_INSTANCE_POLL_INTERVAL": "0.2",
+                "GAMEDAY_INSTANCE_TIMEOUT": "30",
             },
             "fis-az-disrupt-connectivity": {
                 "GAMEDAY_AZ": f"{REGION}a",

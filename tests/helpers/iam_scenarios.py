@@ -79,7 +79,7 @@ FAULT_POLICIES: dict[str, str | tuple[str, ...]] = {
     "chaosaws_ext.rdsrestore": "rds-restore-drill",
     "chaosaws_ext.dynamodbrestore": "dynamodb-pitr-drill",
     "chaosaws_ext.dynamodbpause": "dynamodb-replication-pause",
-    "chaosaws_ext.ec2stop": "ec2-stop-instances",
+    "chaosaws_ext.ec2stop": ("ec2-stop-instances", "az-power-interruption"),
     # the write markers in DynamoDB are the DynamoDB experiments' (the RDS experiment's
     # are PostgreSQL rows): ``recover --by-tag`` searching them needs one of their
     # policies (the first, from another experiment's path)
