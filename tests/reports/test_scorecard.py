@@ -95,6 +95,7 @@ def test_never_tested_is_said_plainly(card) -> None:
     assert ticket.experiments == [
         "az-nacl-blackhole",
         "az-power-interruption",
+        "ec2-stop-instances",
         "fis-az-disrupt-connectivity",
     ]
     assert ticket.last is None and ticket.status == "never tested"
