@@ -116,13 +116,21 @@ def test_the_fis_finder_calls_of_the_recovery_are_granted(recorded: Recorded) ->
     assert _missing("fis-az-disrupt-connectivity", calls, world) == []
 
 
+def test_the_ec2_stop_finder_calls_of_the_recovery_are_granted(recorded: Recorded) -> None:
+    by_policy, world = recorded["crash + recover"]
+    calls = by_policy.get("ec2-stop-instances", [])
+    assert calls and {c.operation for c in calls} <= {"DescribeInstances"}
+    assert _missing("ec2-stop-instances", calls, world) == []
+
+
 def test_the_recoveries_undid_each_fault_by_tag(recorded: Recorded) -> None:
     by_policy, _ = recorded["crash + recover"]
     # recover --by-tag runs every finder: the S3 and DynamoDB pauses' too (read-only here)
     assert len(CRASHES) == 4
     # and the finders of the drills and the DynamoDB pause (read-only here)
     finders = {"s3-replication-pause", "rds-restore-drill", "dynamodb-pitr-drill",
-               "dynamodb-replication-pause", "fis-az-disrupt-connectivity"}  # fmt: skip
+               "dynamodb-replication-pause", "fis-az-disrupt-connectivity",
+               "ec2-stop-instances"}  # fmt: skip
     assert set(EXPERIMENTS) <= set(by_policy) <= {*EXPERIMENTS, *finders}
     operations = {name: {c.operation for c in calls} for name, calls in by_policy.items()}
     assert "DeleteNetworkAcl" in operations["az-nacl-blackhole"]
