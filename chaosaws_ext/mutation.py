@@ -23,6 +23,7 @@ from chaosaws_ext.core.timeline import (
     injected_event,
     stamp_injected,
     stamp_reverted,
+    stamp_skipped,
 )
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.runcontext import current_run
@@ -34,6 +35,7 @@ __all__ = [
     "FaultStamp",
     "stamp_injected",
     "stamp_reverted",
+    "stamp_skipped",
     "fault_stamps",
     "injected_event",
 ]

@@ -30,6 +30,9 @@ class FaultPlan:
     target: str  # the lock key: one run at a time may fault this target
     changes: list[PlannedChange] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)  # fault-specific facts
+    # why the action will change nothing (no target, as AWS FIS skips an action
+    # without targets); None: it will apply ``changes``
+    skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -16,24 +16,30 @@ __all__ = [
     "EXPERIMENTS",
     "DEFAULT_EXPERIMENTS",
     "DRILL_EXPERIMENTS",
+    "SCENARIO_EXPERIMENTS",
     "SUITES",
     "experiments_dir",
     "resolve_experiment",
     "suite_experiments",
 ]
 
-# one per fault, from the fault declarations (chaosaws_ext.faults)
-EXPERIMENTS = experiments()
+# the scenarios: several of our faults composed in one experiment (one run id, one
+# ledger, one measurement of several services), as AWS FIS's scenario library has them
+SCENARIO_EXPERIMENTS = ("az-power-interruption",)
+# one per fault, from the fault declarations (chaosaws_ext.faults), then the scenarios
+EXPERIMENTS = experiments() + SCENARIO_EXPERIMENTS
 # what `gameday run` runs without names (the newer faults are run by name)
 DEFAULT_EXPERIMENTS = default_experiments()
 # the backup restore drills (the DR plan's monthly "Backup Restore" test): restored side
 # by side, measured, deleted; run with `gameday run --suite drills` (or `all`)
 DRILL_EXPERIMENTS = ("rds-restore-drill", "dynamodb-pitr-drill")
-# `gameday run --suite NAME`: default = the four faults, drills, all = both, faults first
+# `gameday run --suite NAME`: default = the four faults, drills, scenarios; all = every
+# one of them, faults first
 SUITES = {
     "default": DEFAULT_EXPERIMENTS,
     "drills": DRILL_EXPERIMENTS,
-    "all": DEFAULT_EXPERIMENTS + DRILL_EXPERIMENTS,
+    "scenarios": SCENARIO_EXPERIMENTS,
+    "all": DEFAULT_EXPERIMENTS + DRILL_EXPERIMENTS + SCENARIO_EXPERIMENTS,
 }
 
 

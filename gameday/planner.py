@@ -79,12 +79,10 @@ def plan_experiment(experiment_path: Path, var_files: list[Path]) -> dict[str, A
             except ChaosException as error:
                 plans.append({"action": activity.get("name"), "error": str(error)})
                 continue
+            # a step without targets changes nothing: no guardrail to pass
+            problems = [] if plan.skipped else plan_problems(plan, configuration, secrets)
             plans.append(
-                {
-                    "action": activity.get("name"),
-                    "plan": plan.to_dict(),
-                    "problems": plan_problems(plan, configuration, secrets),
-                }
+                {"action": activity.get("name"), "plan": plan.to_dict(), "problems": problems}
             )
     calls = Counter(f"{service}:{operation}" for service, operation in guard.calls)
     return {
@@ -105,6 +103,12 @@ def format_plan(result: dict[str, Any]) -> str:
             lines.append(f"  {item['action']}: CANNOT RUN: {item['error']}")
             continue
         plan = item["plan"]
+        if plan.get("skipped"):
+            lines.append(
+                f"  {item['action']}: fault {plan['fault']} in {plan['region']}: "
+                f"skipped: {plan['skipped']}"
+            )
+            continue
         lines.append(
             f"  {item['action']}: fault {plan['fault']} in {plan['region']} "
             f"(target {plan['target']})"

@@ -99,8 +99,10 @@ def recovery_configuration(
                     "not set (pass the experiment's --var-file)"
                 )
                 continue
-            merged["chaos_markers"].append(spec)
-            regions += [str(spec[k]) for k in ("region", "replica_region") if spec.get(k)]
+            # one markers block, or one per measured service (a scenario)
+            for block in spec if isinstance(spec, list) else [spec]:
+                merged["chaos_markers"].append(block)
+                regions += [str(block[k]) for k in ("region", "replica_region") if block.get(k)]
         if "table_name" in missing:
             problems.append(f"{name}: conflict items not searched: table_name not set")
     merged["chaos_recovery_regions"] = list(dict.fromkeys(regions))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from chaosaws_ext.ledger import Ledger
 from gameday.runner import RunOutcome
-from reports.journal import JournalError, load_journal
+from reports.journal import JournalError, get_path, load_journal, number, recovery_value
 from reports.verdicts import RunSummary, format_seconds, summarise
 
 __all__ = [
@@ -104,6 +104,32 @@ def _runs_in_ledger(ledger: Path, mtime_ns: int) -> frozenset[str]:
     return frozenset(entry.run_id for entry in Ledger(ledger).entries())
 
 
+@cache
+def _services(path: Path, mtime_ns: int) -> tuple[tuple[str, str, str, str], ...]:
+    """A scenario's services (``recovery.services``): (name, RTO, RPO, verdict) each."""
+    try:
+        services = recovery_value(load_journal(path).recovery, "services")
+    except JournalError:
+        return ()
+    rows = []
+    for name, block in (services or {}).items() if isinstance(services, dict) else ():
+        cells = []
+        for figure in ("rto", "rpo"):
+            measured = number(get_path(block, figure, "measured_s"))
+            target = number(get_path(block, "target", f"{figure}_s"))
+            shown = "-" if measured is None else format_seconds(measured, False)
+            cells.append(f"{shown} / {'n/a' if target is None else format_seconds(target, False)}")
+        verdicts = [get_path(block, figure, "met") for figure in ("rto", "rpo")]
+        verdict = "MISSED" if False in verdicts else ("met" if True in verdicts else "unjudged")
+        rows.append((f"  {name}", cells[0], cells[1], verdict))
+    return tuple(rows)
+
+
+def _service_rows(outcome: RunOutcome) -> tuple[tuple[str, str, str, str], ...]:
+    path = outcome.journal_path
+    return _services(path, path.stat().st_mtime_ns) if path.exists() else ()
+
+
 def _figure(summary: RunSummary | None, name: str) -> str:
     if summary is None:
         return "-"
@@ -136,6 +162,8 @@ def summary_table(outcomes: list[RunOutcome]) -> str:
                 f"{outcome.elapsed_s:.0f}s" if outcome.started else "-",
             )
         )
+        # a scenario: one row per service it measured, each against its own target
+        rows += [(*row, "", "") for row in _service_rows(outcome)]
     notes = [
         f"{outcome.name}: no journal: {no_journal_reason(outcome)}"
         for outcome in outcomes

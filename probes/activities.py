@@ -28,6 +28,7 @@ from probes.dr_targets import TargetsError, meets, target_for
 
 __all__ = [
     "wait_for_recovery",
+    "hold_symptoms",
     "verify_restored_markers",
     "rto_within_target",
     "rpo_within_target",
@@ -66,10 +67,13 @@ def wait_for_recovery(
     timeout: float = 600.0,
     consecutive: int | None = None,
     quiet_period: float = 60.0,
+    service: str | None = None,
     configuration: Configuration = None,
     secrets: Secrets = None,
 ) -> dict[str, Any]:
     """Wait until the service is back: an outage then ``consecutive`` successes (K).
+    With several services measured, until every one is back (or ``service`` only);
+    the result then carries each one's under ``services``.
 
     ``consecutive`` defaults to the control's K. Returns ``{"outage", "rto_s",
     "waited_s"}``. When no sample has failed ``quiet_period`` s after t0, returns with
@@ -86,36 +90,108 @@ def wait_for_recovery(
         )
     else:
         consecutive = None
-    session = _session()
+    main = _session()
+    sessions = main.sessions()
+    if service not in (None, ""):
+        chosen = main.session_of(service)
+        if chosen is None:
+            raise ActivityFailed(f"wait_for_recovery: {_not_measured(main, service)}")
+        sessions = [chosen]
     if consecutive is not None:
-        session.spec.consecutive = consecutive
+        for session in sessions:
+            session.spec.consecutive = consecutive
     start = time.monotonic()
     deadline = start + timeout
-    poll = min(0.05, session.interval / 2)
+    poll = min(0.05, min(s.interval for s in sessions) / 2)
     while True:
-        t0 = session.t0()
-        if t0 is None:
-            raise ActivityFailed(
-                "wait_for_recovery: no t0: the fault action did not call stamp_injected and "
-                "no method action ran before this probe"
-            )
-        by_sampler = session.rto_by_sampler(settled=True) or {}
-        judged = [by_sampler[s.name] for s in session.samplers if s.judge]
-        outages = [r for r in judged if r.outage]
+        states = [_recovery_state(session, quiet_period) for session in sessions]
         now = time.monotonic()
-        if outages and all(r.recovered for r in outages):
-            rto = max(r.measured_s or 0.0 for r in outages)
-            return {"outage": True, "rto_s": round(rto, 3), "waited_s": round(now - start, 3)}
-        if not outages and now - t0.monotonic >= quiet_period:
-            return {"outage": False, "rto_s": 0.0, "waited_s": round(now - start, 3)}
+        if all(state is not None for state in states):
+            outage = any(state["outage"] for state in states if state)
+            result: dict[str, Any] = {
+                "outage": outage,
+                "rto_s": max(state["rto_s"] for state in states if state),
+                "waited_s": round(now - start, 3),
+            }
+            if len(sessions) > 1:
+                result["services"] = {
+                    s.spec.service: state for s, state in zip(sessions, states, strict=True)
+                }
+            return result
         if now >= deadline:
-            state = "still failing" if outages else "no outage seen yet"
+            waiting = [s for s, state in zip(sessions, states, strict=True) if state is None]
+            parts = []
+            for session in waiting:
+                failing = any(r.outage for r in _judged(session))
+                state = "still failing" if failing else "no outage seen yet"
+                parts.append(
+                    f"{session.spec.service}: {state}; K={session.spec.consecutive}, window "
+                    f"{session.spec.recovery_window_s:g}s, interval {session.interval:g}s"
+                )
             raise ActivityFailed(
-                f"wait_for_recovery: not recovered within {timeout:g}s ({state}; "
-                f"K={session.spec.consecutive}, window {session.spec.recovery_window_s:g}s, "
-                f"interval {session.interval:g}s)"
+                f"wait_for_recovery: not recovered within {timeout:g}s ({'; '.join(parts)})"
             )
         time.sleep(min(poll, max(0.0, deadline - now)))
+
+
+def _judged(session: measurement.MeasurementSession) -> list[Any]:
+    by_sampler = session.rto_by_sampler(settled=True) or {}
+    return [by_sampler[s.name] for s in session.samplers if s.judge]
+
+
+def _recovery_state(
+    session: measurement.MeasurementSession, quiet_period: float
+) -> dict[str, Any] | None:
+    """``{outage, rto_s}`` once ``session``'s service is back (or saw no outage for
+    ``quiet_period`` s after t0); None while waiting. ActivityFailed without a t0."""
+    t0 = session.t0()
+    if t0 is None:
+        raise ActivityFailed(
+            "wait_for_recovery: no t0: the fault action did not call stamp_injected and "
+            "no method action ran before this probe"
+        )
+    outages = [r for r in _judged(session) if r.outage]
+    if outages and all(r.recovered for r in outages):
+        return {"outage": True, "rto_s": round(max(r.measured_s or 0.0 for r in outages), 3)}
+    if not outages and time.monotonic() - t0.monotonic >= quiet_period:
+        return {"outage": False, "rto_s": 0.0}
+    return None
+
+
+def _not_measured(session: measurement.MeasurementSession, service: str | None) -> str:
+    known = ", ".join(repr(s.spec.service) for s in session.sessions())
+    return f"service {service!r} is not measured in this run (measured: {known})"
+
+
+HOLD_SLICE_S = 1.0  # the hold sleeps in slices: an interruption lands between two
+
+
+def hold_symptoms(
+    duration: float, configuration: Configuration = None, secrets: Secrets = None
+) -> dict[str, Any]:
+    """Keep the faults in place until ``duration`` s after the scenario's t0 (its first
+    injection), as an AWS FIS scenario's actions last their duration (the AZ power
+    interruption: 30 minutes), then let the method end them. Returns at once when that
+    moment has passed. Ctrl-C, SIGTERM, a stop alarm and the dead-man's switch end the
+    hold like any other step."""
+    duration = checked_number(duration, "duration", above=False, activity="hold_symptoms")
+    session = _session()
+    t0 = session.t0()
+    if t0 is None:
+        raise ActivityFailed("hold_symptoms: no t0: no fault was injected before this probe")
+    end = t0.monotonic + duration
+    started = time.monotonic()
+    slices = int(duration / HOLD_SLICE_S) + 2  # bounded: the whole duration in slices
+    for _ in range(slices):
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        time.sleep(min(HOLD_SLICE_S, left))
+    return {
+        "symptoms_s": duration,
+        "held_s": round(time.monotonic() - started, 3),
+        "since_t0_s": round(time.monotonic() - t0.monotonic, 3),
+    }
 
 
 def verify_restored_markers(
@@ -134,21 +210,21 @@ def verify_restored_markers(
 
 
 def _check_service(
-    session: measurement.MeasurementSession,
+    main: measurement.MeasurementSession,
     service: str | None,
     targets_file: str | None,
     configuration: Configuration,
-) -> Any:
-    if service and service != session.spec.service:
-        raise ActivityFailed(
-            f"service {service!r} is not the measured one ({session.spec.service!r})"
-        )
+) -> tuple[measurement.MeasurementSession, Any]:
+    """The session measuring ``service`` (default: the control's) and its target."""
+    session = main.session_of(service)
+    if session is None:
+        raise ActivityFailed(_not_measured(main, service))
     if targets_file:
         try:
-            return target_for(session.spec.service, targets_file, configuration)
+            return session, target_for(session.spec.service, targets_file, configuration)
         except TargetsError as error:
             raise ActivityFailed(str(error)) from error
-    return session.spec.target
+    return session, session.spec.target
 
 
 def _within_target(
@@ -159,8 +235,7 @@ def _within_target(
     early = _before_method(service)
     if early is not None:
         return early
-    session = _session()
-    target = _check_service(session, service, targets_file, configuration)
+    session, target = _check_service(_session(), service, targets_file, configuration)
     verdict = session.rto_verdict() if figure == "rto" else session.rpo_verdict()
     if target is not session.spec.target:
         target_s, bound = getattr(target, f"{figure}_s"), getattr(target, f"{figure}_bound")

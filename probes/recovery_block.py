@@ -28,6 +28,7 @@ from chaosaws_ext.core.timeline import PhaseStamp, fault_details, phase_stamps
 from probes import drills
 from probes.recovery import RtoResult, availability, percentiles, recovery_rule
 from probes.replication_block import replication_block
+from probes.scenario_block import scenario_block, service_blocks
 from probes.verdicts import T0, find_t0, headline_rto, reverted_at, rpo_verdict, rto_verdict
 
 if TYPE_CHECKING:
@@ -246,4 +247,10 @@ def recovery_block(session: MeasurementSession) -> RecoveryBlock:
     )
     if restore is not None:
         block["restore"] = restore
+    scenario = scenario_block(session)
+    if scenario is not None:
+        block["scenario"] = scenario
+    services = service_blocks(session, block)
+    if services is not None:
+        block["services"] = services
     return block

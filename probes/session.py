@@ -67,6 +67,9 @@ class MeasurementSession:
     replication_status: dict[int, str | None] | None = None  # S3: source objects' status
     errors: list[str] = field(default_factory=list)
     drill: Any = None  # a restore drill's verification (probes.dynamodb_drills.DrillResult)
+    # the other services of the run (spec.children), each measured on its own
+    children: list[MeasurementSession] = field(default_factory=list)
+    activities: list[dict[str, Any]] = field(default_factory=list)  # the method's actions
     _rpo: RpoResult | None = None
     _rpo_error: str | None = None
     _cleaned: int | None = None
@@ -76,6 +79,21 @@ class MeasurementSession:
         self._cadence: Cadence | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._markers_backend: Any = None
+        if not self.children:
+            self.children = [
+                MeasurementSession(child, "", self.configuration, self.secrets)
+                for child in self.spec.children
+            ]
+
+    def sessions(self) -> list[MeasurementSession]:
+        """This service's session, then the other services' (one per service)."""
+        return [self, *self.children]
+
+    def session_of(self, service: str | None) -> MeasurementSession | None:
+        """The session measuring ``service`` (None: not measured in this run)."""
+        if service in (None, ""):
+            return self
+        return next((s for s in self.sessions() if s.spec.service == service), None)
 
     # -- life cycle -------------------------------------------------------------------
     @property
@@ -87,7 +105,12 @@ class MeasurementSession:
         return self.spec.timeout or max(0.01, self.spec.interval * 0.8)
 
     def start(self) -> None:
-        """Start samplers (and markers); idempotent."""
+        """Start samplers (and markers), the other services' too; idempotent."""
+        self._start_own()
+        for child in self.children:
+            child.start()
+
+    def _start_own(self) -> None:
         with self._lock:
             if self.started_mono is not None:
                 return
@@ -199,8 +222,18 @@ class MeasurementSession:
         if self.fallback_t0 is None and self.started_mono is not None:
             self.fallback_t0 = T0(time.monotonic(), wall_now(), name, "method-action")
 
+    def note_activity(self, record: dict[str, Any]) -> None:
+        """An action of the method ran (name, monotonic span, output): the scenario's steps."""
+        self.activities.append(record)
+
     def stop(self) -> None:
-        """Stop sampling and writing, then read the markers back (RPO). Idempotent."""
+        """Stop sampling and writing, then read the markers back (RPO), for every
+        service of the run. Idempotent."""
+        for child in self.children:
+            child.stop()
+        self._stop_own()
+
+    def _stop_own(self) -> None:
         with self._lock:
             if self.started_mono is None or self.stopped_mono is not None:
                 return
@@ -265,7 +298,12 @@ class MeasurementSession:
         return self._cleaned
 
     def cleanup(self) -> None:
-        """Delete our markers (our own writes). Logged, never raised."""
+        """Delete our markers (our own writes), every service's. Logged, never raised."""
+        for child in self.children:
+            child.cleanup()
+        self._cleanup_own()
+
+    def _cleanup_own(self) -> None:
         if not self.writer or not (self.spec.markers or {}).get("cleanup", True):
             return
         seqs = [m.seq for m in self.writer.markers()]

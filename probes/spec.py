@@ -1,9 +1,17 @@
 """The measurement control's arguments, checked before the run: one clear line naming
-the first bad key (:class:`SpecError`), and nothing touched on the target."""
+the first bad key (:class:`SpecError`), and nothing touched on the target.
+
+Several services in one run (a scenario): each sampler and each markers block (a
+mapping, or a list of them) may name its ``service``; the others belong to the
+control's ``service``. Each other service becomes a child spec (``children``) judged
+against its own targets.yaml row; ``services: {name: {consecutive, recovery_window_s,
+fault, timeout_s}}`` overrides a service's recovery rule, t0 and sample timeout
+(default: the control's).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chaoslib.types import Configuration
@@ -17,6 +25,7 @@ __all__ = ["MeasurementSpec", "SpecError", "parse_spec"]
 
 _TOP_KEYS = {
     "service",
+    "services",
     "samplers",
     "markers",
     "interval_s",
@@ -30,6 +39,7 @@ _TOP_KEYS = {
     "max_in_flight",
 }
 _SAMPLER_KEYS = {
+    "service",
     "name",
     "kind",
     "judge",
@@ -51,6 +61,7 @@ _SAMPLER_KEYS = {
     "bucket",
 }
 _MARKER_KEYS = {
+    "service",
     "kind",
     "interval_s",
     "timeout_s",
@@ -89,6 +100,12 @@ class MeasurementSpec:
     fault: str | None = None
     series_limit: int = 2400
     max_in_flight: int = 4
+    # the other services measured in the same run, each against its own target
+    children: list[MeasurementSpec] = field(default_factory=list)
+
+    def all_specs(self) -> list[MeasurementSpec]:
+        """This service's spec, then the other services' (one entry per service)."""
+        return [self, *self.children]
 
 
 def _positive(value: Any, where: str, low: float, high: float) -> float:
@@ -114,11 +131,88 @@ def _ticket_api(markers: dict[str, Any]) -> None:
         checked_url(markers["read_url"], "read_url")
     parse_nameserver(markers.get("nameserver"), "markers.nameserver")
 
+_SERVICE_KEYS = {"consecutive", "recovery_window_s", "fault", "timeout_s"}
+
+
+def _grouped(items: Any, main: str, what: str) -> dict[str, list[Any]]:
+    """``items`` (a list, or one mapping) by the service each names (default: main)."""
+    groups: dict[str, list[Any]] = {}
+    for index, item in enumerate(items if isinstance(items, list) else [items]):
+        service = item.get("service") if isinstance(item, dict) else None
+        if service is not None and (not isinstance(service, str) or not service):
+            raise SpecError(f"{what}[{index}].service must be a targets.yaml service name")
+        groups.setdefault(service or main, []).append(item)
+    return groups
+
+
+def _service_options(services: Any) -> dict[str, dict[str, Any]]:
+    if services in (None, ""):
+        return {}
+    if not isinstance(services, dict):
+        raise SpecError("services must be a mapping of service name to options")
+    for name, options in services.items():
+        if not isinstance(options, dict):
+            raise SpecError(
+                f"services.{name} must be a mapping ({', '.join(sorted(_SERVICE_KEYS))})"
+            )
+        extra = set(options) - _SERVICE_KEYS
+        if extra:
+            raise SpecError(f"services.{name}: unknown key {sorted(extra)[0]!r}")
+    return services
+
 
 def parse_spec(
     arguments: dict[str, Any], configuration: Configuration | None = None
 ) -> MeasurementSpec:
-    """Check the control's arguments; raise :class:`SpecError` naming the first bad key."""
+    """Check the control's arguments; raise :class:`SpecError` naming the first bad key.
+    Samplers and markers naming another ``service`` make that service's child spec."""
+    unknown = set(arguments) - _TOP_KEYS
+    if unknown:
+        raise SpecError(f"unknown argument {sorted(unknown)[0]!r} (known: {sorted(_TOP_KEYS)})")
+    main = arguments.get("service")
+    if not isinstance(main, str) or not main:
+        raise SpecError("argument 'service' is required: the targets.yaml service to judge")
+    options = _service_options(arguments.get("services"))
+    samplers = arguments.get("samplers")
+    if not isinstance(samplers, list) or not samplers:
+        raise SpecError("argument 'samplers' must be a non-empty list")
+    by_service = _grouped(samplers, main, "samplers")
+    markers = arguments.get("markers")
+    markers_by_service = {} if markers is None else _grouped(markers, main, "markers")
+    for name, blocks in markers_by_service.items():
+        if len(blocks) > 1:
+            raise SpecError(
+                f"markers: service {name!r} has {len(blocks)} markers blocks (one each)"
+            )
+    names = [main] + [n for n in [*by_service, *markers_by_service] if n != main]
+    names = list(dict.fromkeys(names))
+    sampler_names = [str(s.get("name")) for s in samplers if isinstance(s, dict) and s.get("name")]
+    twice = sorted({n for n in sampler_names if sampler_names.count(n) > 1})
+    if twice:
+        raise SpecError(f"samplers: name {twice[0]!r} is used twice")
+    specs = []
+    for name in names:
+        if name not in by_service:
+            raise SpecError(f"service {name!r} has markers but no sampler (give it one)")
+        block = (markers_by_service.get(name) or [None])[0]
+        if isinstance(block, dict):
+            block = {k: v for k, v in block.items() if k != "service"}
+        own = {k: v for k, v in arguments.items() if k not in ("services", "markers")}
+        own.update(service=name, samplers=by_service[name], **options.get(name, {}))
+        if name != main:
+            own.pop("fault", None)
+            own.update(options.get(name, {}))
+        if block is not None:
+            own["markers"] = block
+        specs.append(_parse_one(own, configuration))
+    specs[0].children = specs[1:]
+    return specs[0]
+
+
+def _parse_one(
+    arguments: dict[str, Any], configuration: Configuration | None = None
+) -> MeasurementSpec:
+    """One service's spec: its samplers, markers block and recovery rule."""
     unknown = set(arguments) - _TOP_KEYS
     if unknown:
         raise SpecError(f"unknown argument {sorted(unknown)[0]!r} (known: {sorted(_TOP_KEYS)})")

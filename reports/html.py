@@ -26,6 +26,7 @@ from reports.journal import Journal, as_journals, get_path, number, parse_time, 
 from reports.plan import DrPlan
 from reports.redaction import CUT_MARK, mask_journals
 from reports.review import build_review, findings, in_brief
+from reports.scenario import ServiceRow, TimelineRow, service_rows, timeline_rows
 from reports.scorecard import Scorecard, build_scorecard
 from reports.series import failing_spans, parse_samples
 from reports.trend import ExperimentTrend, build_trends
@@ -93,6 +94,8 @@ class ExperimentSection:
     environment: list[tuple[str, str]]
     notes: list[str]
     findings: list[str] = field(default_factory=list)
+    services: list[ServiceRow] = field(default_factory=list)  # several services measured
+    scenario: list[TimelineRow] = field(default_factory=list)  # a composed method's steps
 
 
 def _short(value: Any, limit: int = _OUTPUT_LIMIT) -> str | None:
@@ -450,6 +453,8 @@ def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSec
         environment=_environment(journal, summary),
         notes=notes,
         findings=findings(summary),
+        services=service_rows(recovery),
+        scenario=timeline_rows(recovery),
     )
 
 

@@ -62,6 +62,8 @@ class ExperimentInfo:
     title: str
     tags: tuple[str, ...] = ()
     service: str | None = None
+    # the other services a scenario measures (its samplers' and markers' ``service``)
+    other_services: tuple[str, ...] = ()
 
 
 @dataclass
@@ -72,7 +74,7 @@ class DrPlan:
     folder: str = ""
 
     def experiments_of_service(self, service: str) -> list[str]:
-        return [e.name for e in self.experiments if e.service == service]
+        return [e.name for e in self.experiments if service in (e.service, *e.other_services)]
 
     def tests_of_experiment(self, name: str) -> list[ScheduledTest]:
         return [t for t in self.schedule if name in t.experiments]
@@ -154,15 +156,21 @@ def _experiment(path: Path) -> ExperimentInfo | None:
     if not isinstance(data, dict) or "method" not in data:
         return None  # targets.yaml, schedule.yaml: not experiments
     service = None
+    others: list[str] = []
     for control in data.get("controls") or []:
         arguments = ((control or {}).get("provider") or {}).get("arguments") or {}
         if isinstance(arguments, dict) and arguments.get("service"):
             service = str(arguments["service"])
+            markers = arguments.get("markers") or []
+            for part in [*(arguments.get("samplers") or []),
+                         *(markers if isinstance(markers, list) else [markers])]:  # fmt: skip
+                named = part.get("service") if isinstance(part, dict) else None
+                if named and named != service and named not in others:
+                    others.append(str(named))
     raw_tags = data.get("tags")
     tags: list[Any] = raw_tags if isinstance(raw_tags, list) else []
-    return ExperimentInfo(
-        path.stem, str(data.get("title") or path.stem), tuple(map(str, tags)), service
-    )
+    title = str(data.get("title") or path.stem)
+    return ExperimentInfo(path.stem, title, tuple(map(str, tags)), service, tuple(others))
 
 
 def load_plan(folder: str | Path | None = None) -> DrPlan:

@@ -115,8 +115,8 @@ def experiment_of(journal: Journal, summary: RunSummary, plan: DrPlan) -> str | 
     for info in sorted(plan.experiments, key=lambda e: -len(e.name)):
         if info.name in stem:
             return info.name
-    if summary.service:
-        judging = plan.experiments_of_service(summary.service)
+    if summary.service:  # the experiments whose main service it is (a journal's own)
+        judging = [e.name for e in plan.experiments if e.service == summary.service]
         if len(judging) == 1:
             return judging[0]
     return None

@@ -143,6 +143,11 @@ class Topology:
             "GAMEDAY_RECOVERY_WINDOW": f"{max(10 * self.time_scale, 30 / self._sampling_hz()):g}",
             # staging waits 600 s for a recovery; scaled, never under a minute
             "GAMEDAY_RECOVERY_TIMEOUT": str(max(60, math.ceil(600 * self.time_scale))),
+            # the AZ power interruption's symptoms: FIS's scenario lasts 30 minutes
+            # ("AZ Availability: Power Interruption", AWS FIS User Guide, Scenario
+            # Library), scaled; its dead-man's switch above them plus the recovery
+            "GAMEDAY_SYMPTOMS_SECONDS": f"{1800 * self.time_scale:g}",
+            "GAMEDAY_SCENARIO_MAX_FAULT_SECONDS": str(max(300, math.ceil(2700 * self.time_scale))),
             # how long a fault may wait for Route 53 to see the endpoint fail: the
             # checkers need FailureThreshold x RequestInterval; x6 leaves room for the
             # staggered checkers and a slow machine (180 s at real time, like staging;

@@ -21,7 +21,11 @@ Declare it at the top of the experiment (after the safety control)::
             max_in_flight: 4                # checks per sampler still running; more = overrun
             fault: null                     # only this fault's stamp_injected() is t0
             series_limit: 2400              # rows of availability.series at most
+            services:                       # a scenario: other services' rule and
+              rds-analytics: {recovery_window_s: 0, timeout_s: 1}   # sample timeout
             samplers:                       # at least one; judge: false = observed only
+                                            # service: another targets.yaml service this
+                                            # sampler measures (default: the control's)
               - {name: api, kind: http, url: "https://...", expect_status: [200],
                  expect_body: "ok", verify_tls: true, headers: {},
                  requests_per_sample: 1}    # N > 1: a round of N requests per sample
@@ -32,7 +36,8 @@ Declare it at the top of the experiment (after the safety control)::
               - {name: ddb, kind: dynamodb, table: t, region: eu-west-1,
                  key: {pk: "x"}, operation: get}   # key omitted = from the key schema
               - {name: kb, kind: s3, bucket: b, region: eu-south-1}  # HeadBucket
-            markers:                        # optional: RPO (and DynamoDB replication lag)
+            markers:                        # optional: RPO (and DynamoDB replication lag);
+                                            # a list of blocks, one per service (service:)
               kind: postgres                # postgres: dsn, read_dsn (a replica), table
               dsn: "${db_dsn}"              #   (gameday_markers, created if missing)
               interval_s: 0.2               # dynamodb: table, region, read_region,
@@ -98,6 +103,7 @@ __all__ = [
     "configure_control",
     "before_experiment_control",
     "before_method_control",
+    "before_activity_control",
     "after_activity_control",
     "after_method_control",
     "after_experiment_control",
@@ -133,6 +139,7 @@ def configure_control(
     """Forget any measurement left by a previous run in this process."""
     global _in_method
     _in_method = False
+    _action_started.clear()
     measurement.clear()
     drills.clear()
     # the samplers' DSNs and errors are logged: mask the run's secrets in the chaos logs
@@ -188,14 +195,16 @@ def _journal_markers(spec: dict[str, Any] | None, configuration: Configuration) 
 def _close_markers_entry(
     session: measurement.MeasurementSession, configuration: Configuration
 ) -> None:
-    """The session deleted its markers by key: close their ledger entry, so the final
-    undo does not scan the table for them (the scan is only for a crashed run)."""
-    if session.writer is None or session.cleaned is None:
+    """The sessions deleted their markers by key: close their ledger entries, so the
+    final undo does not scan the tables for them (the scan is only for a crashed run)."""
+    writing = [s for s in session.sessions() if s.writer is not None]
+    if not writing or any(s.cleaned is None for s in writing):
         return
     run = current_run(configuration)
     ledger = Ledger(run.ledger_path)
     for entry in ledger.unreverted(run_id=run.run_id, fault="measurement-markers"):
-        ledger.mark_reverted(entry.id, {"deleted": session.cleaned, "by": "measurement"})
+        deleted = sum(s.cleaned or 0 for s in writing)
+        ledger.mark_reverted(entry.id, {"deleted": deleted, "by": "measurement"})
 
 
 def delete_markers(
@@ -380,20 +389,44 @@ def before_method_control(
     session = _setup(arguments, configuration, secrets)
     _in_method = True
     try:
-        _journal_markers(session.spec.markers, configuration)
+        for spec in session.spec.all_specs():
+            _journal_markers(spec.markers, configuration)
         session.start()
     except Exception as error:
         session.errors.append(f"could not start sampling: {error}")
         logger.exception("measurement control: could not start sampling")
 
 
+_action_started: dict[str, float] = {}
+
+
+def before_activity_control(context: Any, **arguments: Any) -> None:
+    """Note when a method action starts (a scenario step's span on the timeline)."""
+    if _in_method and isinstance(context, dict) and context.get("type") == "action":
+        _action_started[str(context.get("name"))] = time.monotonic()
+
+
 def after_activity_control(context: Any, state: Any = None, **arguments: Any) -> None:
-    """Remember the end of the method's first action (t0 when no fault stamped one)."""
+    """Remember the end of the method's first action (t0 when no fault stamped one) and
+    every action of the method with its output (the scenario's steps)."""
     session = measurement.current()
     if session is None or not _in_method or not isinstance(context, dict):
         return
     if context.get("type") == "action":
         session.note_method_action(context.get("name"))
+        name = str(context.get("name"))
+        provider = context.get("provider") or {}
+        output = state.get("output") if isinstance(state, dict) else None
+        session.note_activity(
+            {
+                "action": name,
+                "function": f"{provider.get('module')}.{provider.get('func')}",
+                "started_mono": _action_started.pop(name, time.monotonic()),
+                "ended_mono": time.monotonic(),
+                "status": state.get("status") if isinstance(state, dict) else None,
+                "output": output if isinstance(output, dict) else None,
+            }
+        )
 
 
 def after_method_control(context: Any, state: Any = None, **arguments: Any) -> None:

@@ -32,6 +32,10 @@ __all__ = [
     "RestoreBlock",
     "RestorePhase",
     "RestoreVerification",
+    "ServiceBlock",
+    "ScenarioBlock",
+    "ScenarioStep",
+    "ScenarioPhase",
     "field",
     "is_field",
     "problems",
@@ -247,6 +251,51 @@ class RestoreBlock(TypedDict):
     recovery_point: NotRequired[RecoveryPointBlock]  # rds-backup-copy only
 
 
+class ServiceBlock(TypedDict):
+    """One service of a run measuring several, judged against its own targets.yaml row
+    (``recovery.services``; the main service's figures are also the top-level ones)."""
+
+    target: TargetBlock
+    rto: RtoBlock
+    rpo: RpoBlock
+    fault: FaultBlock
+    samplers: list[str]  # the samplers that measured it
+    errors: list[str]
+
+
+class ScenarioPhase(TypedDict):
+    """A phase on the scenario's time axis (seconds since the scenario's first t0)."""
+
+    name: str
+    fault: str | None  # the fault that stamped it, when it said
+    at: Instant
+    at_s: Seconds
+
+
+class ScenarioStep(TypedDict):
+    """One fault action of the method: applied and reverted, or skipped and why."""
+
+    action: str  # the method action's name
+    function: str  # module.func
+    fault: str | None
+    status: str | None  # chaos's activity status (succeeded, failed, ...)
+    skipped: bool
+    reason: str | None  # why it was skipped (no target), or why it failed
+    applied_at: Instant
+    applied_s: Seconds  # seconds since the scenario's t0
+    reverted_at: Instant
+    reverted_s: Seconds
+    phases: list[ScenarioPhase]
+
+
+class ScenarioBlock(TypedDict):
+    """Every fault step of a composed experiment on one time axis."""
+
+    t0: Instant  # the first injection of the run: 0 s on the axis
+    steps: list[ScenarioStep]
+    phases: list[ScenarioPhase]  # phases no step claimed (no fault named)
+
+
 class RecoveryBlock(TypedDict):
     service: str
     target: NotRequired[TargetBlock]
@@ -259,6 +308,8 @@ class RecoveryBlock(TypedDict):
     sampling: NotRequired[SamplingBlock]
     environment: NotRequired[EnvironmentBlock]
     restore: NotRequired[RestoreBlock]  # restore drills only
+    services: NotRequired[dict[str, ServiceBlock]]  # several services measured in one run
+    scenario: NotRequired[ScenarioBlock]  # the method's fault steps, on one time axis
     errors: list[str]
 
 

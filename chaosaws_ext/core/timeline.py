@@ -5,13 +5,16 @@ One concept, written by the faults and read by the measurement:
 - **fault stamps**: a fault calls :func:`stamp_injected` right after its (last) mutating
   call returned, which is t0 for RTO, and :func:`stamp_reverted` when its undo has put
   things back; the first injection sets :data:`injected_event` (the dead-man's switch
-  starts on it);
+  starts on it); a fault action that finds no target calls :func:`stamp_skipped` with
+  the reason (as AWS FIS skips an action without targets), so the scenario timeline
+  says so;
 - **phase stamps**: a fault calls ``mark_phase("control_plane")`` the moment it sees,
   for example, the RDS instance ``available`` again; the measurement reports every phase
   as seconds since t0 in ``recovery.rto.phases`` (``control_plane_s``). Names in use:
   RDS ``control_plane``, ``az_changed``; Route 53 ``health_check_unhealthy``, ``dns``;
   AZ blackhole ``blackhole_removed``; DynamoDB ``conflict_converged``. The first stamp of
-  a name wins;
+  a name wins. A phase may name its ``fault`` so that a scenario of several faults
+  shows it on that fault's step;
 - **fault details**: a fault's own small findings for ``recovery.fault.detail`` (the
   DynamoDB conflict's winner and lost writes).
 
@@ -35,6 +38,7 @@ __all__ = [
     "PhaseStamp",
     "stamp_injected",
     "stamp_reverted",
+    "stamp_skipped",
     "fault_stamps",
     "injected_event",
     "mark_phase",
@@ -58,9 +62,10 @@ injected_event = threading.Event()  # set at the first injection: starts the dea
 @dataclass(frozen=True)
 class FaultStamp:
     fault: str
-    event: str  # "injected" or "reverted"
+    event: str  # "injected", "reverted" or "skipped"
     monotonic: float
     wall: str
+    reason: str | None = None  # why a "skipped" fault changed nothing
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class PhaseStamp:
     name: str
     monotonic: float
     wall: str
+    fault: str | None = None  # the fault whose phase it is (a scenario's step), if known
 
 
 def wall_now() -> str:
@@ -75,10 +81,16 @@ def wall_now() -> str:
     return iso_utc()
 
 
-def _stamp_fault(fault: str, event: str, seconds_ago: float = 0.0) -> FaultStamp:
+def _stamp_fault(
+    fault: str, event: str, seconds_ago: float = 0.0, reason: str | None = None
+) -> FaultStamp:
     now = datetime.now(UTC) - timedelta(seconds=seconds_ago)
     stamp = FaultStamp(
-        fault=fault, event=event, monotonic=time.monotonic() - seconds_ago, wall=iso_utc(now)
+        fault=fault,
+        event=event,
+        monotonic=time.monotonic() - seconds_ago,
+        wall=iso_utc(now),
+        reason=reason,
     )
     with _lock:
         _faults.append(stamp)
@@ -100,6 +112,11 @@ def stamp_reverted(fault: str) -> FaultStamp:
     return _stamp_fault(fault, "reverted")
 
 
+def stamp_skipped(fault: str, reason: str) -> FaultStamp:
+    """Call when a fault action found no target and changed nothing (not a t0)."""
+    return _stamp_fault(fault, "skipped", reason=reason)
+
+
 def fault_stamps(clear: bool = False) -> list[FaultStamp]:
     """Fault stamps of this process, oldest first (read by the measurement)."""
     with _lock:
@@ -110,11 +127,13 @@ def fault_stamps(clear: bool = False) -> list[FaultStamp]:
     return stamps
 
 
-def mark_phase(name: str, monotonic: float | None = None) -> PhaseStamp:
-    """Record that phase ``name`` happened now (or at the given ``time.monotonic()``)."""
+def mark_phase(name: str, monotonic: float | None = None, fault: str | None = None) -> PhaseStamp:
+    """Record that phase ``name`` (of ``fault``, when given) happened now (or at the
+    given ``time.monotonic()``)."""
     if not _NAME.match(name):
         raise ValueError(f"phase name {name!r} must be snake_case (a-z, 0-9, _)")
-    stamp = PhaseStamp(name, time.monotonic() if monotonic is None else monotonic, wall_now())
+    at = time.monotonic() if monotonic is None else monotonic
+    stamp = PhaseStamp(name, at, wall_now(), fault)
     with _lock:
         _phases.append(stamp)
     return stamp

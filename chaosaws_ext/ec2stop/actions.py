@@ -28,7 +28,7 @@ from chaosaws_ext.ec2stop.planning import DEFAULT_MAX_INSTANCES, plan_stop_insta
 from chaosaws_ext.ec2stop.undo import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, UNDO_START
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.ledger import Ledger
-from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
+from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted, stamp_skipped
 from chaosaws_ext.undo import replay, undo_entry
 
 __all__ = ["stop_instances", "start_instances"]
@@ -71,6 +71,7 @@ def stop_instances(
     }
     if plan.details["skipped"]:
         logger.warning("%s: %s", FAULT, plan.details["skipped"])
+        stamp_skipped(FAULT, str(plan.skipped))  # on the scenario's timeline
         return base | {"skipped": plan.details["skipped"], "stopped": [], "injected_at": None}
     check_plan(plan, configuration, secrets)
     run = current_run(configuration)

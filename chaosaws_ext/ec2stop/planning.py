@@ -87,4 +87,6 @@ def plan_stop_instances(
         target=f"{FAULT}:{zone}:{key}={value}",
         changes=changes,
         details=details,
+        # gameday plan says "skipped: <why>" (the reason without its own prefix)
+        skipped=details["skipped"].removeprefix("skipped: ") if details["skipped"] else None,
     )

@@ -20,6 +20,7 @@ DECLARATION = FaultDeclaration(
     plans={
         "failover_db_instance": "plan_instance_failover",
         "failover_db_cluster": "plan_cluster_failover",
+        "failover_if_writer_in_az": "plan_failover_if_writer_in_az",
     },
     undoers={"wait-available": "wait_available_undo"},
     aliases={"rds.wait-available": "wait-available"},

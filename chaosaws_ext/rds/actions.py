@@ -21,15 +21,25 @@ from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.core.clock import iso_utc
 from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.guardrails import check_plan
-from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
+from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted, stamp_skipped
+from chaosaws_ext.planning import FaultPlan
 from chaosaws_ext.rds import FAULT
 from chaosaws_ext.rds.availability import SETTLED_POLL_INTERVAL_S, read_state, wait_available
 from chaosaws_ext.rds.injections import Injection, remember
-from chaosaws_ext.rds.planning import plan_cluster_failover, plan_instance_failover
+from chaosaws_ext.rds.planning import (
+    plan_cluster_failover,
+    plan_failover_if_writer_in_az,
+    plan_instance_failover,
+)
 from chaosaws_ext.rds.undo import failover_entry
 from chaosaws_ext.undo import revert_faults
 
-__all__ = ["failover_db_instance", "failover_db_cluster", "wait_for_db_available"]
+__all__ = [
+    "failover_db_instance",
+    "failover_db_cluster",
+    "failover_if_writer_in_az",
+    "wait_for_db_available",
+]
 
 logger = logging.getLogger("chaosaws_ext")
 
@@ -142,6 +152,81 @@ def failover_db_cluster(
         target,
         configuration,
     )
+
+
+def _execute(plan: FaultPlan, configuration: Configuration, secrets: Secrets) -> dict[str, Any]:
+    """Fail over the DB of a checked plan (instance: ForceFailover; cluster: its reader)."""
+    region = plan.region
+    rds = aws_client("rds", configuration, secrets, region)
+    if plan.details["kind"] == "db-instance":
+        db_id = str(plan.details["db_instance_identifier"])
+        return _inject(
+            plan.details,
+            "db-instance",
+            db_id,
+            region,
+            plan.changes[0].change,
+            lambda: rds.reboot_db_instance(DBInstanceIdentifier=db_id, ForceFailover=True),
+            None,
+            configuration,
+        )
+    db_id = str(plan.details["db_cluster_identifier"])
+    target = str(plan.details["target_db_instance_identifier"])
+    return _inject(
+        plan.details,
+        "db-cluster",
+        db_id,
+        region,
+        plan.changes[0].change,
+        lambda: rds.failover_db_cluster(
+            DBClusterIdentifier=db_id, TargetDBInstanceIdentifier=target
+        ),
+        target,
+        configuration,
+    )
+
+
+def failover_if_writer_in_az(
+    availability_zone: str,
+    db_instance_identifier: str = "",
+    db_cluster_identifier: str = "",
+    tag_key: str = "",
+    tag_value: str = "",
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Fail the database over only if its writer is in ``availability_zone`` (the RDS
+    step of an AZ power interruption, as AWS FIS's scenario: Multi-AZ instance, reboot
+    with ForceFailover; Aurora or Multi-AZ cluster, failover to a reader).
+
+    Select by ``db_instance_identifier``, ``db_cluster_identifier`` or ``tag_key`` /
+    ``tag_value``. With the writer elsewhere (or nothing tagged) nothing is changed and
+    the result is ``{"skipped": true, "reason": ...}``, stamped on the run's timeline;
+    otherwise the same checks, ledger entry, undo and t0 as the failover actions.
+    """
+    plan = plan_failover_if_writer_in_az(
+        availability_zone,
+        db_instance_identifier,
+        db_cluster_identifier,
+        tag_key,
+        tag_value,
+        configuration,
+        secrets,
+    )
+    if plan.skipped:
+        logger.info("%s skipped: %s", FAULT, plan.skipped)
+        stamp = stamp_skipped(FAULT, plan.skipped)
+        return {
+            "fault": FAULT,
+            "skipped": True,
+            "reason": plan.skipped,
+            "availability_zone": availability_zone,
+            "writers": plan.details.get("writers"),
+            "skipped_at": stamp.wall,
+        }
+    check_plan(plan, configuration, secrets)
+    result = _execute(plan, configuration, secrets)
+    return {**result, "skipped": False, "availability_zone": availability_zone}
 
 
 def wait_for_db_available(

@@ -10,7 +10,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["Injection", "remember", "recall", "forget_all"]
+__all__ = ["Injection", "remember", "recall", "recall_all", "forget_all"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,12 @@ def remember(injection: Injection) -> None:
 def recall(kind: str, db_id: str) -> Injection | None:
     with _lock:
         return _injections.get((kind, db_id))
+
+
+def recall_all() -> list[Injection]:
+    """Every injection of this process, oldest first."""
+    with _lock:
+        return sorted(_injections.values(), key=lambda i: i.injected_monotonic)
 
 
 def forget_all() -> None:

@@ -7,6 +7,7 @@ the plan to the guardrails and then fail over. ``gameday plan`` prints the same 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chaoslib.exceptions import ActivityFailed
@@ -22,7 +23,7 @@ from chaosaws_ext.rds.instances import (
     describe_instance,
 )
 
-__all__ = ["plan_instance_failover", "plan_cluster_failover"]
+__all__ = ["plan_instance_failover", "plan_cluster_failover", "plan_failover_if_writer_in_az"]
 
 
 def plan_instance_failover(
@@ -179,3 +180,107 @@ def plan_cluster_failover(
             "status_before": status,
         },
     )
+
+
+# Availability Zone names: the Region's name and a letter (eu-south-1a); Local Zones add
+# a suffix (us-west-2-lax-1a)
+_AZ_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d+(-[a-z0-9]+)*[a-z]")
+
+
+def _writer_az(rds: Any, kind: str, db: dict[str, Any]) -> str | None:
+    """The AZ of the writer of a described instance or cluster."""
+    if kind == "db-instance":
+        return db.get("AvailabilityZone")
+    writer = cluster_writer(db)
+    if writer is None:
+        return None
+    found = rds.describe_db_instances(DBInstanceIdentifier=writer).get("DBInstances") or [{}]
+    return found[0].get("AvailabilityZone")
+
+
+def _tagged(rds: Any, tag_key: str, tag_value: str) -> list[tuple[str, dict[str, Any]]]:
+    """DB clusters and stand-alone DB instances carrying ``tag_key=tag_value``."""
+    wanted = (tag_key, tag_value)
+    found: list[tuple[str, dict[str, Any]]] = []
+    for page in rds.get_paginator("describe_db_clusters").paginate():
+        for cluster in page.get("DBClusters") or []:
+            if wanted in _tags(cluster.get("TagList")).items():
+                found.append(("db-cluster", cluster))
+    for page in rds.get_paginator("describe_db_instances").paginate():
+        for db in page.get("DBInstances") or []:
+            if db.get("DBClusterIdentifier"):
+                continue  # a cluster member: the cluster is the target
+            if wanted in _tags(db.get("TagList")).items():
+                found.append(("db-instance", db))
+    return found
+
+
+def _identifier(kind: str, db: dict[str, Any]) -> str:
+    return str(db["DBInstanceIdentifier" if kind == "db-instance" else "DBClusterIdentifier"])
+
+
+def plan_failover_if_writer_in_az(
+    availability_zone: str,
+    db_instance_identifier: str = "",
+    db_cluster_identifier: str = "",
+    tag_key: str = "",
+    tag_value: str = "",
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> FaultPlan:
+    """The failover of the DB whose writer is in ``availability_zone`` (the zonal
+    power interruption's RDS step), or a plan that is ``skipped`` with the reason when
+    the writer is elsewhere or nothing carries the tag (AWS FIS skips an action without
+    targets). Select by identifier (instance or cluster) or by tag. Read-only.
+    """
+    az = str(availability_zone or "")
+    if not _AZ_NAME.fullmatch(az):
+        raise ActivityFailed(
+            f"refusing {FAULT}: availability_zone {availability_zone!r} is not an "
+            "Availability Zone name (e.g. eu-south-1a)"
+        )
+    selectors = [bool(db_instance_identifier), bool(db_cluster_identifier), bool(tag_key)]
+    if sum(selectors) != 1:
+        raise ActivityFailed(
+            f"refusing {FAULT}: name exactly one of db_instance_identifier, "
+            "db_cluster_identifier or tag_key (with tag_value)"
+        )
+    region = region_of(configuration)
+    rds = aws_client("rds", configuration, secrets, region)
+    if db_instance_identifier:
+        candidates = [("db-instance", describe_instance(rds, db_instance_identifier, region))]
+        selected_by = f"DB instance {db_instance_identifier!r}"
+    elif db_cluster_identifier:
+        candidates = [("db-cluster", describe_cluster(rds, db_cluster_identifier, region))]
+        selected_by = f"DB cluster {db_cluster_identifier!r}"
+    else:
+        candidates = _tagged(rds, tag_key, tag_value)
+        selected_by = f"tag {tag_key}={tag_value}"
+    writers = [(kind, _identifier(kind, db), _writer_az(rds, kind, db)) for kind, db in candidates]
+    in_az = [(kind, name) for kind, name, where in writers if where == az]
+    details: dict[str, Any] = {
+        "availability_zone": az,
+        "selected_by": selected_by,
+        "writers": {name: where for _kind, name, where in writers},
+    }
+    if not in_az:
+        if not writers:
+            reason = f"no DB instance or cluster with {selected_by} in {region}"
+        else:
+            elsewhere = ", ".join(f"{name} in {where}" for _kind, name, where in writers)
+            reason = f"no writer in {az} ({selected_by}: writer {elsewhere})"
+        return FaultPlan(
+            fault=FAULT, region=region, target=f"rds:{az}", details=details, skipped=reason
+        )
+    if len(in_az) > 1:
+        raise ActivityFailed(
+            f"refusing {FAULT}: {selected_by} selects {len(in_az)} databases with their "
+            f"writer in {az} ({', '.join(name for _kind, name in in_az)}); name one"
+        )
+    kind, name = in_az[0]
+    if kind == "db-instance":
+        plan = plan_instance_failover(name, configuration, secrets)
+    else:
+        plan = plan_cluster_failover(name, None, configuration, secrets)
+    plan.details.update(details)
+    return plan

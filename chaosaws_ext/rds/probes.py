@@ -15,16 +15,21 @@ from chaosaws_ext.core.clock import iso_utc
 from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.core.timeline import mark_phase
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
+from chaosaws_ext.rds import FAULT
 from chaosaws_ext.rds.availability import (
     SETTLED_POLL_INTERVAL_S,
     DbState,
     read_state,
     wait_available,
 )
-from chaosaws_ext.rds.injections import recall
+from chaosaws_ext.rds.injections import recall, recall_all
 from chaosaws_ext.rds.instances import describe_instance
 
-__all__ = ["db_instance_multi_az_available", "wait_for_failover_completion"]
+__all__ = [
+    "db_instance_multi_az_available",
+    "wait_for_failover_completion",
+    "wait_for_failovers_of_run",
+]
 
 logger = logging.getLogger("chaosaws_ext")
 
@@ -176,12 +181,12 @@ def wait_for_failover_completion(
         raise WaitTimedOut(
             f"{kind} {db_id!r} still {status!r} after {timeout:g}s; check it in the RDS console"
         ) from error
-    mark_phase("control_plane")
+    mark_phase("control_plane", fault=FAULT)
     duration = time.monotonic() - t0
     after = read_state(rds, kind, db_id)
     assert after is not None  # wait_available raised otherwise
     if moved(after):
-        mark_phase("az_changed")
+        mark_phase("az_changed", fault=FAULT)
     result: dict[str, Any] = {
         "kind": kind,
         "db": db_id,
@@ -201,3 +206,37 @@ def wait_for_failover_completion(
     else:
         result["secondary_az_after"] = after.secondary_az
     return result
+
+
+def wait_for_failovers_of_run(
+    timeout: float = 600,
+    poll_interval: float = 1.0,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """:func:`wait_for_failover_completion` for every failover this process injected
+    (a scenario whose RDS step may have been skipped: then ``{"skipped": true}`` at
+    once, nothing waited for). Same phases (``control_plane``, ``az_changed``)."""
+    where = "wait_for_failovers_of_run"
+    timeout = checked_number(timeout, "timeout", above=True, activity=where)
+    poll_interval = checked_number(poll_interval, "poll_interval", above=True, activity=where)
+    injections = recall_all()
+    if not injections:
+        return {"skipped": True, "reason": "no failover was injected in this run", "waited": []}
+    started = time.monotonic()
+    waited = []
+    for injection in injections:
+        remaining = max(poll_interval, timeout - (time.monotonic() - started))
+        instance = injection.db_id if injection.kind == "db-instance" else None
+        cluster = injection.db_id if injection.kind == "db-cluster" else None
+        waited.append(
+            wait_for_failover_completion(
+                db_instance_identifier=instance,
+                db_cluster_identifier=cluster,
+                timeout=remaining,
+                poll_interval=poll_interval,
+                configuration=configuration,
+                secrets=secrets,
+            )
+        )
+    return {"skipped": False, "waited": waited}

@@ -25,6 +25,7 @@ EXPECTED = {
     "healthcheck-path-block": "/health",
     "dynamodb-replica-conflict": "chaos-",
     "dynamodb-pitr-drill": "restoretabletopointintime",
+    "az-power-interruption": "forced failover",  # both steps: the writer is in the AZ
 }
 
 
@@ -57,6 +58,8 @@ def test_plan_reads_only_and_shows_each_change_with_its_undo(
     out = done.stdout
     assert "plan only, nothing was changed" in out and "guardrails: ok" in out
     assert EXPECTED[experiment] in out.lower() and "undo:" in out
+    if experiment == "az-power-interruption":
+        assert "blackhole nacl" in out.lower() and out.count("guardrails: ok") == 2
     actions = {action for _key, action in calls.calls}
     assert actions, "the plan made no call at all"
     assert all(a.split(":", 1)[1].startswith(READS) for a in actions), actions

@@ -271,6 +271,12 @@ def state_of(experiment: str, state: dict[str, Any]) -> dict[str, Any]:
 FIS_ROLE = "fis-experiments"  # the role FIS assumes (the template's roleArn)
 
 
+def writer_az(endpoint: str, world: dict[str, Any]) -> str:
+    """The AZ of the world's DB instance's writer, read now."""
+    found = client("rds", endpoint).describe_db_instances(DBInstanceIdentifier=world["db"])
+    return str(found["DBInstances"][0]["AvailabilityZone"])
+
+
 def experiment_env(
     experiment: str,
     world: dict[str, Any],
@@ -337,6 +343,21 @@ def experiment_env(
                 "GAMEDAY_SETTLE_SECONDS": "0.5",
                 "GAMEDAY_CATCHUP_WINDOW": "1",
             },
+            # the scenario: the blackhole's and the RDS failover's, in the AZ that holds
+            # the writer now (an earlier failover may have moved it), so both steps run
+            "az-power-interruption": {
+                "GAMEDAY_AZ": "",  # read below, for this experiment only
+                "GAMEDAY_VPC_ID": world["vpc_id"],
+                "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
+                "GAMEDAY_DB_INSTANCE": world["db"],
+                "GAMEDAY_FAILOVER_TIMEOUT": "30",
+                "GAMEDAY_DB_DSN": "",
+                "GAMEDAY_SYMPTOMS_SECONDS": "0",
+                "GAMEDAY_API_INSTANCE_TAG_KEY": API_INSTANCE_TAG[0],
+                "GAMEDAY_API_INSTANCE_TAG_VALUE": API_INSTANCE_TAG[1],
+                "GAMEDAY_INSTANCE_POLL_INTERVAL": "0.2",
+                "GAMEDAY_INSTANCE_TIMEOUT": "30",
+            },
             "fis-az-disrupt-connectivity": {
                 "GAMEDAY_AZ": f"{REGION}a",
                 "GAMEDAY_VPC_ID": world["vpc_id"],
@@ -373,6 +394,8 @@ def experiment_env(
             },
         }[experiment]
     )
+    if experiment == "az-power-interruption":
+        env["GAMEDAY_AZ"] = writer_az(endpoint, world)
     env.update(extra)
     return env
 
@@ -420,7 +443,8 @@ def _measures_aws(control: dict[str, Any], ticket_api: bool = False) -> bool:
     ticket API's markers, read back from the table, when the world runs a ticket API)."""
     arguments = (control.get("provider") or {}).get("arguments") or {}
     kinds = [s.get("kind") for s in arguments.get("samplers") or []]
-    kinds.append((arguments.get("markers") or {}).get("kind"))
+    markers = arguments.get("markers") or []  # one block, or one per service
+    kinds += [m.get("kind") for m in (markers if isinstance(markers, list) else [markers])]
     return bool({"dynamodb", "s3", *(["ticket-api"] if ticket_api else [])} & set(kinds))
 
 

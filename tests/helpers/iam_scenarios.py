@@ -72,16 +72,17 @@ ROOT = Path(__file__).resolve().parents[2]
 # The fault package behind a call's origin -> the policy that must grant it (``gameday
 # recover --by-tag`` runs every fault's orphan finder).
 FAULT_POLICIES: dict[str, str | tuple[str, ...]] = {
-    "chaosaws_ext.blackhole": "az-nacl-blackhole",
+    # a scenario's policy grants the calls of the faults it composes (their own first)
+    "chaosaws_ext.blackhole": ("az-nacl-blackhole", "az-power-interruption"),
     "chaosaws_ext.healthcheck": "healthcheck-path-block",
     "chaosaws_ext.dynamodb": "dynamodb-replica-conflict",
-    "chaosaws_ext.rds": "rds-forced-failover",
+    "chaosaws_ext.rds": ("rds-forced-failover", "az-power-interruption"),
     "chaosaws_ext.s3replication": "s3-replication-pause",
     "chaosaws_ext.fis": "fis-az-disrupt-connectivity",
     "chaosaws_ext.rdsrestore": "rds-restore-drill",
     "chaosaws_ext.dynamodbrestore": "dynamodb-pitr-drill",
     "chaosaws_ext.dynamodbpause": "dynamodb-replication-pause",
-    "chaosaws_ext.ec2stop": "ec2-stop-instances",
+    "chaosaws_ext.ec2stop": ("ec2-stop-instances", "az-power-interruption"),
     # the write markers in DynamoDB are the DynamoDB experiments' (the RDS experiment's
     # are PostgreSQL rows): ``recover --by-tag`` searching them needs one of their
     # policies (the first, from another experiment's path)
@@ -188,6 +189,11 @@ SCENARIOS = (
     Scenario("dynamodb pitr drill run", "dynamodb-pitr-drill", "dynamodb-pitr-drill", DRILL_ENV),
     Scenario("dynamodb pitr drill crash + recover", "dynamodb-pitr-drill",
              "dynamodb-pitr-drill", DRILL_ENV, crash=True),
+    # the instance path (the world's cluster is named to every path: not this one's)
+    Scenario("az power interruption run", "az-power-interruption", "az-power-interruption",
+             {"GAMEDAY_DB_CLUSTER": ""}),
+    Scenario("az power interruption crash + recover", "az-power-interruption",
+             "az-power-interruption", {"GAMEDAY_DB_CLUSTER": ""}, crash=True),
     Scenario("dynamodb replication pause run", "dynamodb-replication-pause",
              "dynamodb-replication-pause"),
     Scenario("dynamodb replication pause crash + recover", "dynamodb-replication-pause",

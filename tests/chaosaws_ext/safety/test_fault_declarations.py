@@ -84,7 +84,11 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         *(f"{d.package}.probes" for d in declared),
         "probes.activities",
     )
-    assert catalog.EXPERIMENTS == tuple(d.experiment for d in declared)
+    # one per fault, then the scenarios composing them
+    assert catalog.EXPERIMENTS == (
+        *(d.experiment for d in declared),
+        *catalog.SCENARIO_EXPERIMENTS,
+    )
     for name in catalog.EXPERIMENTS:  # each declared experiment ships
         assert (EXPERIMENTS_DIR / f"{name}.yaml").is_file()
     # `gameday run` without names runs the four original experiments only
@@ -95,7 +99,7 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         "dynamodb-replica-conflict",
     )
     # ours, and chaostoolkit-aws's RDS failovers that the rds-failover fault adopts
-    assert len(planner.PLAN_FUNCTIONS) == 13
+    assert len(planner.PLAN_FUNCTIONS) == 14
     assert ("chaosaws.rds.actions", "reboot_db_instance") in planner.PLAN_FUNCTIONS
     for (actions, action), (planning, plan) in planner.PLAN_FUNCTIONS.items():
         inject = getattr(importlib.import_module(actions), action)
