@@ -131,6 +131,7 @@ def _ticket_api(markers: dict[str, Any]) -> None:
         checked_url(markers["read_url"], "read_url")
     parse_nameserver(markers.get("nameserver"), "markers.nameserver")
 
+
 _SERVICE_KEYS = {"consecutive", "recovery_window_s", "fault", "timeout_s"}
 
 
