@@ -92,7 +92,11 @@ def test_missed_on_aws_and_better_than_the_run_before(card) -> None:
 
 def test_never_tested_is_said_plainly(card) -> None:
     ticket = _row(card, "ticket-api")
-    assert ticket.experiments == ["az-nacl-blackhole", "fis-az-disrupt-connectivity"]
+    assert ticket.experiments == [
+        "az-nacl-blackhole",
+        "ec2-stop-instances",
+        "fis-az-disrupt-connectivity",
+    ]
     assert ticket.last is None and ticket.status == "never tested"
     assert ticket.verdict == "never tested"
     assert _row(card, "lambda").status == "never tested (no experiment yet)"
