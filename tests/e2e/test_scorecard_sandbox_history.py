@@ -222,7 +222,8 @@ def test_met_outside_the_schedule_never_tested_and_coverage(
     assert dynamodb.status == "tested; not in the testing schedule"
     ticket = _row(card, "ticket-api")
     assert (
-        ticket.experiments == ["az-nacl-blackhole", "fis-az-disrupt-connectivity"]
+        ticket.experiments
+        == ["az-nacl-blackhole", "ec2-stop-instances", "fis-az-disrupt-connectivity"]
         and ticket.status == "never tested"
     )
     assert _row(card, "Full DR Drill").status == "never tested (no experiment yet)"
