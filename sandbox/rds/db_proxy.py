@@ -223,11 +223,19 @@ class DbProxy(Lifecycle):
 
     def _hold(self, client: socket.socket) -> None:
         """A connection whose packets are dropped: no answer until they pass again (then
-        served, with what the client sent meanwhile), the client leaves, or the hold ends."""
+        served, with what the client sent meanwhile), the client leaves, or the hold ends.
+
+        A failover window seen meanwhile makes it stale: its packets went to the old
+        writer's address, which the endpoint no longer names once the standby took over
+        (RDS user guide, "Failover process for Amazon RDS": the DNS record is switched),
+        so it is never served and the client times out, as on AWS; only a connection
+        made after the switch reaches the new writer."""
         deadline = time.monotonic() + self.dropped_hold_s
         early = b""
+        stale = False
         while not self._stop.is_set() and time.monotonic() < deadline:
-            if self._is_reachable():
+            stale = stale or not self._is_accepting()
+            if not stale and self._is_reachable():
                 self._admit(client, early)
                 return
             readable, _, _ = select.select([client], [], [], self.poll_interval)

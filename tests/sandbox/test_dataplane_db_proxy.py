@@ -33,6 +33,20 @@ class Switch:
         return self.on.is_set()
 
 
+class SeenSwitch(Switch):
+    """A switch that remembers which threads asked while it was off."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen_off_by: set[str] = set()
+
+    def __call__(self) -> bool:
+        on = self.on.is_set()
+        if not on:
+            self.seen_off_by.add(threading.current_thread().name)
+        return on
+
+
 def _connect(postgres: PostgresBackend, proxy: DbProxy) -> psycopg.Connection:
     return psycopg.connect(postgres.dsn_via(*proxy.address), connect_timeout=3, autocommit=True)
 
@@ -179,3 +193,34 @@ def test_described_endpoints_patch_moto_and_put_it_back() -> None:
     assert DBInstance.__dict__["address"] is original
     endpoints.stop()  # idempotent
     assert DBInstance.__dict__["address"] is original
+
+
+def test_a_connection_held_across_a_failover_is_never_served(postgres: PostgresBackend) -> None:
+    """Held while the writer's subnet drops packets, then a failover window (the standby
+    takes over in a reachable subnet): the held connection went to the old writer and
+    times out; one made after the switch is served."""
+    reachable, accepting = Switch(), SeenSwitch()
+    with DbProxy(
+        postgres.socket_path, reachable=reachable, accepting=accepting, poll_interval=0.02
+    ) as proxy:
+        reachable.on.clear()  # the writer's subnet blackholed
+        outcome: list[str] = []
+
+        def connect_held() -> None:
+            try:
+                with psycopg.connect(postgres.dsn_via(*proxy.address), connect_timeout=2):
+                    outcome.append("served")
+            except psycopg.OperationalError as error:
+                outcome.append("timeout" if "timeout" in str(error) else str(error))
+
+        held = threading.Thread(target=connect_held)
+        held.start()
+        wait_until(lambda: proxy.held >= 1, 5, 0.02, "the connection held")
+        accepting.on.clear()  # the forced failover's window
+        wait_until(lambda: "db-proxy-held" in accepting.seen_off_by, 5, 0.02, "window seen")
+        reachable.on.set()  # the new writer's subnet passes the client's packets
+        accepting.on.set()
+        held.join(5)
+        assert outcome == ["timeout"]
+        with _connect(postgres, proxy) as fresh:
+            assert fresh.execute("select 1").fetchone() == (1,)
