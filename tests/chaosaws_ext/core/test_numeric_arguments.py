@@ -39,6 +39,7 @@ REQUIRED = {
     "record_name": "api.example.com",
     "hosted_zone_id": "Z1",
     "bucket_name": "knowledge-base",
+    "urls": ["http://api.example.com/health"],
 }
 
 

@@ -74,6 +74,7 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         "rds-restore",
         "dynamodb-restore",
         "dynamodb-replication-pause",
+        "dns-failover",
     ]
     assert chaosaws_ext.ACTION_MODULES == (
         *(f"{d.package}.actions" for d in declared),
@@ -94,7 +95,7 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         "dynamodb-replica-conflict",
     )
     # ours, and chaostoolkit-aws's RDS failovers that the rds-failover fault adopts
-    assert len(planner.PLAN_FUNCTIONS) == 12
+    assert len(planner.PLAN_FUNCTIONS) == 14
     assert ("chaosaws.rds.actions", "reboot_db_instance") in planner.PLAN_FUNCTIONS
     for (actions, action), (planning, plan) in planner.PLAN_FUNCTIONS.items():
         inject = getattr(importlib.import_module(actions), action)
