@@ -29,11 +29,16 @@ DEFAULT_EXPERIMENTS = default_experiments()
 # the backup restore drills (the DR plan's monthly "Backup Restore" test): restored side
 # by side, measured, deleted; run with `gameday run --suite drills` (or `all`)
 DRILL_EXPERIMENTS = ("rds-restore-drill", "dynamodb-pitr-drill")
-# `gameday run --suite NAME`: default = the four faults, drills, all = both, faults first
+# the scenarios: several faults composed into one measured experiment (the DR plan's
+# annual Full DR drill: the runbook's Scenario 1 and its failback)
+SCENARIO_EXPERIMENTS = ("region-failover-drill",)
+# `gameday run --suite NAME`: default = the four faults, drills, scenarios, all = every
+# one of them, faults first
 SUITES = {
     "default": DEFAULT_EXPERIMENTS,
     "drills": DRILL_EXPERIMENTS,
-    "all": DEFAULT_EXPERIMENTS + DRILL_EXPERIMENTS,
+    "scenarios": SCENARIO_EXPERIMENTS,
+    "all": DEFAULT_EXPERIMENTS + DRILL_EXPERIMENTS + SCENARIO_EXPERIMENTS,
 }
 
 

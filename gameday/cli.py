@@ -302,9 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--suite",
-        choices=("default", "drills", "all"),
+        choices=("default", "drills", "scenarios", "all"),
         default=None,
-        help="default: the four faults; drills: the backup restore drills; all: both",
+        help=(
+            "default: the four faults; drills: the backup restore drills; scenarios: the "
+            "composed scenarios (the Full DR drill); all: every one"
+        ),
     )
     run.add_argument("--out", default="gameday-out", help="output folder (default gameday-out)")
     run.add_argument(

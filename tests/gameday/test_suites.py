@@ -36,14 +36,17 @@ def test_each_suite_runs_its_experiments(ran: list[list[str]]) -> None:
     assert gameday(["run", "--sandbox", "--suite", "default"]) == 0
     assert gameday(["run", "--sandbox", "--suite", "drills"]) == 0
     assert gameday(["run", "--sandbox", "--suite", "all"]) == 0
+    assert gameday(["run", "--sandbox", "--suite", "scenarios"]) == 0
     assert ran[0] == []  # no names: run_game_day's default, the four faults
     assert DEFAULT_EXPERIMENTS == FOUR
     assert ran[1] == list(FOUR)
     assert ran[2] == ["rds-restore-drill", "dynamodb-pitr-drill"]
-    assert ran[3] == [*FOUR, "rds-restore-drill", "dynamodb-pitr-drill"]
+    assert ran[3] == [*FOUR, "rds-restore-drill", "dynamodb-pitr-drill", "region-failover-drill"]
+    assert ran[4] == ["region-failover-drill"]
     assert set(DRILL_EXPERIMENTS) <= set(EXPERIMENTS) and set(SUITES) == {
         "default",
         "drills",
+        "scenarios",
         "all",
     }
 
