@@ -122,6 +122,7 @@ FAULT_PACKAGES = (
     "chaosaws_ext.dynamodbrestore",
     "chaosaws_ext.dynamodbpause",
     "chaosaws_ext.ec2stop",
+    "chaosaws_ext.dnsfailover",
 )
 
 # What we create for ourselves, outside any fault: undone and found by tag the same way.

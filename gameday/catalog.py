@@ -25,14 +25,16 @@ __all__ = [
 
 # the scenarios: several of our faults composed in one experiment (one run id, one
 # ledger, one measurement of several services), as AWS FIS's scenario library has them
-SCENARIO_EXPERIMENTS = ("az-power-interruption",)
+SCENARIO_EXPERIMENTS = ("az-power-interruption", "region-failover-drill")
 # one per fault, from the fault declarations (chaosaws_ext.faults), then the scenarios
-EXPERIMENTS = experiments() + SCENARIO_EXPERIMENTS
+EXPERIMENTS = experiments() + tuple(s for s in SCENARIO_EXPERIMENTS if s not in experiments())
 # what `gameday run` runs without names (the newer faults are run by name)
 DEFAULT_EXPERIMENTS = default_experiments()
 # the backup restore drills (the DR plan's monthly "Backup Restore" test): restored side
 # by side, measured, deleted; run with `gameday run --suite drills` (or `all`)
 DRILL_EXPERIMENTS = ("rds-restore-drill", "dynamodb-pitr-drill")
+# the scenarios: several faults composed into one measured experiment (the DR plan's
+# annual Full DR drill, region-failover-drill: the runbook's Scenario 1 and its failback)
 # `gameday run --suite NAME`: default = the four faults, drills, scenarios; all = every
 # one of them, faults first
 SUITES = {

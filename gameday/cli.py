@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help=(
             "default: the four faults; drills: the backup restore drills; scenarios: "
-            "composed faults (az-power-interruption); all: every one"
+            "composed faults (az-power-interruption, the Full DR drill); all: every one"
         ),
     )
     run.add_argument("--out", default="gameday-out", help="output folder (default gameday-out)")

@@ -3,6 +3,8 @@
 - ``wait_for_recovery``: the method's last step; returns once the outage is followed by
   K consecutive successes on every judging sampler (or no outage was seen for
   ``quiet_period`` seconds after t0); fails at ``timeout`` with ActivityFailed.
+- ``wait_for_replication_caught_up``: the DR drill's failback waits, bounded, for every
+  marker acknowledged so far to be in the replica before traffic moves back;
 - ``verify_restored_markers``: a restore drill's step once the restored instance
   answers: reads the run's markers back from it (:mod:`probes.drills`);
 - ``rto_within_target`` / ``rpo_within_target``: verdicts for the after-hypothesis, used
@@ -22,6 +24,8 @@ from chaoslib.exceptions import ActivityFailed
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.numbers import checked_integer, checked_number
+from chaosaws_ext.core.timeline import mark_phase
+from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from probes import drills
 from probes import session as measurement
 from probes.dr_targets import TargetsError, meets, target_for
@@ -29,6 +33,7 @@ from probes.dr_targets import TargetsError, meets, target_for
 __all__ = [
     "wait_for_recovery",
     "hold_symptoms",
+    "wait_for_replication_caught_up",
     "verify_restored_markers",
     "rto_within_target",
     "rpo_within_target",
@@ -192,6 +197,44 @@ def hold_symptoms(
         "held_s": round(time.monotonic() - started, 3),
         "since_t0_s": round(time.monotonic() - t0.monotonic, 3),
     }
+
+
+def wait_for_replication_caught_up(
+    timeout: float = 300.0,
+    interval: float = 0.1,
+    configuration: Configuration = None,
+    secrets: Secrets = None,
+) -> dict[str, Any]:
+    """Wait (bounded by ``timeout``) until every write marker acknowledged so far is
+    present in the replica (the lag poller saw it): the failback's "all data is
+    synchronized" before traffic moves back. Stamps ``replication_caught_up``; a
+    timeout fails, naming how many are still missing."""
+    where = "wait_for_replication_caught_up"
+    timeout = checked_number(timeout, "timeout", above=True, activity=where)
+    interval = checked_number(interval, "interval", above=True, activity=where)
+    session = _session()
+    writer, poller = session.writer, session.poller
+    if writer is None or poller is None:
+        raise ActivityFailed(f"{where}: the measurement has no markers watched in a replica")
+    start = time.monotonic()
+    upto = start
+
+    def missing() -> int:
+        return sum(
+            1
+            for m in writer.markers()
+            if m.acked and (m.ack_mono or 0) <= upto and m.seen_mono is None
+        )
+
+    try:
+        wait_until(lambda: missing() == 0, timeout=timeout, interval=interval, what=where)
+    except WaitTimedOut:
+        raise ActivityFailed(
+            f"{where}: {missing()} acknowledged markers still not in the replica after "
+            f"{timeout:g} s"
+        ) from None
+    mark_phase("replication_caught_up")
+    return {"caught_up": True, "waited_s": round(time.monotonic() - start, 3)}
 
 
 def verify_restored_markers(

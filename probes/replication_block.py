@@ -3,9 +3,13 @@ read of a stopped measurement whose markers replicate to another region (S3 obje
 DynamoDB items of a global table), built on :mod:`probes.replication`.
 
 The failover moment is the end of the pause (the fault's ``reverted`` stamp), or
-``markers.failover_at_s`` after t0. Judged against the service's ``rpo_s``: a target of
-0 is missed by one missing marker. A miss under a pause is a finding about the DR plan
-(an asynchronous replication cannot promise RPO 0), said so in ``finding``.
+``markers.failover_at_s`` after t0, or with ``markers.failover: dns-change`` the
+moment the name was moved to the secondary (the phase ``dns_changed``: the DR drill,
+where the region is left while replication is still paused). ``markers.pause_fault``
+names the fault whose ``reverted`` stamp ends the pause when it is not t0's. Judged
+against the service's ``rpo_s``: a target of 0 is missed by one missing marker. A miss
+under a pause is a finding about the DR plan (an asynchronous replication cannot
+promise RPO 0), said so in ``finding``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from chaosaws_ext.core.recovery_schema import (
     LagBlock,
     ReplicationBlock,
 )
-from chaosaws_ext.core.timeline import fault_stamps
+from chaosaws_ext.core.timeline import fault_stamps, phase_stamps
 from probes.dr_targets import meets
 from probes.replication import catch_up, failover_rpo, lag_outside
 from probes.verdicts import T0, find_t0
@@ -44,12 +48,21 @@ def judges_failover(session: MeasurementSession) -> bool:
     return bool(markers.get("replica_region")) and markers.get("failover", default) != "none"
 
 
-def _pause_end(t0: T0) -> float | None:
-    """The monotonic time the fault of ``t0`` was stamped reverted (end of the pause)."""
+def _pause_end(t0: T0, pause_fault: str | None = None) -> float | None:
+    """The monotonic time the pausing fault (``pause_fault``, else the fault of ``t0``)
+    was stamped reverted (end of the pause)."""
+    fault = pause_fault or t0.fault
     for stamp in fault_stamps():
         if stamp.event == "reverted" and stamp.monotonic >= t0.monotonic:
-            if t0.fault in (None, stamp.fault):
+            if fault in (None, stamp.fault):
                 return stamp.monotonic
+    return None
+
+
+def _dns_change(t0: T0) -> float | None:
+    for stamp in phase_stamps():
+        if stamp.name == "dns_changed" and stamp.monotonic >= t0.monotonic:
+            return stamp.monotonic
     return None
 
 
@@ -58,8 +71,15 @@ def failover_moment(session: MeasurementSession) -> tuple[float, str, T0, float 
     t0 = find_t0(session)
     if t0 is None:
         return None
-    end = _pause_end(t0)
-    at = (session.spec.markers or {}).get("failover_at_s")
+    markers = session.spec.markers or {}
+    end = _pause_end(t0, markers.get("pause_fault"))
+    at = markers.get("failover_at_s")
+    if markers.get("failover") == "dns-change":
+        changed = _dns_change(t0)
+        if changed is not None:
+            return changed, "DNS change to the secondary", t0, end
+        stopped = session.stopped_mono or t0.monotonic
+        return stopped, "end of the method (no DNS change was stamped)", t0, end
     if at is not None:
         return t0.monotonic + float(at), f"t0 + {float(at):g} s", t0, end
     if end is not None:

@@ -167,6 +167,11 @@ class Sampler:
                 pending.future.cancel()
                 self._samples.append(Sample(pending.t_mono, pending.t_wall, False, None, "timeout"))
 
+    def oldest_pending(self) -> float | None:
+        """The send time of the oldest check still running (None: none is)."""
+        with self._lock:
+            return min((p.t_mono for p in self._pending), default=None)
+
     def settled(self) -> list[Sample]:
         """Samples in time order, only up to the oldest still-running check."""
         with self._lock:

@@ -81,6 +81,7 @@ _MARKER_KEYS = {
     "url",
     "read_url",
     "nameserver",
+    "pause_fault",
 }
 MARKER_KINDS = ("postgres", "dynamodb", "s3", "ticket-api")
 
@@ -283,9 +284,10 @@ def _parse_one(
             for key in ("bucket", "replica_region"):
                 if not markers.get(key):
                     raise SpecError(f"markers.{key} is required for s3 markers")
-        if markers.get("failover", "end-of-pause") not in ("end-of-pause", "none"):
+        if markers.get("failover", "end-of-pause") not in ("end-of-pause", "dns-change", "none"):
             raise SpecError(
-                f"markers.failover must be end-of-pause or none, got {markers['failover']!r}"
+                "markers.failover must be end-of-pause, dns-change or none, "
+                f"got {markers['failover']!r}"
             )
         if markers.get("failover_at_s") in ("", None):
             markers.pop("failover_at_s", None)

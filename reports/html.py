@@ -96,6 +96,10 @@ class ExperimentSection:
     findings: list[str] = field(default_factory=list)
     services: list[ServiceRow] = field(default_factory=list)  # several services measured
     scenario: list[TimelineRow] = field(default_factory=list)  # a composed method's steps
+    # the DR drill: each runbook step against its box, each failback step's window
+    runbook: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    failback: list[tuple[str, str, str, str]] = field(default_factory=list)
+    failback_outcome: str | None = None
 
 
 def _short(value: Any, limit: int = _OUTPUT_LIMIT) -> str | None:
@@ -307,6 +311,56 @@ def _replication(journal: Journal) -> tuple[list[tuple[str, str]], str | None]:
     return rows, str(_short(finding, 600)) if finding else None
 
 
+def _verdict(met: Any) -> str:
+    return "met" if met is True else "MISSED" if met is False else "not seen"
+
+
+def _runbook(recovery: Any) -> list[tuple[str, str, str, str, str]]:
+    """``recovery.runbook``: (step, title, measured span, box, verdict) per step."""
+    rows = recovery_value(recovery, "runbook", default=[])
+    table = []
+    for row in rows if isinstance(rows, list) else []:
+        box = row.get("box_s") or [None, None]
+        span = f"{format_seconds(number(row.get('started_s')))} → " + (
+            format_seconds(number(row.get("ended_s"))) if row.get("ended_s") is not None else "—"
+        )
+        boxed = f"{format_seconds(number(box[0]))} → {format_seconds(number(box[1]))}"
+        table.append(
+            (str(row.get("step")), str(row.get("title")), span, boxed, _verdict(row.get("met")))
+        )
+    return table
+
+
+def _failback(recovery: Any) -> tuple[list[tuple[str, str, str, str]], str | None]:
+    """``recovery.failback``: (share, window, figures, verdict) per step, and the outcome."""
+    block = recovery_value(recovery, "failback", default=None)
+    if not isinstance(block, dict):
+        return [], None
+    rows = []
+    for step in block.get("steps") or []:
+        window = number(step.get("window_s"))
+        figures = "not monitored"
+        if step.get("samples") is not None:
+            rate = number(step.get("error_rate"))
+            p99 = number(step.get("p99_latency_ms"))
+            figures = (
+                f"{step.get('errors')} of {step.get('samples')} samples failed"
+                + (f" ({rate * 100:.1f} %)" if rate is not None else "")
+                + (f", p99 {p99:.0f} ms" if p99 is not None else "")
+            )
+        verdict = "good" if step.get("good") else f"BAD: {_short(step.get('reason'), 200)}"
+        rows.append((f"{step.get('percent')} %", format_seconds(window), figures, verdict))
+    if block.get("completed"):
+        outcome = (
+            f"all traffic back on the primary in {format_seconds(number(block.get('duration_s')))}"
+        )
+    elif block.get("rolled_back"):
+        outcome = "stopped by a bad window: all traffic back on the secondary"
+    else:
+        outcome = "did not finish"
+    return rows, outcome
+
+
 def _environment(journal: Journal, summary: RunSummary) -> list[tuple[str, str]]:
     data = journal.data
     rows = [
@@ -420,6 +474,7 @@ def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSec
     availability, chart, notes = _timeline(journal, summary)
     lag, lag_chart = _lag(journal, summary)
     replication, finding = _replication(journal)
+    failback, failback_outcome = _failback(recovery)
     before = journal.steady_state("before")
     after = journal.steady_state("after")
     fault = recovery_value(recovery, "fault", default={})
@@ -455,6 +510,9 @@ def _section(index: int, journal: Journal, summary: RunSummary) -> ExperimentSec
         findings=findings(summary),
         services=service_rows(recovery),
         scenario=timeline_rows(recovery),
+        runbook=_runbook(recovery),
+        failback=failback,
+        failback_outcome=failback_outcome,
     )
 
 

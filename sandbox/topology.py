@@ -163,6 +163,16 @@ class Topology:
             "GAMEDAY_RESTORE_POLL_INTERVAL": "5" if self.time_scale >= 0.5 else "0.1",
             "GAMEDAY_RESTORE_TIMEOUT": str(max(60, math.ceil(3600 * self.time_scale))),
             "GAMEDAY_DRILL_MAX_SECONDS": str(max(300, math.ceil(7200 * self.time_scale))),
+            # the region failover drill (experiments/region-failover-drill.yaml): the
+            # zone, the runbook's failback windows (15 and 30 minutes) and its step boxes
+            # scaled; the replication pause outlasts the drill up to the failback
+            "GAMEDAY_HOSTED_ZONE_ID": self.hosted_zone_id,
+            "GAMEDAY_FAILOVER_MODE": "record",
+            "GAMEDAY_FAILBACK_WINDOW_10": f"{900 * self.time_scale:g}",
+            "GAMEDAY_FAILBACK_WINDOW_50": f"{1800 * self.time_scale:g}",
+            "GAMEDAY_RUNBOOK_SCALE": f"{self.time_scale:g}",
+            "GAMEDAY_FAILBACK_MAX_ERROR_RATE": "0.01",
+            "GAMEDAY_FAILBACK_MAX_P99_MS": "1000",
             # the S3 replication pause's source bucket (the knowledge base)
             **(
                 {"GAMEDAY_BUCKET": self.buckets["knowledge_base"]["source"]}

@@ -14,6 +14,9 @@ from typing import Any, NotRequired, TypedDict, Union, get_args, get_origin, get
 
 __all__ = [
     "RecoveryBlock",
+    "RunbookStep",
+    "FailbackStep",
+    "FailbackBlock",
     "TargetBlock",
     "FaultBlock",
     "RtoBlock",
@@ -296,6 +299,41 @@ class ScenarioBlock(TypedDict):
     phases: list[ScenarioPhase]  # phases no step claimed (no fault named)
 
 
+class RunbookStep(TypedDict):
+    """One step of the DR runbook measured against its time box (seconds from t0)."""
+
+    step: str  # "1", "2", "3"
+    title: str
+    started_s: Seconds
+    ended_s: Seconds  # None: its end was not seen
+    box_s: list[float]  # [start, end] of the runbook's box, scaled
+    met: bool | None
+    ended_by: str  # the phase that ends it (detected, first_success, secondary_verified)
+
+
+class FailbackStep(TypedDict):
+    """One step of the gradual failback: the weights set, then its window judged."""
+
+    percent: int  # of the traffic to the primary
+    window_s: float  # 0: not monitored
+    set_after_s: float  # since the shift started
+    duration_s: float
+    good: bool
+    reason: str | None
+    samples: NotRequired[int]
+    errors: NotRequired[int]
+    error_rate: NotRequired[float | None]
+    p99_latency_ms: NotRequired[float | None]
+    thresholds: NotRequired[dict[str, float]]
+
+
+class FailbackBlock(TypedDict):
+    completed: bool  # every step done with a good window
+    rolled_back: bool  # a bad window put all the traffic back on the secondary
+    duration_s: NotRequired[float]
+    steps: list[FailbackStep]
+
+
 class RecoveryBlock(TypedDict):
     service: str
     target: NotRequired[TargetBlock]
@@ -310,6 +348,8 @@ class RecoveryBlock(TypedDict):
     restore: NotRequired[RestoreBlock]  # restore drills only
     services: NotRequired[dict[str, ServiceBlock]]  # several services measured in one run
     scenario: NotRequired[ScenarioBlock]  # the method's fault steps, on one time axis
+    runbook: NotRequired[list[RunbookStep]]  # the DR drill's runbook steps
+    failback: NotRequired[FailbackBlock]  # the DR drill's gradual failback
     errors: list[str]
 
 

@@ -6,8 +6,13 @@ record of a group is unhealthy Route 53 treats them all as healthy). A record wi
 ``HealthCheckId`` is healthy. Records without a routing policy answer all their values.
 Alias records answer what ``alias_resolver(dns_name)`` returns (e.g. the loopback
 address of the emulated ALB) with ``alias_ttl`` (default 60 s, the TTL of an ELB's own
-record). Other routing policies (weighted, latency, geolocation, multivalue) answer the
-values of all their healthy records.
+record). Weighted records answer one record per query, drawn by :func:`weighted_pick`
+(Route 53 Developer Guide, "Weighted routing" and "How Amazon Route 53 chooses records
+when health checking is configured": a record's chance is its Weight over the group's
+total; weight 0 is never answered unless every record is 0, or every nonzero one is
+unhealthy; unhealthy records are left out, and a group that is all unhealthy is answered
+as if all were healthy). Other routing policies (latency, geolocation, multivalue)
+answer the values of all their healthy records.
 
 A record's health, as the Route 53 Developer Guide documents it ("How Amazon Route 53
 chooses records when health checking is configured" and "Evaluate target health"): a
@@ -23,6 +28,7 @@ balancer unhealthy (:func:`load_balancer_healthy`).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -32,6 +38,7 @@ __all__ = [
     "load_balancer_healthy",
     "normalise_name",
     "route53_failover_resolver",
+    "weighted_pick",
 ]
 
 Answer = list[tuple[str, int]]
@@ -60,6 +67,36 @@ def failover_answer(
     else:
         chosen = secondary_ip
     return [(value, int(ttl)) for value in _values(chosen)]
+
+
+def _draw(indices: Sequence[int], weights: Sequence[int], rng: random.Random) -> int:
+    total = sum(weights[i] for i in indices)
+    point = rng.uniform(0, total)
+    for i in indices:
+        point -= weights[i]
+        if point < 0:
+            return i
+    return indices[-1]
+
+
+def weighted_pick(weights: Sequence[int], healthy: Sequence[bool], rng: random.Random) -> int:
+    """The index of the weighted record Route 53 answers for one query. Healthy records
+    of nonzero weight first, drawn in proportion to their weights; then the healthy
+    zero-weight ones (equal chances); a group with no healthy record is answered as if
+    all were healthy (nonzero weights first, then all of them)."""
+    if not weights or len(weights) != len(healthy):
+        raise ValueError("weights and healthy must be non-empty and of one length")
+    indices = range(len(weights))
+    nonzero_healthy = [i for i in indices if weights[i] > 0 and healthy[i]]
+    if nonzero_healthy:
+        return _draw(nonzero_healthy, weights, rng)
+    zero_healthy = [i for i in indices if weights[i] == 0 and healthy[i]]
+    if zero_healthy:
+        return rng.choice(zero_healthy)
+    nonzero = [i for i in indices if weights[i] > 0]
+    if nonzero:
+        return _draw(nonzero, weights, rng)
+    return rng.choice(list(indices))
 
 
 def load_balancer_healthy(target_states: Mapping[str, Sequence[str]]) -> bool:
@@ -95,6 +132,7 @@ def route53_failover_resolver(
     alias_resolver: Callable[[str], Sequence[str]] | None = None,
     alias_healthy: Callable[[str], bool] | None = None,
     alias_ttl: int = ALIAS_TTL_S,
+    rng: random.Random | None = None,
 ) -> Callable[[str, str], Answer | None]:
     """A ``records(qname, qtype)`` callable for ``FailoverDnsServer`` that reads the
     hosted zone ``zone_name`` of a moto route53 backend on every query
@@ -102,8 +140,10 @@ def route53_failover_resolver(
     record of that name (NXDOMAIN), [] when it holds the name but not the type.
     ``is_healthy(health_check_id)`` gives the Route 53 health checker's verdict;
     ``alias_healthy(dns_name)`` the alias target's health, evaluated for alias records
-    with ``EvaluateTargetHealth`` (None: such a target counts as healthy).
+    with ``EvaluateTargetHealth`` (None: such a target counts as healthy). ``rng``
+    draws the weighted records' answers (seed it for a reproducible distribution).
     """
+    draw = rng or random.Random()
 
     def evaluates_target(record: Any) -> bool:
         alias = record.alias_target or {}
@@ -144,6 +184,11 @@ def route53_failover_resolver(
             if primary and (healthy(primary[0]) or not secondary or not healthy(secondary[0])):
                 return values_of(primary[0])
             return values_of(secondary[0])
+        weighted = [r for r in typed if getattr(r, "weight", None) is not None]
+        if weighted:
+            weights = [int(r.weight) for r in weighted]
+            chosen_index = weighted_pick(weights, [healthy(r) for r in weighted], draw)
+            return values_of(weighted[chosen_index])
         plain = [r for r in typed if r.set_identifier is None]
         if plain:
             return [answer for r in plain for answer in values_of(r)]

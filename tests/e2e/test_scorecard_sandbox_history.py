@@ -8,7 +8,7 @@ Each journal is then moved to a simulated date by ``tests.helpers.redate`` (ever
 timestamp shifted alike; figures untouched). As of 2026-12-01 the history holds:
 met (DynamoDB), missed and overdue (Route 53 Failover, quarterly, last run 07-15), a
 regression (RDS Failover: met on 10-05, slower on 11-20, next due 12-20), never tested
-(ticket-api, whose experiment did not run; Full DR Drill, no experiment). Every figure
+(ticket-api and the Full DR Drill, whose experiments did not run). Every figure
 asserted is read from the journals the runs wrote.
 """
 
@@ -223,10 +223,16 @@ def test_met_outside_the_schedule_never_tested_and_coverage(
     ticket = _row(card, "ticket-api")
     assert (
         ticket.experiments
-        == ["az-nacl-blackhole", "ec2-stop-instances", "fis-az-disrupt-connectivity"]
+        == [
+            "az-nacl-blackhole",
+            "ec2-stop-instances",
+            "fis-az-disrupt-connectivity",
+            "region-failover-drill",
+        ]
         and ticket.status == "never tested"
     )
-    assert _row(card, "Full DR Drill").status == "never tested (no experiment yet)"
+    assert _row(card, "Full DR Drill").status == "never tested"
+    assert _row(card, "Runbook Review").status == "never tested (no experiment yet)"
     assert card.runs == 4 and card.covered == 3
     assert card.coverage == "3 of 14 services in the plan have a measured verdict (21%)"
 

@@ -41,8 +41,9 @@ def test_each_suite_runs_its_experiments(ran: list[list[str]]) -> None:
     assert DEFAULT_EXPERIMENTS == FOUR
     assert ran[1] == list(FOUR)
     assert ran[2] == ["rds-restore-drill", "dynamodb-pitr-drill"]
-    assert ran[3] == [*FOUR, "rds-restore-drill", "dynamodb-pitr-drill", "az-power-interruption"]
-    assert ran[4] == ["az-power-interruption"]
+    scenarios = ["az-power-interruption", "region-failover-drill"]
+    assert ran[3] == [*FOUR, "rds-restore-drill", "dynamodb-pitr-drill", *scenarios]
+    assert ran[4] == scenarios
     assert set(DRILL_EXPERIMENTS) <= set(EXPERIMENTS) and set(SUITES) == {
         "default",
         "drills",

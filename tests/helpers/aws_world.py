@@ -385,6 +385,26 @@ def experiment_env(
                 "GAMEDAY_INSTANCE_POLL_INTERVAL": "0.2",
                 "GAMEDAY_INSTANCE_TIMEOUT": "30",
             },
+            # the DR drill without a data plane (tests/helpers/iam_scenarios.py swaps its
+            # HTTP/DNS samplers for the table's): short windows, no Route 53 checkers
+            "region-failover-drill": {
+                "GAMEDAY_HOSTED_ZONE_ID": world.get("hosted_zone_id", ""),
+                "GAMEDAY_FAILOVER_RECORD": world.get("failover_record", ""),
+                "GAMEDAY_HEALTH_CHECK_ID": world["health_check_id"],
+                "GAMEDAY_HEALTH_CHECK_WAIT_SECONDS": "1",
+                "GAMEDAY_POLL_INTERVAL": "0.2",
+                "GAMEDAY_DNS_SERVER": "127.0.0.1:9",
+                "GAMEDAY_FAILOVER_URL": "http://api.drill.example.com:9/health",
+                "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
+                "GAMEDAY_TABLE": world["table"],
+                "GAMEDAY_OTHER_REGION": OTHER_REGION,
+                "GAMEDAY_FAILBACK_WINDOW_10": "0.5",
+                "GAMEDAY_FAILBACK_WINDOW_50": "0.5",
+                "GAMEDAY_SAMPLING_HZ": "10",
+                "GAMEDAY_QUIET_PERIOD": "1",
+                "GAMEDAY_RECOVERY_TIMEOUT": "30",
+                "GAMEDAY_CATCHUP_WINDOW": "1",
+            },
             "dynamodb-replication-pause": {
                 "GAMEDAY_TABLE": world["table"],
                 "GAMEDAY_OTHER_REGION": OTHER_REGION,

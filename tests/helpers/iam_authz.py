@@ -95,7 +95,8 @@ ACTION_OF_OPERATION = {
 TYPE_VARIABLE_PARAMS: dict[str, dict[str, tuple[str, ...]]] = {
     "wafv2:webacl": {"Name": ("Name",), "Id": ("Id",), "Scope": ("Scope",)},
     "route53:healthcheck": {"Id": ("HealthCheckId",)},
-    "route53:hostedzone": {"Id": ("HostedZoneId",)},
+    # GetHostedZone names the zone "Id", the record-set calls "HostedZoneId"
+    "route53:hostedzone": {"Id": ("HostedZoneId", "Id")},
 }
 EVALUATED_KEYS = ("CreateAction", "dynamodb:LeadingKeys")
 

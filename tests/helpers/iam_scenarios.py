@@ -22,11 +22,13 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from chaosaws_ext.faults import fault_declarations, faults_used_by
 from chaosaws_ext.ledger import Ledger
 from sandbox.s3.seed import replication_role_arn, seed_replicated_buckets
 from tests.helpers.aws_calls import Call, load_calls, recording_env
@@ -83,10 +85,15 @@ FAULT_POLICIES: dict[str, str | tuple[str, ...]] = {
     "chaosaws_ext.dynamodbrestore": "dynamodb-pitr-drill",
     "chaosaws_ext.dynamodbpause": "dynamodb-replication-pause",
     "chaosaws_ext.ec2stop": ("ec2-stop-instances", "az-power-interruption"),
+    "chaosaws_ext.dnsfailover": "region-failover-drill",
     # the write markers in DynamoDB are the DynamoDB experiments' (the RDS experiment's
     # are PostgreSQL rows): ``recover --by-tag`` searching them needs one of their
     # policies (the first, from another experiment's path)
-    "probes.markers": ("dynamodb-replica-conflict", "dynamodb-replication-pause"),
+    "probes.markers": (
+        "dynamodb-replica-conflict",
+        "dynamodb-replication-pause",
+        "region-failover-drill",
+    ),
     # the marker objects in the replicated bucket are the S3 pause experiment's
     "probes.s3_markers": "s3-replication-pause",
 }
@@ -94,11 +101,12 @@ FAULT_EXPERIMENTS = ("az-nacl-blackhole", "healthcheck-path-block", "dynamodb-re
                      "rds-forced-failover", "s3-replication-pause",
                      "fis-az-disrupt-connectivity", "rds-restore-drill",
                      "dynamodb-pitr-drill", "dynamodb-replication-pause",
-                     "ec2-stop-instances")  # fmt: skip
+                     "ec2-stop-instances", "region-failover-drill")  # fmt: skip
 # the AWS Backup copy vault of the DR plan's Example 7 (tests/experiments runs the
 # sandbox's backup job of the world's DB into it: sandbox.backup)
 BACKUP_COPY_VAULT = "production-replica-vault"
 NO_MEASUREMENT_IN_WORLD = ("az-power-interruption",)
+DRILL_ZONE = "drill.example.com"  # the DR drill's hosted zone
 DRILL_ENV = {"GAMEDAY_RESTORE_POLL_INTERVAL": "0.1", "GAMEDAY_MARKER_INTERVAL": "0.1"}
 
 
@@ -141,6 +149,32 @@ def _hold_after_the_restore(loaded: dict[str, Any]) -> None:
     method.remove(hold)
     restore = next(i for i, a in enumerate(method) if a.get("name") == "restore-db-instance")
     method.insert(restore + 1, hold)
+
+
+def _drill_without_data_plane(loaded: dict[str, Any]) -> None:
+    """The DR drill in a world without ALBs, DNS server or Route 53 checkers: the table
+    sampled instead of the name (it judges the windows), judged against a row whose RPO
+    a pause of seconds meets (OpenSearch: 1 h), so every path runs to its end."""
+    for control in loaded["controls"]:
+        arguments = control["provider"].get("arguments") or {}
+        if control["name"] == "measurement":
+            arguments["service"] = "opensearch"
+            arguments["samplers"] = [
+                {"name": "table-primary", "kind": "dynamodb", "table": "${table_name}",
+                 "region": "${aws_region}"}
+            ]  # fmt: skip
+        if control["name"] == "failback":
+            arguments["samplers"] = ["table-primary"]
+
+
+def _drill_hold_after_the_dns_change(loaded: dict[str, Any]) -> None:
+    """SIGKILLed with every fault in: the block, the pause and the record change."""
+    _drill_without_data_plane(loaded)
+    method = loaded["method"]
+    hold = next(a for a in method if a.get("name") == "hold-the-fault")
+    method.remove(hold)
+    changed = next(i for i, a in enumerate(method) if a.get("name") == "fail-over-to-secondary")
+    method.insert(changed + 1, hold)
 
 
 SCENARIOS = (
@@ -202,6 +236,10 @@ SCENARIOS = (
     Scenario("ec2 stop run", "ec2-stop-instances", "ec2-stop-instances"),
     Scenario("ec2 stop crash + recover", "ec2-stop-instances", "ec2-stop-instances",
              crash=True),
+    Scenario("region failover drill run", "region-failover-drill", "region-failover-drill",
+             variant=_drill_without_data_plane),
+    Scenario("region failover drill crash + recover", "region-failover-drill",
+             "region-failover-drill", crash=True, variant=_drill_hold_after_the_dns_change),
 )  # fmt: skip
 
 
@@ -313,6 +351,29 @@ def _api_instances(endpoint: str, world: dict[str, Any]) -> list[str]:
             )["Instances"]
         ]  # fmt: skip
     return ids
+def _failover_zone(endpoint: str, world: dict[str, Any]) -> None:
+    """The DR drill's hosted zone: a failover pair of alias records, the PRIMARY guarded
+    by the world's health check (the health-check block's plan requires it)."""
+    route53 = client("route53", endpoint)
+    zone = route53.create_hosted_zone(Name=DRILL_ZONE, CallerReference=f"drill-{time.time()}")
+    zone_id = zone["HostedZone"]["Id"].split("/")[-1]
+    balancer = client("elbv2", endpoint).describe_load_balancers(
+        LoadBalancerArns=[world["load_balancer_arn"]]
+    )["LoadBalancers"][0]
+    targets = {"PRIMARY": balancer["DNSName"], "SECONDARY": f"standby.{OTHER_REGION}.elb.test"}
+    changes = []
+    for role, dns_name in targets.items():
+        record: dict[str, Any] = {
+            "Name": f"api.{DRILL_ZONE}", "Type": "A", "SetIdentifier": role.lower(),
+            "Failover": role,
+            "AliasTarget": {"HostedZoneId": balancer["CanonicalHostedZoneId"],
+                            "DNSName": dns_name, "EvaluateTargetHealth": True},
+        }  # fmt: skip
+        if role == "PRIMARY":
+            record["HealthCheckId"] = world["health_check_id"]
+        changes.append({"Action": "CREATE", "ResourceRecordSet": record})
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+    world.update(hosted_zone_id=zone_id, failover_record=f"api.{DRILL_ZONE}", zone_name=DRILL_ZONE)
 
 
 def seed(endpoint: str, replicator: Any) -> dict[str, Any]:
@@ -331,6 +392,7 @@ def seed(endpoint: str, replicator: Any) -> dict[str, Any]:
     world["bucket"] = buckets["knowledge_base"]["source"]
     world["replica_bucket"] = buckets["knowledge_base"]["replica"]
     world["replication_role"] = replication_role_arn(ACCOUNT, "production").split("/")[-1]
+    _failover_zone(endpoint, world)
     return world
 
 
@@ -353,6 +415,9 @@ def policy_values(world: dict[str, Any]) -> dict[str, str]:
         "backup_vault": BACKUP_COPY_VAULT,
         "instance_tag_key": API_INSTANCE_TAG[0],
         "instance_tag_value": API_INSTANCE_TAG[1],
+        "hosted_zone_id": world.get("hosted_zone_id", ""),
+        "failover_record": world.get("failover_record", ""),
+        "zone_name": world.get("zone_name", ""),
     }
 
 
@@ -453,14 +518,25 @@ def run_scenario(
     return load_calls(calls)
 
 
+@cache
+def _fault_packages(experiment: str) -> frozenset[str]:
+    """The fault packages an experiment's own activities come from (a scenario that
+    composes several faults needs every one of them granted by its own policy)."""
+    loaded = yaml.safe_load((ROOT / "experiments" / f"{experiment}.yaml").read_text())
+    used = faults_used_by(loaded)
+    return frozenset(d.package for d in fault_declarations() if d.id in used)
+
+
 def fault_policy(call: Call, scenario: Scenario) -> str:
     """The policy that must grant ``call``: the scenario's, unless another fault's code
     made it (an orphan finder during ``gameday recover --by-tag``). Keyed by package
-    (``chaosaws_ext.<fault>``), whatever module of it made the call."""
+    (``chaosaws_ext.<fault>``), whatever module of it made the call; a fault the
+    scenario's experiment itself applies is the scenario's."""
+    own = _fault_packages(scenario.experiment)
     for package, owners in FAULT_POLICIES.items():
         ours = call.origin == package or call.origin.startswith(package + ".")
         policies = (owners,) if isinstance(owners, str) else owners
-        if ours and not scenario.policy.startswith(policies):
+        if ours and not scenario.policy.startswith(policies) and package not in own:
             return policies[0]
     return scenario.policy
 

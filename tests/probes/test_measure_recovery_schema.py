@@ -67,9 +67,10 @@ def written_block() -> Iterator[dict[str, Any]]:
 def test_the_written_block_validates_and_holds_every_top_level_field(written_block) -> None:
     assert problems(written_block) == []
     # every field but a restore drill's ``restore`` (tests/e2e/test_dynamodb_pitr_drill_e2e.py)
-    # and a scenario's ``services`` (tests/probes/test_scenario_measure.py); ``scenario``
-    # is there: a fault was stamped
-    optional = {"restore", "services"}
+    # and a scenario's ``services`` (tests/probes/test_scenario_measure.py) and the DR
+    # drill's ``runbook`` and ``failback``, which its control adds
+    # (tests/e2e/test_region_failover_drill_e2e.py); ``scenario`` is there: a fault was stamped
+    optional = {"restore", "services", "runbook", "failback"}
     assert set(written_block) == set(get_type_hints(RecoveryBlock)) - optional
     assert written_block["rto"]["measured_s"] > 0 and written_block["fault"]["reverted_at"]
 

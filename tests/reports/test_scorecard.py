@@ -50,9 +50,9 @@ def test_one_row_per_service_of_targets_and_per_test_type_of_the_schedule(card) 
     assert _row(card, "RDS Failover").experiments == ["rds-forced-failover"]
     assert _row(card, "Route 53 Failover").experiments == ["healthcheck-path-block"]
     assert _row(card, "Backup Restore").experiments == ["dynamodb-pitr-drill"]
-    for name in ("Full DR Drill", "Runbook Review"):
-        assert _row(card, name).experiments == []
-        assert _row(card, name).note == "no experiment carries this test out yet"
+    assert _row(card, "Full DR Drill").experiments == ["region-failover-drill"]
+    assert _row(card, "Runbook Review").experiments == []
+    assert _row(card, "Runbook Review").note == "no experiment carries this test out yet"
 
 
 def test_met_with_a_regression_beyond_the_resolution_and_the_next_due_date(card) -> None:
@@ -97,11 +97,13 @@ def test_never_tested_is_said_plainly(card) -> None:
         "az-power-interruption",
         "ec2-stop-instances",
         "fis-az-disrupt-connectivity",
+        "region-failover-drill",
     ]
     assert ticket.last is None and ticket.status == "never tested"
     assert ticket.verdict == "never tested"
     assert _row(card, "lambda").status == "never tested (no experiment yet)"
-    assert _row(card, "Full DR Drill").status == "never tested (no experiment yet)"
+    assert _row(card, "Full DR Drill").status == "never tested"
+    assert _row(card, "Full DR Drill").experiments == ["region-failover-drill"]
 
 
 def test_coverage_counts_services_with_a_measured_verdict(card) -> None:
@@ -131,7 +133,9 @@ def test_gameday_scorecard_prints_the_table(history: Path, capsys) -> None:
     assert "overdue since 2026-10-15 (47 days)" in route53
     assert "41.25 s / 300 s met (measured 2026-07-15)" in route53  # the failed run measured nothing
     drill = next(line for line in lines if line.startswith("[test] Full DR Drill"))
-    assert "none yet" in drill and "never tested (no experiment yet)" in drill
+    assert "region-failover-drill" in drill and "never tested" in drill
+    review = next(line for line in lines if line.startswith("[test] Runbook Review"))
+    assert "none yet" in review and "never tested (no experiment yet)" in review
     assert "coverage: 3 of 14 services in the plan have a measured verdict (21%)" in out
     assert "overdue: route53-failover, Route 53 Failover" in out
 

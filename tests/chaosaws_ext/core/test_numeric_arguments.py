@@ -41,6 +41,7 @@ REQUIRED = {
     "bucket_name": "knowledge-base",
     "tag_key": "app",
     "tag_value": "ticket-api",
+    "urls": ["http://api.example.com/health"],
 }
 
 

@@ -75,6 +75,7 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         "dynamodb-restore",
         "dynamodb-replication-pause",
         "ec2-stop",
+        "dns-failover",
     ]
     assert chaosaws_ext.ACTION_MODULES == (
         *(f"{d.package}.actions" for d in declared),
