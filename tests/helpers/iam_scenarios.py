@@ -351,6 +351,8 @@ def _api_instances(endpoint: str, world: dict[str, Any]) -> list[str]:
             )["Instances"]
         ]  # fmt: skip
     return ids
+
+
 def _failover_zone(endpoint: str, world: dict[str, Any]) -> None:
     """The DR drill's hosted zone: a failover pair of alias records, the PRIMARY guarded
     by the world's health check (the health-check block's plan requires it)."""
