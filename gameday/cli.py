@@ -176,7 +176,7 @@ def _cmd_policy(args: argparse.Namespace) -> int:
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     from gameday.sandboxing import sandbox_up
 
-    return sandbox_up(args.time_scale)
+    return sandbox_up(args.time_scale, args.backup_interval)
 
 
 def _cmd_experiments(args: argparse.Namespace) -> int:
@@ -399,6 +399,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=time_scale,
         default=None,
         help="multiply every emulated AWS timing (default: demo scale 0.05)",
+    )
+    up.add_argument(
+        "--backup-interval",
+        type=time_scale,
+        default=None,
+        metavar="SECONDS",
+        help="seconds between the AWS Backup plan's jobs, before scaling (default: daily, "
+        "the DR plan's schedule); e.g. 600 to rehearse the backup-copy restore drill",
     )
     up.set_defaults(func=_cmd_sandbox)
 

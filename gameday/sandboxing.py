@@ -40,11 +40,11 @@ def start_sandbox(out_dir: Path, time_scale: float | None) -> Iterator[tuple[Pat
         sandbox.stop()
 
 
-def sandbox_up(time_scale: float | None) -> int:
+def sandbox_up(time_scale: float | None, backup_interval_seconds: float | None = None) -> int:
     from sandbox.server import SandboxStartError, run_foreground
 
     scale = DEMO_TIME_SCALE if time_scale is None else time_scale
     try:
-        return run_foreground(time_scale=scale)
+        return run_foreground(time_scale=scale, backup_interval_seconds=backup_interval_seconds)
     except SandboxStartError as error:
         raise UserError(str(error)) from error

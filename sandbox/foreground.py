@@ -26,6 +26,7 @@ def run_foreground(
     out: Callable[[str], None] = _print,
     ready: Callable[[Topology], None] | None = None,
     stop_event: threading.Event | None = None,
+    backup_interval_seconds: float | None = None,
 ) -> int:
     """Start, print the env file, block until SIGINT/SIGTERM (or ``stop_event``), stop.
 
@@ -38,7 +39,12 @@ def run_foreground(
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, lambda *_: stop.set())
     try:
-        with Sandbox(time_scale=time_scale, workdir=workdir, env_file=env_file) as topology:
+        with Sandbox(
+            time_scale=time_scale,
+            workdir=workdir,
+            env_file=env_file,
+            backup_interval_seconds=backup_interval_seconds,
+        ) as topology:
             env_file = Path(topology.env_file)
             out(f"sandbox up: {topology.endpoint_url} (time scale {time_scale})")
             for line in topology.missing:

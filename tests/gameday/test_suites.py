@@ -62,3 +62,22 @@ def test_names_and_a_suite_together_are_refused_in_one_line(
     assert bad.value.code == 2
     assert "invalid choice: 'nightly'" in capsys.readouterr().err
     assert ran == []
+
+
+def test_sandbox_up_passes_the_backup_interval_to_the_twin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`gameday sandbox up --backup-interval 600`: the twin's backup plan runs every 600 s
+    (before scaling), so the backup-copy restore drill has a fresh copy to wait for."""
+    import sandbox.server
+    from gameday.cli import main
+
+    seen: dict[str, object] = {}
+
+    def fake_run_foreground(**kwargs: object) -> int:
+        seen.update(kwargs)
+        return 0
+
+    monkeypatch.setattr(sandbox.server, "run_foreground", fake_run_foreground)
+    assert main(["sandbox", "up", "--backup-interval", "600", "--time-scale", "0.1"]) == 0
+    assert seen == {"time_scale": 0.1, "backup_interval_seconds": 600.0}
