@@ -207,7 +207,7 @@ class MeasurementSession:
             logger.error("measurement: markers not started: %s", error)
             return
         self.writer = writer
-        if spec["kind"] in ("dynamodb", "s3") and spec.get("replica_region"):
+        if spec["kind"] in ("dynamodb", "s3", "ticket-api") and spec.get("replica_region"):
             self.poller = LagPoller(
                 backend,
                 writer,

@@ -156,6 +156,13 @@ class TicketApiMarkers:
         self.configuration, self.secrets = configuration, secrets
         self.hash_key = ""
         self.key_names: list[str] = []
+        self.key_types: dict[str, str] = {}
+        # each acknowledged ticket's full key, from the API's answer (the API chooses the
+        # sort key): what the lag poller reads the replica by, batched
+        self._stored: dict[int, dict[str, dict[str, str]]] = {}
+        self._stored_lock = threading.Lock()
+
+    poll_limit: int | None = None  # the lag poller asks about every waiting marker
 
     def client(self, region: str) -> Any:
         return aws_client("dynamodb", self.configuration, self.secrets, region)
@@ -167,6 +174,9 @@ class TicketApiMarkers:
         schema = table["KeySchema"]
         self.hash_key = next(k["AttributeName"] for k in schema if k["KeyType"] == "HASH")
         self.key_names = [k["AttributeName"] for k in schema]
+        self.key_types = {
+            a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])
+        }
         try:  # the name resolved before the first write (t0 comes later): the cache warm
             self.endpoint.address(timeout=5.0)
         except Exception as error:  # noqa: BLE001 - the writes will show it
@@ -183,9 +193,80 @@ class TicketApiMarkers:
 
     def write(self, run_id: str, seq: int, written_at: str, timeout: float) -> None:
         payload = json.dumps(self.body(run_id, seq, written_at)).encode()
-        status, _ = self.endpoint.request("POST", self.endpoint.path, payload, timeout)
+        status, answer = self.endpoint.request("POST", self.endpoint.path, payload, timeout)
         if not 200 <= status < 300:
             raise TicketNotAcknowledged(f"HTTP {status}")
+        key = self._key_from_answer(answer)
+        if key is not None:
+            with self._stored_lock:
+                self._stored[seq] = key
+
+    def _key_from_answer(self, answer: bytes) -> dict[str, dict[str, str]] | None:
+        """The stored ticket's full key when the API answers the ticket (as the sandbox's
+        does: the 201's body), else None (then read by partition key, one Query each)."""
+        try:
+            ticket = json.loads(answer)
+        except ValueError:
+            return None
+        if not isinstance(ticket, dict) or not self.key_names:
+            return None
+        key: dict[str, dict[str, str]] = {}
+        for name in self.key_names:
+            value, kind = ticket.get(name), self.key_types.get(name, "S")
+            if value is None or isinstance(value, (dict, list)) or kind not in ("S", "N"):
+                return None
+            key[name] = {kind: str(value)}
+        return key
+
+    # -- the lag poller (replication to replica_region) ----------------------------------
+    def warm(self, region: str) -> None:
+        """The replica region's client made before the first poll."""
+        self.client(region)
+
+    def present_in(
+        self, region: str, run_id: str, seqs: list[int], timeout: float | None = None
+    ) -> set[int]:
+        """The markers of ``seqs`` stored in ``region``: by the key the API answered
+        (BatchGetItem, 100 at a time, strongly consistent in that replica), else by a
+        Query on the partition key. ``timeout`` is the poller's (unused: the client's
+        own timeouts bound each call)."""
+        if not self.hash_key:
+            self.prepare()
+        client = self.client(region)
+        with self._stored_lock:
+            known = {seq: self._stored[seq] for seq in seqs if seq in self._stored}
+        found: set[int] = set()
+        by_id = {
+            key[self.hash_key]["S"]: seq
+            for seq, key in known.items()
+            if "S" in key.get(self.hash_key, {})
+        }
+        items = list(known.values())
+        for start in range(0, len(items), 100):
+            request: dict[str, Any] = {
+                self.table: {
+                    "Keys": items[start : start + 100],
+                    "ConsistentRead": True,
+                    "ProjectionExpression": "#id",
+                    "ExpressionAttributeNames": {"#id": self.hash_key},
+                }
+            }
+            for _ in range(10):  # unprocessed keys: bounded retries
+                response = client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table, []):
+                    seq = by_id.get(item[self.hash_key].get("S", ""))
+                    if seq is not None:
+                        found.add(seq)
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        unknown = [seq for seq in seqs if seq not in known]
+        if unknown:
+            there = self._each(
+                lambda s: bool(self._stored_keys(client, marker_ticket_id(run_id, s))), unknown
+            )
+            found |= {seq for seq, yes in zip(unknown, there, strict=True) if yes}
+        return found
 
     # -- after recovery ----------------------------------------------------------------
     def _stored_keys(self, client: Any, ticket_id: str) -> list[dict[str, Any]]:

@@ -71,7 +71,7 @@ def _run(topology: Any, tmp: Path, **overrides: str) -> tuple[subprocess.Complet
         "GAMEDAY_LEDGER": str(tmp / "ledger.jsonl"),
         "GAMEDAY_FAILBACK_WINDOW_10": str(WINDOW_S),
         "GAMEDAY_FAILBACK_WINDOW_50": str(WINDOW_S),
-        "GAMEDAY_MARKER_INTERVAL": str(MARKER_S),
+        "GAMEDAY_TICKET_MARKER_INTERVAL": str(MARKER_S),
         "GAMEDAY_CATCHUP_WINDOW": "2",
         **overrides,
     }
@@ -123,6 +123,9 @@ def test_the_drill_fails_over_measures_and_fails_back_exactly(sandbox: Any, tmp_
     assert failover["rpo_s"] >= failover["after_t0_s"] - 1.0  # the pause's own calls
     assert abs(failover["missing"] * MARKER_S - failover["rpo_s"]) <= 3 * MARKER_S
     assert recovery["rpo"]["met"] is False and recovery["replication"]["catch_up"]["caught_up"]
+    # the markers are tickets written through the primary's API, and deleted after
+    assert recovery["rpo"]["acknowledged"] > 0
+    assert recovery["rpo"]["cleaned_up"] >= recovery["rpo"]["acknowledged"]
     failback = recovery["failback"]
     assert failback["completed"] is True and failback["rolled_back"] is False
     assert [s["percent"] for s in failback["steps"]] == [10, 50, 100]

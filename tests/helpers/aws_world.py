@@ -395,6 +395,8 @@ def experiment_env(
                 "GAMEDAY_POLL_INTERVAL": "0.2",
                 "GAMEDAY_DNS_SERVER": "127.0.0.1:9",
                 "GAMEDAY_FAILOVER_URL": "http://api.drill.example.com:9/health",
+                # the world's ticket API (ticket_api()): the drill's markers go through it
+                "GAMEDAY_TICKETS_URL": world.get("tickets_url", ""),
                 "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
                 "GAMEDAY_TABLE": world["table"],
                 "GAMEDAY_OTHER_REGION": OTHER_REGION,

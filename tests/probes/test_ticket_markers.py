@@ -265,3 +265,29 @@ def test_read_back_in_another_region_finds_what_it_holds(
     assert verdict["lost"] == verdict["acknowledged"] >= 5 and verdict["met"] is False
     session.cleanup()
     assert run_items(dynamodb, session.run_id) == {}
+
+
+def test_the_lag_poller_sees_tickets_in_the_replica_by_the_key_the_api_answered(
+    api, dynamodb, moto_endpoint
+) -> None:
+    """present_in (the lag poller's read of the replica): each acknowledged ticket by its
+    full key from the API's 201 (the API chose created_at), batched; a ticket copied
+    into the other region's table is seen there, one not copied is not."""
+    other = boto3.client("dynamodb", region_name=OTHER_REGION, endpoint_url=moto_endpoint)
+    seed_table(other)
+    markers = TicketApiMarkers(url_of(api.address), TABLE_NAME, REGION, replica_region=OTHER_REGION)
+    markers.prepare()
+    run_id = "lagtest"
+    for seq in (1, 2, 3):
+        markers.write(run_id, seq, "2026-12-01T00:00:00+00:00", timeout=5)
+    assert sorted(markers._stored) == [1, 2, 3]  # every key taken from the API's answer
+    stored = run_items(dynamodb, run_id)
+    assert sorted(stored) == [1, 2, 3]
+    for seq in (1, 3):  # the "replication" of two of them
+        other.put_item(TableName=TABLE_NAME, Item=stored[seq])
+    assert markers.present_in(OTHER_REGION, run_id, [1, 2, 3]) == {1, 3}
+    assert markers.present_in(REGION, run_id, [1, 2, 3]) == {1, 2, 3}
+    markers._stored.clear()  # an API that answers no key: read by partition key instead
+    assert markers.present_in(OTHER_REGION, run_id, [1, 2, 3]) == {1, 3}
+    assert markers.cleanup(run_id, [1, 2, 3]) == 3
+    assert run_items(dynamodb, run_id) == {}
