@@ -348,7 +348,11 @@ def experiment_env(
             "az-power-interruption": {
                 "GAMEDAY_AZ": "",  # read below, for this experiment only
                 "GAMEDAY_VPC_ID": world["vpc_id"],
-                "GAMEDAY_API_URL": "http://127.0.0.1:9/health",
+                # the world's ticket API (as for the blackhole): its sampler and markers
+                "GAMEDAY_API_URL": world.get("api_health_url", "http://127.0.0.1:9/health"),
+                "GAMEDAY_TICKETS_URL": world.get("tickets_url", ""),
+                "GAMEDAY_TABLE": world["table"],
+                "GAMEDAY_QUIET_PERIOD": "1",
                 "GAMEDAY_DB_INSTANCE": world["db"],
                 "GAMEDAY_FAILOVER_TIMEOUT": "30",
                 "GAMEDAY_DB_DSN": "",
