@@ -105,25 +105,55 @@ def delete_marker_record(
     return {"zone": hosted_zone_id, "deleted": True, "marker": marker}
 
 
+MAX_ZONE_PAGES = 20  # ListHostedZones pages (100 zones each) searched at most
+
+
+def _zones(route53: Any, zone_id: str | None) -> list[tuple[str, str]]:
+    """(id, name) of the configured zone, or of every hosted zone of the account (the
+    ledger lost, the configuration may not name it: Route 53 records carry no tags, so
+    the recovery TXT record is looked for in each). A bound hit is reported."""
+    if zone_id:
+        return [(zone_id, str(route53.get_hosted_zone(Id=zone_id)["HostedZone"]["Name"]))]
+    zones: list[tuple[str, str]] = []
+    request: dict[str, Any] = {}
+    for _ in range(MAX_ZONE_PAGES):
+        page = route53.list_hosted_zones(**request)
+        zones += [(str(z["Id"]).split("/")[-1], str(z["Name"])) for z in page["HostedZones"]]
+        if not page.get("IsTruncated"):
+            return zones
+        request = {"Marker": page["NextMarker"]}
+    report_incomplete(f"more than {MAX_ZONE_PAGES * 100} hosted zones: the rest not searched")
+    return zones
+
+
 def find_changed_records(
     configuration: Configuration = None, secrets: Secrets = None, region: str | None = None
 ) -> list[dict[str, Any]]:
-    """The recovery TXT record in the configured zone (``hosted_zone_id``): the original
-    record sets it holds put back, then the marker deleted. Route 53 is
-    global: searched once, for the experiment's own region."""
+    """The recovery TXT records (``_chaos-gameday.<zone>``) in the configured zone
+    (``hosted_zone_id``), or in every hosted zone when none is configured: the original
+    record sets each holds put back, then the marker deleted. Route 53 is global:
+    searched once, for the experiment's own region."""
     configuration = configuration or {}
-    zone_id = configuration.get("hosted_zone_id")
-    if not zone_id:
-        raise FinderSkipped("no hosted_zone_id configured (the drill's GAMEDAY_HOSTED_ZONE_ID)")
     if region and region != region_of(configuration):
         return []
     route53 = aws_client("route53", configuration, secrets, region=region)
     try:
-        zone_name = str(route53.get_hosted_zone(Id=zone_id)["HostedZone"]["Name"])
-        found = read_record_sets(route53, str(zone_id), marker_name(zone_name), "TXT")
+        zones = _zones(route53, configuration.get("hosted_zone_id") or None)
     except ClientError as error:
-        report_incomplete(f"hosted zone {zone_id} not readable: {error_code(error)}")
-        return []
+        raise FinderSkipped(f"hosted zones not readable: {error_code(error)}") from error
+    specs: list[dict[str, Any]] = []
+    for zone_id, zone_name in zones:
+        try:
+            found = read_record_sets(route53, zone_id, marker_name(zone_name), "TXT")
+        except ClientError as error:
+            report_incomplete(f"hosted zone {zone_id} not readable: {error_code(error)}")
+            continue
+        specs += _specs_of(zone_id, found)
+    return specs
+
+
+def _specs_of(zone_id: str, found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The undo specs of the recovery TXT records ``found`` in ``zone_id``."""
     specs: list[dict[str, Any]] = []
     for record in found:
         value = " ".join(str(v.get("Value", "")) for v in record.get("ResourceRecords", []))

@@ -85,11 +85,14 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         *(f"{d.package}.probes" for d in declared),
         "probes.activities",
     )
-    # one per fault, then the scenarios composing them
+    # one per fault, then the scenarios composing them (once each: the Full DR drill is
+    # also the dns-failover fault's own experiment)
+    own = tuple(d.experiment for d in declared)
     assert catalog.EXPERIMENTS == (
-        *(d.experiment for d in declared),
-        *catalog.SCENARIO_EXPERIMENTS,
+        *own,
+        *(s for s in catalog.SCENARIO_EXPERIMENTS if s not in own),
     )
+    assert len(set(catalog.EXPERIMENTS)) == len(catalog.EXPERIMENTS)
     for name in catalog.EXPERIMENTS:  # each declared experiment ships
         assert (EXPERIMENTS_DIR / f"{name}.yaml").is_file()
     # `gameday run` without names runs the four original experiments only
@@ -99,8 +102,10 @@ def test_discovery_plan_and_catalog_are_derived_from_the_declarations() -> None:
         "healthcheck-path-block",
         "dynamodb-replica-conflict",
     )
-    # ours, and chaostoolkit-aws's RDS failovers that the rds-failover fault adopts
-    assert len(planner.PLAN_FUNCTIONS) == 14
+    # ours (the DR drill's failover and failback, the scenario's conditional RDS
+    # failover and the EC2 stop included), and chaostoolkit-aws's RDS failovers that the
+    # rds-failover fault adopts
+    assert len(planner.PLAN_FUNCTIONS) == 16
     assert ("chaosaws.rds.actions", "reboot_db_instance") in planner.PLAN_FUNCTIONS
     for (actions, action), (planning, plan) in planner.PLAN_FUNCTIONS.items():
         inject = getattr(importlib.import_module(actions), action)
