@@ -85,7 +85,8 @@ class TicketStore:
         try:
             self.client.describe_table(TableName=self.table)
         except Exception as error:  # noqa: BLE001 - the first write will say it again
-            log.warning("ticket store %s: warm-up failed: %s", self.table, error)
+            # not a fault: the standby's replica is created after its API starts
+            log.info("ticket store %s: warm-up failed: %s", self.table, error)
 
     def put(self, body: dict[str, Any], served_by: dict[str, str]) -> dict[str, Any]:
         """Store one ticket; returns it as stored. Raises on any failed write."""
