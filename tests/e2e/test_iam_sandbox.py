@@ -130,7 +130,7 @@ def test_the_recoveries_undid_each_fault_by_tag(recorded: Recorded) -> None:
     # and the finders of the drills and the DynamoDB pause (read-only here)
     finders = {"s3-replication-pause", "rds-restore-drill", "dynamodb-pitr-drill",
                "dynamodb-replication-pause", "fis-az-disrupt-connectivity",
-               "ec2-stop-instances"}  # fmt: skip
+               "ec2-stop-instances", "region-failover-drill"}  # fmt: skip
     assert set(EXPERIMENTS) <= set(by_policy) <= {*EXPERIMENTS, *finders}
     operations = {name: {c.operation for c in calls} for name, calls in by_policy.items()}
     assert "DeleteNetworkAcl" in operations["az-nacl-blackhole"]

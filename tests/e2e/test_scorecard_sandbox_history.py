@@ -225,6 +225,7 @@ def test_met_outside_the_schedule_never_tested_and_coverage(
         ticket.experiments
         == [
             "az-nacl-blackhole",
+            "az-power-interruption",
             "ec2-stop-instances",
             "fis-az-disrupt-connectivity",
             "region-failover-drill",
