@@ -121,14 +121,19 @@ def replay(
     secrets: Secrets | None = None,
     run_id: str | None = None,
     fault: str | None = None,
+    skip: Collection[str] = (),
 ) -> list[dict[str, Any]]:
-    """Undo every unreverted entry (newest first) and mark each reverted on success.
+    """Undo every unreverted entry (newest first) and mark each reverted on success;
+    entries whose id is in ``skip`` are left alone (an inject that failed half-way undoes
+    only what it recorded itself).
 
     Goes on after a failed undo so one stuck resource does not keep the others
     broken; the failures are returned (and left unreverted in the ledger).
     """
     results: list[dict[str, Any]] = []
     for entry in reversed(ledger.unreverted(run_id=run_id, fault=fault)):
+        if entry.id in skip:
+            continue
         try:
             detail = undo_entry(entry, configuration, secrets)
         except Exception as error:  # noqa: BLE001 - reported, entry stays unreverted
@@ -142,6 +147,11 @@ def replay(
             {"entry": entry.id, "resource": entry.resource, "ok": True, "detail": detail}
         )
     return results
+
+
+def undo_failures(results: list[dict[str, Any]]) -> list[str]:
+    """``resource: error`` of each failed undo of :func:`replay`'s results."""
+    return [f"{r['resource']}: {r['error']}" for r in results if not r["ok"]]
 
 
 def report_incomplete(message: str) -> None:

@@ -57,6 +57,41 @@ class MarkerBackend(Protocol):
     def cleanup(self, run_id: str, seqs: list[int]) -> int: ...
 
 
+BATCH_GET_KEYS = 100  # BatchGetItem's limit per call
+BATCH_GET_RETRIES = 10  # UnprocessedKeys retried at most this often per batch
+BATCH_GET_BACKOFF_S = 0.05  # doubled per retry, at most 1 s
+
+
+def batch_get(
+    client: Any,
+    table: str,
+    keys: list[dict[str, Any]],
+    projection: str,
+    names: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """The items of ``keys`` that exist (strongly consistent), 100 keys a call. Keys
+    DynamoDB leaves unprocessed (throttling) are retried, bounded, with exponential
+    backoff as the DynamoDB API reference (BatchGetItem) asks."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_KEYS):
+        request: dict[str, Any] = {
+            table: {
+                "Keys": keys[start : start + BATCH_GET_KEYS],
+                "ConsistentRead": True,
+                "ProjectionExpression": projection,
+                **({"ExpressionAttributeNames": names} if names else {}),
+            }
+        }
+        for attempt in range(BATCH_GET_RETRIES):
+            response = client.batch_get_item(RequestItems=request)
+            found += response.get("Responses", {}).get(table, [])
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(1.0, BATCH_GET_BACKOFF_S * 2**attempt))
+    return found
+
+
 class ReplicaReader(Protocol):
     """What the lag poller needs of a backend: which markers exist in a region."""
 
@@ -207,24 +242,10 @@ class DynamoMarkers:
         self, region: str, run_id: str, seqs: list[int], timeout: float | None = None
     ) -> set[int]:
         """The markers of ``seqs`` that exist in ``region`` (batched reads)."""
-        found: set[int] = set()
         client = self.client(region, probe=timeout is not None)
-        for start in range(0, len(seqs), 100):
-            request = {
-                self.table: {
-                    "Keys": [self.key(run_id, s) for s in seqs[start : start + 100]],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "gameday_seq",
-                }
-            }
-            for _ in range(10):  # unprocessed keys: bounded retries
-                response = client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    found.add(int(item["gameday_seq"]["N"]))
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-        return found
+        keys = [self.key(run_id, s) for s in seqs]
+        items = batch_get(client, self.table, keys, "gameday_seq")
+        return {int(item["gameday_seq"]["N"]) for item in items}
 
     def present(self, run_id: str, seqs: list[int]) -> set[int]:
         return self.present_in(self.read_region, run_id, seqs)

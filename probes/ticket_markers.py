@@ -38,8 +38,9 @@ from urllib.parse import quote, urlsplit
 
 from chaoslib.types import Configuration, Secrets
 
-from chaosaws_ext.core.clients import aws_client, region_of
+from chaosaws_ext.core.clients import aws_client, probe_client_config, region_of
 from probes.checks import SniHTTPSConnection, parse_nameserver
+from probes.markers import batch_get
 from probes.samplers import SpecError
 
 __all__ = ["TicketApiMarkers", "TicketNotAcknowledged", "checked_url", "marker_ticket_id"]
@@ -162,10 +163,15 @@ class TicketApiMarkers:
         self._stored: dict[int, dict[str, dict[str, str]]] = {}
         self._stored_lock = threading.Lock()
 
-    poll_limit: int | None = None  # the lag poller asks about every waiting marker
+    # BatchGetItem reads 100 keys a call: bounded per poll, the oldest first (as
+    # DynamoMarkers)
+    poll_limit: int | None = 1000
 
-    def client(self, region: str) -> Any:
-        return aws_client("dynamodb", self.configuration, self.secrets, region)
+    def client(self, region: str, probe: bool = False) -> Any:
+        """The default client, or with ``probe`` the measurement client (no retries, the
+        probe timeouts: what the lag poller's ticks use, as DynamoMarkers does)."""
+        config = probe_client_config(self.configuration) if probe else None
+        return aws_client("dynamodb", self.configuration, self.secrets, region, config=config)
 
     def prepare(self) -> None:
         """The table's partition key (where the API stores ``ticket_id``); raises when
@@ -220,8 +226,12 @@ class TicketApiMarkers:
 
     # -- the lag poller (replication to replica_region) ----------------------------------
     def warm(self, region: str) -> None:
-        """The replica region's client made before the first poll."""
-        self.client(region)
+        """One cheap call (DescribeTable) on the measurement client of ``region`` before
+        the first poll; a failure is only logged: the lag will show it."""
+        try:
+            self.client(region, probe=True).describe_table(TableName=self.table)
+        except Exception as error:  # noqa: BLE001 - measured by the markers, not here
+            logger.warning("markers: warm-up call in %s failed: %s", region, error)
 
     def present_in(
         self, region: str, run_id: str, seqs: list[int], timeout: float | None = None
@@ -232,34 +242,13 @@ class TicketApiMarkers:
         own timeouts bound each call)."""
         if not self.hash_key:
             self.prepare()
-        client = self.client(region)
+        client = self.client(region, probe=timeout is not None)
         with self._stored_lock:
             known = {seq: self._stored[seq] for seq in seqs if seq in self._stored}
-        found: set[int] = set()
-        by_id = {
-            key[self.hash_key]["S"]: seq
-            for seq, key in known.items()
-            if "S" in key.get(self.hash_key, {})
-        }
-        items = list(known.values())
-        for start in range(0, len(items), 100):
-            request: dict[str, Any] = {
-                self.table: {
-                    "Keys": items[start : start + 100],
-                    "ConsistentRead": True,
-                    "ProjectionExpression": "#id",
-                    "ExpressionAttributeNames": {"#id": self.hash_key},
-                }
-            }
-            for _ in range(10):  # unprocessed keys: bounded retries
-                response = client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table, []):
-                    seq = by_id.get(item[self.hash_key].get("S", ""))
-                    if seq is not None:
-                        found.add(seq)
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
+        seq_of = {key[self.hash_key].get("S", ""): seq for seq, key in known.items()}
+        items = batch_get(client, self.table, list(known.values()), "#id", {"#id": self.hash_key})
+        ids = [item[self.hash_key].get("S", "") for item in items]
+        found = {seq_of[i] for i in ids if i in seq_of}
         unknown = [seq for seq in seqs if seq not in known]
         if unknown:
             there = self._each(
@@ -330,6 +319,13 @@ class TicketApiMarkers:
             client = self.client(region)
 
             def delete(seq: int, client: Any = client) -> int:
+                with self._stored_lock:
+                    known = self._stored.get(seq)
+                if known is not None:  # the key the API answered: no Query needed
+                    old = client.delete_item(
+                        TableName=self.table, Key=known, ReturnValues="ALL_OLD"
+                    )
+                    return 1 if old.get("Attributes") else 0
                 keys = self._stored_keys(client, marker_ticket_id(run_id, seq))
                 for key in keys:
                     client.delete_item(TableName=self.table, Key=key)

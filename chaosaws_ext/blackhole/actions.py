@@ -74,7 +74,7 @@ from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.ledger import Ledger, LedgerEntry
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted
 from chaosaws_ext.planning import FaultPlan
-from chaosaws_ext.undo import revert_faults, undo_entry
+from chaosaws_ext.undo import replay, revert_faults, undo_failures
 
 __all__ = ["blackhole_availability_zone", "restore_availability_zone"]
 
@@ -159,7 +159,9 @@ def blackhole_availability_zone(
         _verify_injected(ec2, plan, blackholes)
     except Exception as error:
         logger.error("%s inject failed half-way (%s); undoing what was done", FAULT, error)
-        problems = _undo_new_entries(ledger, run, known, configuration, secrets)
+        problems = undo_failures(
+            replay(ledger, configuration, secrets, run_id=run.run_id, fault=FAULT, skip=known)
+        )
         if stamp is not None and not problems:
             stamp_reverted(FAULT)
         if problems:
@@ -200,27 +202,6 @@ def _verify_injected(ec2: Any, plan: FaultPlan, blackholes: dict[str, dict[str, 
         if not ok:
             wrong = sorted(s for s, a in wanted.items() if state.subnet_acl.get(s) != a)
             raise ActivityFailed(f"swaps not visible after polling: {', '.join(wrong)}")
-
-
-def _undo_new_entries(
-    ledger: Ledger,
-    run: RunContext,
-    known: set[str],
-    configuration: Configuration,
-    secrets: Secrets,
-) -> list[str]:
-    """Undo (newest first) only the entries this call recorded; returns what failed."""
-    problems: list[str] = []
-    for entry in reversed(ledger.unreverted(run_id=run.run_id, fault=FAULT)):
-        if entry.id in known:
-            continue
-        try:
-            detail = undo_entry(entry, configuration, secrets)
-        except Exception as error:  # noqa: BLE001 - reported, entry stays unreverted
-            problems.append(f"{entry.resource}: {error}")
-            continue
-        ledger.mark_reverted(entry.id, detail)
-    return problems
 
 
 def _blackhole_tags(run: RunContext, zone: str, marker: str, original: str) -> list[dict[str, str]]:

@@ -29,7 +29,7 @@ from chaosaws_ext.ec2stop.undo import DEFAULT_POLL_S, DEFAULT_TIMEOUT_S, UNDO_ST
 from chaosaws_ext.guardrails import check_plan
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.mutation import journaled, stamp_injected, stamp_reverted, stamp_skipped
-from chaosaws_ext.undo import replay, undo_entry
+from chaosaws_ext.undo import replay, undo_failures
 
 __all__ = ["stop_instances", "start_instances"]
 
@@ -104,7 +104,9 @@ def stop_instances(
             stopped.append(instance_id)
     except Exception as error:
         logger.error("%s inject failed half-way (%s); undoing what was done", FAULT, error)
-        problems = _undo_new_entries(ledger, run.run_id, known, configuration, secrets)
+        problems = undo_failures(
+            replay(ledger, configuration, secrets, run_id=run.run_id, fault=FAULT, skip=known)
+        )
         if problems:
             raise ActivityFailed(
                 f"{FAULT} inject failed ({error}) and its undo failed too: "
@@ -127,27 +129,6 @@ def _tag_and_stop(ec2: Any, instance_id: str, tags: list[dict[str, str]]) -> Any
     """The by-tag record first, so a crash after the stop leaves it findable."""
     ec2.create_tags(Resources=[instance_id], Tags=tags)
     return ec2.stop_instances(InstanceIds=[instance_id])
-
-
-def _undo_new_entries(
-    ledger: Ledger,
-    run_id: str,
-    known: set[str],
-    configuration: Configuration,
-    secrets: Secrets,
-) -> list[str]:
-    """Undo (newest first) only the entries this call recorded; returns what failed."""
-    problems: list[str] = []
-    for entry in reversed(ledger.unreverted(run_id=run_id, fault=FAULT)):
-        if entry.id in known:
-            continue
-        try:
-            detail = undo_entry(entry, configuration, secrets)
-        except Exception as error:  # noqa: BLE001 - reported, entry stays unreverted
-            problems.append(f"{entry.resource}: {error}")
-            continue
-        ledger.mark_reverted(entry.id, detail)
-    return problems
 
 
 def start_instances(

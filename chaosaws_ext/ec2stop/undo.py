@@ -3,8 +3,8 @@ on it, and find the instances left stopped by their tags when the ledger is lost
 
 Idempotent and keyed by the instance id: an instance still ``stopping`` is waited on
 (AWS refuses to start it before it is ``stopped``), one already ``pending`` or
-``running`` is not started again, and one somebody terminated meanwhile is reported,
-not an error (nothing of ours is left to undo on it).
+``running`` is asked again (a no-op) and waited for, and one somebody terminated
+meanwhile is reported, not an error (nothing of ours is left to undo on it).
 """
 
 from __future__ import annotations
@@ -58,8 +58,15 @@ def undo_start_instance(
     secrets: Secrets = None,
     region: str | None = None,
 ) -> dict[str, Any]:
-    """StartInstances of ``instance_id`` once it is stopped (waited for, bounded, while
-    stopping), then DeleteTags of our chaos:* tags when they are ``run_id``'s."""
+    """StartInstances of ``instance_id`` (once stopped, waited for, bounded, while
+    stopping), waited until running, then DeleteTags of our chaos:* tags when they are
+    ``run_id``'s: the tags stay until the instance runs, so a failed start is still
+    found by tag.
+
+    EC2's reads are eventually consistent ("Eventual consistency in the Amazon EC2
+    API"): right after our StopInstances a describe may still say running, so the
+    start is asked whatever the state read (a no-op on a running instance); AWS answers
+    ``IncorrectInstanceState`` while it is really stopping: then wait and start."""
     ec2 = aws_client("ec2", configuration, secrets, region)
     instance = instances_by_id(ec2, [instance_id]).get(instance_id)
     state = (instance or {}).get("State", {}).get("Name", "")
@@ -67,21 +74,31 @@ def undo_start_instance(
         return _gone(instance_id, "was terminated" if instance else "no longer exists")
     if state == "stopping":
         wait_for(ec2, "instance_stopped", [instance_id], poll_interval_s, timeout_s)
-    started = False
-    if state in ("stopping", "stopped"):
-        try:
-            ec2.start_instances(InstanceIds=[instance_id])
-        except ClientError as error:
-            if error_code(error) == "InvalidInstanceID.NotFound":
-                return _gone(instance_id, "was terminated")
-            raise
-        started = True
+    started = state in ("stopping", "stopped")
+    try:
+        _start(ec2, instance_id, poll_interval_s, timeout_s)
+    except ClientError as error:
+        if error_code(error) == "InvalidInstanceID.NotFound":
+            return _gone(instance_id, "was terminated")
+        raise
+    wait_for(ec2, "instance_running", [instance_id], poll_interval_s, timeout_s)
     tags = tags_of(instance)
     ours = [k for k in OUR_TAG_KEYS if k in tags]
     if ours and (not run_id or tags.get(TAG_RUN_ID) == run_id):
         ec2.delete_tags(Resources=[instance_id], Tags=[{"Key": k} for k in ours])
     logger.info("%s: %s %s (was %s)", FAULT, instance_id, "started" if started else "left", state)
     return {"instance": instance_id, "started": started, "was": state, "untagged": ours}
+
+
+def _start(ec2: Any, instance_id: str, poll_interval_s: float, timeout_s: float) -> None:
+    """StartInstances; still stopping (a stale read before): wait until stopped, again."""
+    try:
+        ec2.start_instances(InstanceIds=[instance_id])
+    except ClientError as error:
+        if error_code(error) != "IncorrectInstanceState":
+            raise
+        wait_for(ec2, "instance_stopped", [instance_id], poll_interval_s, timeout_s)
+        ec2.start_instances(InstanceIds=[instance_id])
 
 
 def find_stopped_instances(

@@ -105,20 +105,7 @@ def failover_db_instance(
     """
     plan = plan_instance_failover(db_instance_identifier, configuration, secrets)
     check_plan(plan, configuration, secrets)
-    region = plan.region
-    rds = aws_client("rds", configuration, secrets, region)
-    return _inject(
-        plan.details,
-        "db-instance",
-        db_instance_identifier,
-        region,
-        plan.changes[0].change,
-        lambda: rds.reboot_db_instance(
-            DBInstanceIdentifier=db_instance_identifier, ForceFailover=True
-        ),
-        None,
-        configuration,
-    )
+    return _execute(plan, configuration, secrets)
 
 
 def failover_db_cluster(
@@ -137,21 +124,7 @@ def failover_db_cluster(
         db_cluster_identifier, target_db_instance_identifier, configuration, secrets
     )
     check_plan(plan, configuration, secrets)
-    region = plan.region
-    rds = aws_client("rds", configuration, secrets, region)
-    target = str(plan.details["target_db_instance_identifier"])
-    return _inject(
-        plan.details,
-        "db-cluster",
-        db_cluster_identifier,
-        region,
-        plan.changes[0].change,
-        lambda: rds.failover_db_cluster(
-            DBClusterIdentifier=db_cluster_identifier, TargetDBInstanceIdentifier=target
-        ),
-        target,
-        configuration,
-    )
+    return _execute(plan, configuration, secrets)
 
 
 def _execute(plan: FaultPlan, configuration: Configuration, secrets: Secrets) -> dict[str, Any]:
