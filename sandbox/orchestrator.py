@@ -173,7 +173,9 @@ class Sandbox:
         )
         from sandbox.backup.recovery_points import BACKUP_INTERVAL_S, COPY_DURATION_S
 
-        self._backup_interval_seconds = backup_interval_seconds or BACKUP_INTERVAL_S
+        self._backup_interval_seconds = (
+            BACKUP_INTERVAL_S if backup_interval_seconds is None else backup_interval_seconds
+        )
         self._backup_copy_seconds = (
             COPY_DURATION_S if backup_copy_seconds is None else backup_copy_seconds
         )

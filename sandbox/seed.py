@@ -308,7 +308,7 @@ def seed_backup(backup: Any, backup_copy: Any) -> dict[str, str]:
                     "ScheduleExpression": "cron(0 3 * * ? *)",
                     "StartWindowMinutes": 60,
                     "CompletionWindowMinutes": 120,
-                    "Lifecycle": {"DeleteAfterDays": 7, "MoveToColdStorageAfterDays": 1},
+                    "Lifecycle": {"DeleteAfterDays": 7},
                     "RecoveryPointTags": {"BackupType": "Daily", "Environment": ENVIRONMENT},
                     "CopyActions": [
                         {

@@ -218,8 +218,7 @@ class BackupEmulator(Lifecycle):
         now = self.now()
         assert self.epoch is not None, "start() first"
         with self._lock:
-            due = job_times(self.epoch, now, self.timings.interval)
-            for created in due[self._jobs_done :]:
+            for created in job_times(self.epoch, now, self.timings.interval, self._jobs_done):
                 point = self._backup(created)
                 self._jobs_done += 1
                 if point is not None:
@@ -228,7 +227,7 @@ class BackupEmulator(Lifecycle):
             self._copies_due = [(at, p) for at, p in self._copies_due if at > now]
             for at, point in ready:
                 self._copy(point, at)
-            events = [self.epoch + timedelta(seconds=len(due) * self.timings.interval)]
+            events = [self.epoch + timedelta(seconds=self._jobs_done * self.timings.interval)]
             events += [at for at, _ in self._copies_due]
         return max(0.0, (min(events) - self.now()).total_seconds())
 

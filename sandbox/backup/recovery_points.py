@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -64,12 +64,13 @@ class BackupTimings:
         return cls(backup_interval_seconds * time_scale, copy_duration_seconds * time_scale)
 
 
-def job_times(epoch: datetime, now: datetime, interval: float) -> list[datetime]:
-    """The backup jobs due by ``now``: at ``epoch`` and every ``interval`` s after."""
+def job_times(epoch: datetime, now: datetime, interval: float, done: int = 0) -> list[datetime]:
+    """The backup jobs due by ``now`` (at ``epoch`` and every ``interval`` s after), the
+    first ``done`` of them left out (already taken: a tick builds only the new ones)."""
     if now < epoch:
         return []
     count = math.floor((now - epoch).total_seconds() / interval) + 1
-    return [epoch + timedelta(seconds=n * interval) for n in range(count)]
+    return [epoch + timedelta(seconds=n * interval) for n in range(done, count)]
 
 
 @dataclass
@@ -88,7 +89,6 @@ class RecoveryPoint:
     source_vault_arn: str | None = None
     status: str = "COMPLETED"
     size_bytes: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def described(self) -> dict[str, Any]:
         """The API's RecoveryPointByBackupVault / DescribeRecoveryPoint fields."""
@@ -106,7 +106,6 @@ class RecoveryPoint:
             "IsEncrypted": False,
             "StorageClass": "WARM",
             "VaultType": "BACKUP_VAULT",
-            **self.extra,
         }
         if self.source_vault_arn:
             found["SourceBackupVaultArn"] = self.source_vault_arn

@@ -24,6 +24,14 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
+# TEST-NET-2 (RFC 5737): the address the emulated internet clients come from (outside
+# every VPC: only the NACL of the subnet they reach filters them).
+INTERNET_CLIENT_IP = "198.51.100.10"
+# How long a connection whose packets a NACL drops is held without an answer: until the
+# client gives up, at most as long as a Linux client keeps retransmitting an unanswered
+# SYN (tcp_syn_retries = 6: about 127 s, tcp(7)). Client side, so not scaled.
+DROPPED_HOLD_S = 127.0
+
 __all__ = [
     "EPHEMERAL_PORT",
     "Endpoint",

@@ -67,18 +67,16 @@ __all__ = ["AlbEmulator", "AlbRequestHandler", "DEFAULT_CLIENT_IP", "DROPPED_HOL
 
 log = logging.getLogger(__name__)
 
-# TEST-NET-2 (RFC 5737): the address the emulated internet clients come from.
-DEFAULT_CLIENT_IP = "198.51.100.10"
+# the address the emulated internet clients come from (sandbox.ec2.nacl)
+DEFAULT_CLIENT_IP = nacl.INTERNET_CLIENT_IP
 # "the load balancer [...] if it can't establish a connection with a target within
 # 10 seconds [returns] HTTP 504" (ELB user guide, troubleshooting: HTTP 504).
 TARGET_CONNECT_TIMEOUT_S = 10.0
 # Default ALB idle timeout (connection idle for this long -> 504).
 IDLE_TIMEOUT_S = 60.0
 # How long a node whose subnet drops the client's packets keeps a connection without an
-# answer: until the client gives up, at most as long as a Linux client keeps
-# retransmitting an unanswered SYN (tcp_syn_retries = 6: about 127 s, tcp(7)). Client
-# side, so not scaled.
-DROPPED_HOLD_S = 127.0
+# answer (sandbox.ec2.nacl.DROPPED_HOLD_S: a client's SYN retransmissions)
+DROPPED_HOLD_S = nacl.DROPPED_HOLD_S
 MIN_SCALED_S = 0.01
 _HOP_BY_HOP = {
     "connection",

@@ -25,16 +25,15 @@ import threading
 import time
 from collections.abc import Callable
 
+from sandbox.ec2 import nacl
 from sandbox.lifecycle import Lifecycle
 
 __all__ = ["DbProxy", "DROPPED_HOLD_S"]
 
 log = logging.getLogger(__name__)
 
-# How long a connection whose packets are dropped is held: as long as a Linux client
-# retransmits an unanswered SYN (tcp_syn_retries = 6: about 127 s, tcp(7)); client side,
-# so not scaled (the ALB nodes hold as long, sandbox.elbv2.http.DROPPED_HOLD_S).
-DROPPED_HOLD_S = 127.0
+# How long a connection whose packets are dropped is held (as the ALB nodes hold one)
+DROPPED_HOLD_S = nacl.DROPPED_HOLD_S
 
 
 def _reset(sock: socket.socket) -> None:
@@ -133,6 +132,11 @@ class DbProxy(Lifecycle):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.accepted = self.refused = self.killed = self.held = 0
+        self._holding = 0  # connections held right now (bounded by max_connections)
+        # reachable() evaluates NACLs in moto: the relay asks it at most once per poll
+        # interval, not once per chunk
+        self._reach_lock = threading.Lock()
+        self._reach: tuple[float, bool] | None = None
 
     def start(self) -> tuple[str, int]:
         """Listen and serve in a thread; returns (host, port)."""
@@ -207,19 +211,35 @@ class DbProxy(Lifecycle):
             log.warning("accepting() raised; treating the database as unavailable", exc_info=True)
             return False
 
-    def _is_reachable(self) -> bool:
+    def _is_reachable(self, cached: bool = False) -> bool:
+        """``reachable()``; with ``cached`` (the relay of each chunk, a hot path) the
+        answer of at most one poll interval ago."""
+        now = time.monotonic()
+        with self._reach_lock:
+            if cached and self._reach is not None and now - self._reach[0] < self.poll_interval:
+                return self._reach[1]
         try:
-            return bool(self.reachable())
+            value = bool(self.reachable())
         except Exception:  # a broken predicate must not kill the proxy: treat as dropped
             log.warning("reachable() raised; treating the packets as dropped", exc_info=True)
-            return False
+            value = False
+        with self._reach_lock:
+            self._reach = (now, value)
+        return value
 
     def wait_reachable(self, closed: threading.Event) -> bool:
         """Until the packets pass (True), or the connection or the proxy ends (False)."""
-        while not self._is_reachable():
+        while not self._is_reachable(cached=True):
             if closed.wait(self.poll_interval) or self._stop.is_set():
                 return False
         return True
+
+    def _held(self, client: socket.socket) -> None:
+        try:
+            self._hold(client)
+        finally:
+            with self._lock:
+                self._holding -= 1
 
     def _hold(self, client: socket.socket) -> None:
         """A connection whose packets are dropped: no answer until they pass again (then
@@ -289,9 +309,16 @@ class DbProxy(Lifecycle):
                 raise
             client.settimeout(None)
             if not self._is_reachable():
+                with self._lock:
+                    full = self._holding + len(self._pairs) >= self.max_connections
+                    self._holding += 0 if full else 1
+                if full:  # bounded: no thread per retry beyond max_connections
+                    self.refused += 1
+                    _reset(client)
+                    continue
                 self.held += 1
                 threading.Thread(
-                    target=self._hold, args=(client,), name="db-proxy-held", daemon=True
+                    target=self._held, args=(client,), name="db-proxy-held", daemon=True
                 ).start()
                 continue
             self._admit(client)

@@ -25,7 +25,7 @@ from sandbox.ec2 import nacl
 
 __all__ = ["WriterReachability", "CLIENT_IP", "WRITER_HOST"]
 
-CLIENT_IP = "198.51.100.10"  # TEST-NET-2 (RFC 5737), as sandbox.elbv2.http's clients
+CLIENT_IP = nacl.INTERNET_CLIENT_IP  # the internet client the ALB emulation serves too
 WRITER_HOST = 10  # the writer's address: the .10 of its subnet (RDS describes none)
 
 

@@ -86,17 +86,13 @@ def weighted_pick(weights: Sequence[int], healthy: Sequence[bool], rng: random.R
     all were healthy (nonzero weights first, then all of them)."""
     if not weights or len(weights) != len(healthy):
         raise ValueError("weights and healthy must be non-empty and of one length")
+    if not any(healthy):  # no healthy record: answered as if all were healthy
+        healthy = [True] * len(weights)
     indices = range(len(weights))
     nonzero_healthy = [i for i in indices if weights[i] > 0 and healthy[i]]
     if nonzero_healthy:
         return _draw(nonzero_healthy, weights, rng)
-    zero_healthy = [i for i in indices if weights[i] == 0 and healthy[i]]
-    if zero_healthy:
-        return rng.choice(zero_healthy)
-    nonzero = [i for i in indices if weights[i] > 0]
-    if nonzero:
-        return _draw(nonzero, weights, rng)
-    return rng.choice(list(indices))
+    return rng.choice([i for i in indices if weights[i] == 0 and healthy[i]])
 
 
 def load_balancer_healthy(target_states: Mapping[str, Sequence[str]]) -> bool:

@@ -78,12 +78,16 @@ class TicketStore:
         self.client, self.table = client, table
         self.hash_key, self.range_key = hash_key, range_key
         self._serializer, self._deserializer = TypeSerializer(), TypeDeserializer()
+        self._warm = False
 
     def warm(self) -> None:
         """One cheap call (DescribeTable) so the first ticket does not pay for the
         client's first connection, as a running API's would not; failures are logged."""
+        if self._warm:
+            return  # one store serves every AZ's instance of a region: warmed once
         try:
             self.client.describe_table(TableName=self.table)
+            self._warm = True
         except Exception as error:  # noqa: BLE001 - the first write will say it again
             # not a fault: the standby's replica is created after its API starts
             log.info("ticket store %s: warm-up failed: %s", self.table, error)
