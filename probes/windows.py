@@ -10,11 +10,10 @@ A window without a sample is bad: nothing was seen.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 
 from chaosaws_ext.core.window_judge import WindowVerdict
-from probes.recovery import Sample
+from probes.recovery import Sample, percentiles
 
 __all__ = ["DEFAULT_MAX_ERROR_RATE", "DEFAULT_MAX_P99_MS", "p99", "judge_samples"]
 
@@ -23,11 +22,8 @@ DEFAULT_MAX_P99_MS = 1000.0
 
 
 def p99(latencies: Sequence[float]) -> float | None:
-    """The nearest-rank 99th percentile (None without values)."""
-    if not latencies:
-        return None
-    ordered = sorted(latencies)
-    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+    """The nearest-rank 99th percentile (None without values): probes.recovery's."""
+    return percentiles(latencies)["p99"]
 
 
 def judge_samples(
@@ -47,7 +43,7 @@ def judge_samples(
     reason = None
     if not within:
         reason = "no sample in the window"
-    elif rate is not None and rate > max_error_rate:
+    elif rate is not None and rate > max_error_rate:  # (not None: within is not empty)
         reason = f"error rate {rate:.3f} above {max_error_rate:g} ({errors} of {len(within)})"
     elif tail is not None and tail > max_p99_latency_ms:
         reason = f"p99 latency {tail:.0f} ms above {max_p99_latency_ms:g} ms"

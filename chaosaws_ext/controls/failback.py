@@ -23,9 +23,10 @@ import logging
 import math
 from typing import Any
 
-from chaoslib.exceptions import InterruptExecution
+from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
+from chaosaws_ext.core.numbers import checked_number
 from chaosaws_ext.core.timeline import fault_details
 from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.core.window_judge import (
@@ -43,16 +44,13 @@ logger = logging.getLogger(__name__)
 
 
 def _number(arguments: dict[str, Any], key: str, default: float) -> float:
+    """A finite number >= 0 (chaosaws_ext.core.numbers), or the run interrupted."""
     value = arguments.get(key, default)
     try:
-        number = float(default if value in (None, "") else value)
-    except (TypeError, ValueError):
-        raise InterruptExecution(
-            f"failback control: {key} must be a number, got {value!r}"
-        ) from None
-    if number < 0:
-        raise InterruptExecution(f"failback control: {key} must be >= 0, got {number:g}")
-    return number
+        return checked_number(default if value in (None, "") else value, key,
+                              activity="failback control")  # fmt: skip
+    except ActivityFailed as error:
+        raise InterruptExecution(str(error)) from None
 
 
 def _judge(arguments: dict[str, Any]) -> Any:

@@ -185,6 +185,32 @@ def select(resources: list[Resource], mode: str, rng: random.Random) -> list[Res
     return sorted(rng.sample(ordered, min(wanted, len(ordered))), key=lambda r: r.arn)
 
 
+# Resource types FIS resolves by tag through the Resource Groups Tagging API, so the
+# experiment role needs tag:GetResources (the AWS managed policy
+# AWSFaultInjectionSimulatorRDSAccess grants it for this, Sid "TargetResolutionByTags")
+TAGGING_TYPES = {"aws:rds:db": "rds:db", "aws:rds:cluster": "rds:cluster"}
+MAX_TAGGING_PAGES = 20
+
+
+def _tagged_arns(
+    client: ClientFactory, region: str, resource_type: str, tags: dict[str, str]
+) -> set[str]:
+    """The ARNs GetResources answers for ``tags`` (bounded pages)."""
+    tagging = client("resourcegroupstaggingapi", region)
+    request: dict[str, Any] = {
+        "TagFilters": [{"Key": k, "Values": [v]} for k, v in tags.items()],
+        "ResourceTypeFilters": [resource_type],
+    }
+    arns: set[str] = set()
+    for _ in range(MAX_TAGGING_PAGES):
+        page = tagging.get_resources(**request)
+        arns |= {str(m["ResourceARN"]) for m in page.get("ResourceTagMappingList", [])}
+        if not page.get("PaginationToken"):
+            break
+        request["PaginationToken"] = page["PaginationToken"]
+    return arns
+
+
 def resolve_target(
     client: ClientFactory, target: dict[str, Any], region: str, account: str, rng: random.Random
 ) -> list[Resource]:
@@ -198,6 +224,10 @@ def resolve_target(
         found = [r for r in found if r.arn in wanted]
     tags = target.get("resourceTags") or {}
     found = [r for r in found if all(r.tags.get(k) == v for k, v in tags.items())]
+    tagging_type = TAGGING_TYPES.get(target.get("resourceType", ""))
+    if tags and tagging_type:
+        tagged = _tagged_arns(client, region, tagging_type, tags)
+        found = [r for r in found if r.arn in tagged]
     found = [r for r in found if _matches(r, target.get("filters") or [])]
     chosen = select(found, target.get("selectionMode", "ALL"), rng)
     log.debug("target %s: %d found, %d chosen", target.get("resourceType"), len(found), len(chosen))

@@ -11,13 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.ledger import Ledger
 from sandbox.envfile import parse_env
 from tests.helpers import REPO
@@ -51,12 +51,12 @@ def _env() -> dict[str, str]:
 
 
 def _wait(check: Any, bound: float) -> bool:
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.1)
-    return False
+    """``check()`` true within ``bound`` s (polled every 0.1 s): the shared bounded wait."""
+    try:
+        wait_until(lambda: check() or None, timeout=bound, interval=0.1, what="the condition")
+    except WaitTimedOut:
+        return False
+    return True
 
 
 def test_the_experiment_stops_measures_and_starts_the_zone_instance(

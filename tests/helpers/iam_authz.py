@@ -44,7 +44,10 @@ __all__ = [
 
 ACCOUNT = "123456789012"  # moto's default account
 PARTITION = "aws"
-IAM_PREFIX = {"elbv2": "elasticloadbalancing"}  # botocore service name -> IAM prefix
+IAM_PREFIX = {  # botocore service name -> IAM prefix
+    "elbv2": "elasticloadbalancing",
+    "resourcegroupstaggingapi": "tag",
+}
 TAGGING_ACTIONS = frozenset({"CreateTags", "AddTags", "TagResource"})
 TAG_PARAMS = ("TagSpecifications", "Tags")
 # An operation whose IAM action is not named after it (none of ours so far): it cannot be

@@ -21,6 +21,7 @@ from chaosaws_ext.core.timeline import (
     stamp_reverted,
     stamp_skipped,
 )
+from chaosaws_ext.core.waiting import wait_until
 from chaosaws_ext.runcontext import RunContext
 from probes import session as measurement
 from probes.activities import rpo_within_target, rto_within_target, wait_for_recovery
@@ -64,11 +65,13 @@ def _action(name: str, run: Any, output: dict[str, Any] | None = None) -> None:
 
 
 def _settle(session: measurement.MeasurementSession) -> None:
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(
-        len(s.samplers[0].settled()) < 3 for s in session.sessions()
-    ):
-        time.sleep(0.01)
+    """Three settled samples per service first (bounded: fails rather than go on)."""
+    wait_until(
+        lambda: all(len(s.samplers[0].settled()) >= 3 for s in session.sessions()) or None,
+        timeout=5,
+        interval=0.01,
+        what="3 settled samples per service",
+    )
 
 
 def test_two_services_each_judged_and_every_step_on_one_axis(

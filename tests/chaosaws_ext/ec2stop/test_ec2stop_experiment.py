@@ -8,16 +8,14 @@ import subprocess
 from pathlib import Path
 
 from gameday.policy import load_policy, placeholders, render
+from sandbox.envfile import parse_env
 from tests.helpers import REPO
 from tests.helpers.executables import chaos_executable
 
 
 def test_the_experiment_validates_with_the_staging_example_env(tmp_path: Path) -> None:
     env = {"PATH": os.environ["PATH"], "HOME": str(Path.home())}
-    for line in (REPO / "experiments/env/staging.example.env").read_text().splitlines():
-        if line.strip() and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            env[key.strip()] = value
+    env.update(parse_env((REPO / "experiments/env/staging.example.env").read_text()))
     assert env["GAMEDAY_API_INSTANCE_TAG_KEY"] == "app"
     done = subprocess.run(
         [chaos_executable(), "--no-version-check", "--no-log-file", "validate",

@@ -81,14 +81,14 @@ def _assert_nothing_left(sandbox: Sandbox) -> None:
     assert _instances(sandbox, seed.PRIMARY_REGION) == {SOURCE}
     assert _instances(sandbox, seed.STANDBY_REGION) == set()
     assert sandbox.rds_restore.restores == {}
-    restored = sandbox.workdir / "restored" if sandbox.workdir else None
-    if restored is not None:
-        wait_until(
-            lambda: not any(restored.glob("restored-*")) or None,
-            timeout=30,
-            interval=0.1,
-            what="the restored data directories to be removed",
-        )
+    assert sandbox.workdir is not None  # else the data folders could not be checked
+    restored = sandbox.workdir / "restored"
+    wait_until(
+        lambda: not any(restored.glob("restored-*")) or None,
+        timeout=30,
+        interval=0.1,
+        what="the restored data directories to be removed",
+    )
 
 
 def test_the_backup_copy_drill_restores_in_the_dr_region_measures_and_deletes(
