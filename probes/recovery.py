@@ -85,7 +85,7 @@ class RtoResult:
 
 @dataclass
 class RpoResult:
-    measured_s: float | None  # None: could not be read
+    measured_s: float | None  # None: could not be read, or no write acknowledged
     resolution_s: float
     written: int
     acknowledged: int
@@ -179,7 +179,8 @@ def compute_rpo(
 ) -> RpoResult:
     """RPO from the acknowledged markers and the seqs found after recovery.
 
-    ``present`` is None when the reader could not read (measured_s is then None).
+    ``present`` is None when the reader could not read, and no marker acknowledged
+    leaves nothing to lose: measured_s is None in both (never "0 s, met").
     A gap at the very start is measured from ``start_mono`` (the writer's start), or from
     the first lost marker's send time when that is unknown.
     """
@@ -191,7 +192,7 @@ def compute_rpo(
         acknowledged=len(acked),
         lost=0,
     )
-    if present is None:
+    if present is None or not acked:
         return result
     lost = [m for m in acked if m.seq not in present]
     result.lost = len(lost)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from chaosaws_ext.core.timeline import fault_stamps
 from probes import drills
 from probes.dr_targets import meets
-from probes.recovery import RtoResult, compute_rto
+from probes.recovery import RpoResult, RtoResult, compute_rto
 
 if TYPE_CHECKING:
     from probes.session import MeasurementSession
@@ -163,7 +163,9 @@ def _drill_rpo(session: MeasurementSession) -> dict[str, Any] | None:
     rpo = drill.rpo
     met = meets(rpo.measured_s, target.rpo_s, target.rpo_bound)
     reason = None
-    if met is False:
+    if rpo.measured_s is None:
+        reason = f"RPO not measured: {unacknowledged(rpo)}"
+    elif met is False:
         reason = (
             f"restore lost {rpo.measured_s:.3f}s of acknowledged writes ({rpo.lost} markers), "
             f"target {target.rpo_bound} {target.rpo_s:g}s"
@@ -215,12 +217,17 @@ def _drill_rpo_verdict(session: MeasurementSession, base: dict[str, Any]) -> dic
     result = drills.drill_result()
     measured = None if result is None else result.rpo.measured_s
     if result is None or measured is None:
+        why = (
+            "the restored markers were never read back"
+            if result is None or result.rpo.acknowledged
+            else unacknowledged(result.rpo)
+        )
         return {
             **base,
             "measured_s": None,
             "resolution_s": None,
             "met": target.rpo_s is None,
-            "reason": "restore RPO not measured: the restored markers were never read back",
+            "reason": f"restore RPO not measured: {why}",
             "written": 0,
             "acknowledged": 0,
             "lost": 0,
@@ -243,6 +250,15 @@ def _drill_rpo_verdict(session: MeasurementSession, base: dict[str, Any]) -> dic
         "acknowledged": rpo.acknowledged,
         "lost": rpo.lost,
     }
+
+
+def unacknowledged(rpo: RpoResult) -> str:
+    """Why an RPO read back without a figure has none: no write was acknowledged (an
+    RPO of 0 s then would judge writes that never happened)."""
+    return (
+        f"no marker write was acknowledged ({rpo.written} attempted): "
+        "the data store took no write during the run"
+    )
 
 
 def _why_not_measured(session: MeasurementSession) -> str | None:
@@ -308,6 +324,17 @@ def rpo_verdict(session: MeasurementSession) -> dict[str, Any]:
             "met": target.rpo_s is None,
             "reason": f"RPO not measured: {why}",
             "written": 0,
+            "acknowledged": 0,
+            "lost": 0,
+        }
+    if not rpo.acknowledged:
+        return {
+            **base,
+            "measured_s": None,
+            "resolution_s": None,
+            "met": target.rpo_s is None,
+            "reason": f"RPO not measured: {unacknowledged(rpo)}",
+            "written": rpo.written,
             "acknowledged": 0,
             "lost": 0,
         }

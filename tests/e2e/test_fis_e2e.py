@@ -22,6 +22,7 @@ from chaosaws_ext.core.waiting import WaitTimedOut, wait_until
 from chaosaws_ext.ledger import Ledger
 from gameday.policy import render
 from sandbox.envfile import parse_env
+from sandbox.seed import ENVIRONMENT
 from tests.helpers import REPO, aws_calls
 from tests.helpers.executables import chaos_executable
 from tests.helpers.iam_authz import check_policy, failures, requirements
@@ -307,10 +308,24 @@ def test_fis_az_power_interruption_is_played_out_and_measured(sandbox: Any, tmp_
     # the role FIS assumed: every call it made granted by the policy shipped beside the
     # template, each statement needed (the AZ's API instance stopped and started too)
     calls = aws_calls.load_calls(_FIS_CALLS[-1])[calls_before:]
-    values = {"account": "123456789012", "region": sandbox.region, "vpc_id": sandbox.primary.vpc_id}
+    values = {
+        "account": "123456789012", "region": sandbox.region, "vpc_id": sandbox.primary.vpc_id,
+        "environment": ENVIRONMENT,
+    }  # fmt: skip
     policy = render(json.loads(POWER_ROLE_POLICY.read_text()), values)
     needed = requirements(calls)
-    assert failures(check_policy(policy, needed)) == []
+    checks = check_policy(policy, needed)
+    assert failures(checks) == []
     for statement in policy["Statement"]:
         fewer = {**policy, "Statement": [s for s in policy["Statement"] if s is not statement]}
         assert failures(check_policy(fewer, needed)), f"{statement['Sid']} is not needed"
+    # the reboot, stop and start are granted only on the template's tagged targets: the
+    # tag condition was evaluated against the resources' tags, and refuses another value
+    tag_condition = f"StringEquals aws:ResourceTag/Environment ['{ENVIRONMENT}']"
+    scoped = {"rds:RebootDBInstance", "ec2:StopInstances", "ec2:StartInstances"}
+    granted = [c for c in checks if c.requirement.action in scoped]
+    assert {c.requirement.action for c in granted} == scoped
+    assert all(tag_condition in c.evaluated for c in granted), [c.unevaluated for c in granted]
+    elsewhere = render(json.loads(POWER_ROLE_POLICY.read_text()), values | {"environment": "x"})
+    refused = failures(check_policy(elsewhere, [c.requirement for c in granted]))
+    assert len(refused) == len(granted) and all("does not hold for" in r for r in refused)

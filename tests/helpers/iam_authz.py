@@ -201,6 +201,10 @@ class IdentifierIndex:
                     break
             if "ResourceArn" in found and "Tags" in found:  # ELB DescribeTags
                 self._fact(str(found["ResourceArn"]), _tags(found["Tags"]))
+            if "ResourceARN" in found and "Tags" in found:  # tag:GetResources
+                self._fact(str(found["ResourceARN"]), _tags(found["Tags"]))
+            if "DBInstanceArn" in found and "TagList" in found:  # rds DescribeDBInstances
+                self._fact(str(found["DBInstanceArn"]), _tags(found["TagList"]))
             if "TableName" in found and isinstance(found.get("KeySchema"), list):
                 for key in found["KeySchema"]:
                     if key.get("KeyType") == "HASH":

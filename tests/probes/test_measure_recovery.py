@@ -198,6 +198,14 @@ def test_rpo_gap_at_the_start_counts_from_the_writer_start() -> None:
     assert result.measured_s == pytest.approx(0.61)  # ack of 3 = 50.61
 
 
+def test_rpo_without_an_acknowledged_marker_is_not_measured() -> None:
+    ms = markers(4)
+    for marker in ms:
+        marker.acked = False
+    result = compute_rpo(ms, set(), 0.2, start_mono=50.0)
+    assert result.measured_s is None and result.written == 4 and result.acknowledged == 0
+
+
 def test_rpo_unreadable() -> None:
     result = compute_rpo(markers(3), None, 0.2)
     assert result.measured_s is None

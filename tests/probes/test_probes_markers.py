@@ -164,6 +164,41 @@ def test_verdicts_during_the_method_leave_the_writer_running(start_session, post
     session.cleanup()
 
 
+def test_no_acknowledged_write_is_not_an_rpo_of_zero(start_session, postgres) -> None:
+    """A store that refused every marker lost nothing we know of, and proved nothing
+    either: the RPO is not measured (not met against a target), never "0 s, met"."""
+    import psycopg
+
+    with psycopg.connect(postgres.get_uri(), autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS refusing_markers (run_id text NOT NULL, "
+            "seq bigint NOT NULL, written_at timestamptz NOT NULL, CHECK (false))"
+        )
+    session = start_session(
+        {
+            "kind": "postgres",
+            "dsn": postgres.get_uri(),
+            "table": "refusing_markers",
+            "interval_s": WRITER_INTERVAL,
+        }
+    )
+    deadline = time.monotonic() + 10
+    while len(by_seq(session)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    session.stop()
+    attempted = by_seq(session)
+    assert len(attempted) >= 5 and not any(m.acked for m in attempted.values())
+    verdict = session.rpo_verdict()
+    assert verdict["measured_s"] is None and verdict["met"] is False
+    assert verdict["acknowledged"] == 0 and verdict["written"] == len(attempted)
+    assert verdict["reason"] == (
+        f"RPO not measured: no marker write was acknowledged ({len(attempted)} attempted): "
+        "the data store took no write during the run"
+    )
+    assert problems(session.recovery_block()) == []
+    session.cleanup()
+
+
 def test_postgres_markers_unreachable_primary(start_session) -> None:
     session = start_session({"kind": "postgres", "dsn": "host=/nonexistent dbname=x"}, writer=False)
     # prepare failed: the session reports why and the verdict is not met
