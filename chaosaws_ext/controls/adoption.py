@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-import re
 from typing import Any
 
 from chaoslib import substitute
@@ -25,15 +24,13 @@ from chaoslib.exceptions import ActivityFailed, InterruptExecution
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.timeline import note_fault_detail
-from chaosaws_ext.faults import adopted_actions
+from chaosaws_ext.faults import CHAOSTOOLKIT_AWS_ACTIONS, adopted_actions
 from chaosaws_ext.mutation import RecordedIntent
 
 __all__ = ["before_action", "after_action", "is_unrecorded_aws_action", "forget"]
 
 logger = logging.getLogger(__name__)
 
-# chaostoolkit-aws's mutating modules: chaosaws.ec2.actions, chaosaws.rds.actions, ...
-_CHAOSTOOLKIT_AWS_ACTIONS = re.compile(r"^chaosaws(\.[a-z0-9_]+)*\.actions$")
 _pending: dict[int, RecordedIntent] = {}
 
 
@@ -47,7 +44,7 @@ def is_unrecorded_aws_action(activity: dict[str, Any]) -> bool:
     key = (str(provider.get("module") or ""), str(provider.get("func") or ""))
     return (
         activity.get("type") == "action"
-        and bool(_CHAOSTOOLKIT_AWS_ACTIONS.match(key[0]))
+        and bool(CHAOSTOOLKIT_AWS_ACTIONS.match(key[0]))
         and key not in adopted_actions()
     )
 

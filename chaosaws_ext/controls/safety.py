@@ -59,6 +59,7 @@ from chaosaws_ext.core.redaction import (
     run_secret_values,
     secret_values,
 )
+from chaosaws_ext.faults import BACKGROUND_REFUSAL, background_fault_actions
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.locking import LOCK_FAULT
 from chaosaws_ext.mutation import fault_stamps, injected_event, stamp_reverted
@@ -275,6 +276,9 @@ def before_experiment_control(
     adoption.forget()
     install_log_redaction(_run_secrets(configuration, secrets, context))
     name = (configuration or {}).get("chaos_experiment") or (context or {}).get("title")
+    background = background_fault_actions(context if isinstance(context, dict) else {})
+    if background:  # before the run starts: nothing created, nothing to undo
+        raise InterruptExecution(f"fault action {background[0]!r} {BACKGROUND_REFUSAL}")
     try:  # bad numbers end the run here, before anything (chaos swallows other errors)
         stop_poll_interval = checked_number(
             stop_poll_interval, "stop_poll_interval", above=True, activity="safety control"
