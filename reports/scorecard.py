@@ -9,7 +9,8 @@ A run counts as an execution of a test when it reached a verdict (targets met or
 missed); a failed, aborted or interrupted run is shown as the last run but does not
 move the next due date. A journal is matched to a shipped experiment by its title, then
 by its file name (``gameday run`` keeps ``<stamp>-<experiment>.journal.json``), then by
-its service when exactly one shipped experiment judges that service.
+its service when exactly one shipped experiment judges that service. A scenario's run
+counts for every service it measured (``recovery.services``), each with its own figures.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from reports.journal import Journal, as_journals
 from reports.plan import DrPlan, ScheduledTest
 from reports.redaction import mask_journals
-from reports.verdicts import Figure, RunSummary, format_seconds, summarise
+from reports.verdicts import Figure, RunSummary, format_seconds, service_summaries, summarise
 
 __all__ = ["Scorecard", "ScoreRow", "build_scorecard", "experiment_of", "format_scorecard"]
 
@@ -225,6 +226,8 @@ def build_scorecard(
             by_experiment.setdefault(name, []).append(summary)
         if summary.service:
             by_service.setdefault(summary.service, []).append(summary)
+        for other in service_summaries(journal):  # a scenario's other services
+            by_service.setdefault(str(other.service), []).append(other)
     for service in plan.services:
         experiments = plan.experiments_of_service(service.name)
         tests: list[ScheduledTest] = [t for e in experiments for t in plan.tests_of_experiment(e)]

@@ -23,6 +23,7 @@ __all__ = [
     "Figure",
     "RunSummary",
     "format_seconds",
+    "service_summaries",
     "summarise",
 ]
 
@@ -226,6 +227,26 @@ def _verdict(journal: Journal, rto: Figure, rpo: Figure) -> tuple[str, str]:
     if status not in ("completed", "deviated"):
         return "failed", f"unknown run status {status!r}"
     return "met", "every target met" if journal.recovery else "steady state held"
+
+
+def service_summaries(journal: Journal) -> list[RunSummary]:
+    """A scenario's other measured services (``recovery.services`` but the run's own
+    service), each summarised as that service's run: its own target, figures and fault
+    block, the run's status, environment and time."""
+    recovery = journal.recovery or {}
+    services = recovery.get("services")
+    if not isinstance(services, dict):
+        return []
+    own = recovery.get("service")
+    summaries = []
+    for name, block in services.items():
+        if name == own or not isinstance(block, dict):
+            continue
+        view = {k: v for k, v in recovery.items() if k not in ("services", "scenario")}
+        view.update({k: block[k] for k in ("target", "rto", "rpo", "fault") if k in block})
+        view["service"] = name
+        summaries.append(summarise(Journal(journal.source, {**journal.data, "recovery": view})))
+    return summaries
 
 
 def summarise(journal: Journal) -> RunSummary:

@@ -178,3 +178,53 @@ def test_report_with_trend_opens_with_the_scorecard(history: Path, tmp_path: Pat
     plain = tmp_path / "plain.html"
     assert gameday(["report", str(today), "-o", str(plain)]) == 0
     assert 'id="scorecard"' not in plain.read_text()
+
+
+def _scenario_journal(analytics_rto: float, analytics_met: bool) -> dict:
+    """An az-power-interruption run: the Ticket API its own service, the analytics
+    database measured beside it (``recovery.services``) against its own target."""
+    import copy
+    import json
+
+    journal = json.loads((TESTS / "data" / "journals" / "completed-met.json").read_text())
+    journal["experiment"]["title"] = yaml.safe_load(
+        (REPO / "experiments" / "az-power-interruption.yaml").read_text()
+    )["title"]
+    journal["start"] = journal["end"] = "2026-11-29T02:00:00+00:00"
+    recovery = journal["recovery"]
+    recovery["service"] = "ticket-api"
+    analytics = {
+        "target": {"rto_s": 300, "rpo_s": 0},
+        "rto": {"measured_s": analytics_rto, "resolution_s": 0.5, "met": analytics_met},
+        "rpo": {"measured_s": 0.0, "resolution_s": 0.2, "met": True, "written": 40,
+                "acknowledged": 40, "lost": 0},
+        "fault": recovery["fault"],
+        "samplers": ["db"],
+        "errors": [],
+    }  # fmt: skip
+    own = {k: copy.deepcopy(recovery[k]) for k in ("target", "rto", "rpo", "fault")}
+    recovery["services"] = {
+        "ticket-api": {**own, "samplers": ["api"], "errors": []},
+        "rds-analytics": analytics,
+    }
+    return journal
+
+
+@pytest.mark.parametrize(("rto", "met", "verdict"), [(30.5, True, "targets met"),
+                                                     (320.0, False, "target missed")])  # fmt: skip
+def test_a_scenario_counts_for_every_service_it_measured(
+    history: Path, rto: float, met: bool, verdict: str
+) -> None:
+    journals, _ = load_journals([history])
+    scenario = _scenario_journal(rto, met)
+    card = build_scorecard([*journals, scenario], load_plan(), now=NOW)
+    ticket = _row(card, "ticket-api")
+    assert ticket.verdict == "targets met" and ticket.rto.measured_s == 41.25
+    analytics = _row(card, "rds-analytics")
+    assert "az-power-interruption" in analytics.experiments
+    assert analytics.runs == 3  # two rds-forced-failover runs and the scenario
+    assert analytics.last.started_at.date() == date(2026, 11, 29)
+    assert (analytics.rto.measured_s, analytics.rto.target_s, analytics.rto.met) == (rto, 300, met)
+    assert analytics.verdict == verdict
+    # the scenario is not an RDS Failover test: that schedule row still counts its own runs
+    assert _row(card, "RDS Failover").last.started_at.date() == date(2026, 11, 20)
