@@ -157,6 +157,26 @@ class HttpCheck:
         return self.request(timeout)
 
 
+def resolve_a(
+    host: str, nameserver: tuple[str, int] | None, timeout: float
+) -> tuple[list[str], int]:
+    """The A records of ``host`` in the answer's order and the answer's TTL, asked of
+    ``nameserver`` (None: the system's resolvers), never from a cache: each caller keeps
+    the answer for its TTL, as a client's resolver would. dnspython's errors pass."""
+    import dns.resolver
+
+    if nameserver is None:
+        resolver = dns.resolver.Resolver()
+    else:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [nameserver[0]]
+        resolver.port = nameserver[1]
+    resolver.cache = None
+    answer = resolver.resolve(host, "A", lifetime=timeout, search=False)
+    ttl = answer.rrset.ttl if answer.rrset is not None else 0
+    return [str(record) for record in answer], ttl
+
+
 def parse_nameserver(nameserver: str | None, key: str = "nameserver") -> tuple[str, int] | None:
     """``ip`` or ``ip:port`` (``[v6]:port``) as (ip, port); None for empty (the system's
     resolvers); :class:`SpecError` naming ``key`` otherwise."""
@@ -198,23 +218,15 @@ class DnsHttpCheck:
             if self._cached and now < self._cached[1]:
                 return self._cached[0]
         import dns.exception
-        import dns.resolver
 
-        if self.nameserver is None:
-            resolver = dns.resolver.Resolver()
-        else:
-            resolver = dns.resolver.Resolver(configure=False)
-            resolver.nameservers = [self.nameserver]
-            resolver.port = self.ns_port
-        resolver.cache = None
+        server = None if self.nameserver is None else (self.nameserver, self.ns_port)
         try:
-            answer = resolver.resolve(self.http.host, "A", lifetime=timeout, search=False)
+            addresses, ttl = resolve_a(self.http.host, server, timeout)
         except dns.exception.Timeout as error:
             raise CheckFailed("dns_timeout", str(error)) from error
         except dns.exception.DNSException as error:
             raise CheckFailed("dns", str(error)) from error
-        address = str(answer[0])
-        ttl = answer.rrset.ttl if answer.rrset is not None else 0
+        address = addresses[0]
         with self._lock:
             self._cached = (address, now + ttl)
         return address

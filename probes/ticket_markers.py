@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit
 from chaoslib.types import Configuration, Secrets
 
 from chaosaws_ext.core.clients import aws_client, probe_client_config, region_of
-from probes.checks import SniHTTPSConnection, parse_nameserver
+from probes.checks import SniHTTPSConnection, parse_nameserver, resolve_a
 from probes.markers import batch_get
 from probes.samplers import SpecError
 
@@ -90,15 +90,8 @@ class _Endpoint:
         with self._lock:
             addresses, expires = self._answer
         if not addresses or now >= expires:
-            import dns.resolver
-
-            resolver = dns.resolver.Resolver(configure=False)
-            resolver.nameservers = [self.nameserver[0]]
-            resolver.port = self.nameserver[1]
-            resolver.cache = None
-            answer = resolver.resolve(self.host, "A", lifetime=timeout, search=False)
-            addresses = sorted(str(record) for record in answer)
-            ttl = answer.rrset.ttl if answer.rrset is not None else 0
+            found, ttl = resolve_a(self.host, self.nameserver, timeout)
+            addresses = sorted(found)
             with self._lock:
                 self._answer = (addresses, now + ttl)
         return addresses[next(self._turn) % len(addresses)]
