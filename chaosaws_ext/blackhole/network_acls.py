@@ -36,6 +36,7 @@ from chaosaws_ext.core.identity import (
     TAG_ORIGINAL_NACL,
     TAG_ORIGINAL_PREFIX,
 )
+from chaosaws_ext.core.zones import tags_of
 
 __all__ = [
     "FAULT",
@@ -84,10 +85,6 @@ VERIFY_TIMEOUT_S = 60.0  # how long a verification polls before it declares a fa
 LOOKUP_TIMEOUT_S = 5.0  # how long a read waits for a NACL we created to become visible
 
 T = TypeVar("T")
-
-
-def tags_of(resource: dict[str, Any]) -> dict[str, str]:
-    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags") or []}
 
 
 @dataclass

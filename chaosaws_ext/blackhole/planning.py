@@ -16,6 +16,7 @@ from chaoslib.types import Configuration, Secrets
 from chaosaws_ext.blackhole.network_acls import FAULT, describe_vpc_acls, tags_of
 from chaosaws_ext.core.clients import aws_client, region_of
 from chaosaws_ext.core.numbers import checked_integer
+from chaosaws_ext.core.zones import resolve_zone, wanted_zone
 from chaosaws_ext.guardrails import is_protected, protection_tag
 from chaosaws_ext.planning import FaultPlan, PlannedChange
 
@@ -56,17 +57,6 @@ def _tag_filter(value: str, what: str) -> tuple[str, str]:
     return key.strip(), tag_value.strip()
 
 
-def _wanted_zone(availability_zone: str) -> str:
-    if not isinstance(availability_zone, str | None):
-        raise ActivityFailed(
-            f"availability_zone must be a zone name or id (text), got {availability_zone!r}"
-        )
-    wanted = (availability_zone or "").strip().lower()
-    if not wanted:
-        raise ActivityFailed("no availability zone given (a name like eu-south-1a or an id)")
-    return wanted
-
-
 def _zone_of_subnets(subnets: list[dict[str, Any]], wanted: str) -> dict[str, str] | None:
     """The zone as the subnet listing names it (saves a DescribeAvailabilityZones)."""
     for subnet in subnets:
@@ -74,19 +64,6 @@ def _zone_of_subnets(subnets: list[dict[str, Any]], wanted: str) -> dict[str, st
         if wanted in (name.lower(), zone_id.lower()):
             return {"name": name, "id": zone_id}
     return None
-
-
-def _resolve_zone(ec2: Any, availability_zone: str, region: str) -> dict[str, str]:
-    wanted = _wanted_zone(availability_zone)
-    zones = ec2.describe_availability_zones()["AvailabilityZones"]
-    for zone in zones:
-        if wanted in (zone["ZoneName"].lower(), zone.get("ZoneId", "").lower()):
-            return {"name": zone["ZoneName"], "id": zone.get("ZoneId", "")}
-    known = ", ".join(f"{z['ZoneName']} ({z.get('ZoneId', '?')})" for z in zones)
-    raise ActivityFailed(
-        f"availability zone {availability_zone!r} does not exist in region {region} "
-        f"(zones: {known})"
-    )
 
 
 def _resolve_vpcs(ec2: Any, vpc_id: str, vpc_tag: str) -> dict[str, dict[str, Any]]:
@@ -229,7 +206,7 @@ def plan_availability_zone_blackhole(
     guard_tag = protection_tag(configuration)
 
     ec2 = aws_client("ec2", configuration, secrets, region)
-    wanted_zone = _wanted_zone(availability_zone)
+    wanted = wanted_zone(availability_zone)
     vpcs = _resolve_vpcs(ec2, vpc_id, vpc_tag)
 
     subnets: list[dict[str, Any]] = []
@@ -237,7 +214,7 @@ def plan_availability_zone_blackhole(
         Filters=[{"Name": "vpc-id", "Values": sorted(vpcs)}]
     ):
         subnets.extend(page.get("Subnets", []))
-    zone = _zone_of_subnets(subnets, wanted_zone) or _resolve_zone(ec2, availability_zone, region)
+    zone = _zone_of_subnets(subnets, wanted) or resolve_zone(ec2, availability_zone, region)
 
     selected: dict[str, list[dict[str, Any]]] = {}
     excluded: list[dict[str, str]] = []

@@ -11,6 +11,8 @@ from botocore.exceptions import WaiterError
 from chaoslib.exceptions import ActivityFailed
 
 from chaosaws_ext.core.identity import TAG_FAULT, TAG_RUN_ID
+from chaosaws_ext.core.zones import resolve_zone as _zone
+from chaosaws_ext.core.zones import tags_of
 
 __all__ = [
     "MAX_DESCRIBED",
@@ -28,22 +30,9 @@ MAX_DESCRIBED = 1000  # instances read per selection at most (the plan refuses b
 GONE_STATES = frozenset({"shutting-down", "terminated"})
 
 
-def tags_of(instance: dict[str, Any]) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in instance.get("Tags") or []}
-
-
 def resolve_zone(ec2: Any, availability_zone: str, region: str) -> str:
     """The zone's name, given its name (eu-south-1a) or id (eus1-az1); one line if unknown."""
-    wanted = str(availability_zone).strip().lower()
-    zones = ec2.describe_availability_zones()["AvailabilityZones"]
-    for zone in zones:
-        if wanted in (zone["ZoneName"].lower(), zone.get("ZoneId", "").lower()):
-            return str(zone["ZoneName"])
-    known = ", ".join(z["ZoneName"] for z in zones)
-    raise ActivityFailed(
-        f"availability zone {availability_zone!r} does not exist in region {region} "
-        f"(zones: {known})"
-    )
+    return _zone(ec2, availability_zone, region)["name"]
 
 
 def _described(ec2: Any, filters: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
