@@ -1,16 +1,24 @@
-"""The one bounded polling helper, for the places where no boto3 waiter exists."""
+"""The one bounded polling helper, for the places where no boto3 waiter exists, and the
+one translation of a timeout into a boto3 waiter's ``WaiterConfig``."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from chaoslib.exceptions import ActivityFailed
 
-__all__ = ["wait_until", "WaitTimedOut"]
+__all__ = ["wait_until", "WaitTimedOut", "waiter_config"]
 
 T = TypeVar("T")
+
+
+def waiter_config(timeout: float, interval: float) -> dict[str, float | int]:
+    """A boto3 waiter polled every ``interval`` until ``timeout`` has passed: the first
+    check at once, then one per interval, the last at or after ``timeout``."""
+    return {"Delay": interval, "MaxAttempts": max(1, math.ceil(timeout / interval) + 1)}
 
 
 class WaitTimedOut(ActivityFailed):

@@ -17,8 +17,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import math
 from typing import Any
+
+from chaosaws_ext.core.waiting import waiter_config
 
 __all__ = [
     "MARKER_LABEL",
@@ -189,8 +190,7 @@ def apply_changes(
         HostedZoneId=hosted_zone_id, ChangeBatch={"Comment": comment[:256], "Changes": changes}
     )
     change_id = str(answer["ChangeInfo"]["Id"])
-    attempts = max(1, math.ceil(timeout / interval))
     route53.get_waiter("resource_record_sets_changed").wait(
-        Id=change_id, WaiterConfig={"Delay": interval, "MaxAttempts": attempts}
+        Id=change_id, WaiterConfig=waiter_config(timeout, interval)
     )
     return change_id

@@ -4,13 +4,13 @@ and bounded waits on their states with boto3's waiters."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from botocore.exceptions import WaiterError
 from chaoslib.exceptions import ActivityFailed
 
 from chaosaws_ext.core.identity import TAG_FAULT, TAG_RUN_ID
+from chaosaws_ext.core.waiting import waiter_config
 from chaosaws_ext.core.zones import resolve_zone as _zone
 from chaosaws_ext.core.zones import tags_of
 
@@ -79,11 +79,10 @@ def wait_for(
     ``poll_interval_s`` for at most ``timeout_s``; ActivityFailed naming the wait."""
     if not instance_ids:
         return
-    attempts = max(1, math.ceil(timeout_s / poll_interval_s))
     try:
         ec2.get_waiter(waiter).wait(
             InstanceIds=sorted(instance_ids),
-            WaiterConfig={"Delay": poll_interval_s, "MaxAttempts": attempts},
+            WaiterConfig=waiter_config(timeout_s, poll_interval_s),
         )
     except WaiterError as error:
         why = error.kwargs.get("reason") or "still waiting"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from chaoslib.exceptions import ActivityFailed
 
-from chaosaws_ext.core.waiting import WaitTimedOut
+from chaosaws_ext.core.waiting import WaitTimedOut, waiter_config
 from chaosaws_ext.rds.instances import cluster_writer
 
 __all__ = ["DbState", "read_state", "wait_available", "KINDS", "SETTLED_POLL_INTERVAL_S"]
@@ -77,7 +76,6 @@ def wait_available(
     if timeout < 0 or poll_interval <= 0:
         raise ValueError("timeout must be >= 0 and poll_interval > 0")
     started = time.monotonic()
-    attempts = max(1, math.ceil(timeout / poll_interval) + 1)
     if kind == "db-instance":
         waiter = rds.get_waiter("db_instance_available")
         params: dict[str, Any] = {"DBInstanceIdentifier": db_id}
@@ -85,7 +83,7 @@ def wait_available(
         waiter = rds.get_waiter("db_cluster_available")
         params = {"DBClusterIdentifier": db_id}
     try:
-        waiter.wait(**params, WaiterConfig={"Delay": poll_interval, "MaxAttempts": attempts})
+        waiter.wait(**params, WaiterConfig=waiter_config(timeout, poll_interval))
     except WaiterError as error:
         state = read_state(rds, kind, db_id)
         if state is None:
@@ -121,11 +119,10 @@ def _wait_members_available(
     DescribeDBInstances (filter ``db-cluster-id``) per poll covers all members."""
     if not _member_states(rds, cluster_id):
         return  # no member: the instance waiter would never match an empty list
-    attempts = max(1, math.ceil(timeout / poll_interval) + 1)
     try:
         rds.get_waiter("db_instance_available").wait(
             Filters=[{"Name": "db-cluster-id", "Values": [cluster_id]}],
-            WaiterConfig={"Delay": poll_interval, "MaxAttempts": attempts},
+            WaiterConfig=waiter_config(timeout, poll_interval),
         )
     except WaiterError as error:
         waiting = {m: s for m, s in _member_states(rds, cluster_id).items() if s != "available"}
