@@ -12,8 +12,8 @@ from pathlib import Path
 
 from chaosaws_ext.ledger import Ledger
 from gameday.runner import RunOutcome
-from reports.journal import JournalError, get_path, load_journal, number, recovery_value
-from reports.verdicts import RunSummary, format_seconds, summarise
+from reports.journal import JournalError, load_journal
+from reports.verdicts import RunSummary, format_seconds, service_summaries, summarise
 
 __all__ = [
     "summary_of",
@@ -108,20 +108,15 @@ def _runs_in_ledger(ledger: Path, mtime_ns: int) -> frozenset[str]:
 def _services(path: Path, mtime_ns: int) -> tuple[tuple[str, str, str, str], ...]:
     """A scenario's services (``recovery.services``): (name, RTO, RPO, verdict) each."""
     try:
-        services = recovery_value(load_journal(path).recovery, "services")
+        services = service_summaries(load_journal(path), include_own=True)
     except JournalError:
         return ()
     rows = []
-    for name, block in (services or {}).items() if isinstance(services, dict) else ():
-        cells = []
-        for figure in ("rto", "rpo"):
-            measured = number(get_path(block, figure, "measured_s"))
-            target = number(get_path(block, "target", f"{figure}_s"))
-            shown = "-" if measured is None else format_seconds(measured, False)
-            cells.append(f"{shown} / {'n/a' if target is None else format_seconds(target, False)}")
-        verdicts = [get_path(block, figure, "met") for figure in ("rto", "rpo")]
+    for service in services:
+        verdicts = [service.rto.met, service.rpo.met]
         verdict = "MISSED" if False in verdicts else ("met" if True in verdicts else "unjudged")
-        rows.append((f"  {name}", cells[0], cells[1], verdict))
+        row = (f"  {service.service}", _figure(service, "rto"), _figure(service, "rpo"), verdict)
+        rows.append(row)
     return tuple(rows)
 
 

@@ -229,10 +229,10 @@ def _verdict(journal: Journal, rto: Figure, rpo: Figure) -> tuple[str, str]:
     return "met", "every target met" if journal.recovery else "steady state held"
 
 
-def service_summaries(journal: Journal) -> list[RunSummary]:
-    """A scenario's other measured services (``recovery.services`` but the run's own
-    service), each summarised as that service's run: its own target, figures and fault
-    block, the run's status, environment and time."""
+def service_summaries(journal: Journal, include_own: bool = False) -> list[RunSummary]:
+    """A scenario's measured services (``recovery.services``; the run's own service only
+    with ``include_own``), each summarised as that service's run: its own target,
+    figures and fault block, the run's status, environment and time."""
     recovery = journal.recovery or {}
     services = recovery.get("services")
     if not isinstance(services, dict):
@@ -240,7 +240,7 @@ def service_summaries(journal: Journal) -> list[RunSummary]:
     own = recovery.get("service")
     summaries = []
     for name, block in services.items():
-        if name == own or not isinstance(block, dict):
+        if (name == own and not include_own) or not isinstance(block, dict):
             continue
         view = {k: v for k, v in recovery.items() if k not in ("services", "scenario")}
         view.update({k: block[k] for k in ("target", "rto", "rpo", "fault") if k in block})
