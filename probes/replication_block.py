@@ -205,11 +205,10 @@ def replication_block(session: MeasurementSession) -> ReplicationBlock | None:
     spread = lag_outside(session.writer.markers(), t0.monotonic, pause_end)
     lag = None
     if session.poller is not None:
-        outside = [
-            m
-            for m in session.writer.markers()
-            if m.acked and m.ack_mono is not None and m.ack_mono > (pause_end or t0.monotonic)
-        ]
+        # unseen: sent after the pause ended, acknowledged, never replicated (a PUT in
+        # flight across the resume may have been taken while the rule was still off)
+        after = pause_end or t0.monotonic
+        outside = [m for m in session.writer.markers() if m.acked and m.sent_mono > after]
         lag = LagBlock(
             p50=spread["p50"],
             p99=spread["p99"],

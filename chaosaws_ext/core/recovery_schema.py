@@ -116,7 +116,7 @@ class LagBlock(TypedDict):
     p99: Seconds
     max: Seconds
     count: int
-    unseen: int  # acknowledged markers never seen in the replica
+    unseen: int  # markers sent after the pause (acknowledged) never seen in the replica
     resolution_s: float  # the lag poller's interval
     series: NotRequired[list[list[float]]]  # [t_rel_s, lag_s]; read by reports, not written
 
