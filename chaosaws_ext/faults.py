@@ -202,32 +202,27 @@ def adopted_actions() -> dict[tuple[str, str], tuple[FaultDeclaration, str]]:
 # chaostoolkit-aws's mutating modules: chaosaws.ec2.actions, chaosaws.rds.actions, ...
 CHAOSTOOLKIT_AWS_ACTIONS = re.compile(r"^chaosaws(\.[a-z0-9_]+)*\.actions$")
 
-BACKGROUND_REFUSAL = (
-    "runs in the background (background: true): a fault action must run in the "
-    "method's order, because an interruption (Ctrl-C, SIGTERM, a stop alarm) stops "
-    "the method's thread and not a background one, which could still change AWS after "
-    "the undo; remove background, and hold faults together with "
-    "probes.activities.hold_symptoms"
-)
+
+def changes_aws(activity: Mapping[str, object]) -> bool:
+    """An action that changes AWS: one of our fault actions, or a chaostoolkit-aws action
+    (adopted or not)."""
+    if activity.get("type") != "action":
+        return False
+    provider = activity.get("provider")
+    module = str(provider.get("module") or "") if isinstance(provider, dict) else ""
+    return module in action_modules() or bool(CHAOSTOOLKIT_AWS_ACTIONS.match(module))
 
 
-def background_fault_actions(experiment: Mapping[str, object]) -> list[str]:
-    """The names of the method's actions that change AWS (ours, and chaostoolkit-aws's,
-    adopted or not) set to run in the background: refused before anything changes
-    (:data:`BACKGROUND_REFUSAL` says why)."""
-    ours = set(action_modules())
+def background_fault_steps(experiment: Mapping[str, object]) -> list[Mapping[str, object]]:
+    """The method's actions that change AWS and run in the background (``background:
+    true``): injected concurrently, each joined before the next step in the foreground
+    (the safety control)."""
     method = experiment.get("method")
-    names: list[str] = []
-    for activity in method if isinstance(method, list) else []:
-        if not isinstance(activity, dict) or activity.get("type") != "action":
-            continue
-        provider = activity.get("provider")
-        module = str(provider.get("module") or "") if isinstance(provider, dict) else ""
-        if activity.get("background") and (
-            module in ours or CHAOSTOOLKIT_AWS_ACTIONS.match(module)
-        ):
-            names.append(str(activity.get("name")))
-    return names
+    return [
+        activity
+        for activity in (method if isinstance(method, list) else [])
+        if isinstance(activity, dict) and activity.get("background") and changes_aws(activity)
+    ]
 
 
 def experiments() -> tuple[str, ...]:

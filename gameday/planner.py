@@ -23,7 +23,7 @@ from chaoslib.loader import load_experiment
 from chaoslib.secret import load_secrets
 
 from chaosaws_ext.core.clients import read_only
-from chaosaws_ext.faults import BACKGROUND_REFUSAL, background_fault_actions, plan_functions
+from chaosaws_ext.faults import plan_functions
 from chaosaws_ext.guardrails import plan_problems
 from chaosaws_ext.planning import FaultPlan
 
@@ -67,14 +67,10 @@ def plan_experiment(experiment_path: Path, var_files: list[Path]) -> dict[str, A
     """Resolve every fault action of the experiment to a plan, reading only."""
     experiment, configuration, secrets = _load(experiment_path, var_files)
     plans: list[dict[str, Any]] = []
-    background = set(background_fault_actions(experiment))
     with read_only(record=True) as guard:
         for activity in experiment.get("method", []):
             provider = activity.get("provider") or {}
             key = (provider.get("module"), provider.get("func"))
-            if activity.get("name") in background:  # the safety control refuses the run
-                plans.append({"action": activity.get("name"), "error": BACKGROUND_REFUSAL})
-                continue
             if activity.get("type") != "action" or key not in PLAN_FUNCTIONS:
                 continue
             arguments = substitute(provider.get("arguments") or {}, configuration, secrets)

@@ -40,6 +40,11 @@ def _phase(stamp: PhaseStamp, origin: float | None) -> ScenarioPhase:
 
 
 def _within(stamp: FaultStamp, activity: dict[str, Any]) -> bool:
+    """Stamped during the action, on its thread when both are known (background actions
+    overlap in time; each runs on a thread of its own)."""
+    thread = activity.get("thread")
+    if thread is not None and stamp.thread is not None and thread != stamp.thread:
+        return False
     return bool(activity["started_mono"] <= stamp.monotonic <= activity["ended_mono"])
 
 

@@ -72,6 +72,7 @@ with ``errors``. Faults report phases with ``probes.phases.mark_phase(name)``.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -397,13 +398,14 @@ def before_method_control(
         logger.exception("measurement control: could not start sampling")
 
 
-_action_started: dict[str, float] = {}
+_action_started: dict[str, tuple[float, int]] = {}  # name -> (monotonic, thread)
 
 
 def before_activity_control(context: Any, **arguments: Any) -> None:
-    """Note when a method action starts (a scenario step's span on the timeline)."""
+    """Note when and on which thread a method action starts (a scenario step's span on
+    the timeline; background actions overlap, each on its own thread)."""
     if _in_method and isinstance(context, dict) and context.get("type") == "action":
-        _action_started[str(context.get("name"))] = time.monotonic()
+        _action_started[str(context.get("name"))] = (time.monotonic(), threading.get_ident())
 
 
 def after_activity_control(context: Any, state: Any = None, **arguments: Any) -> None:
@@ -417,12 +419,14 @@ def after_activity_control(context: Any, state: Any = None, **arguments: Any) ->
         name = str(context.get("name"))
         provider = context.get("provider") or {}
         output = state.get("output") if isinstance(state, dict) else None
+        started, thread = _action_started.pop(name, (time.monotonic(), threading.get_ident()))
         session.note_activity(
             {
                 "action": name,
                 "function": f"{provider.get('module')}.{provider.get('func')}",
-                "started_mono": _action_started.pop(name, time.monotonic()),
+                "started_mono": started,
                 "ended_mono": time.monotonic(),
+                "thread": thread,
                 "status": state.get("status") if isinstance(state, dict) else None,
                 "output": output if isinstance(output, dict) else None,
             }

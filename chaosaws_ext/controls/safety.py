@@ -59,10 +59,16 @@ from chaosaws_ext.core.redaction import (
     run_secret_values,
     secret_values,
 )
-from chaosaws_ext.faults import BACKGROUND_REFUSAL, background_fault_actions
+from chaosaws_ext.faults import background_fault_steps
 from chaosaws_ext.ledger import Ledger
 from chaosaws_ext.locking import LOCK_FAULT
-from chaosaws_ext.mutation import fault_stamps, injected_event, stamp_reverted
+from chaosaws_ext.mutation import (
+    close_mutations,
+    fault_stamps,
+    injected_event,
+    open_mutations,
+    stamp_reverted,
+)
 from chaosaws_ext.runcontext import current_run, start_run
 
 __all__ = [
@@ -91,6 +97,12 @@ class _Guard:
         self.abort_detail: dict[str, Any] = {}
         self.failed_actions: list[str] = []
         self.in_method = False  # other extensions' actions are adopted or refused there
+        # background fault actions of the method (in order), those ended, those failed
+        self.method: list[Any] = []
+        self.background: list[Any] = []
+        self.background_done: set[int] = set()
+        self.background_failed: list[str] = []
+        self.background_changed = threading.Condition()
         self.threads: list[threading.Thread] = []
         self.previous_sigterm: Any = None
         self.revert_lock = threading.Lock()
@@ -110,7 +122,7 @@ class _Guard:
             self.abort_reason = reason
         started = time.monotonic()
         logger.error("ABORT: %s: undoing the fault now", reason)
-        outcome = _revert(self, configuration, secrets)
+        outcome = _revert(self, configuration, secrets, reason)
         self.abort_detail = {
             **detail,
             "reason": reason,
@@ -160,9 +172,14 @@ def _interrupt_main_thread() -> None:
         logger.error("cannot interrupt the method: no handler for the abort signal")
 
 
-def _revert(guard: _Guard, configuration: Configuration, secrets: Secrets) -> dict[str, Any]:
+def _revert(
+    guard: _Guard, configuration: Configuration, secrets: Secrets, reason: str
+) -> dict[str, Any]:
     """Undo every unreverted entry of the run; stamp each fault undone (its
-    ``reverted_at``, as its rollback action would have)."""
+    ``reverted_at``, as its rollback action would have). First the run stops admitting
+    changes and waits for those under way (mutation.close_mutations): a fault action on
+    another thread cannot change AWS behind the undo."""
+    still_under_way = close_mutations(reason, configuration)
     with guard.revert_lock:
         run = current_run(configuration)
         ledger = Ledger(run.ledger_path)
@@ -172,11 +189,14 @@ def _revert(guard: _Guard, configuration: Configuration, secrets: Secrets) -> di
         for fault in sorted(undone - {None, LOCK_FAULT}):
             stamp_reverted(fault)
         left = [e.describe() for e in ledger.unreverted(run_id=run.run_id)]
-        return {
+        outcome: dict[str, Any] = {
             "undone": sum(1 for r in results if r["ok"]),
             "left": left,
             "ledger": str(ledger.path),
         }
+        if still_under_way:
+            outcome["still_under_way"] = still_under_way
+        return outcome
 
 
 def _watch_alarms(
@@ -276,9 +296,6 @@ def before_experiment_control(
     adoption.forget()
     install_log_redaction(_run_secrets(configuration, secrets, context))
     name = (configuration or {}).get("chaos_experiment") or (context or {}).get("title")
-    background = background_fault_actions(context if isinstance(context, dict) else {})
-    if background:  # before the run starts: nothing created, nothing to undo
-        raise InterruptExecution(f"fault action {background[0]!r} {BACKGROUND_REFUSAL}")
     try:  # bad numbers end the run here, before anything (chaos swallows other errors)
         stop_poll_interval = checked_number(
             stop_poll_interval, "stop_poll_interval", above=True, activity="safety control"
@@ -287,6 +304,7 @@ def before_experiment_control(
     except ActivityFailed as error:
         raise InterruptExecution(str(error)) from None
     fault_stamps(clear=True)
+    open_mutations(configuration)
     logger.info("run %s, ledger %s", run.run_id, run.ledger_path)
     alarms = _stop_alarms(stop_alarms, configuration, secrets)
     if threading.current_thread() is threading.main_thread():
@@ -312,8 +330,47 @@ def before_experiment_control(
 
 
 def before_method_control(context: Any = None, **arguments: Any) -> None:
-    """From here to the method's end, other extensions' actions are adopted or refused."""
+    """From here to the method's end, other extensions' actions are adopted or refused,
+    and the background fault actions are joined before each step in the foreground."""
     _guard.in_method = True
+    experiment = context if isinstance(context, dict) else {}
+    method = experiment.get("method")
+    _guard.method = list(method) if isinstance(method, list) else []
+    _guard.background = background_fault_steps(experiment)
+
+
+def _join_background(activity: dict[str, Any], configuration: Configuration) -> None:
+    """Before a step in the foreground: wait until every background fault action before
+    it in the method has ended (they inject concurrently; the step after them sees
+    them all in place), at most the run's max fault duration (the dead-man's switch
+    ends the run then). One that failed stops the method here, as one in the
+    foreground would."""
+    index = next((i for i, a in enumerate(_guard.method) if a is activity), len(_guard.method))
+    earlier = {id(a) for a in _guard.method[:index]}
+    waiting = [a for a in _guard.background if id(a) in earlier]
+    if not waiting:
+        return
+    bound = current_run(configuration).max_fault_seconds
+    deadline = time.monotonic() + bound
+    with _guard.background_changed:
+        pending = [a for a in waiting if id(a) not in _guard.background_done]
+        if pending:
+            names = ", ".join(str(a.get("name")) for a in pending)
+            logger.info("%s waits for the background faults: %s", activity.get("name"), names)
+        while pending and time.monotonic() < deadline:
+            _guard.background_changed.wait(timeout=min(1.0, deadline - time.monotonic()))
+            pending = [a for a in waiting if id(a) not in _guard.background_done]
+        failed = list(_guard.background_failed)
+    if pending:
+        raise InterruptExecution(
+            f"method stopped: background fault actions still running after {bound:g} s: "
+            + ", ".join(str(a.get("name")) for a in pending)
+        )
+    if failed:
+        raise InterruptExecution(
+            f"method stopped: background fault action {failed[0]} did not go in "
+            "(reason above); rollbacks follow"
+        )
 
 
 def after_method_control(context: Any = None, state: Any = None, **arguments: Any) -> None:
@@ -331,6 +388,8 @@ def before_activity_control(
     an unrecorded chaostoolkit-aws action in the method: refused (InterruptExecution)."""
     if not _guard.in_method or not isinstance(context, dict):
         return
+    if not context.get("background"):
+        _join_background(context, configuration)
     allowed = str(allow_unrecorded_actions).strip().lower() in {"true", "yes", "1"}
     adoption.before_action(context, configuration, secrets, allow_unrecorded=allowed)
 
@@ -338,13 +397,22 @@ def before_activity_control(
 def after_activity_control(context: dict, state: Any = None, **arguments: Any) -> None:
     """Remember failed actions (chaos goes on after them and would exit 0)."""
     adopted = isinstance(context, dict) and adoption.after_action(context, state)
+    failed = isinstance(state, dict) and state.get("status") == "failed"
+    if isinstance(context, dict) and any(a is context for a in _guard.background):
+        with _guard.background_changed:  # joined by the next step in the foreground
+            if failed:
+                _guard.background_failed.append(str(context.get("name")))
+            _guard.background_done.add(id(context))
+            _guard.background_changed.notify_all()
     if (context or {}).get("type") == "action" and isinstance(state, dict):
-        if state.get("status") == "failed":
+        if failed:
             output = state.get("output") or state.get("exception") or ""
             if isinstance(output, list):
                 output = output[-1] if output else ""
             reason = str(output).strip().removeprefix("chaoslib.exceptions.ActivityFailed: ")
             _guard.failed_actions.append(f"{context.get('name')}: {reason}")
+            if context.get("background"):
+                return  # the next step in the foreground stops the method
             if adopted or str(_provider_module(context)).startswith("chaosaws_ext."):
                 # a fault that did not go in: the waits that follow would only run out
                 # their timeouts; stop the method now (rollbacks and our undo still run).
@@ -366,7 +434,7 @@ def _undo_with_confirmation(configuration: Configuration, secrets: Secrets) -> d
 
     def work() -> None:
         try:
-            result.update(_revert(_guard, configuration, secrets))
+            result.update(_revert(_guard, configuration, secrets, "the experiment ended"))
         except Exception as error:  # noqa: BLE001 - reported in the journal
             result["error"] = str(error)
 

@@ -66,6 +66,8 @@ class FaultStamp:
     monotonic: float
     wall: str
     reason: str | None = None  # why a "skipped" fault changed nothing
+    # the thread that stamped it: a background action's own (its step on the timeline)
+    thread: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ def _stamp_fault(
         monotonic=time.monotonic() - seconds_ago,
         wall=iso_utc(now),
         reason=reason,
+        thread=threading.get_ident(),
     )
     with _lock:
         _faults.append(stamp)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from chaosaws_ext.core.waiting import wait_until
 from chaosaws_ext.ledger import Ledger
@@ -92,7 +93,9 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
 
 
-def _run(topology: Any, tmp_path: Path, **overrides: str) -> dict[str, Any]:
+def _run(
+    topology: Any, tmp_path: Path, experiment: Path = EXPERIMENT, **overrides: str
+) -> dict[str, Any]:
     ledger = tmp_path / "ledger.jsonl"
     var_file = _var_file(
         topology, tmp_path / "run.env", GAMEDAY_LEDGER=str(ledger),
@@ -101,7 +104,7 @@ def _run(topology: Any, tmp_path: Path, **overrides: str) -> dict[str, Any]:
     journal = tmp_path / "journal.json"
     done = subprocess.run(
         [chaos_executable(), "--no-version-check", "--log-file", str(tmp_path / "chaos.log"),
-         "run", "--var-file", str(var_file), "--journal-path", str(journal), str(EXPERIMENT)],
+         "run", "--var-file", str(var_file), "--journal-path", str(journal), str(experiment)],
         cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=240,
     )  # fmt: skip
     assert done.returncode == 0, (tmp_path / "chaos.log").read_text()[-4000:]
@@ -244,13 +247,15 @@ STOP_ALARM = "production-api-5xx"  # seeded in the home region; moto never evalu
 HOLD = {"GAMEDAY_SYMPTOMS_SECONDS": "120", "GAMEDAY_RECOVERY_TIMEOUT": "120"}
 
 
-def _start(topology: Any, tmp_path: Path, **overrides: str) -> subprocess.Popen[str]:
+def _start(
+    topology: Any, tmp_path: Path, experiment: Path = EXPERIMENT, **overrides: str
+) -> subprocess.Popen[str]:
     var_file = _var_file(topology, tmp_path / "run.env", GAMEDAY_LEDGER=str(tmp_path / "l.jsonl"),
                          **{**HOLD, **overrides})  # fmt: skip
     return subprocess.Popen(
         [chaos_executable(), "--no-version-check", "--log-file", str(tmp_path / "chaos.log"),
          "run", "--var-file", str(var_file), "--journal-path", str(tmp_path / "journal.json"),
-         str(EXPERIMENT)],
+         str(experiment)],
         cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         text=True, start_new_session=True,
     )  # fmt: skip
@@ -341,3 +346,84 @@ def test_sigkill_then_gameday_recover_undoes_both_faults(sandbox: Any, tmp_path:
     _back(sandbox, before_nacls, before_instances)
     assert writer(sandbox)["status"] == "available"  # the recover waited for it
     assert postgres_markers(sandbox) == 0
+
+
+# -- the three injections in the background: injected concurrently ---------------------
+
+INJECTIONS = (
+    "blackhole-availability-zone",
+    "stop-api-instances-of-the-az",
+    "failover-rds-writer-if-in-az",
+)
+
+
+def _concurrent_experiment(tmp_path: Path) -> Path:
+    """The scenario with ``background: true`` on its three fault actions: they go in
+    together, and the wait for recovery (the next step in the foreground) starts once
+    all three have ended (the safety control joins them)."""
+    document = yaml.safe_load(EXPERIMENT.read_text())
+    for activity in document["method"]:
+        if activity["name"] in INJECTIONS:
+            activity["background"] = True
+    path = tmp_path / "az-power-interruption-concurrent.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def test_background_fault_actions_go_in_together_and_are_joined_and_undone(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    from datetime import datetime
+
+    before_nacls, before_db = nacls(sandbox), writer(sandbox)
+    before_instances = instances(sandbox)
+    az = before_db["az"]
+    result = _run(sandbox, tmp_path, _concurrent_experiment(tmp_path), GAMEDAY_AZ=az)
+    assert result["status"] == "completed" and result["deviated"] is False
+    _back(sandbox, before_nacls, before_instances)
+    assert writer(sandbox)["az"] == before_db["secondary"]  # failed over once
+
+    runs = {r["activity"]["name"]: r for r in result["run"]}
+    injected = [runs[name] for name in INJECTIONS]
+    assert all(r["status"] == "succeeded" for r in injected)
+    starts = [datetime.fromisoformat(r["start"]) for r in injected]
+    ends = [datetime.fromisoformat(r["end"]) for r in injected]
+    assert max(starts) < min(ends), (starts, ends)  # each began before any had ended
+    # joined: the wait for recovery began once the last injection had ended
+    waited = datetime.fromisoformat(runs["wait-for-recovery-of-both-services"]["start"])
+    assert waited >= max(ends)
+    recovery = result["recovery"]
+    steps = {s["fault"]: s for s in recovery["scenario"]["steps"]}
+    assert set(steps) == {"az-blackhole", "ec2-stop", "rds-failover"}
+    assert all(not s["skipped"] and s["reverted_s"] is not None for s in steps.values())
+    assert min(s["applied_s"] for s in steps.values()) == 0.0  # t0: the first to go in
+    services = recovery["services"]
+    assert services["ticket-api"]["rto"]["met"] is True
+    assert services["rds-analytics"]["rto"]["met"] is True
+
+
+def test_sigterm_while_the_background_injections_run_leaves_nothing(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """Chaos Toolkit waits for the background actions before its rollbacks; the undo
+    that follows finds every change they recorded, and refuses any they would start."""
+    before_nacls, before_db = nacls(sandbox), writer(sandbox)
+    before_instances = instances(sandbox)
+    ledger = tmp_path / "l.jsonl"
+    process = _start(
+        sandbox, tmp_path, _concurrent_experiment(tmp_path), GAMEDAY_AZ=before_db["az"]
+    )
+    try:
+        wait_until(lambda: bool(_faults_applied(ledger) & set(SCENARIO_FAULTS)),
+                   timeout=90, interval=0.02, what="a fault applied")  # fmt: skip
+        os.killpg(process.pid, 15)
+        process.wait(timeout=150)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, 9)
+    journal = json.loads((tmp_path / "journal.json").read_text())
+    assert journal["safety"]["all_reverted"] is True, journal["safety"]
+    _one_run(ledger)
+    _back(sandbox, before_nacls, before_instances)
+    wait_until(lambda: writer(sandbox)["status"] == "available", timeout=60, interval=0.2,
+               what="the DB available")  # fmt: skip

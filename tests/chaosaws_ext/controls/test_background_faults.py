@@ -1,27 +1,32 @@
-"""A fault action set to run in the background is refused before anything changes: an
-interruption stops the method's thread, not a background one, which could go on
-injecting after the undo (the cancelled run that kept injecting faults)."""
+"""Fault actions with ``background: true`` go in concurrently; the safety control joins
+them before the next step in the foreground, and one that did not go in stops the
+method there (as one in the foreground would). The sandbox run of a concurrent
+scenario is in tests/e2e/test_az_power_interruption_e2e.py."""
 
 from __future__ import annotations
 
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-from chaosaws_ext.faults import BACKGROUND_REFUSAL, background_fault_actions
+from chaosaws_ext.faults import background_fault_steps, changes_aws
 from tests.helpers.executables import chaos_executable
 
 OURS = {
     "type": "python",
     "module": "chaosaws_ext.ec2stop.actions",
     "func": "stop_instances",
-    "arguments": {"availability_zone": "eu-south-1a", "tag_key": "Role", "tag_value": "api"},
+    # refused before any AWS call (numbers are checked first): the action fails
+    "arguments": {
+        "availability_zone": "eu-south-1a",
+        "tag_key": "Role",
+        "tag_value": "api",
+        "max_instances": "many",
+    },
 }
 THEIRS = {  # chaostoolkit-aws's forced failover, which the rds-failover fault adopts
     "type": "python",
@@ -31,11 +36,29 @@ THEIRS = {  # chaostoolkit-aws's forced failover, which the rds-failover fault a
 }
 
 
-def experiment(provider: dict[str, Any], ledger: Path) -> dict[str, Any]:
+def offline_env() -> dict[str, str]:
+    """Any AWS call would go to a closed port on loopback."""
     return {
-        "title": "a fault in the background",
-        "description": "refused before the method",
-        "configuration": {"aws_region": "eu-south-1", "chaos_ledger_path": str(ledger)},
+        **os.environ,
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-south-1",
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+
+
+def test_a_background_fault_that_did_not_go_in_stops_the_method_at_the_join(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "the-next-step-ran"
+    experiment: dict[str, Any] = {
+        "title": "a background fault that fails",
+        "description": "joined before the next step",
+        "configuration": {
+            "aws_region": "eu-south-1",
+            "chaos_ledger_path": str(tmp_path / "ledger.jsonl"),
+        },
         "controls": [
             {
                 "name": "safety",
@@ -43,30 +66,16 @@ def experiment(provider: dict[str, Any], ledger: Path) -> dict[str, Any]:
             }
         ],
         "method": [
-            {"type": "action", "name": "inject", "background": True, "provider": provider},
-            {"type": "action", "name": "after", "provider": {"type": "process", "path": "true"}},
+            {"type": "action", "name": "stop-zone", "background": True, "provider": OURS},
+            {
+                "type": "action",
+                "name": "next-step",
+                "provider": {"type": "process", "path": "touch", "arguments": str(marker)},
+            },
         ],
     }
-
-
-def offline_env() -> dict[str, str]:
-    """Any AWS call would go to a closed port on loopback (and fail the run loudly)."""
-    return {
-        **os.environ,
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-south-1",
-    }
-
-
-@pytest.mark.parametrize("provider", [OURS, THEIRS], ids=["ours", "chaostoolkit-aws"])
-def test_chaos_run_refuses_a_background_fault_before_the_method(
-    provider: dict[str, Any], tmp_path: Path
-) -> None:
     path = tmp_path / "experiment.yaml"
-    ledger = tmp_path / "ledger.jsonl"
-    path.write_text(yaml.safe_dump(experiment(provider, ledger)))
+    path.write_text(yaml.safe_dump(experiment))
     done = subprocess.run(
         [chaos_executable(), "--no-version-check", "run", "--journal-path",
          str(tmp_path / "journal.json"), str(path)],
@@ -74,26 +83,20 @@ def test_chaos_run_refuses_a_background_fault_before_the_method(
     )  # fmt: skip
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
-    refusal = [line for line in output.splitlines() if "runs in the background" in line]
-    assert len(refusal) == 1 and refusal[0].endswith(f"'inject' {BACKGROUND_REFUSAL}"), output
-    assert "Traceback" not in output
+    assert (
+        "method stopped: background fault action stop-zone did not go in (reason above); "
+        "rollbacks follow" in output
+    ), output
+    assert "max_instances" in output and "Traceback" not in output
+    assert not marker.exists()  # the step after the join never ran
     journal = json.loads((tmp_path / "journal.json").read_text())
-    assert journal["status"] == "interrupted" and journal["run"] == []  # nothing ran
-    assert not ledger.exists()  # no run started: nothing recorded, nothing to undo
+    assert [r["activity"]["name"] for r in journal["run"]] == ["stop-zone"]
+    assert journal["status"] == "failed"
+    assert journal["safety"]["failed_actions"][0].startswith("stop-zone: ")
+    assert journal["safety"]["all_reverted"] is True
 
 
-def test_gameday_plan_says_the_background_fault_cannot_run(tmp_path: Path) -> None:
-    path = tmp_path / "experiment.yaml"
-    path.write_text(yaml.safe_dump(experiment(OURS, tmp_path / "ledger.jsonl")))
-    done = subprocess.run(
-        [sys.executable, "-m", "gameday", "plan", str(path)],
-        cwd=tmp_path, env=offline_env(), capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert f"  inject: CANNOT RUN: {BACKGROUND_REFUSAL}" in done.stdout.splitlines()
-
-
-def test_only_background_actions_that_change_aws_are_refused() -> None:
+def test_which_steps_are_background_faults() -> None:
     wait = {"type": "python", "module": "probes.activities", "func": "hold_symptoms"}
     method = [
         {"type": "action", "name": "ours-in-order", "provider": OURS},
@@ -104,5 +107,7 @@ def test_only_background_actions_that_change_aws_are_refused() -> None:
          "provider": {"type": "process", "path": "true"}},
         {"type": "action", "name": "ours-bg", "background": True, "provider": OURS},
     ]  # fmt: skip
-    assert background_fault_actions({"method": method}) == ["theirs-bg", "ours-bg"]
-    assert background_fault_actions({"method": "not a list"}) == []
+    found = background_fault_steps({"method": method})
+    assert [s["name"] for s in found] == ["theirs-bg", "ours-bg"]
+    assert changes_aws(method[0]) and not changes_aws(method[3])
+    assert background_fault_steps({"method": "not a list"}) == []

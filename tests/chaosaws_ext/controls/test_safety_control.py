@@ -390,7 +390,7 @@ def test_an_abort_stamps_the_faults_it_undid(tmp_path: Path, run_context) -> Non
     fault_stamps(clear=True)
     inject_file_fault(str(state))
 
-    outcome = safety._revert(safety._Guard(), {}, None)
+    outcome = safety._revert(safety._Guard(), {}, None, "test abort")
 
     assert outcome["undone"] == 1 and outcome["left"] == []
     assert state.read_text() == "normal"
