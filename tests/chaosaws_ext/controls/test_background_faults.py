@@ -98,7 +98,7 @@ def test_a_background_fault_that_did_not_go_in_stops_the_method_at_the_join(
 
 def test_which_steps_are_background_faults() -> None:
     wait = {"type": "python", "module": "probes.activities", "func": "hold_symptoms"}
-    method = [
+    method: list[dict[str, Any]] = [
         {"type": "action", "name": "ours-in-order", "provider": OURS},
         {"type": "action", "name": "theirs-bg", "background": True, "provider": THEIRS},
         {"type": "probe", "name": "probe-bg", "background": True, "provider": THEIRS},

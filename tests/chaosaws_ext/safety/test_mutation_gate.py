@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from chaosaws_ext.mutation import (
 )
 from chaosaws_ext.runcontext import RunContext
 
-RECORD = {
+RECORD: dict[str, Any] = {
     "fault": "test-fault",
     "region": "eu-south-1",
     "resource": "thing",
