@@ -16,9 +16,12 @@ and the run's ledger is read for unreverted entries (ours, reported apart). Left
 trials whose AWS state differs from before (goal 0). "In place" = how many of the
 scenario's faults the ledger shows applied at the signal.
 
+With ``--background`` every fault injection of the method gets ``background: true``
+(injected concurrently, joined by the safety control before the next step).
+
     python bench/bench_scenario_interrupts.py az-power-interruption [--trials 10]
         [--time-scale 0.05] [--window 12] [--symptoms 20] [--seed N]
-        [--signals SIGINT,SIGTERM,SIGKILL] [--keep DIR]
+        [--signals SIGINT,SIGTERM,SIGKILL] [--keep DIR] [--background]
 """
 
 from __future__ import annotations
@@ -164,6 +167,24 @@ def trial(
     return result
 
 
+def _in_background(experiment: Path, folder: Path) -> Path:
+    """A copy of ``experiment`` whose fault injections (the actions ``gameday plan``
+    plans) run in the background; the ends stay in the foreground."""
+    import yaml
+
+    from chaosaws_ext.faults import plan_functions
+
+    injections = set(plan_functions())
+    document = yaml.safe_load(experiment.read_text())
+    for activity in document.get("method") or []:
+        provider = activity.get("provider") or {}
+        if (provider.get("module"), provider.get("func")) in injections:
+            activity["background"] = True
+    path = folder / f"{experiment.stem}-background.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
 def print_table(experiment: str, trials: list[Trial], args: Any) -> None:
     print(
         f"\n{experiment}: {len(trials)} trials at time scale {args.time_scale:g}, "
@@ -207,11 +228,16 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--signals", default=",".join(SIGNALS), help="a subset, comma separated")
     parser.add_argument("--keep", default=None, help="keep each trial's files in this folder")
+    parser.add_argument("--background", action="store_true",
+                        help="the fault injections in the background (concurrent)")  # fmt: skip
     args = parser.parse_args()
     from gameday.catalog import resolve_experiment
     from sandbox.server import running_sandbox
 
     experiment = resolve_experiment(args.experiment)
+    keep = tempfile.TemporaryDirectory(prefix="bench-scenario-bg-")
+    if args.background:
+        experiment = _in_background(experiment, Path(keep.name))
     rng = random.Random(args.seed)
     trials: list[Trial] = []
     chosen = [how for how in args.signals.split(",") if how]
@@ -233,6 +259,7 @@ def main() -> int:
                           f"in place, exit {done.exit_code}, leftover {done.leftover or 'none'}",
                           flush=True)  # fmt: skip
     print_table(experiment.stem, trials, args)
+    keep.cleanup()
     return 1 if any(t.leftover for t in trials) else 0
 
 
