@@ -23,7 +23,9 @@ wraps moto's ``NetworkAclBackend`` methods of THIS process (the one running
   a VPC with IPv6);
 - ``ReplaceNetworkAclAssociation`` is atomic, as in AWS: an unknown target NACL or
   association id is refused before anything changes (moto drops the old association
-  first and then fails, leaving the subnet on no NACL).
+  first and then fails, leaving the subnet on no NACL); NACL changes are made one at a
+  time (moto's dictionaries are not thread safe: concurrent swaps, as the blackhole
+  makes them, raised "dictionary changed size during iteration").
 
 AWS publishes no figure for the delays; the defaults (1 s, 0.5 s) are assumptions of
 "a moment", parameters so a test can pick its own. Each switch turns off on its own:
@@ -260,25 +262,28 @@ class Ec2Strictness:
             def replace_network_acl_association(
                 backend: Any, association_id: str, network_acl_id: str
             ) -> Any:
-                strict._require_visible(backend, network_acl_id)
-                if not any(
-                    association_id in acl._associations for acl in backend.network_acls.values()
-                ):
-                    raise InvalidAssociationIdError(association_id)
-                strict._changing(backend)
-                return original(backend, association_id, network_acl_id)
+                with strict._lock:  # one change at a time: moto's dicts are not thread safe
+                    strict._require_visible(backend, network_acl_id)
+                    if not any(
+                        association_id in acl._associations
+                        for acl in list(backend.network_acls.values())
+                    ):
+                        raise InvalidAssociationIdError(association_id)
+                    strict._changing(backend)
+                    return original(backend, association_id, network_acl_id)
 
             return replace_network_acl_association
 
         # entry calls and delete: the NACL must be visible; entries count against the quota
         def acl_call(backend: Any, *args: Any, **kwargs: Any) -> Any:
             acl_id = kwargs.get("network_acl_id", args[0] if args else "")
-            strict._require_visible(backend, acl_id)
-            if name == "create_network_acl_entry":
-                egress = kwargs.get("egress", args[4] if len(args) > 4 else False)
-                strict._check_quota(backend, acl_id, _is_true(egress))
-            strict._changing(backend)
-            return original(backend, *args, **kwargs)
+            with strict._lock:  # the quota check and the change as one (AWS is atomic)
+                strict._require_visible(backend, acl_id)
+                if name == "create_network_acl_entry":
+                    egress = kwargs.get("egress", args[4] if len(args) > 4 else False)
+                    strict._check_quota(backend, acl_id, _is_true(egress))
+                strict._changing(backend)
+                return original(backend, *args, **kwargs)
 
         acl_call.__name__ = name
         return acl_call

@@ -120,6 +120,17 @@ def test_every_acknowledged_ticket_is_read_back_then_deleted(start_session, api,
     assert run_items(dynamodb, session.run_id) == {}
 
 
+def test_an_address_in_the_url_is_not_resolved(start_session, api, dynamodb) -> None:
+    """A client given an address asks no DNS: a nameserver that never answers (a closed
+    port on loopback) changes nothing for a URL that names its address."""
+    session = start_session({"url": url_of(api.address), "nameserver": "127.0.0.1:9"})
+    wait_written(session, 5)
+    session.stop()
+    markers = session.writer.markers()
+    assert all(m.acked for m in markers), [m.error for m in markers if not m.acked]
+    session.cleanup()
+
+
 def test_an_acknowledged_ticket_missing_after_recovery_is_lost(
     start_session, api, dynamodb
 ) -> None:

@@ -24,6 +24,17 @@ ACCOUNT = "123456789012"
 
 
 @pytest.fixture(autouse=True)
+def atomic_nacl_changes() -> Any:
+    """moto's NACL changes one at a time (the sandbox's EC2 wrapper, its delays off): the
+    blackhole swaps associations concurrently, and moto's dictionaries are not thread
+    safe ("dictionary changed size during iteration", seen once in 300 swaps)."""
+    from sandbox.ec2.consistency import Ec2Strictness
+
+    with Ec2Strictness(propagation_s=0, stale_read_s=0, max_entries_per_direction=None):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def no_default_amis(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
