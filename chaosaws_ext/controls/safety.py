@@ -100,6 +100,7 @@ class _Guard:
         # background fault actions of the method (in order), those ended, those failed
         self.method: list[Any] = []
         self.background: list[Any] = []
+        self.background_started: set[int] = set()
         self.background_done: set[int] = set()
         self.background_failed: list[str] = []
         self.background_changed = threading.Condition()
@@ -345,8 +346,11 @@ def _join_background(activity: dict[str, Any], configuration: Configuration) -> 
     them all in place), at most the run's max fault duration (the dead-man's switch
     ends the run then). One that failed stops the method here, as one in the
     foreground would."""
-    index = next((i for i, a in enumerate(_guard.method) if a is activity), len(_guard.method))
-    earlier = {id(a) for a in _guard.method[:index]}
+    index = next((i for i, a in enumerate(_guard.method) if a is activity), None)
+    if index is None:  # not the method's own dict (a ref): the ones already started
+        earlier = set(_guard.background_started)
+    else:
+        earlier = {id(a) for a in _guard.method[:index]}
     waiting = [a for a in _guard.background if id(a) in earlier]
     if not waiting:
         return
@@ -390,6 +394,9 @@ def before_activity_control(
         return
     if not context.get("background"):
         _join_background(context, configuration)
+    elif any(a is context for a in _guard.background):
+        with _guard.background_changed:
+            _guard.background_started.add(id(context))
     allowed = str(allow_unrecorded_actions).strip().lower() in {"true", "yes", "1"}
     adoption.before_action(context, configuration, secrets, allow_unrecorded=allowed)
 
