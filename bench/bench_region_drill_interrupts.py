@@ -36,10 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from botocore.exceptions import ClientError  # noqa: E402
-
 from sandbox.envfile import parse_env  # noqa: E402
-from tests.helpers.sandbox_state import client, listener_rules, locks, our_items  # noqa: E402
+from tests.helpers.sandbox_state import drill_state, listener_rules, locks, our_items  # noqa: E402
 from tests.helpers.sandbox_state import var_file as write_var_file  # noqa: E402
 
 CHAOS = str(Path(sys.executable).with_name("chaos"))
@@ -48,22 +46,12 @@ EXPERIMENT = ROOT / "experiments" / "region-failover-drill.yaml"
 ENDINGS = ("SIGINT", "SIGTERM", "SIGKILL", "SIGKILL-by-tag")
 
 
-def drill_state(topology: Any) -> dict[str, Any]:
-    """What the drill may change, as AWS describes it now."""
-    records = client(topology, "route53").list_resource_record_sets(
-        HostedZoneId=topology.hosted_zone_id
-    )["ResourceRecordSets"]
-    replica = topology.table_arn.replace(f":{topology.region}:", f":{topology.other_region}:")
-    try:
-        policy = client(topology, "dynamodb", topology.other_region).get_resource_policy(
-            ResourceArn=replica
-        )["Policy"]
-    except ClientError:
-        policy = None
+def bench_state(topology: Any) -> dict[str, Any]:
+    """The drill's resources (tests.helpers.sandbox_state.drill_state), every listener
+    rule of both regions by id, our marker items and lock items."""
     return {
-        "record sets": sorted(json.dumps(r, sort_keys=True) for r in records),
-        "listener rules": listener_rules(topology),
-        "replica policy": policy,
+        **drill_state(topology),
+        "listener rule ids": listener_rules(topology),
         "markers": our_items(topology),
         "lock items": len(locks(topology)),
     }
@@ -96,7 +84,7 @@ def trial(topology: Any, ending: str, at: float, workdir: Path, window: float) -
         GAMEDAY_CATCHUP_WINDOW="1",
     )
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
-    before = drill_state(topology)
+    before = bench_state(topology)
     started = time.monotonic()
     process = subprocess.Popen(
         [CHAOS, "--no-version-check", "--log-file", str(workdir / "chaos.log"), "run",
@@ -123,7 +111,7 @@ def trial(topology: Any, ending: str, at: float, workdir: Path, window: float) -
         if ending == "SIGKILL-by-tag":
             ledger.unlink(missing_ok=True)
         recovered = _recover(env, ledger, by_tag=ending == "SIGKILL-by-tag")
-    after = drill_state(topology)
+    after = bench_state(topology)
     return {
         "ending": ending,
         "at_s": round(at, 2),

@@ -27,7 +27,6 @@ With ``--background`` every fault injection of the method gets ``background: tru
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import signal
@@ -45,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from chaosaws_ext.ledger import Ledger  # noqa: E402
 from sandbox.envfile import parse_env  # noqa: E402
-from tests.helpers.sandbox_state import client, locks, postgres_markers, var_file  # noqa: E402
+from tests.helpers.sandbox_state import client, locks, nacls, postgres_markers, var_file  # noqa: E402
 
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 GAMEDAY = [sys.executable, "-m", "gameday"]
@@ -69,20 +68,6 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GAMEDAY_"))}
     env["PYTHONPATH"] = str(ROOT)
     return env
-
-
-def nacls(topology: Any) -> dict[str, Any]:
-    found = client(topology, "ec2").describe_network_acls(
-        Filters=[{"Name": "vpc-id", "Values": [topology.primary.vpc_id]}]
-    )["NetworkAcls"]
-    return {
-        acl["NetworkAclId"]: {
-            "entries": sorted(json.dumps(e, sort_keys=True) for e in acl["Entries"]),
-            "subnets": sorted(a["SubnetId"] for a in acl["Associations"]),
-            "tags": sorted((t["Key"], t["Value"]) for t in acl.get("Tags", [])),
-        }
-        for acl in found
-    }
 
 
 def db_state(topology: Any) -> dict[str, Any]:

@@ -151,32 +151,6 @@ def close_mutations(
     return left
 
 
-def _record(
-    run: Any,
-    *,
-    fault: str,
-    region: str,
-    resource: str,
-    change: str,
-    undoer: str,
-    undo_args: dict[str, Any],
-    undo_describe: str,
-) -> RecordedIntent:
-    ledger = Ledger(run.ledger_path)
-    entry_id = ledger.record(
-        run_id=run.run_id,
-        experiment=run.experiment,
-        fault=fault,
-        region=region,
-        resource=resource,
-        change=change,
-        undoer=undoer,
-        undo_args=undo_args,
-        undo_describe=undo_describe,
-    )
-    return RecordedIntent(ledger=ledger, entry_id=entry_id, fault=fault)
-
-
 def record_intent(
     *,
     fault: str,
@@ -192,8 +166,10 @@ def record_intent(
     (:class:`MutationsClosed`) once the run began its undo."""
     run = current_run(configuration)
     with _admitted(run.run_id, f"{fault}: {change}", hold=False):
-        return _record(
-            run,
+        ledger = Ledger(run.ledger_path)
+        entry_id = ledger.record(
+            run_id=run.run_id,
+            experiment=run.experiment,
             fault=fault,
             region=region,
             resource=resource,
@@ -202,6 +178,7 @@ def record_intent(
             undo_args=undo_args,
             undo_describe=undo_describe,
         )
+        return RecordedIntent(ledger=ledger, entry_id=entry_id, fault=fault)
 
 
 def journaled(
@@ -219,9 +196,9 @@ def journaled(
     """Record the intent and its undo (fsync'd), make the call, record the outcome; all
     of it or nothing once the run began its undo (which waits for a call under way)."""
     run = current_run(configuration)
+    # held in flight from before the intent to the outcome: an undo waits for all of it
     with _admitted(run.run_id, f"{fault}: {change}", hold=True):
-        intent = _record(
-            run,
+        intent = record_intent(
             fault=fault,
             region=region,
             resource=resource,
@@ -229,6 +206,7 @@ def journaled(
             undoer=undoer,
             undo_args=undo_args,
             undo_describe=undo_describe,
+            configuration=configuration,
         )
         try:
             result = call()

@@ -157,12 +157,20 @@ class HttpCheck:
         return self.request(timeout)
 
 
+ADDRESS_TTL_S = 86400  # an address in a URL never changes: keep it as long as a client would
+
+
 def resolve_a(
     host: str, nameserver: tuple[str, int] | None, timeout: float
 ) -> tuple[list[str], int]:
     """The A records of ``host`` in the answer's order and the answer's TTL, asked of
     ``nameserver`` (None: the system's resolvers), never from a cache: each caller keeps
-    the answer for its TTL, as a client's resolver would. dnspython's errors pass."""
+    the answer for its TTL, as a client's resolver would. An address is its own answer
+    (a client asks no DNS for it; kept a day). dnspython's errors pass."""
+    try:
+        return [str(ipaddress.ip_address(host))], ADDRESS_TTL_S
+    except ValueError:
+        pass
     import dns.resolver
 
     if nameserver is None:

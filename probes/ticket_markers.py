@@ -26,7 +26,6 @@ write whose answer was lost may be stored), in ``region``, ``replica_region`` an
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import itertools
 import json
 import logging
@@ -67,14 +66,6 @@ def checked_url(url: Any, key: str) -> str:
     return str(url)
 
 
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 class _Endpoint:
     """One URL, reached by name through a chosen nameserver (or the system's)."""
 
@@ -86,7 +77,6 @@ class _Endpoint:
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.host_header = self.host if self.port in (80, 443) else f"{self.host}:{self.port}"
         self.nameserver = nameserver
-        self.literal = _is_address(self.host)
         self._lock = threading.Lock()
         self._answer: tuple[list[str], float] = ([], 0.0)  # (addresses, expires monotonic)
         self._turn = itertools.count()
@@ -95,7 +85,7 @@ class _Endpoint:
     def address(self, timeout: float) -> str:
         """The address of the next request: the next one of the cached answer (an
         address in the URL is used as it is, as a client does: no DNS)."""
-        if self.nameserver is None or self.literal:
+        if self.nameserver is None:
             return self.host
         now = time.monotonic()
         with self._lock:

@@ -28,7 +28,7 @@ from reports.verdicts import format_seconds
 from sandbox.rds.failover import INSTANCE_FAILOVER_SECONDS
 from tests.helpers import REPO
 from tests.helpers.executables import chaos_executable
-from tests.helpers.sandbox_state import client, postgres_markers
+from tests.helpers.sandbox_state import client, nacls, postgres_markers
 from tests.helpers.sandbox_state import var_file as _var_file
 
 pytestmark = pytest.mark.e2e
@@ -46,21 +46,6 @@ def sandbox() -> Iterator[Any]:
 
     with running_sandbox(time_scale=SCALE) as (_box, topology):
         yield topology
-
-
-def nacls(topology: Any) -> dict[str, Any]:
-    """Every network ACL of the VPC: entries, associated subnets and tags, sorted."""
-    found = client(topology, "ec2").describe_network_acls(
-        Filters=[{"Name": "vpc-id", "Values": [topology.primary.vpc_id]}]
-    )["NetworkAcls"]
-    return {
-        acl["NetworkAclId"]: {
-            "entries": sorted(json.dumps(e, sort_keys=True) for e in acl["Entries"]),
-            "subnets": sorted(a["SubnetId"] for a in acl["Associations"]),
-            "tags": sorted((t["Key"], t["Value"]) for t in acl.get("Tags", [])),
-        }
-        for acl in found
-    }
 
 
 def instances(topology: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from sandbox.seed import ENVIRONMENT
 from tests.helpers import REPO, aws_calls
 from tests.helpers.executables import chaos_executable
 from tests.helpers.iam_authz import check_policy, failures, requirements
-from tests.helpers.sandbox_state import client
+from tests.helpers.sandbox_state import client, nacls
 from tests.helpers.sandbox_state import var_file as _var_file
 
 pytestmark = pytest.mark.e2e
@@ -60,23 +60,6 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
         box.fis._make_client = recorded
         yield topology
-
-
-def nacls(topology: Any) -> dict[str, Any]:
-    """Every network ACL of the VPC: entries, associated subnets and tags, sorted."""
-    ec2 = client(topology, "ec2")
-    found = ec2.describe_network_acls(
-        Filters=[{"Name": "vpc-id", "Values": [topology.primary.vpc_id]}]
-    )["NetworkAcls"]
-    return {
-        acl["NetworkAclId"]: {
-            "entries": sorted(json.dumps(e, sort_keys=True) for e in acl["Entries"]),
-            "subnets": sorted(a["SubnetId"] for a in acl["Associations"]),
-            "tags": sorted((t["Key"], t["Value"]) for t in acl.get("Tags", [])),
-            "default": acl["IsDefault"],
-        }
-        for acl in found
-    }
 
 
 def _nacls_back(topology: Any, before: dict[str, Any]) -> None:

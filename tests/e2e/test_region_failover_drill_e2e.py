@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from reports.html import build_report_html
 from tests.helpers import REPO
-from tests.helpers.sandbox_state import client
+from tests.helpers.sandbox_state import client, drill_state
 from tests.helpers.sandbox_state import var_file as _var_file
 
 pytestmark = pytest.mark.e2e
@@ -42,28 +41,6 @@ def sandbox() -> Iterator[Any]:
 
     with running_sandbox(time_scale=SCALE) as (box, topology):
         yield box, topology
-
-
-def _state(topology: Any) -> dict[str, Any]:
-    """What the drill changes, as AWS (moto) describes it."""
-    route53 = client(topology, "route53")
-    records = route53.list_resource_record_sets(HostedZoneId=topology.hosted_zone_id)
-    rules = client(topology, "elbv2").describe_rules(ListenerArn=topology.primary.listener_arn)
-    replica_arn = topology.table_arn.replace(f":{topology.region}:", f":{topology.other_region}:")
-    try:
-        policy = client(topology, "dynamodb", topology.other_region).get_resource_policy(
-            ResourceArn=replica_arn
-        )["Policy"]
-    except ClientError:
-        policy = None
-    return {
-        "record_sets": sorted(json.dumps(r, sort_keys=True) for r in records["ResourceRecordSets"]),
-        "listener_rules": sorted(
-            json.dumps({k: v for k, v in r.items() if k != "RuleArn"}, sort_keys=True)
-            for r in rules["Rules"]
-        ),
-        "replica_policy": policy,
-    }
 
 
 def _run(topology: Any, tmp: Path, **overrides: str) -> tuple[subprocess.CompletedProcess, dict]:
@@ -92,14 +69,14 @@ def _outputs(journal: dict) -> dict[str, Any]:
 
 def test_the_drill_fails_over_measures_and_fails_back_exactly(sandbox: Any, tmp_path: Path) -> None:
     _, topology = sandbox
-    before = _state(topology)
+    before = drill_state(topology)
     done, journal = _run(topology, tmp_path)
     output = done.stdout + done.stderr
     # the plan's RPO 0 is missed under a replication pause (a finding): deviated, not failed
     assert done.returncode == 1, output
     assert journal["status"] == "completed" and journal["deviated"] is True
     assert journal["safety"]["all_reverted"] is True, journal["safety"]
-    assert _state(topology) == before
+    assert drill_state(topology) == before
     recovery = journal["recovery"]
     rto, phases = recovery["rto"], recovery["rto"]["phases"]
     detection = topology.health_check_interval_s * topology.health_check_threshold
@@ -167,7 +144,7 @@ def test_a_bad_window_stops_the_failback_and_returns_to_the_secondary(
     sandbox: Any, tmp_path: Path
 ) -> None:
     _, topology = sandbox
-    before = _state(topology)
+    before = drill_state(topology)
     stop, rules = threading.Event(), list[str]()
     injector = threading.Thread(
         target=_inject_errors_at_ten_percent, args=(topology, stop, rules), daemon=True
@@ -185,7 +162,7 @@ def test_a_bad_window_stops_the_failback_and_returns_to_the_secondary(
     assert done.returncode == 1, output
     assert journal["status"] == "completed" and journal["deviated"] is True
     assert journal["safety"]["all_reverted"] is True
-    assert _state(topology) == before
+    assert drill_state(topology) == before
     runs = _outputs(journal)
     assert runs["fail-over-to-secondary"]["changed"] is False  # the health checks did it
     failback = journal["recovery"]["failback"]

@@ -3,12 +3,14 @@ from our records: shared by the recovery tests and bench/bench_interrupts.py."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 LOCK_TABLE = "gameday-locks"
 
@@ -33,6 +35,47 @@ def listener_rules(topology: Any) -> set[str]:
             rules = elbv2.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
             found |= {r["RuleArn"] for r in rules}
     return found
+
+
+def nacls(topology: Any) -> dict[str, Any]:
+    """Every network ACL of the primary VPC: entries, associated subnets, tags and
+    whether it is the default, sorted (deep-compared before and after a run)."""
+    found = client(topology, "ec2").describe_network_acls(
+        Filters=[{"Name": "vpc-id", "Values": [topology.primary.vpc_id]}]
+    )["NetworkAcls"]
+    return {
+        acl["NetworkAclId"]: {
+            "entries": sorted(json.dumps(e, sort_keys=True) for e in acl["Entries"]),
+            "subnets": sorted(a["SubnetId"] for a in acl["Associations"]),
+            "tags": sorted((t["Key"], t["Value"]) for t in acl.get("Tags", [])),
+            "default": acl["IsDefault"],
+        }
+        for acl in found
+    }
+
+
+def drill_state(topology: Any) -> dict[str, Any]:
+    """What the Full DR drill changes, as AWS describes it: the zone's record sets, the
+    primary listener's rules (their content), the replica's resource policy."""
+    records = client(topology, "route53").list_resource_record_sets(
+        HostedZoneId=topology.hosted_zone_id
+    )["ResourceRecordSets"]
+    rules = client(topology, "elbv2").describe_rules(ListenerArn=topology.primary.listener_arn)
+    replica_arn = topology.table_arn.replace(f":{topology.region}:", f":{topology.other_region}:")
+    try:
+        policy = client(topology, "dynamodb", topology.other_region).get_resource_policy(
+            ResourceArn=replica_arn
+        )["Policy"]
+    except ClientError:
+        policy = None
+    return {
+        "record_sets": sorted(json.dumps(r, sort_keys=True) for r in records),
+        "listener_rules": sorted(
+            json.dumps({k: v for k, v in r.items() if k != "RuleArn"}, sort_keys=True)
+            for r in rules["Rules"]
+        ),
+        "replica_policy": policy,
+    }
 
 
 def waf_rules(topology: Any) -> set[str]:

@@ -74,9 +74,11 @@ def _settle(session: measurement.MeasurementSession) -> None:
     )
 
 
-def test_two_services_each_judged_and_every_step_on_one_axis(
+def _begin(
     servers: tuple[SwitchableServer, SwitchableServer], run_context: RunContext
-) -> None:
+) -> tuple[dict[str, Any], measurement.MeasurementSession | None]:
+    """The measurement control started as chaos starts it, up to the method: the
+    configuration it was given and its session."""
     api, db = servers
     config = {"chaos_ledger_path": str(run_context.ledger_path)}
     arguments = _arguments(api, db)
@@ -84,7 +86,14 @@ def test_two_services_each_judged_and_every_step_on_one_axis(
     control.configure_control(config, {})
     control.before_experiment_control({}, config, {}, **arguments)
     control.before_method_control({}, config, {}, **arguments)
-    session = measurement.current()
+    return config, measurement.current()
+
+
+def test_two_services_each_judged_and_every_step_on_one_axis(
+    servers: tuple[SwitchableServer, SwitchableServer], run_context: RunContext
+) -> None:
+    api, db = servers
+    config, session = _begin(servers, run_context)
     assert session is not None and [s.spec.service for s in session.sessions()] == [
         "ticket-api",
         "rds-analytics",
@@ -200,14 +209,7 @@ def test_a_bad_service_spec_interrupts_before_the_method() -> None:
 def test_an_action_interrupted_before_its_end_is_still_a_step(
     servers: tuple[SwitchableServer, SwitchableServer], run_context: RunContext
 ) -> None:
-    api, db = servers
-    config = {"chaos_ledger_path": str(run_context.ledger_path)}
-    arguments = _arguments(api, db)
-    fault_stamps(clear=True)
-    control.configure_control(config, {})
-    control.before_experiment_control({}, config, {}, **arguments)
-    control.before_method_control({}, config, {}, **arguments)
-    session = measurement.current()
+    config, session = _begin(servers, run_context)
     assert session is not None
     _settle(session)
     activity = {"type": "action", "name": "blackhole", "provider": {"module": "m", "func": "f"}}
