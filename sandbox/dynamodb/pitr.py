@@ -204,8 +204,8 @@ class PointInTimeRecovery(Lifecycle):
 
     # -- restored tables -----------------------------------------------------------------
     def _creating(self, table: Table) -> bool:
-        ready_at = getattr(table, "_pitr_ready_at", None)
-        return ready_at is not None and time.time() < ready_at
+        ready_at = getattr(table, "_pitr_ready_mono", None)  # monotonic: a duration
+        return ready_at is not None and time.monotonic() < ready_at
 
     def _window(self, table: Table) -> tuple[float, float]:
         """(earliest, latest) restorable wall seconds of ``table``."""
@@ -258,6 +258,9 @@ class PointInTimeRecovery(Lifecycle):
                 else:
                     table.items[hash_key] = copy.deepcopy(item)
             table.restore_date_time = moment  # epoch seconds, as DynamoDB's JSON has it
+            # the restore window on the monotonic clock (a wall-clock step must not end it
+            # early); the wall time only for the log
+            table._pitr_ready_mono = time.monotonic() + self.restore_duration  # type: ignore[attr-defined]
             table._pitr_ready_at = time.time() + self.restore_duration  # type: ignore[attr-defined]
             backend.tables[target_name] = table
             self._history[id(table)] = TableHistory(time.time(), _items_of(table))
