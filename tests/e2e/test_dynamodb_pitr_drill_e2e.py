@@ -31,6 +31,9 @@ from tests.helpers.sandbox_state import var_file as _var_file
 pytestmark = pytest.mark.e2e
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 EXPERIMENT = REPO / "experiments" / "dynamodb-pitr-drill.yaml"
+# a marker write delayed on a loaded machine moves the lost span's edge (seen: 0.254 s
+# against 2 intervals)
+WRITE_JITTER_S = 0.1
 SCALE = 0.004  # restore 1200 s -> 4.8 s, latest restorable lag 300 s -> 1.2 s
 RESTORE_S = RESTORE_DURATION_S * SCALE
 LAG_S = LATEST_RESTORABLE_LAG_S * SCALE
@@ -128,7 +131,7 @@ def test_the_drill_restores_verifies_measures_and_deletes(sandbox: Any, tmp_path
     # the restore point and the restore call (ground truth from the journal's markers)
     rpo = recovery["rpo"]
     assert rpo["lost"] > 0
-    assert abs(rpo["measured_s"] - _gap(journal, restore)) <= 2 * MARKER_S
+    assert abs(rpo["measured_s"] - _gap(journal, restore)) <= 2 * MARKER_S + WRITE_JITTER_S
     assert restore["deleted"] is True
     assert Ledger(tmp_path / "drill.ledger.jsonl").unreverted() == []
     assert _left(topology) == before == _clean(topology)
@@ -173,7 +176,7 @@ def test_an_older_restore_point_loses_the_gap_and_misses_the_target(
     assert restore["verification"]["passed"] is True, restore
     rpo = recovery["rpo"]
     # the gap: the age asked plus the latest restorable time's lag behind the call
-    assert abs(rpo["measured_s"] - _gap(journal, restore)) <= 2 * MARKER_S
+    assert abs(rpo["measured_s"] - _gap(journal, restore)) <= 2 * MARKER_S + WRITE_JITTER_S
     assert rpo["measured_s"] >= gap + LAG_S - 2 * MARKER_S
     assert rpo["met"] is False and recovery["rto"]["met"] is True
     assert journal["deviated"] is True and done.returncode == 1

@@ -20,6 +20,9 @@ from sandbox.behaviour.rds_failover import (
 from tests.conftest import REGION
 
 WINDOW = 0.3
+# long enough that the describe right after the reboot call sees it on a loaded machine
+# (0.15 s was not, once in CI)
+REBOOT_S = 1.5
 
 
 @pytest.fixture
@@ -30,7 +33,7 @@ def rds(mocked_aws: None) -> boto3.client:
 @pytest.fixture
 def emulator(mocked_aws: None) -> Iterator[RdsFailoverEmulator]:
     emulator = RdsFailoverEmulator(
-        failover_seconds=WINDOW, reboot_seconds=WINDOW / 2, cluster_failover_seconds=WINDOW
+        failover_seconds=WINDOW, reboot_seconds=REBOOT_S, cluster_failover_seconds=WINDOW
     ).install()
     yield emulator
     emulator.uninstall()
